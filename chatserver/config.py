@@ -1,0 +1,236 @@
+"""Settings: defaults, overridden by a TOML config file, then environment, then CLI flags.
+
+Sections of the config file that belong to extensions (``[moderation]``, ``[presence]``,
+``[qa]``) are kept raw in ``Settings.sections`` and parsed by their owners.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CHATSERVER_"
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or has the wrong type; the message says which."""
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    redis_url: str = ""  # empty: start an embedded Valkey in data_dir
+    data_dir: str = "./chatserver-data"
+    secret: str = ""  # HS256 secret for connection tokens; generated in dev mode if empty
+    token_public_key: str = ""  # PEM for RS256/ES256 tokens (optional)
+    token_algorithms: list[str] = field(default_factory=lambda: ["HS256"])
+    api_key: str = ""  # key for /api/...; generated in dev mode if empty
+    dev: bool | None = None  # None: development mode iff the secret was generated
+    seed_demo: bool = True  # an empty store starts with community "demo", room "lobby"
+    node_name: str = ""  # defaults to hostname-pid
+    log_level: str = "info"
+    log_format: str = "text"  # text | json
+    # protocol limits
+    max_message_size: int = 65536  # bytes per WebSocket message from a client
+    send_queue_bytes: int = 1 << 20  # per connection; overflow closes with 3008
+    max_frame_bytes: int = 65536  # coalesced outgoing frames stay under this
+    ping_interval: int = 25  # seconds between server pings
+    pong_timeout: int = 10  # seconds to answer a ping
+    connect_timeout: int = 10  # seconds from open to connect command (else 3502 stale)
+    max_channels_per_connection: int = 128
+    max_errors_per_connection: int = 50  # then 3509
+    command_rate: float = 50.0  # commands per second per connection (burst 2x), then 111
+    # history
+    history_meta_ttl: int = 30 * 24 * 3600
+    history_max_limit: int = 1000  # max publications per history/recovery answer
+    idempotency_ttl: int = 600  # seconds a client message id dedupes retries
+    # presence
+    presence_ttl: int = 30  # seconds; a dead process's members drop out within this
+    # seeding
+    communities: list[dict[str, Any]] = field(default_factory=list)
+    rooms: list[dict[str, Any]] = field(default_factory=list)
+    # extension sections, raw
+    sections: dict[str, Any] = field(default_factory=dict)
+    # where the values came from (for logs)
+    config_file: str = ""
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        return cls(**json.loads(text))
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_EXTENSION_SECTIONS = {"moderation", "presence", "qa", "webclient"}
+_LIST_TABLES = {"communities", "rooms"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    current = getattr(Settings(), name)
+    if name == "dev":
+        if value in (None, "", "auto"):
+            return None
+        if isinstance(value, str):
+            return value.lower() in ("1", "true", "yes", "on")
+        return bool(value)
+    if isinstance(current, bool):
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ConfigError(f"{name}: expected true/false, got {value!r}")
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: expected true/false, got {value!r}")
+        return value
+    if isinstance(current, int):
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected an integer, got {value!r}") from None
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+    if isinstance(current, list):
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        return value
+    if isinstance(current, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    sections: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "server" and isinstance(value, dict):
+            for k, v in value.items():
+                if k not in _FIELDS or k in _LIST_TABLES or k == "sections":
+                    raise ConfigError(f"{p}: unknown setting server.{k}")
+                values[k] = _coerce(k, v)
+        elif key in _LIST_TABLES:
+            if not isinstance(value, list):
+                raise ConfigError(f"{p}: [[{key}]] must be an array of tables")
+            values[key] = value
+        elif key in _EXTENSION_SECTIONS:
+            sections[key] = value
+        elif key in _FIELDS and key not in ("sections", "config_file"):
+            values[key] = _coerce(key, value)
+        else:
+            raise ConfigError(f"{p}: unknown setting or section {key!r}")
+    values["sections"] = sections
+    values["config_file"] = str(p)
+    return values
+
+
+def from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    env = os.environ if environ is None else environ
+    values = {}
+    for name in _FIELDS:
+        if name in _LIST_TABLES or name in ("sections", "config_file"):
+            continue
+        key = ENV_PREFIX + name.upper()
+        if key in env:
+            values[name] = _coerce(name, env[key])
+    return values
+
+
+def build_settings(
+    config_file: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Defaults <- config file <- environment (CHATSERVER_*) <- explicit overrides."""
+    values: dict[str, Any] = {}
+    if config_file:
+        values.update(load_file(config_file))
+    values.update(from_env(environ))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value) if key in _FIELDS and key not in _LIST_TABLES and key != "sections" else value
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def validate(s: Settings) -> None:
+    if not 0 <= s.port <= 65535:
+        raise ConfigError(f"port must be 0-65535, got {s.port}")
+    if s.workers < 1:
+        raise ConfigError("workers must be at least 1")
+    if s.max_message_size < 1024:
+        raise ConfigError("max_message_size must be at least 1024 bytes")
+    if s.send_queue_bytes < s.max_message_size:
+        raise ConfigError("send_queue_bytes must be at least max_message_size")
+    if s.ping_interval < 1 or s.pong_timeout < 1:
+        raise ConfigError("ping_interval and pong_timeout must be at least 1 second")
+    if s.log_format not in ("text", "json"):
+        raise ConfigError("log_format must be 'text' or 'json'")
+    if s.presence_ttl < 3:
+        raise ConfigError("presence_ttl must be at least 3 seconds")
+
+
+def _read_or_create(path: Path, nbytes: int) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(nbytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+def resolve_secrets(s: Settings) -> Settings:
+    """Fill in the token secret and API key; in development, generate and keep them in data_dir.
+
+    Returns a copy with ``secret``, ``api_key`` and ``dev`` decided.
+    """
+    generated = False
+    secret = s.secret
+    if not secret and not s.token_public_key:
+        if s.dev is False:
+            raise ConfigError(
+                "no token secret: set CHATSERVER_SECRET or server.secret in the config file "
+                "(production mode refuses to generate one)"
+            )
+        secret = _read_or_create(s.data_path / "dev-secret", 32)
+        generated = True
+    api_key = s.api_key
+    if not api_key:
+        if s.dev is False:
+            raise ConfigError("no API key: set CHATSERVER_API_KEY or server.api_key")
+        api_key = _read_or_create(s.data_path / "dev-api-key", 24)
+    dev = s.dev if s.dev is not None else generated
+    return dataclasses.replace(s, secret=secret, api_key=api_key, dev=dev)

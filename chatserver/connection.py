@@ -1,0 +1,712 @@
+"""One client connection: protocol commands in, replies and pushes out.
+
+Reading: ``handle_message`` decodes a WebSocket message into commands and runs them strictly
+in order. Writing: every reply and push is appended as ready bytes to a bounded outbox; the
+node flushes dirty outboxes once per event-loop turn, so several pending messages leave as
+one frame (newline-joined JSON, or concatenated varint-delimited Protobuf). An outbox that
+grows past ``send_queue_bytes`` means the client is not reading: it is closed with 3008.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from chatserver.auth import Identity, TokenExpired, TokenInvalid
+from chatserver.channels import ChannelSpec
+from chatserver.errors import DisconnectError, ReplyError
+from chatserver.protocol import codes
+from chatserver.protocol.codec import Codec, ProtocolError, json_dumps
+from chatserver.publication import KIND_PUB, Publication
+from rooms.channels import ChannelKind, user_channel
+
+if TYPE_CHECKING:
+    from chatserver.node import Node
+    from chatserver.ws_protocol import DirectSend
+
+log = logging.getLogger("chatserver.connection")
+
+METHODS = (
+    "connect",
+    "subscribe",
+    "unsubscribe",
+    "publish",
+    "presence",
+    "presence_stats",
+    "history",
+    "ping",
+    "send",
+    "rpc",
+    "refresh",
+    "sub_refresh",
+)
+_METHOD_SET = frozenset(METHODS)
+
+
+class Sub:
+    """A connection's subscription to one channel."""
+
+    __slots__ = ("spec", "live", "pending", "offset", "chan_info", "server_side", "expires_at")
+
+    def __init__(self, spec: ChannelSpec, server_side: bool = False) -> None:
+        self.spec = spec
+        self.live = False
+        self.pending: list[Publication] = []
+        self.offset = 0
+        self.chan_info: bytes = b""
+        self.server_side = server_side
+        self.expires_at: int | None = None
+
+
+class Connection:
+    def __init__(
+        self,
+        node: Node,
+        codec: Codec,
+        *,
+        direct: DirectSend | None = None,
+        asgi_send: Any = None,
+        remote: str = "",
+        user_agent: str = "",
+    ) -> None:
+        self.node = node
+        self.codec = codec
+        self.codec_name = codec.name
+        self.binary = codec.binary
+        self.client_id = str(uuid.uuid4())
+        self.remote = remote
+        self.user_agent = user_agent
+        self.identity: Identity | None = None
+        self.subs: dict[str, Sub] = {}
+        self.closed = False
+        self.close_reason: codes.Disconnect | None = None
+        self.opened_at = time.monotonic()
+        self.conn_info: bytes = b""
+        self._pl: list[Sub] = []  # subscriptions waiting for their reply to go out
+        # outbox
+        self._out: list[bytes] = []
+        self._out_bytes = 0
+        self._flush_scheduled = False
+        self._max_queue = node.settings.send_queue_bytes
+        self._max_frame = node.settings.max_frame_bytes
+        self._direct = direct
+        self._asgi_send = asgi_send
+        self._writer: asyncio.Task[None] | None = None
+        self._writer_wake: asyncio.Future[None] | None = None
+        if direct is not None:
+            direct.on_writable = self._on_writable
+        # keepalive and limits
+        self.next_ping = 0.0
+        self.pong_deadline = 0.0
+        self.errors = 0
+        self._tokens = node.settings.command_rate * 2
+        self._tokens_at = time.monotonic()
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def user(self) -> str:
+        return self.identity.member.user if self.identity else ""
+
+    @property
+    def connected(self) -> bool:
+        return self.identity is not None
+
+    def client_info(self, chan_info: bytes = b"") -> dict[str, Any]:
+        info: dict[str, Any] = {"user": self.user, "client": self.client_id}
+        if self.conn_info:
+            info["conn_info"] = self.conn_info
+        if chan_info:
+            info["chan_info"] = chan_info
+        return info
+
+    # ------------------------------------------------------------------ outbox
+
+    def push_bytes(self, data: bytes) -> None:
+        """Queue one encoded reply/push. Never blocks; overflow closes the connection."""
+        if self.closed:
+            return
+        size = self._out_bytes + len(data)
+        if size > self._max_queue:
+            self.node.stats.slow_closes += 1
+            self.close(codes.SLOW, flush=False)
+            return
+        self._out.append(data)
+        self._out_bytes = size
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.node.schedule_flush(self)
+
+    def send_reply(self, reply: dict[str, Any]) -> None:
+        self.push_bytes(self.codec.encode(reply))
+
+    def _take_frames(self) -> list[bytes]:
+        items = self._out
+        total = self._out_bytes
+        self._out = []
+        self._out_bytes = 0
+        join = self.codec.join
+        if total <= self._max_frame or len(items) == 1:
+            return [join(items)]
+        frames: list[bytes] = []
+        chunk: list[bytes] = []
+        chunk_size = 0
+        for item in items:
+            if chunk and chunk_size + len(item) > self._max_frame:
+                frames.append(join(chunk))
+                chunk = []
+                chunk_size = 0
+            chunk.append(item)
+            chunk_size += len(item)
+        if chunk:
+            frames.append(join(chunk))
+        return frames
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._out:
+            return
+        direct = self._direct
+        if direct is not None:
+            if not direct.writable():
+                return  # resume_writing -> _on_writable flushes again
+            for frame in self._take_frames():
+                if not direct.send(frame, self.binary):
+                    self._out.clear()
+                    self._out_bytes = 0
+                    return
+            return
+        wake = self._writer_wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+        if self._writer is None:
+            self._writer = asyncio.ensure_future(self._asgi_writer())
+
+    def _on_writable(self) -> None:
+        if self._out and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.node.schedule_flush(self)
+
+    async def _asgi_writer(self) -> None:
+        """Fallback writer for ASGI servers without the direct-send extension."""
+        loop = asyncio.get_running_loop()
+        try:
+            while not self.closed or self._out:
+                if not self._out:
+                    self._writer_wake = loop.create_future()
+                    await self._writer_wake
+                    continue
+                for frame in self._take_frames():
+                    if self.binary:
+                        await self._asgi_send({"type": "websocket.send", "bytes": frame})
+                    else:
+                        await self._asgi_send({"type": "websocket.send", "text": frame.decode()})
+        except Exception:  # the socket is gone; reading side cleans up
+            log.debug("asgi writer stopped", exc_info=True)
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self, disconnect: codes.Disconnect, *, flush: bool = True) -> None:
+        """Close with a protocol close code. Pending output is flushed first unless slow."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = disconnect
+        self.node.stats.count_disconnect(disconnect.code)
+        reason = disconnect.reason.encode()[:120].decode(errors="ignore")
+        if flush and self._out:
+            if self._direct is not None and self._direct.writable():
+                for frame in self._take_frames():
+                    self._direct.send(frame, self.binary)
+        else:
+            self._out.clear()
+            self._out_bytes = 0
+        if self._writer_wake is not None and not self._writer_wake.done():
+            self._writer_wake.set_result(None)
+        asyncio.ensure_future(self._send_close(disconnect.code, reason))
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        if self._writer is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._writer), 2)
+            except (asyncio.TimeoutError, Exception):
+                pass
+        try:
+            await self.node_send_close(code, reason)
+        except Exception:
+            log.debug("close frame not sent", exc_info=True)
+
+    async def node_send_close(self, code: int, reason: str) -> None:
+        await self._asgi_send({"type": "websocket.close", "code": code, "reason": reason})
+
+    # ------------------------------------------------------------------ reading
+
+    async def handle_message(self, message: bytes | str) -> None:
+        if self.closed:
+            return
+        try:
+            commands = self.codec.decode_commands(message)
+        except ProtocolError as exc:
+            log.info("client %s sent a malformed frame: %s", self.client_id, exc)
+            self.close(codes.Disconnect(3501, "bad request: malformed frame"))
+            return
+        for cmd in commands:
+            if self.closed:
+                return
+            try:
+                await self._handle_command(cmd)
+            except DisconnectError as exc:
+                self.close(exc.disconnect)
+                return
+            except Exception:
+                log.exception("command failed for client %s", self.client_id)
+                cid = cmd.get("id")
+                if cid:
+                    self._error(cid, ReplyError(100))
+
+    def _error(self, cid: int, err: ReplyError) -> None:
+        self.node.stats.count_error(err.code)
+        if err.code in (102, 104, 105, 107, 112):
+            self.errors += 1
+            if self.errors > self.node.settings.max_errors_per_connection:
+                self.close(codes.TOO_MANY_ERRORS)
+                return
+        self.send_reply({"id": cid, "error": err.to_dict()})
+
+    def _rate_ok(self) -> bool:
+        rate = self.node.settings.command_rate
+        if rate <= 0:
+            return True
+        now = time.monotonic()
+        self._tokens = min(rate * 2, self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    async def _handle_command(self, cmd: dict[str, Any]) -> None:
+        cid = cmd.get("id", 0)
+        if not isinstance(cid, int) or isinstance(cid, bool) or cid < 0:
+            raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: invalid id")
+        method = None
+        for key in cmd:
+            if key != "id":
+                if method is not None:
+                    raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: several methods in one command")
+                method = key
+        if method is None:
+            if cid:
+                self._error(cid, ReplyError(104, "method not found: command has no method"))
+            else:
+                self.pong_deadline = 0.0  # an empty command is the client's pong
+            return
+        if method not in _METHOD_SET:
+            if not self.connected:
+                raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: connect first")
+            if cid:
+                self._error(cid, ReplyError(104, f"method not found: {method}"))
+            return
+        params = cmd[method]
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, f"bad request: {method} must be an object")
+        stats = self.node.stats.commands
+        stats[method] = stats.get(method, 0) + 1
+        if method == "connect":
+            await self._connect(cid, params)
+            return
+        if not self.connected:
+            raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: connect first")
+        if method == "send":
+            await self.node.on_send(self, self.codec.load_data(params.get("data")))
+            return
+        if not cid:
+            raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, f"bad request: {method} needs an id")
+        if method != "ping" and not self._rate_ok():
+            self._error(cid, ReplyError(111, "too many requests: slow down"))
+            return
+        handler = getattr(self, "_cmd_" + method)
+        try:
+            result = await handler(params)
+        except ReplyError as err:
+            self._error(cid, err)
+            return
+        except ProtocolError as exc:
+            self._error(cid, ReplyError(107, f"bad request: {exc}"))
+            return
+        if not self.closed:
+            self.send_reply({"id": cid, method: result})
+
+    # ------------------------------------------------------------------ connect / refresh
+
+    def _verify(self, token: Any) -> Identity:
+        try:
+            return self.node.verifier.connection(token)
+        except TokenExpired:
+            raise ReplyError(109) from None
+        except TokenInvalid as exc:
+            log.info("invalid token from %s: %s", self.remote, exc)
+            raise DisconnectError(codes.INVALID_TOKEN) from None
+
+    def _expiry_fields(self) -> dict[str, Any]:
+        assert self.identity is not None
+        if self.identity.expires_at is None:
+            return {}
+        ttl = max(1, int(self.identity.expires_at - time.time()))
+        return {"expires": True, "ttl": ttl}
+
+    async def _connect(self, cid: int, params: dict[str, Any]) -> None:
+        if self.connected:
+            raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: already connected")
+        if not cid:
+            raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: connect needs an id")
+        try:
+            identity = self._verify(params.get("token", ""))
+        except ReplyError as err:
+            self._error(cid, err)
+            return
+        member = identity.member
+        info: dict[str, Any] = dict(member.info)
+        info.setdefault("name", member.name)
+        info["roles"] = {c: r.value for c, r in member.communities.items()}
+        self.conn_info = json_dumps(info)
+        self.identity = identity
+        self.node.register(self)
+        settings = self.node.settings
+        result: dict[str, Any] = {
+            "client": self.client_id,
+            "version": self.node.version,
+            "ping": settings.ping_interval,
+            "pong": True,
+            "node": self.node.node_id,
+        }
+        result.update(self._expiry_fields())
+        # Server-side subscriptions: the user's private notice channel, plus token channels.
+        requested = params.get("subs") or {}
+        if not isinstance(requested, dict):
+            requested = {}
+        server_channels = [user_channel(member.user)] if self.node.personal_channel else []
+        server_channels += [c for c in identity.channels if c not in server_channels]
+        subs_result: dict[str, Any] = {}
+        for channel in server_channels:
+            spec = self.node.resolver.resolve(channel)
+            if spec is None or self.node.resolver.check_subscribe(member, spec) is not None:
+                log.info("token channel %s refused for %s", channel, member.user)
+                continue
+            req = requested.get(channel) or {}
+            try:
+                sub_result, sub = await self._subscribe_to(spec, req if isinstance(req, dict) else {}, server_side=True)
+            except ReplyError as err:
+                log.warning("server-side subscription %s failed: %s", channel, err)
+                continue
+            subs_result[channel] = sub_result
+            self._pl.append(sub)
+        if subs_result:
+            result["subs"] = subs_result
+        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + self.node.jitter())
+        self.send_reply({"id": cid, "connect": result})
+        self._go_live()
+        log.debug("client %s connected as %s", self.client_id, member.user)
+
+    async def _cmd_refresh(self, params: dict[str, Any]) -> dict[str, Any]:
+        identity = self._verify(params.get("token", ""))
+        if identity.member.user != self.user:
+            raise DisconnectError(codes.INVALID_TOKEN, "invalid token: another user")
+        self.identity = identity
+        result: dict[str, Any] = {"client": self.client_id, "version": self.node.version}
+        result.update(self._expiry_fields())
+        return result
+
+    async def _cmd_sub_refresh(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params.get("channel", "")
+        sub = self.subs.get(channel)
+        if sub is None:
+            raise ReplyError(107, "bad request: not subscribed to that channel")
+        claims = self._verify_sub_token(channel, params.get("token", ""))
+        exp = claims.get("exp")
+        sub.expires_at = int(exp) if exp else None
+        if exp:
+            return {"expires": True, "ttl": max(1, int(exp - time.time()))}
+        return {}
+
+    def _verify_sub_token(self, channel: str, token: Any) -> dict[str, Any]:
+        try:
+            return self.node.verifier.subscription(token, self.user, channel)
+        except TokenExpired:
+            raise ReplyError(109) from None
+        except TokenInvalid:
+            raise ReplyError(103, "permission denied: invalid subscription token") from None
+
+    # ------------------------------------------------------------------ subscribe
+
+    def _resolve(self, channel: Any) -> ChannelSpec:
+        if not isinstance(channel, str) or not channel:
+            raise ReplyError(107, "bad request: channel required")
+        spec = self.node.resolver.resolve(channel)
+        if spec is None:
+            raise ReplyError(102, f"unknown channel {channel}")
+        return spec
+
+    async def _cmd_subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params.get("channel")
+        spec = self._resolve(channel)
+        if channel in self.subs:
+            raise ReplyError(105)
+        if len(self.subs) >= self.node.settings.max_channels_per_connection:
+            raise ReplyError(106, "limit exceeded: too many subscriptions on one connection")
+        result, sub = await self._subscribe_to(spec, params, server_side=False)
+        self._pl.append(sub)
+        # The reply is queued by the caller right after we return; pubs that arrived while we
+        # read history go out after it (see _go_live, scheduled for after the reply).
+        asyncio.get_running_loop().call_soon(self._go_live)
+        return result
+
+    async def _subscribe_to(
+        self, spec: ChannelSpec, params: dict[str, Any], *, server_side: bool
+    ) -> tuple[dict[str, Any], Sub]:
+        assert self.identity is not None
+        member = self.identity.member
+        denied = self.node.resolver.check_subscribe(member, spec)
+        if denied is not None:
+            raise ReplyError(denied.code, f"{codes.BY_CODE[denied.code].message}: {denied.reason}")
+        sub = Sub(spec, server_side=server_side)
+        token = params.get("token")
+        if token:
+            claims = self._verify_sub_token(spec.name, token)
+            if claims.get("info"):
+                sub.chan_info = json_dumps(claims["info"])
+            if claims.get("exp"):
+                sub.expires_at = int(claims["exp"])
+        self.subs[spec.name] = sub
+        self.node.stats.subscriptions += 1
+        try:
+            await self.node.hub.attach(spec.name, self)
+            result: dict[str, Any] = {"recoverable": True, "positioned": True}
+            broker = self.node.broker
+            max_count = self.node.settings.history_max_limit
+            if params.get("recover"):
+                offset = _uint(params.get("offset", 0))
+                epoch = params.get("epoch", "") or ""
+                recovered, hist = await broker.recover(spec.name, offset, str(epoch), max_count)
+                result["was_recovering"] = True
+                result["epoch"] = hist.epoch
+                if recovered:
+                    # The SDK moves its position with each recovered publication.
+                    result["recovered"] = True
+                    result["offset"] = offset
+                    pubs = [
+                        Publication.unpack(spec.name, e.offset, hist.epoch, e.payload)
+                        for e in hist.entries
+                    ]
+                    result["publications"] = [p.encoded_pub(self.codec_name) for p in pubs]
+                    sub.offset = hist.top
+                else:
+                    flag = _uint(params.get("flag", 0))
+                    if flag & 2:
+                        raise ReplyError(112)
+                    result["offset"] = hist.top
+                    sub.offset = hist.top
+                self.node.stats.recoveries[recovered] += 1
+            else:
+                top, epoch = await broker.position(spec.name)
+                result["epoch"] = epoch
+                result["offset"] = top
+                sub.offset = top
+            if sub.expires_at:
+                result["expires"] = True
+                result["ttl"] = max(1, int(sub.expires_at - time.time()))
+        except BaseException:
+            self._drop_sub(spec.name)
+            raise
+        if self.closed:
+            self._drop_sub(spec.name)
+            raise ReplyError(100)
+        await self.node.on_subscribed(self, sub)
+        return _strip_zero(result), sub
+
+    def _go_live(self) -> None:
+        """Release publications buffered while subscribing, after the subscribe reply."""
+        pending = self._pl
+        self._pl = []
+        for sub in pending:
+            if self.subs.get(sub.spec.name) is not sub:
+                continue
+            sub.live = True
+            for pub in sub.pending:
+                self._deliver_live(sub, pub)
+            sub.pending = []
+
+    def _drop_sub(self, channel: str) -> Sub | None:
+        sub = self.subs.pop(channel, None)
+        if sub is not None:
+            self.node.stats.subscriptions -= 1
+            self.node.hub.detach(channel, self)
+        return sub
+
+    async def _cmd_unsubscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params.get("channel")
+        if not isinstance(channel, str) or not channel:
+            raise ReplyError(107, "bad request: channel required")
+        sub = self._drop_sub(channel)
+        if sub is not None:
+            await self.node.on_unsubscribed(self, sub)
+        return {}
+
+    def server_unsubscribe(self, channel: str, code: int, reason: str) -> None:
+        """Remove a subscription from the server side and tell the client (unsubscribe push)."""
+        sub = self._drop_sub(channel)
+        if sub is None:
+            return
+        asyncio.ensure_future(self.node.on_unsubscribed(self, sub))
+        self.send_reply({"push": {"channel": channel, "unsubscribe": {"code": code, "reason": reason}}})
+
+    # ------------------------------------------------------------------ delivery (from hub)
+
+    def deliver(self, pub: Publication) -> None:
+        sub = self.subs.get(pub.channel)
+        if sub is None:
+            return
+        if not sub.live:
+            sub.pending.append(pub)
+            return
+        self._deliver_live(sub, pub)
+
+    def _deliver_live(self, sub: Sub, pub: Publication) -> None:
+        if pub.kind == KIND_PUB:
+            if pub.offset:
+                if pub.offset <= sub.offset:
+                    return  # already sent in the subscribe reply
+                sub.offset = pub.offset
+        elif not self.node.should_push_presence(self, sub, pub):
+            return
+        self.push_bytes(pub.push(self.codec_name))
+
+    def lost_position(self, channel: str) -> None:
+        """The hub missed messages for this channel: make the SDK resubscribe and recover."""
+        sub = self.subs.get(channel)
+        if sub is None:
+            return
+        if sub.server_side:
+            self.close(codes.INSUFFICIENT_STATE)
+            return
+        self.server_unsubscribe(channel, codes.UNSUBSCRIBE_INSUFFICIENT_STATE, "insufficient state")
+
+    # ------------------------------------------------------------------ other commands
+
+    async def _cmd_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        spec = self._resolve(params.get("channel"))
+        data = self.codec.load_data(params.get("data"))
+        await self.node.publish_from_client(self, spec, data)
+        return {}
+
+    async def _cmd_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        assert self.identity is not None
+        spec = self._resolve(params.get("channel"))
+        denied = self.node.resolver.check_subscribe(self.identity.member, spec)
+        if denied is not None:
+            raise ReplyError(denied.code, denied.reason)
+        limit = params.get("limit", 0)
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise ReplyError(107, "bad request: limit must be an integer")
+        max_limit = self.node.settings.history_max_limit
+        if limit < 0 or limit > max_limit:
+            limit = max_limit
+        reverse = bool(params.get("reverse", False))
+        since = params.get("since")
+        since_offset: int | None = None
+        if since:
+            if not isinstance(since, dict):
+                raise ReplyError(107, "bad request: since must be a stream position")
+            since_offset = _uint(since.get("offset", 0))
+        hist = await self.node.broker.history(spec.name, since_offset, limit, reverse)
+        if since and since.get("epoch") and since.get("epoch") != hist.epoch:
+            raise ReplyError(112)
+        pubs = [
+            Publication.unpack(spec.name, e.offset, hist.epoch, e.payload).encoded_pub(self.codec_name)
+            for e in hist.entries
+        ]
+        return _strip_zero({"publications": pubs, "epoch": hist.epoch, "offset": hist.top})
+
+    async def _cmd_presence(self, params: dict[str, Any]) -> dict[str, Any]:
+        spec = self._presence_spec(params)
+        entries = await self.node.presence_of(self, spec)
+        return {"presence": entries}
+
+    async def _cmd_presence_stats(self, params: dict[str, Any]) -> dict[str, Any]:
+        spec = self._presence_spec(params)
+        clients, users = await self.node.presence_stats_of(self, spec)
+        return _strip_zero({"num_clients": clients, "num_users": users})
+
+    def _presence_spec(self, params: dict[str, Any]) -> ChannelSpec:
+        assert self.identity is not None
+        spec = self._resolve(params.get("channel"))
+        denied = self.node.resolver.check_subscribe(self.identity.member, spec)
+        if denied is not None:
+            raise ReplyError(denied.code, denied.reason)
+        if spec.kind is not ChannelKind.ROOM or not spec.presence:
+            raise ReplyError(108, "not available: presence is off for this channel")
+        return spec
+
+    async def _cmd_rpc(self, params: dict[str, Any]) -> dict[str, Any]:
+        method = params.get("method", "")
+        if not isinstance(method, str):
+            raise ReplyError(107, "bad request: method must be a string")
+        handler = self.node.rpc.get(method)
+        if handler is None:
+            raise ReplyError(104, f"method not found: {method or '(empty)'}")
+        data = self.codec.load_data(params.get("data"))
+        result = await handler(self, data)
+        if result is None:
+            return {}
+        return {"data": json_dumps(result)}
+
+    async def _cmd_ping(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def tick(self, now: float, wall: float) -> None:
+        """Called about once a second by the node: pings, pong timeouts, expiry."""
+        settings = self.node.settings
+        if not self.connected:
+            if now - self.opened_at > settings.connect_timeout:
+                self.close(codes.STALE)
+            return
+        if self.pong_deadline and now > self.pong_deadline:
+            self.close(codes.NO_PONG)
+            return
+        identity = self.identity
+        assert identity is not None
+        if identity.expires_at is not None and wall > identity.expires_at + 5:
+            self.close(codes.CONNECTION_EXPIRED)
+            return
+        for sub in self.subs.values():
+            if sub.expires_at is not None and wall > sub.expires_at + 5:
+                self.close(codes.SUB_EXPIRED)
+                return
+        if now >= self.next_ping:
+            self.push_bytes(self.codec.ping)
+            self.next_ping = now + settings.ping_interval
+            if not self.pong_deadline:
+                self.pong_deadline = now + settings.ping_interval + settings.pong_timeout
+
+
+def _uint(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ReplyError(107, "bad request: offset must be a number")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ReplyError(107, "bad request: offset must be a number") from None
+    if number < 0:
+        raise ReplyError(107, "bad request: offset must not be negative")
+    return number
+
+
+def _strip_zero(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if v or v is True}

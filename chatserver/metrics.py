@@ -1,0 +1,76 @@
+"""Prometheus metrics, read from the node's plain counters at scrape time.
+
+The hot path only bumps integers; this collector turns them into metric families when
+``/metrics`` is scraped, so fan-out pays nothing for observability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from chatserver.node import Node
+
+
+class NodeCollector(Collector):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        n = self.node
+        s = n.stats
+        yield GaugeMetricFamily("chat_connections", "Open client connections", value=len(n.connections))
+        yield GaugeMetricFamily(
+            "chat_users", "Distinct users connected to this process", value=len(n.users)
+        )
+        yield GaugeMetricFamily(
+            "chat_subscriptions", "Client subscriptions on this process", value=s.subscriptions
+        )
+        yield GaugeMetricFamily(
+            "chat_redis_channel_subscriptions",
+            "Redis pub/sub channels this process subscribes to (one per active room)",
+            value=n.hub.channel_count(),
+        )
+        c = CounterMetricFamily("chat_commands", "Client commands handled", labels=["method"])
+        for method, count in sorted(s.commands.items()):
+            c.add_metric([method], count)
+        yield c
+        e = CounterMetricFamily("chat_errors", "Error replies sent", labels=["code"])
+        for code, count in sorted(s.errors.items()):
+            e.add_metric([str(code)], count)
+        yield e
+        d = CounterMetricFamily("chat_disconnects", "Disconnects by close code", labels=["code"])
+        for code, count in sorted(s.disconnects.items()):
+            d.add_metric([str(code)], count)
+        yield d
+        yield CounterMetricFamily(
+            "chat_messages_in", "Messages received from Redis pub/sub", value=n.hub.messages_in
+        )
+        yield CounterMetricFamily(
+            "chat_messages_out", "Messages queued to client connections", value=n.hub.deliveries
+        )
+        yield CounterMetricFamily("chat_published", "Messages accepted and published", value=s.published)
+        yield CounterMetricFamily(
+            "chat_send_queue_drops", "Connections closed because their send queue overflowed", value=s.slow_closes
+        )
+        yield CounterMetricFamily("chat_offset_gaps", "Pub/sub gaps that forced recovery", value=n.hub.gaps)
+        yield CounterMetricFamily("chat_redis_commands", "Redis round trips", value=n.broker.commands)
+        yield CounterMetricFamily(
+            "chat_redis_seconds", "Total time spent in Redis round trips", value=n.broker.latency_sum
+        )
+        yield GaugeMetricFamily(
+            "chat_redis_ping_seconds", "Latency of the last Redis PING", value=s.redis_ping
+        )
+        for name, value in sorted(n.extra_metrics().items()):
+            yield GaugeMetricFamily(f"chat_{name}", name.replace("_", " "), value=value)
+
+
+def render(node: Node) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(NodeCollector(node))
+    return generate_latest(registry)

@@ -1,0 +1,86 @@
+"""Error codes (in replies) and disconnect codes (WebSocket close codes) of protocol v2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    code: int
+    message: str
+    temporary: bool = False
+
+
+INTERNAL = ErrorCode(100, "internal server error", True)
+UNAUTHORIZED = ErrorCode(101, "unauthorized")
+UNKNOWN_CHANNEL = ErrorCode(102, "unknown channel")
+PERMISSION_DENIED = ErrorCode(103, "permission denied")
+METHOD_NOT_FOUND = ErrorCode(104, "method not found")
+ALREADY_SUBSCRIBED = ErrorCode(105, "already subscribed")
+LIMIT_EXCEEDED = ErrorCode(106, "limit exceeded")
+BAD_REQUEST = ErrorCode(107, "bad request")
+NOT_AVAILABLE = ErrorCode(108, "not available")
+TOKEN_EXPIRED = ErrorCode(109, "token expired")
+EXPIRED = ErrorCode(110, "expired")
+TOO_MANY_REQUESTS = ErrorCode(111, "too many requests", True)
+UNRECOVERABLE_POSITION = ErrorCode(112, "unrecoverable position")
+
+BY_CODE = {
+    e.code: e
+    for e in (
+        INTERNAL,
+        UNAUTHORIZED,
+        UNKNOWN_CHANNEL,
+        PERMISSION_DENIED,
+        METHOD_NOT_FOUND,
+        ALREADY_SUBSCRIBED,
+        LIMIT_EXCEEDED,
+        BAD_REQUEST,
+        NOT_AVAILABLE,
+        TOKEN_EXPIRED,
+        EXPIRED,
+        TOO_MANY_REQUESTS,
+        UNRECOVERABLE_POSITION,
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    code: int
+    reason: str
+
+    @property
+    def reconnect(self) -> bool:
+        return self.code < 3500 or 4000 <= self.code < 4500
+
+
+CONNECTION_CLOSED = Disconnect(3000, "connection closed")
+SHUTDOWN = Disconnect(3001, "shutdown")
+SERVER_ERROR = Disconnect(3004, "internal server error")
+CONNECTION_EXPIRED = Disconnect(3005, "connection expired")
+SUB_EXPIRED = Disconnect(3006, "subscription expired")
+SLOW = Disconnect(3008, "slow")
+WRITE_ERROR = Disconnect(3009, "write error")
+INSUFFICIENT_STATE = Disconnect(3010, "insufficient state")
+FORCE_RECONNECT = Disconnect(3011, "force reconnect")
+NO_PONG = Disconnect(3012, "no pong")
+TOO_MANY_REQUESTS_DISCONNECT = Disconnect(3013, "too many requests")
+INVALID_TOKEN = Disconnect(3500, "invalid token")
+BAD_REQUEST_DISCONNECT = Disconnect(3501, "bad request")
+STALE = Disconnect(3502, "stale")
+FORCE_NO_RECONNECT = Disconnect(3503, "force disconnect")
+CONNECTION_LIMIT = Disconnect(3504, "connection limit")
+CHANNEL_LIMIT = Disconnect(3505, "channel limit")
+PERMISSION_DENIED_DISCONNECT = Disconnect(3507, "permission denied")
+TOO_MANY_ERRORS = Disconnect(3509, "too many errors")
+# Application codes (4000-4999): 4000-4499 reconnect, 4500-4999 terminal.
+KICKED = Disconnect(4501, "removed from the room by a moderator")
+BANNED = Disconnect(4503, "banned from this community")
+# Transport level: RFC 6455 "message too big".
+MESSAGE_TOO_BIG = Disconnect(1009, "message too big")
+
+# Unsubscribe push codes: 2000 stay unsubscribed; 2500+ the SDK resubscribes.
+UNSUBSCRIBE_SERVER = 2000
+UNSUBSCRIBE_INSUFFICIENT_STATE = 2500

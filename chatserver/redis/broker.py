@@ -1,0 +1,193 @@
+"""RedisBroker: publish (history append + publish in one Lua call), history and recovery reads.
+
+Key layout for a channel ``c`` (hash tag keeps a channel's keys in one cluster slot):
+- ``chat:{c}:h`` history stream, entry ids ``<offset>-0``, field ``d`` = msgpack payload
+- ``chat:{c}:m`` meta hash: ``e`` epoch, ``s`` top offset
+- ``chat:{c}:d`` sorted set of offsets removed by moderators
+- ``chat:{c}:i:<user>:<client message id>`` idempotency keys (value: the offset)
+- ``chat:{c}:p`` the pub/sub channel
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.connection import BlockingConnectionPool
+
+
+def stream_key(channel: str) -> str:
+    return f"chat:{{{channel}}}:h"
+
+
+def meta_key(channel: str) -> str:
+    return f"chat:{{{channel}}}:m"
+
+
+def deleted_key(channel: str) -> str:
+    return f"chat:{{{channel}}}:d"
+
+
+def idempotency_key(channel: str, user: str, client_id: str) -> str:
+    return f"chat:{{{channel}}}:i:{user}:{client_id}"
+
+
+def pubsub_channel(channel: str) -> bytes:
+    return f"chat:{{{channel}}}:p".encode()
+
+
+def channel_from_pubsub(name: bytes) -> str:
+    # b"chat:{<channel>}:p"
+    return name[6:-3].decode()
+
+
+def load_lua(name: str) -> str:
+    return resources.files("chatserver").joinpath("lua", name).read_text()
+
+
+def new_epoch() -> str:
+    return secrets.token_hex(4)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryOptions:
+    size: int
+    ttl: int
+    meta_ttl: int
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    offset: int
+    epoch: str
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    offset: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryResult:
+    top: int
+    epoch: str
+    entries: list[StreamEntry]
+    deleted: int
+
+
+def make_client(url: str, max_connections: int = 64) -> aioredis.Redis:
+    """A redis-py client on a *blocking* pool: waits for a free connection instead of
+    raising MaxConnectionsError at the pool's limit."""
+    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=20)
+    return aioredis.Redis(connection_pool=pool)
+
+
+class RedisBroker:
+    def __init__(self, client: aioredis.Redis, meta_ttl: int = 30 * 24 * 3600) -> None:
+        self.redis = client
+        self.meta_ttl = meta_ttl
+        self._publish = client.register_script(load_lua("publish.lua"))
+        self._history = client.register_script(load_lua("history.lua"))
+        self.commands = 0  # Redis round trips made, for metrics and load tests
+        self.latency_sum = 0.0
+
+    async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        start = time.perf_counter()
+        try:
+            return await script(keys=keys, args=args)
+        finally:
+            self.commands += 1
+            self.latency_sum += time.perf_counter() - start
+
+    async def publish(
+        self,
+        channel: str,
+        payload: bytes,
+        history: HistoryOptions,
+        idempotency: tuple[str, str] | None = None,
+        idempotency_ttl: int = 600,
+    ) -> PublishResult:
+        """Append ``payload`` to the channel's history and publish it with its new offset."""
+        idem_key = (
+            idempotency_key(channel, idempotency[0], idempotency[1])
+            if idempotency
+            else f"chat:{{{channel}}}:i:-"
+        )
+        offset, epoch, dup = await self._run(
+            self._publish,
+            [stream_key(channel), meta_key(channel), idem_key],
+            [
+                payload,
+                max(history.size, 1),
+                history.ttl,
+                max(history.meta_ttl, history.ttl),
+                new_epoch(),
+                pubsub_channel(channel),
+                idempotency_ttl if idempotency else 0,
+            ],
+        )
+        return PublishResult(int(offset), _s(epoch), bool(dup))
+
+    async def publish_ephemeral(self, channel: str, payload: bytes) -> None:
+        """Publish without history or offset (join/leave, typing)."""
+        start = time.perf_counter()
+        await self.redis.publish(pubsub_channel(channel), b"0::" + payload)
+        self.commands += 1
+        self.latency_sum += time.perf_counter() - start
+
+    async def history(
+        self, channel: str, since: int | None, limit: int, reverse: bool = False
+    ) -> HistoryResult:
+        top, epoch, raw, deleted = await self._run(
+            self._history,
+            [stream_key(channel), meta_key(channel), deleted_key(channel)],
+            ["" if since is None else since, limit, "1" if reverse else "0", new_epoch(), self.meta_ttl],
+        )
+        entries = []
+        for entry_id, fields in raw:
+            offset = int(entry_id.split(b"-", 1)[0])
+            payload = b""
+            for i in range(0, len(fields), 2):
+                if fields[i] == b"d":
+                    payload = fields[i + 1]
+            entries.append(StreamEntry(offset, payload))
+        return HistoryResult(int(top), _s(epoch), entries, int(deleted))
+
+    async def position(self, channel: str) -> tuple[int, str]:
+        result = await self.history(channel, None, 0)
+        return result.top, result.epoch
+
+    async def recover(
+        self, channel: str, offset: int, epoch: str, max_count: int
+    ) -> tuple[bool, HistoryResult]:
+        """Publications after ``offset``, all of them or none: (recovered, result).
+
+        Recovered when the epoch matches and every offset in (offset, top] is either in the
+        stream or was removed by a moderator; otherwise the entries list is emptied.
+        """
+        result = await self.history(channel, offset, max_count + 1)
+        missing = result.top - offset
+        ok = (
+            result.epoch == epoch
+            and 0 <= missing <= max_count
+            and len(result.entries) + result.deleted == missing
+            and all(e.offset > offset for e in result.entries)
+        )
+        if not ok:
+            return False, HistoryResult(result.top, result.epoch, [], 0)
+        return True, result
+
+    async def ping(self) -> float:
+        start = time.perf_counter()
+        await self.redis.ping()
+        return time.perf_counter() - start
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,296 @@
+"""A dedicated RESP pub/sub connection: SUBSCRIBE with confirmation, and reconnects.
+
+Why not redis-py's PubSub: the fan-out path wants one cheap callback per message and needs to
+know exactly when a SUBSCRIBE is active (a subscriber reads history only after that) and
+when the connection was lost (messages in between are gone; subscribers must recover).
+
+Contract:
+- ``await subscribe(ch)`` returns once Redis confirmed the subscription.
+- ``on_message(channel: bytes, data: bytes)`` is called for each message, in order.
+- ``on_reset()`` is called after a reconnect, once every channel is subscribed again; any
+  message published while disconnected was missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections import deque
+from collections.abc import Callable
+
+from chatserver.redis.urls import RedisAddress
+
+log = logging.getLogger("chatserver.redis.pubsub")
+
+
+class RespError(Exception):
+    pass
+
+
+def _encode_command(*args: bytes | str) -> bytes:
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a.encode() if isinstance(a, str) else a
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+
+
+class _Parser:
+    """Incremental RESP2/RESP3-push parser for the replies a subscribed connection gets."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.pos = 0
+
+    def feed(self, data: bytes) -> None:
+        if self.pos and self.pos == len(self.buf):
+            self.buf.clear()
+            self.pos = 0
+        elif self.pos > 65536:
+            del self.buf[: self.pos]
+            self.pos = 0
+        self.buf += data
+
+    def _line(self, pos: int) -> tuple[bytes, int] | None:
+        end = self.buf.find(b"\r\n", pos)
+        if end < 0:
+            return None
+        return bytes(self.buf[pos:end]), end + 2
+
+    def _value(self, pos: int) -> tuple[object, int] | None:
+        if pos >= len(self.buf):
+            return None
+        kind = self.buf[pos]
+        got = self._line(pos + 1)
+        if got is None:
+            return None
+        line, pos = got
+        if kind in (0x24,):  # $ bulk string
+            n = int(line)
+            if n < 0:
+                return None, pos
+            if pos + n + 2 > len(self.buf):
+                return None
+            return bytes(self.buf[pos : pos + n]), pos + n + 2
+        if kind in (0x2A, 0x3E):  # * array, > push
+            n = int(line)
+            items = []
+            for _ in range(max(n, 0)):
+                got2 = self._value(pos)
+                if got2 is None:
+                    return None
+                item, pos = got2
+                items.append(item)
+            return items, pos
+        if kind == 0x3A:  # : integer
+            return int(line), pos
+        if kind == 0x2B:  # + simple string
+            return line, pos
+        if kind == 0x2D:  # - error
+            return RespError(line.decode(errors="replace")), pos
+        raise RespError(f"unexpected RESP type byte {kind!r}")
+
+    def values(self) -> list[object]:
+        out = []
+        while True:
+            got = self._value(self.pos)
+            if got is None:
+                return out
+            value, self.pos = got
+            out.append(value)
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, owner: PubSub) -> None:
+        self.owner = owner
+        self.parser = _Parser()
+        self.transport: asyncio.Transport | None = None
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed(data)
+        try:
+            values = self.parser.values()
+        except (RespError, ValueError) as exc:
+            log.error("bad reply on pub/sub connection: %s", exc)
+            if self.transport:
+                self.transport.close()
+            return
+        for value in values:
+            self.owner._on_value(value)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+
+class PubSub:
+    def __init__(
+        self,
+        address: RedisAddress,
+        on_message: Callable[[bytes, bytes], None],
+        on_reset: Callable[[], None] | None = None,
+        reconnect_delay: float = 0.5,
+    ) -> None:
+        self.address = address
+        self.on_message = on_message
+        self.on_reset = on_reset
+        self.reconnect_delay = reconnect_delay
+        self._proto: _Protocol | None = None
+        self._channels: set[bytes] = set()
+        # SUBSCRIBE commands sent / confirmed per channel on the current connection; a waiter
+        # is released once the confirmations reach the count at the time it sent its own.
+        self._sent: dict[bytes, int] = {}
+        self._confirmed: dict[bytes, int] = {}
+        self._waiters: dict[bytes, list[tuple[int, asyncio.Future[None]]]] = {}
+        self._handshake: deque[asyncio.Future[object]] = deque()
+        self._connected = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._closing = False
+        self.connected_once = asyncio.Event()
+        self.resets = 0
+
+    async def start(self, timeout: float = 10.0) -> None:
+        self._runner = asyncio.create_task(self._run(), name="redis-pubsub")
+        await asyncio.wait_for(self.connected_once.wait(), timeout)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._proto and self._proto.transport:
+            self._proto.transport.close()
+        if self._runner:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+
+    @property
+    def channels(self) -> frozenset[bytes]:
+        return frozenset(self._channels)
+
+    async def _open(self) -> _Protocol:
+        loop = asyncio.get_running_loop()
+        a = self.address
+        if a.path:
+            _, proto = await loop.create_unix_connection(lambda: _Protocol(self), a.path)
+        else:
+            ctx = ssl.create_default_context() if a.tls else None
+            _, proto = await loop.create_connection(
+                lambda: _Protocol(self), a.host, a.port, ssl=ctx
+            )
+        return proto
+
+    async def _command(self, proto: _Protocol, *args: bytes | str) -> object:
+        fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._handshake.append(fut)
+        assert proto.transport is not None
+        proto.transport.write(_encode_command(*args))
+        result = await asyncio.wait_for(fut, 10)
+        if isinstance(result, RespError):
+            raise result
+        return result
+
+    async def _run(self) -> None:
+        first = True
+        while not self._closing:
+            try:
+                proto = await self._open()
+            except OSError as exc:
+                log.warning("pub/sub connect to Redis failed: %s; retrying", exc)
+                await asyncio.sleep(self.reconnect_delay)
+                continue
+            try:
+                a = self.address
+                if a.password:
+                    args = ["AUTH", a.username, a.password] if a.username else ["AUTH", a.password]
+                    await self._command(proto, *args)
+                await self._command(proto, "CLIENT", "SETNAME", "chatserver-pubsub")
+            except (RespError, asyncio.TimeoutError, OSError) as exc:
+                log.error("pub/sub handshake failed: %s", exc)
+                if proto.transport:
+                    proto.transport.close()
+                await asyncio.sleep(self.reconnect_delay)
+                continue
+            self._proto = proto
+            # Re-subscribe everything we had; the pending futures stay pending until confirmed.
+            self._sent.clear()
+            self._confirmed.clear()
+            wanted = self._channels | set(self._waiters)
+            if wanted:
+                assert proto.transport is not None
+                proto.transport.write(_encode_command("SUBSCRIBE", *sorted(wanted)))
+                for ch in wanted:
+                    self._sent[ch] = 1
+                # Waiters from before the reconnect are released by the bulk SUBSCRIBE.
+                for ch, waiters in self._waiters.items():
+                    self._waiters[ch] = [(1, fut) for _, fut in waiters]
+            self._connected.set()
+            self.connected_once.set()
+            if not first:
+                self.resets += 1
+                log.warning("pub/sub connection re-established; subscribers will recover")
+                if self.on_reset:
+                    self.on_reset()
+            first = False
+            exc = await proto.lost
+            self._connected.clear()
+            self._proto = None
+            for fut in self._handshake:
+                if not fut.done():
+                    fut.set_exception(ConnectionError("pub/sub connection lost"))
+            self._handshake.clear()
+            if not self._closing:
+                log.warning("pub/sub connection to Redis lost (%s); reconnecting", exc)
+                await asyncio.sleep(self.reconnect_delay)
+
+    def _on_value(self, value: object) -> None:
+        if isinstance(value, list) and value and isinstance(value[0], bytes):
+            kind = value[0]
+            if kind == b"message" and len(value) == 3:
+                self.on_message(value[1], value[2])  # type: ignore[arg-type]
+                return
+            if kind == b"subscribe":
+                ch: bytes = value[1]  # type: ignore[assignment]
+                done = self._confirmed.get(ch, 0) + 1
+                self._confirmed[ch] = done
+                waiters = self._waiters.get(ch)
+                if waiters:
+                    keep = []
+                    for target, fut in waiters:
+                        if target <= done:
+                            if not fut.done():
+                                fut.set_result(None)
+                        else:
+                            keep.append((target, fut))
+                    if keep:
+                        self._waiters[ch] = keep
+                    else:
+                        del self._waiters[ch]
+                return
+            if kind in (b"unsubscribe", b"pong"):
+                return
+        if self._handshake:
+            fut = self._handshake.popleft()
+            if not fut.done():
+                fut.set_result(value)
+
+    async def subscribe(self, channel: bytes) -> None:
+        """Subscribe and wait for Redis to confirm (or for the next reconnect to)."""
+        await self._connected.wait()
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._channels.add(channel)
+        target = self._sent.get(channel, 0) + 1
+        self._sent[channel] = target
+        self._waiters.setdefault(channel, []).append((target, fut))
+        assert self._proto is not None and self._proto.transport is not None
+        self._proto.transport.write(_encode_command("SUBSCRIBE", channel))
+        await fut
+
+    def unsubscribe(self, channel: bytes) -> None:
+        self._channels.discard(channel)
+        if self._proto and self._proto.transport and not self._proto.transport.is_closing():
+            self._proto.transport.write(_encode_command("UNSUBSCRIBE", channel))

@@ -1,0 +1,1 @@
+"""Load tests: wire-protocol clients in separate processes, and one command per scenario."""

@@ -1,0 +1,78 @@
+"""Run hooks in order with time limits, and combine their verdicts."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from moderation_hooks.verdict import (
+    Allow,
+    Hold,
+    MessageContext,
+    Priority,
+    Redact,
+    Reject,
+    Verdict,
+    combine,
+)
+
+log = logging.getLogger("moderation_hooks.pipeline")
+
+Hook = Callable[[MessageContext], Verdict | Awaitable[Verdict]]
+
+
+@dataclass(frozen=True, slots=True)
+class HookSpec:
+    name: str
+    hook: Hook
+    timeout: float = 1.0  # seconds
+    on_failure: str = "hold"  # "hold" (default, safe), "reject" or "allow"
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    verdict: Verdict
+    verdicts: tuple[tuple[str, Verdict], ...] = ()
+    failures: tuple[str, ...] = ()  # hooks that raised or timed out
+    hook_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class Pipeline:
+    def __init__(self, hooks: list[HookSpec] | None = None) -> None:
+        self.hooks = list(hooks or [])
+        self.failures = 0
+
+    async def review(self, ctx: MessageContext) -> Review:
+        results: list[tuple[str, Verdict]] = []
+        failures: list[str] = []
+        for spec in self.hooks:
+            verdict = await self._run(spec, ctx, failures)
+            results.append((spec.name, verdict))
+            if isinstance(verdict, Reject):
+                break  # nothing can be stronger
+        return Review(combine([v for _, v in results]), tuple(results), tuple(failures))
+
+    async def _run(self, spec: HookSpec, ctx: MessageContext, failures: list[str]) -> Verdict:
+        try:
+            result = spec.hook(ctx)
+            if inspect.isawaitable(result):
+                result = await asyncio.wait_for(result, spec.timeout)
+            if not isinstance(result, (Allow, Redact, Hold, Reject)):
+                raise TypeError(f"hook returned {type(result).__name__}, not a Verdict")
+            return result
+        except asyncio.TimeoutError:
+            reason = f"moderation check {spec.name!r} timed out"
+        except Exception as exc:  # a hook's failure must never let a message through silently
+            reason = f"moderation check {spec.name!r} failed: {type(exc).__name__}"
+            log.warning("hook %s raised", spec.name, exc_info=True)
+        self.failures += 1
+        failures.append(spec.name)
+        log.warning("%s; applying on_failure=%s", reason, spec.on_failure)
+        if spec.on_failure == "allow":
+            return Allow()
+        if spec.on_failure == "reject":
+            return Reject("this message could not be checked; please try again")
+        return Hold(reason, Priority.NORMAL, category="hook_failure")

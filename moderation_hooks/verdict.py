@@ -1,0 +1,116 @@
+"""The closed verdict type and the context a hook sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from rooms.model import Role, Room
+
+
+class Priority(str, Enum):
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Characters ``text[start:end]`` are replaced by ``[label]``-style marker."""
+
+    start: int
+    end: int
+    label: str  # e.g. "phone", "email"
+
+
+@dataclass(frozen=True, slots=True)
+class Allow:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Redact:
+    spans: tuple[Span, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    reason: str
+    priority: Priority = Priority.NORMAL
+    category: str = ""  # e.g. "crisis", "new_member", "hook_failure"
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    reason: str  # shown to the sender
+
+
+Verdict = Allow | Redact | Hold | Reject
+
+_STRENGTH = {Allow: 0, Redact: 1, Hold: 2, Reject: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageContext:
+    """What a hook sees. ``kind`` is ``message``, ``question`` or ``edit``."""
+
+    text: str
+    user: str
+    name: str
+    role: Role
+    room: Room
+    now: float
+    kind: str = "message"
+    member_since: float | None = None  # first seen in this community (unix seconds)
+    messages_in_community: int = 0  # accepted messages before this one
+    locale: str = "en"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def strength(verdict: Verdict) -> int:
+    return _STRENGTH[type(verdict)]
+
+
+def combine(verdicts: list[Verdict]) -> Verdict:
+    """The strongest verdict wins; several redactions merge into one."""
+    if not verdicts:
+        return Allow()
+    strongest = max(verdicts, key=strength)
+    if isinstance(strongest, Redact):
+        spans: list[Span] = []
+        reasons: list[str] = []
+        for v in verdicts:
+            if isinstance(v, Redact):
+                spans.extend(v.spans)
+                if v.reason not in reasons:
+                    reasons.append(v.reason)
+        return Redact(tuple(_merge_spans(spans)), "; ".join(reasons))
+    if isinstance(strongest, (Hold, Reject)):
+        # Among equals, the first hook's verdict (pipeline order) decides; high priority wins.
+        same = [v for v in verdicts if type(v) is type(strongest)]
+        if isinstance(strongest, Hold):
+            high = [v for v in same if isinstance(v, Hold) and v.priority is Priority.HIGH]
+            return high[0] if high else same[0]
+        return same[0]
+    return strongest
+
+
+def _merge_spans(spans: list[Span]) -> list[Span]:
+    out: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if out and span.start < out[-1].end:
+            last = out[-1]
+            if span.end > last.end:
+                out[-1] = Span(last.start, span.end, last.label)
+            continue
+        out.append(span)
+    return out
+
+
+def apply_redactions(text: str, spans: tuple[Span, ...]) -> str:
+    """Replace each span with ``[<label> hidden]``, right to left so offsets stay valid."""
+    result = text
+    for span in sorted(spans, key=lambda s: s.start, reverse=True):
+        result = result[: span.start] + f"[{span.label} hidden]" + result[span.end :]
+    return result

@@ -1,0 +1,69 @@
+"""Who may do what: pure decisions that return None (allowed) or a ``Denied``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rooms.channels import ChannelKind, ChannelName
+from rooms.model import Member, Role, Room
+
+ROLE_RANK = {Role.MEMBER: 0, Role.HOST: 1, Role.MODERATOR: 2, Role.ADMIN: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Denied:
+    """Why an action is refused. ``code`` is the protocol error code to answer with."""
+
+    code: int
+    reason: str
+
+
+UNKNOWN_CHANNEL = 102
+PERMISSION_DENIED = 103
+
+
+def _rank(role: Role) -> int:
+    return ROLE_RANK[role]
+
+
+def may_subscribe(member: Member, channel: ChannelName, room: Room | None) -> Denied | None:
+    """May ``member`` subscribe to ``channel``? ``room`` is the channel's room, if it exists."""
+    if channel.kind is ChannelKind.USER:
+        if channel.user != member.user:
+            return Denied(PERMISSION_DENIED, "a private channel belongs to one user")
+        return None
+    role = member.role_in(channel.community)
+    if channel.kind is ChannelKind.COMMUNITY_MOD:
+        if role is None or not role.is_staff:
+            return Denied(PERMISSION_DENIED, "only moderators of this community")
+        return None
+    if room is None:
+        return Denied(UNKNOWN_CHANNEL, f"no room {channel.room_channel}")
+    if role is None:
+        return Denied(PERMISSION_DENIED, f"not a member of community {channel.community}")
+    if channel.kind is ChannelKind.ROOM_MOD:
+        if not role.is_staff:
+            return Denied(PERMISSION_DENIED, "only moderators of this community")
+        return None
+    if _rank(role) < _rank(room.settings.min_role) and not role.is_staff:
+        return Denied(PERMISSION_DENIED, f"room requires role {room.settings.min_role.value}")
+    return None
+
+
+def may_post(member: Member, room: Room) -> Denied | None:
+    """May ``member`` post a message into ``room`` (before moderation and mutes)?"""
+    role = member.role_in(room.community)
+    if role is None:
+        return Denied(PERMISSION_DENIED, f"not a member of community {room.community}")
+    if _rank(role) < _rank(room.settings.min_role) and not role.is_staff:
+        return Denied(PERMISSION_DENIED, f"room requires role {room.settings.min_role.value}")
+    if room.settings.locked and not role.is_staff:
+        return Denied(PERMISSION_DENIED, "room is locked: only moderators may post")
+    return None
+
+
+def may_moderate(member: Member, community: str) -> Denied | None:
+    role = member.role_in(community)
+    if role is None or not role.is_staff:
+        return Denied(PERMISSION_DENIED, "only moderators and admins of this community")
+    return None
