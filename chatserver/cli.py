@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -126,6 +127,10 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Stopped(BaseException):
+    pass
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -166,6 +171,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if settings.dev:
         log.info("development secret and API key are in %s", settings.data_path)
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; turn that into an
+    # exception here so the embedded Valkey is stopped last and the exit code is 0.
+    def _stop(signum: int, frame: Any) -> None:
+        raise _Stopped(signum)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         loop = "uvloop"
         try:
@@ -190,6 +202,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=10,
             backlog=4096,
         )
+    except _Stopped:
+        pass
     finally:
         if embedded is not None:
             embedded.stop()

@@ -1,0 +1,59 @@
+"""Fixtures: one embedded Valkey and one server process per test session, plus factories
+for tests that need their own (two processes, restarts, SIGKILL)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness import RawClient, ServerProcess, Valkey
+
+
+@pytest.fixture(scope="session")
+def valkey():
+    v = Valkey()
+    yield v
+    v.stop()
+
+
+@pytest.fixture(scope="session")
+def server(valkey):
+    s = ServerProcess(valkey.url, name="main")
+    s.wait_ready()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def spawn():
+    """Start extra server processes: ``spawn(redis_url, **kw)``; all stopped at the end."""
+    started: list[ServerProcess] = []
+
+    def start(redis_url, **kw):
+        s = ServerProcess(redis_url, **kw)
+        started.append(s)
+        s.wait_ready()
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+async def clients():
+    """Open RawClients that are closed at the end: ``await clients(server.ws_url, ...)``."""
+    opened: list[RawClient] = []
+
+    async def open_(url, **kw):
+        c = await RawClient.open(url, **kw)
+        opened.append(c)
+        return c
+
+    yield open_
+    for c in opened:
+        await c.close()
+
+
+@pytest.fixture(params=["json", "protobuf"])
+def fmt(request):
+    return request.param
