@@ -167,12 +167,18 @@ class Connection:
 
     def flush(self) -> None:
         self._flush_scheduled = False
-        if not self._out:
+        out = self._out
+        if not out:
             return
         direct = self._direct
         if direct is not None:
-            if not direct.writable():
+            if direct.paused:
                 return  # resume_writing -> _on_writable flushes again
+            if len(out) == 1:
+                self._out = []
+                self._out_bytes = 0
+                direct.send(out[0], self.binary)
+                return
             for frame in self._take_frames():
                 if not direct.send(frame, self.binary):
                     self._out.clear()
@@ -568,13 +574,34 @@ class Connection:
     # ------------------------------------------------------------------ delivery (from hub)
 
     def deliver(self, pub: Publication) -> None:
+        """Queue a publication from the hub (the fan-out hot path: keep it lean)."""
         sub = self.subs.get(pub.channel)
         if sub is None:
             return
         if not sub.live:
             sub.pending.append(pub)
             return
-        self._deliver_live(sub, pub)
+        if pub.kind != KIND_PUB:
+            self._deliver_live(sub, pub)
+            return
+        offset = pub.offset
+        if offset:
+            if offset <= sub.offset:
+                return  # already sent in the subscribe reply
+            sub.offset = offset
+        if self.closed:
+            return
+        data = pub.push(self.codec_name)
+        size = self._out_bytes + len(data)
+        if size > self._max_queue:
+            self.node.stats.slow_closes += 1
+            self.close(codes.SLOW, flush=False)
+            return
+        self._out.append(data)
+        self._out_bytes = size
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.node.schedule_flush(self)
 
     def _deliver_live(self, sub: Sub, pub: Publication) -> None:
         if pub.kind == KIND_PUB:

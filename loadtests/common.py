@@ -213,6 +213,7 @@ def run_step(
     server_cpu = CpuMeter([target.pid])
     load_cpu = CpuMeter([w.pid for w in session.all_workers()] + [session.valkey.pid])
     before = ledger.total_expected()
+    metrics_before = target.metrics() if isinstance(target, ChatServer) else {}
     step_start = time.monotonic_ns()
     server_cpu.start()
     load_cpu.start()
@@ -230,6 +231,12 @@ def run_step(
     s_cpu, wall = server_cpu.stop()
     l_cpu, _ = load_cpu.stop()
     stats = call_all(receivers, "stats", timeout=120, expect=ledger.accepted)
+    redis_info: dict[str, Any] = {}
+    if isinstance(target, ChatServer):
+        after = target.metrics()
+        calls = after.get("chat_redis_commands_total", 0) - metrics_before.get("chat_redis_commands_total", 0)
+        secs = after.get("chat_redis_seconds_total", 0) - metrics_before.get("chat_redis_seconds_total", 0)
+        redis_info = {"redis_calls": int(calls), "redis_avg_ms": round(1000 * secs / calls, 2) if calls else 0.0}
     hist = merged(Histogram.from_dict(s["hist"]) for s in stats)
     delivered = sum(s["delivered"] for s in stats)
     last_ns = max((s["last_ns"] for s in stats), default=0)
@@ -261,6 +268,7 @@ def run_step(
         "closed": closes,
         "sender_max_lag_ms": round(max(r["max_lag_ms"] for r in send_results), 1),
         "received_total": received,
+        **redis_info,
     }
     return step
 

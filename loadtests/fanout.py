@@ -46,6 +46,7 @@ COLUMNS = [
     ("duplicated", "dup"),
     ("out_of_order", "ooo"),
     ("closed", "closed"),
+    ("redis_avg_ms", "redis ms"),
 ]
 
 
