@@ -235,7 +235,7 @@ class Connection:
         if self._writer is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._writer), 2)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 pass
         try:
             await self.node_send_close(code, reason)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import httpx
 import jwt
-import pytest
 
 from tests.harness import API_KEY, SECRET, RawClient, ServerProcess, token, unique
 

@@ -6,7 +6,17 @@ import asyncio
 
 import pytest
 
-from moderation_hooks import Allow, Hold, HookSpec, MessageContext, Pipeline, Priority, Redact, Reject, Span
+from moderation_hooks import (
+    Allow,
+    Hold,
+    HookSpec,
+    MessageContext,
+    Pipeline,
+    Priority,
+    Redact,
+    Reject,
+    Span,
+)
 from moderation_hooks.verdict import apply_redactions, combine
 from rooms.channels import ChannelKind, parse_channel
 from rooms.messages import InvalidMessage, parse_draft

@@ -4,7 +4,6 @@ history, presence, batching, refresh, in JSON and Protobuf."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import orjson

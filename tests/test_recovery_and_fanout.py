@@ -7,7 +7,6 @@ import signal
 
 import httpx
 import orjson
-import pytest
 
 from tests.harness import RawClient, ServerProcess, read_close_code, stalled_client, token, unique
 
