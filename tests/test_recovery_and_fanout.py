@@ -136,7 +136,8 @@ async def test_stalled_reader_is_closed_3008_others_keep_receiving(spawn, valkey
         if i % 20 == 19:
             await asyncio.sleep(0.02)
         if i % 100 == 99:
-            queued = httpx.get(s.url + "/metrics").text.split("chat_send_queue_bytes ")[1].split()[0]
+            lines = httpx.get(s.url + "/metrics").text.splitlines()
+            queued = next(x for x in lines if x.startswith("chat_send_queue_bytes ")).split()[1]
             peak_queued = max(peak_queued, float(queued))
     # 7 MB went out to a client that reads nothing; the server never holds more than the
     # per-connection bound (256 KiB here) for it, plus the healthy reader's small backlog.
