@@ -82,11 +82,11 @@ class Node:
             tuple(settings.token_algorithms),
             settings.token_public_key or None,
         )
-        self.broker = RedisBroker(self.redis, settings.history_meta_ttl)
+        address = parse_redis_url(settings.redis_url)
+        self.broker = RedisBroker(self.redis, settings.history_meta_ttl, address)
         self.catalog = RedisCatalog(self.redis)
         self.resolver = ChannelResolver(self.catalog, settings.history_meta_ttl)
         self.presence_store = RedisPresence(self.redis, settings.presence_ttl)
-        address = parse_redis_url(settings.redis_url)
         self.hub = Hub(lambda **kw: PubSub(address, **kw))
         self.presence = PresenceService(self)
         self.poster = Poster(self)
@@ -159,6 +159,7 @@ class Node:
         for task in self._tasks:
             task.cancel()
         await self.hub.close()
+        self.broker.close()
         await self.redis.aclose()
 
     # ------------------------------------------------------------------ registries

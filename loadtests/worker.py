@@ -406,6 +406,7 @@ class Worker:
         await asyncio.gather(*tasks, return_exceptions=True)
         times = sorted((m.caught_up_ns - start) / 1e9 for m in self.members if m.caught_up_ns)
         return {
+            "last_ns": max((m.caught_up_ns for m in self.members), default=0),
             "caught_up": len(times),
             "not_caught_up": len(self.members) - len(times),
             "errors": errors,

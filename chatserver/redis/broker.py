@@ -1,5 +1,9 @@
 """RedisBroker: publish (history append + publish in one Lua call), history and recovery reads.
 
+Publishes go over a dedicated pipelined connection (``chatserver.redis.pipeline``) when the
+broker is given the Redis address: one write per publish, replies in order, no pool. Reads
+(history, recovery, positions) use the redis-py client.
+
 Key layout for a channel ``c`` (hash tag keeps a channel's keys in one cluster slot):
 - ``chat:{c}:h`` history stream, entry ids ``<offset>-0``, field ``d`` = msgpack payload
 - ``chat:{c}:m`` meta hash: ``e`` epoch, ``s`` top offset
@@ -10,6 +14,7 @@ Key layout for a channel ``c`` (hash tag keeps a channel's keys in one cluster s
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -18,6 +23,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.connection import BlockingConnectionPool
+
+from chatserver.redis.pipeline import CommandPipeline
+from chatserver.redis.resp import RespError
+from chatserver.redis.urls import RedisAddress
 
 
 def stream_key(channel: str) -> str:
@@ -89,13 +98,42 @@ def make_client(url: str, max_connections: int = 64) -> aioredis.Redis:
 
 
 class RedisBroker:
-    def __init__(self, client: aioredis.Redis, meta_ttl: int = 30 * 24 * 3600) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        meta_ttl: int = 30 * 24 * 3600,
+        address: RedisAddress | None = None,
+    ) -> None:
         self.redis = client
         self.meta_ttl = meta_ttl
         self._publish = client.register_script(load_lua("publish.lua"))
+        self._publish_src = load_lua("publish.lua").encode()
+        self._publish_sha = hashlib.sha1(self._publish_src).hexdigest().encode()
         self._history = client.register_script(load_lua("history.lua"))
+        self.pipeline = CommandPipeline(address) if address is not None else None
         self.commands = 0  # Redis round trips made, for metrics and load tests
         self.latency_sum = 0.0
+
+    async def _run_publish(self, keys: list[str], args: list[Any]) -> Any:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return await self._run(self._publish, keys, args)
+        start = time.perf_counter()
+        try:
+            try:
+                return await pipeline.execute(b"EVALSHA", self._publish_sha, len(keys), *keys, *args)
+            except RespError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                # The script cache was emptied (Redis restarted): EVAL loads it again.
+                return await pipeline.execute(b"EVAL", self._publish_src, len(keys), *keys, *args)
+        finally:
+            self.commands += 1
+            self.latency_sum += time.perf_counter() - start
+
+    def close(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.close()
 
     async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         start = time.perf_counter()
@@ -119,8 +157,7 @@ class RedisBroker:
             if idempotency
             else f"chat:{{{channel}}}:i:-"
         )
-        offset, epoch, dup = await self._run(
-            self._publish,
+        offset, epoch, dup = await self._run_publish(
             [stream_key(channel), meta_key(channel), idem_key],
             [
                 payload,
@@ -137,9 +174,14 @@ class RedisBroker:
     async def publish_ephemeral(self, channel: str, payload: bytes) -> None:
         """Publish without history or offset (join/leave, typing)."""
         start = time.perf_counter()
-        await self.redis.publish(pubsub_channel(channel), b"0::" + payload)
-        self.commands += 1
-        self.latency_sum += time.perf_counter() - start
+        try:
+            if self.pipeline is not None:
+                await self.pipeline.execute(b"PUBLISH", pubsub_channel(channel), b"0::" + payload)
+            else:
+                await self.redis.publish(pubsub_channel(channel), b"0::" + payload)
+        finally:
+            self.commands += 1
+            self.latency_sum += time.perf_counter() - start
 
     async def history(
         self, channel: str, since: int | None, limit: int, reverse: bool = False
