@@ -494,35 +494,39 @@ class Connection:
         self.subs[spec.name] = sub
         self.node.stats.subscriptions += 1
         try:
-            await self.node.hub.attach(spec.name, self)
+            hub = self.node.hub
+            await hub.attach(spec.name, self)
+            attached_at = time.perf_counter()
             result: dict[str, Any] = {"recoverable": True, "positioned": True}
             broker = self.node.broker
             max_count = self.node.settings.history_max_limit
+            name = spec.name
             if params.get("recover"):
                 offset = _uint(params.get("offset", 0))
-                epoch = params.get("epoch", "") or ""
-                recovered, hist = await broker.recover(spec.name, offset, str(epoch), max_count)
+                epoch = str(params.get("epoch", "") or "")
+                # Members reconnecting together recover the same range: one read for all.
+                recovered, top, hist_epoch, pubs = await hub.reads.read(
+                    ("recover", name, offset, epoch, max_count),
+                    attached_at,
+                    lambda: _recover(broker, name, offset, epoch, max_count),
+                )
                 result["was_recovering"] = True
-                result["epoch"] = hist.epoch
+                result["epoch"] = hist_epoch
                 if recovered:
                     # The SDK moves its position with each recovered publication.
                     result["recovered"] = True
                     result["offset"] = offset
-                    pubs = [
-                        Publication.unpack(spec.name, e.offset, hist.epoch, e.payload)
-                        for e in hist.entries
-                    ]
                     result["publications"] = [p.encoded_pub(self.codec_name) for p in pubs]
-                    sub.offset = hist.top
+                    sub.offset = top
                 else:
                     flag = _uint(params.get("flag", 0))
                     if flag & 2:
                         raise ReplyError(112)
-                    result["offset"] = hist.top
-                    sub.offset = hist.top
+                    result["offset"] = top
+                    sub.offset = top
                 self.node.stats.recoveries[recovered] += 1
             else:
-                top, epoch = await broker.position(spec.name)
+                top, epoch = await hub.reads.read(("position", name), attached_at, lambda: broker.position(name))
                 result["epoch"] = epoch
                 result["offset"] = top
                 sub.offset = top
@@ -724,6 +728,15 @@ class Connection:
             self.next_ping = now + settings.ping_interval
             if not self.pong_deadline:
                 self.pong_deadline = now + settings.pong_timeout
+
+
+async def _recover(
+    broker: Any, channel: str, offset: int, epoch: str, max_count: int
+) -> tuple[bool, int, str, list[Publication]]:
+    """Recovery read, decoded once: (recovered, top offset, epoch, publications)."""
+    recovered, hist = await broker.recover(channel, offset, epoch, max_count)
+    pubs = [Publication.unpack(channel, e.offset, hist.epoch, e.payload) for e in hist.entries]
+    return recovered, hist.top, hist.epoch, pubs
 
 
 def _uint(value: Any) -> int:

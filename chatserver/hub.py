@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Protocol, TypeVar
 
 import msgpack
 
@@ -46,6 +47,47 @@ class _Channel:
 
 ControlHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
 
+T = TypeVar("T")
+
+
+class SharedReads:
+    """Single-flight reads of a channel's stream (positions, recoveries) for subscribers.
+
+    When 2,000 members reconnect to a room at once they all ask for the same thing (the
+    publications after the same offset). One Redis read serves every subscriber whose
+    subscription was active before that read started: anything published after the read's
+    snapshot reaches them live through the hub (and the connection drops duplicates by
+    offset), so sharing loses nothing. A subscriber that attached after an in-flight read
+    began starts a new one instead of joining it.
+    """
+
+    def __init__(self) -> None:
+        self._inflight: dict[Hashable, tuple[float, asyncio.Future[Any]]] = {}
+        self.started = 0  # reads that went to Redis
+        self.joined = 0  # reads answered by one already in flight
+
+    async def read(self, key: Hashable, attached_at: float, fetch: Callable[[], Awaitable[T]]) -> T:
+        """``fetch()``'s result for ``key``, shared with concurrent callers when safe.
+        ``attached_at``: ``time.perf_counter()`` when the caller's subscription was active."""
+        entry = self._inflight.get(key)
+        if entry is not None and entry[0] >= attached_at and not entry[1].done():
+            self.joined += 1
+            return await asyncio.shield(entry[1])  # type: ignore[no-any-return]
+        started = time.perf_counter()
+        fut: asyncio.Future[T] = asyncio.ensure_future(fetch())
+        self._inflight[key] = (started, fut)
+        self.started += 1
+
+        def forget(done: asyncio.Future[T]) -> None:
+            current = self._inflight.get(key)
+            if current is not None and current[1] is done:
+                del self._inflight[key]
+            if not done.cancelled():
+                done.exception()  # retrieved: joiners got it already
+
+        fut.add_done_callback(forget)
+        return await asyncio.shield(fut)
+
 
 class Hub:
     def __init__(self, pubsub_factory: Callable[..., PubSub]) -> None:
@@ -53,6 +95,7 @@ class Hub:
         self._by_key: dict[bytes, _Channel] = {}
         self._control: dict[str, list[ControlHandler]] = {}
         self.pubsub = pubsub_factory(on_message=self._on_message, on_reset=self._on_reset)
+        self.reads = SharedReads()
         self.messages_in = 0
         self.deliveries = 0
         self.gaps = 0
@@ -172,4 +215,4 @@ def pack_control(kind: str, **fields: Any) -> bytes:
     return msgpack.packb({"t": kind, **fields}, use_bin_type=True)
 
 
-__all__ = ["CONTROL_CHANNEL", "Hub", "pack_control", "channel_from_pubsub"]
+__all__ = ["CONTROL_CHANNEL", "Hub", "SharedReads", "pack_control", "channel_from_pubsub"]

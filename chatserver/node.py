@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import redis.asyncio as aioredis
 
+from chatserver import gc_policy
 from chatserver.auth import TokenVerifier
 from chatserver.channels import ChannelResolver, ChannelSpec
 from chatserver.config import Settings
@@ -138,6 +139,7 @@ class Node:
         self.presence.start()
         self._tasks.append(asyncio.ensure_future(self._ticker()))
         self._tasks.append(asyncio.ensure_future(self._redis_watch()))
+        gc_policy.apply()
         self.ready = True
         log.info(
             "node %s ready: %d communities, %d rooms",

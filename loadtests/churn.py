@@ -81,7 +81,8 @@ def run_target(session: Session, kind: str) -> dict[str, Any]:
         cpu.start()
         t0 = time.monotonic_ns()
         recovery_target = {"s0": last_seq} if target.centrifuge else {}
-        results = call_all(session.workers, "reconnect", target=recovery_target, timeout=args.timeout + 60)
+        with session.profiling(target, kind):
+            results = call_all(session.workers, "reconnect", target=recovery_target, timeout=args.timeout + 60)
         server_cpu, _ = cpu.stop()
         after = session.valkey.command_calls()
         calls = diff_calls(before, after)

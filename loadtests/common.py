@@ -50,6 +50,7 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--baseline-loop", choices=["uvloop", "asyncio"], default="uvloop", help="event loop of the baseline (default %(default)s)")
     p.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE", help="extra environment for the chat server (repeatable)")
     p.add_argument("--profile", action="store_true", help="record the chat server with py-spy during the load (needs py-spy)")
+    p.add_argument("--profile-native", action="store_true", help="with --profile: include native frames (C code, the garbage collector)")
     p.add_argument("--out", default="loadtest-results", help="directory for JSON, plots and profiles (default %(default)s)")
     p.add_argument("--json", action="store_true", help="also print the result as JSON on stdout")
     return p
@@ -114,7 +115,8 @@ class Session:
             return
         path = self.out / f"{self.scenario}-{name}.txt"
         proc = subprocess.Popen(
-            ["py-spy", "record", "--pid", str(target.pid), "--format", "raw", "--rate", "250", "--nonblocking", "-o", str(path)],
+            ["py-spy", "record", "--pid", str(target.pid), "--format", "raw", "--rate", "250", "-o", str(path)]
+            + (["--native"] if self.args.profile_native else ["--nonblocking"]),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

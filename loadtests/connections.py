@@ -50,7 +50,8 @@ def run_target(session: Session, kind: str) -> dict[str, Any]:
         time.sleep(2)
         before = rss_bytes(target.pid)
         members = [target.member(f"m{i}", "conn", [channels[i % len(channels)]]) for i in range(args.connections)]
-        opened = open_members(session, target, members, concurrency=args.concurrency)
+        with session.profiling(target, kind):
+            opened = open_members(session, target, members, concurrency=args.concurrency)
         time.sleep(args.settle)
         after = rss_bytes(target.pid)
         idle = CpuMeter([target.pid])
