@@ -496,7 +496,6 @@ class Connection:
         try:
             hub = self.node.hub
             await hub.attach(spec.name, self)
-            attached_at = time.perf_counter()
             result: dict[str, Any] = {"recoverable": True, "positioned": True}
             broker = self.node.broker
             max_count = self.node.settings.history_max_limit
@@ -507,7 +506,6 @@ class Connection:
                 # Members reconnecting together recover the same range: one read for all.
                 recovered, top, hist_epoch, pubs = await hub.reads.read(
                     ("recover", name, offset, epoch, max_count),
-                    attached_at,
                     lambda: _recover(broker, name, offset, epoch, max_count),
                 )
                 result["was_recovering"] = True
@@ -526,7 +524,7 @@ class Connection:
                     sub.offset = top
                 self.node.stats.recoveries[recovered] += 1
             else:
-                top, epoch = await hub.reads.read(("position", name), attached_at, lambda: broker.position(name))
+                top, epoch = await hub.reads.read(("position", name), lambda: broker.position(name))
                 result["epoch"] = epoch
                 result["offset"] = top
                 sub.offset = top

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol, TypeVar
 
@@ -51,42 +50,61 @@ T = TypeVar("T")
 
 
 class SharedReads:
-    """Single-flight reads of a channel's stream (positions, recoveries) for subscribers.
+    """Coalesced reads of a channel's stream (positions, recoveries) for subscribers.
 
     When 2,000 members reconnect to a room at once they all ask for the same thing (the
-    publications after the same offset). One Redis read serves every subscriber whose
-    subscription was active before that read started: anything published after the read's
-    snapshot reaches them live through the hub (and the connection drops duplicates by
-    offset), so sharing loses nothing. A subscriber that attached after an in-flight read
-    began starts a new one instead of joining it.
+    publications after the same offset). Per key there is at most one read in flight and
+    one waiting: a request joins the waiting read, or starts one at once if nothing is in
+    flight. A waiting read starts when the one in flight finishes, so under a storm one
+    Redis read answers everybody who asked during the previous one, and a lone request
+    costs no extra wait.
+
+    Sharing is safe because every requester's subscription is active before it asks, so it
+    is active before the shared read starts: anything published after the read's snapshot
+    reaches it live through the hub (and the connection drops duplicates by offset).
     """
 
     def __init__(self) -> None:
-        self._inflight: dict[Hashable, tuple[float, asyncio.Future[Any]]] = {}
+        self._inflight: set[Hashable] = set()
+        self._waiting: dict[Hashable, tuple[asyncio.Future[Any], Callable[[], Awaitable[Any]]]] = {}
         self.started = 0  # reads that went to Redis
-        self.joined = 0  # reads answered by one already in flight
+        self.joined = 0  # requests answered by a read another request started
 
-    async def read(self, key: Hashable, attached_at: float, fetch: Callable[[], Awaitable[T]]) -> T:
-        """``fetch()``'s result for ``key``, shared with concurrent callers when safe.
-        ``attached_at``: ``time.perf_counter()`` when the caller's subscription was active."""
-        entry = self._inflight.get(key)
-        if entry is not None and entry[0] >= attached_at and not entry[1].done():
+    async def read(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
+        """``fetch()``'s result for ``key``; call only once the caller's subscription is
+        active. Every ``fetch`` given for one key must be equivalent."""
+        waiting = self._waiting.get(key)
+        if waiting is not None:
             self.joined += 1
-            return await asyncio.shield(entry[1])  # type: ignore[no-any-return]
-        started = time.perf_counter()
-        fut: asyncio.Future[T] = asyncio.ensure_future(fetch())
-        self._inflight[key] = (started, fut)
-        self.started += 1
-
-        def forget(done: asyncio.Future[T]) -> None:
-            current = self._inflight.get(key)
-            if current is not None and current[1] is done:
-                del self._inflight[key]
-            if not done.cancelled():
-                done.exception()  # retrieved: joiners got it already
-
-        fut.add_done_callback(forget)
+            return await asyncio.shield(waiting[0])  # type: ignore[no-any-return]
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        if key in self._inflight:
+            self._waiting[key] = (fut, fetch)
+        else:
+            self._start(key, fut, fetch)
         return await asyncio.shield(fut)
+
+    def _start(self, key: Hashable, fut: asyncio.Future[Any], fetch: Callable[[], Awaitable[Any]]) -> None:
+        self._inflight.add(key)
+        self.started += 1
+        task = asyncio.ensure_future(fetch())
+
+        def done(t: asyncio.Future[Any]) -> None:
+            self._inflight.discard(key)
+            if not fut.done():
+                if t.cancelled():
+                    fut.cancel()
+                elif t.exception() is not None:
+                    fut.set_exception(t.exception())  # type: ignore[arg-type]
+                else:
+                    fut.set_result(t.result())
+            if not fut.cancelled() and fut.done():
+                fut.exception()  # retrieved: the requesters got it already
+            nxt = self._waiting.pop(key, None)
+            if nxt is not None:
+                self._start(key, nxt[0], nxt[1])
+
+        task.add_done_callback(done)
 
 
 class Hub:

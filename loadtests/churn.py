@@ -23,7 +23,17 @@ import sys
 import time
 from typing import Any
 
-from loadtests.common import Ledger, Session, banner, base_parser, open_members, ratio, run_step, table, write_result
+from loadtests.common import (
+    Ledger,
+    Session,
+    banner,
+    base_parser,
+    open_members,
+    ratio,
+    run_step,
+    table,
+    write_result,
+)
 from loadtests.launch import ChatServer, CpuMeter, diff_calls
 from loadtests.stats import median
 from loadtests.worker import call_all, raise_nofile

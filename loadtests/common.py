@@ -209,7 +209,6 @@ def run_step(
     size: int,
     label: dict[str, Any],
 ) -> dict[str, Any]:
-    args = session.args
     receivers = session.workers
     call_all(session.all_workers(), "reset", timeout=60)
     server_cpu = CpuMeter([target.pid])

@@ -65,7 +65,6 @@ def ramp(
     rates: list[float],
     extra_rates: list[float] | None = None,
 ) -> list[dict[str, Any]]:
-    args = session.args
     steps: list[dict[str, Any]] = []
     with session.target(kind) as target:
         community = "load"
