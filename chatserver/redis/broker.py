@@ -1,8 +1,9 @@
 """RedisBroker: publish (history append + publish in one Lua call), history and recovery reads.
 
-Publishes go over a dedicated pipelined connection (``chatserver.redis.pipeline``) when the
-broker is given the Redis address: one write per publish, replies in order, no pool. Reads
-(history, recovery, positions) use the redis-py client.
+The Lua scripts (publish, history/recovery/position reads) and ephemeral publishes go over a
+dedicated pipelined connection (``chatserver.redis.pipeline``) when the broker is given the
+Redis address: one write per call, replies in order, no pool. A long history answer delays
+the calls queued behind it on that connection by the time Redis takes to send it.
 
 Key layout for a channel ``c`` (hash tag keeps a channel's keys in one cluster slot):
 - ``chat:{c}:h`` history stream, entry ids ``<offset>-0``, field ``d`` = msgpack payload
@@ -14,7 +15,6 @@ Key layout for a channel ``c`` (hash tag keeps a channel's keys in one cluster s
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from dataclasses import dataclass
@@ -111,38 +111,29 @@ class RedisBroker:
         self.redis = client
         self.meta_ttl = meta_ttl
         self._publish = client.register_script(load_lua("publish.lua"))
-        self._publish_src = load_lua("publish.lua").encode()
-        self._publish_sha = hashlib.sha1(self._publish_src).hexdigest().encode()
         self._history = client.register_script(load_lua("history.lua"))
         self.pipeline = CommandPipeline(address) if address is not None else None
         self.commands = 0  # Redis round trips made, for metrics and load tests
         self.latency_sum = 0.0
-
-    async def _run_publish(self, keys: list[str], args: list[Any]) -> Any:
-        pipeline = self.pipeline
-        if pipeline is None:
-            return await self._run(self._publish, keys, args)
-        start = time.perf_counter()
-        try:
-            try:
-                return await pipeline.execute(b"EVALSHA", self._publish_sha, len(keys), *keys, *args)
-            except RespError as exc:
-                if not str(exc).startswith("NOSCRIPT"):
-                    raise
-                # The script cache was emptied (Redis restarted): EVAL loads it again.
-                return await pipeline.execute(b"EVAL", self._publish_src, len(keys), *keys, *args)
-        finally:
-            self.commands += 1
-            self.latency_sum += time.perf_counter() - start
 
     def close(self) -> None:
         if self.pipeline is not None:
             self.pipeline.close()
 
     async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """Run a Lua script: over the pipelined connection when there is one (EVALSHA, and
+        EVAL when Redis lost its script cache), else through redis-py."""
         start = time.perf_counter()
         try:
-            return await script(keys=keys, args=args)
+            pipeline = self.pipeline
+            if pipeline is None:
+                return await script(keys=keys, args=args)
+            try:
+                return await pipeline.execute(b"EVALSHA", script.sha, len(keys), *keys, *args)
+            except RespError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                return await pipeline.execute(b"EVAL", script.script, len(keys), *keys, *args)
         finally:
             self.commands += 1
             self.latency_sum += time.perf_counter() - start
@@ -161,7 +152,8 @@ class RedisBroker:
             if idempotency
             else f"chat:{{{channel}}}:i:-"
         )
-        offset, epoch, dup = await self._run_publish(
+        offset, epoch, dup = await self._run(
+            self._publish,
             [stream_key(channel), meta_key(channel), idem_key],
             [
                 payload,
