@@ -61,6 +61,20 @@ class Sub:
         self.expires_at: int | None = None
 
 
+class _JoinCache:
+    """The last outbox joined into a frame (see ``Connection._take_frames``)."""
+
+    __slots__ = ("items", "join", "joined")
+
+    def __init__(self) -> None:
+        self.items: list[bytes] = []
+        self.join: Any = None
+        self.joined = b""
+
+
+_LAST_JOIN = _JoinCache()
+
+
 class Connection:
     def __init__(
         self,
@@ -150,7 +164,17 @@ class Connection:
         self._out_bytes = 0
         join = self.codec.join
         if total <= self._max_frame or len(items) == 1:
-            return [join(items)]
+            # Members of one room usually have the same pending pushes (the same bytes
+            # objects): reuse the previous connection's joined frame when that is so, which
+            # also lets the transport reuse its framed bytes.
+            last = _LAST_JOIN
+            if last.join is join and last.items == items:
+                return [last.joined]
+            joined = join(items)
+            last.items = items
+            last.join = join
+            last.joined = joined
+            return [joined]
         frames: list[bytes] = []
         chunk: list[bytes] = []
         chunk_size = 0

@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         for kind in ("baseline", "chatserver"):
             steps = [r[kind] for r in runs if kind in r]
             if steps:
-                summary[kind] = {k: median([s[k] for s in steps]) for k in ("sent_per_s", "deliveries_per_s", "p50_ms", "p99_ms", "max_ms", "server_cpu_pct", "server_us_per_delivery")}
+                summary[kind] = {k: median([s[k] for s in steps]) for k in ("sent_per_s", "deliveries_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_pct", "server_us_per_delivery", "load_cpu_pct")}
+                summary[kind]["refused"] = sum(s["refused"] for s in steps)
                 summary[kind]["lost"] = sum(s["lost"] for s in steps)
                 summary[kind]["duplicated"] = sum(s["duplicated"] for s in steps)
                 summary[kind]["out_of_order"] = sum(s["out_of_order"] for s in steps)
