@@ -28,7 +28,7 @@ from rooms.model import Room
 from rooms.policy import Denied
 from rooms.qa import Actor, Board, CreateSession, Session, SessionState, create_session, decide
 from rooms.qa.commands import BoardCommand
-from rooms.qa.events import BoardEvent
+from rooms.qa.events import BoardEvent, QuestionDismissed
 from rooms.qa.views import Audience, event_views
 
 if TYPE_CHECKING:
@@ -173,9 +173,29 @@ class QaService:
                 await self.node.publish_event(f"{room}/screening", body)
             except Exception:
                 log.exception("screening feed publish failed for %s", room)
+        for event in events:
+            if isinstance(event, QuestionDismissed):
+                await self._tell_dismissed(board, event)
         if stage:
             await self.stage.changed(room, session.id if session.stage else None, broadcast=True)
         return result
+
+    async def _tell_dismissed(self, board: str, event: QuestionDismissed) -> None:
+        """The asker learns privately that their question will not be answered."""
+        q = event.question
+        try:
+            await self.node.notify_user(
+                q.asker,
+                {
+                    "type": "qa.question.dismissed",
+                    "channel": board,
+                    "session": event.session_id,
+                    "question": q.id,
+                    "text": q.text,
+                },
+            )
+        except Exception:
+            log.exception("could not tell %s about a dismissed question", q.asker)
 
     # ------------------------------------------------------------------ audit
 
