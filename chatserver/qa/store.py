@@ -23,6 +23,7 @@ from typing import Any
 import msgpack
 import redis.asyncio as aioredis
 
+from chatserver.qa.records import pack_question, pack_session, unpack_question, unpack_session
 from chatserver.redis.broker import (
     HistoryOptions,
     load_lua,
@@ -31,7 +32,6 @@ from chatserver.redis.broker import (
     pubsub_channel,
     stream_key,
 )
-from chatserver.qa.records import pack_question, pack_session, unpack_question, unpack_session
 from rooms.qa.model import Board, Question, Session, SessionState
 
 
