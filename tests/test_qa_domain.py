@@ -331,3 +331,16 @@ def test_named_question_shows_the_asker_on_the_board_but_not_in_the_transcript()
 def test_settings_are_checked(bad):
     with pytest.raises(ValueError):
         Settings(question_interval=bad)
+
+
+def test_qa_config_section_is_checked():
+    from chatserver.config import ConfigError
+    from chatserver.qa.config import QaConfig
+
+    cfg = QaConfig.from_section({"question_interval": 30, "premoderation": False, "vote_batch_ms": 100, "retention_days": 2})
+    assert cfg.rules.question_interval == 30 and cfg.rules.premoderation is False
+    assert cfg.vote_batch_ms == 100 and cfg.retention == 2 * 24 * 3600
+    assert QaConfig.from_section(None).rules == Settings()
+    for bad in ({"question_intervall": 3}, {"premoderation": "yes"}, {"max_questions": True}, {"vote_batch_ms": 1}, {"question_interval": -5}):
+        with pytest.raises(ConfigError):
+            QaConfig.from_section(bad)

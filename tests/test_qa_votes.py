@@ -85,3 +85,34 @@ async def test_200_members_voting_in_one_second_bounded_count_events_exact_count
     finally:
         await asyncio.gather(*(c.close() for c in voters))
         await people.close()
+
+
+async def test_votes_on_two_processes_end_with_exact_counts(server, spawn, valkey):
+    other = spawn(valkey.url, name="votes-other")
+    community = unique("votes2")
+    room = server.make_room(community, "r")
+    board = f"{room}/qa"
+    here = People(server.ws_url, community)
+    there = People(other.ws_url, community)
+    try:
+        host = await here.join("dr-two", "host")
+        watch_here = await here.join("u-w1")
+        watch_there = await there.join("u-w2")
+        for w in (watch_here, watch_there):
+            await subscribe(w, board)
+        sid = (await host.call_rpc("qa.create", {"channel": board, "title": "Two", "premoderation": False}))["session"]["id"]
+        await host.call_rpc("qa.start", {"channel": board, "session": sid})
+        qid = (await host.call_rpc("qa.ask", {"channel": board, "text": "q"}))["question"]["id"]
+        voters = [await (here if i % 2 else there).join(f"u-v{i}") for i in range(40)]
+        await asyncio.gather(*(v.call_rpc("qa.vote", {"channel": board, "question": qid}) for v in voters))
+        await asyncio.gather(*(v.call_rpc("qa.unvote", {"channel": board, "question": qid}) for v in voters[:5]))
+        for w in (watch_here, watch_there):
+            await w.wait_for(board, lambda e: e["type"] == "qa.votes" and e["counts"].get(qid) == 35)
+        await asyncio.sleep(0.6)
+        for w in (watch_here, watch_there):
+            counts = [e["counts"][qid] for e in w.events(board) if e["type"] == "qa.votes"]
+            assert counts[-1] == 35  # the last word is exact, whichever process flushed last
+        assert watch_here.events(board) == watch_there.events(board)
+    finally:
+        await here.close()
+        await there.close()
