@@ -178,6 +178,14 @@ def test_one_question_per_interval_per_member():
     denied(decide(board, AskQuestion(BEN, "q1", "dup id"), SETTINGS, 5000.0), 1102)
 
 
+def test_a_question_approved_from_the_hold_queue_skips_screening_and_the_interval():
+    board = ask(live_board(), ANN, "q1", 1100.0)
+    d = ok(decide(board, AskQuestion(ANN, "q2", "held then approved", reviewed=True), SETTINGS, 1101.0))
+    q = d.board.questions["q2"]
+    assert q.state is QuestionState.PUBLISHED and q.published_at == 1101.0
+    assert isinstance(d.events[0], QuestionPublished)
+
+
 def test_questions_before_start_but_not_after_end():
     board = new_board()
     board = ask(board, ANN, "q1", 1001.0)

@@ -39,13 +39,16 @@ class SetStage:
 
 @dataclass(frozen=True, slots=True)
 class AskQuestion:
-    """``text`` has passed moderation already; ``redacted`` lists what moderation hid."""
+    """``text`` has passed moderation already; ``redacted`` lists what moderation hid.
+    ``reviewed``: a moderator approved it from the hold queue, so it skips screening and the
+    question interval (which was checked when it was asked)."""
 
     actor: Actor
     question_id: str
     text: str
     anonymous: bool = False
     redacted: tuple[str, ...] = ()
+    reviewed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

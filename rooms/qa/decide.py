@@ -251,7 +251,7 @@ def _ask(board: Board, cmd: AskQuestion, settings: Settings, now: float) -> Deci
     session = board.session
     if session.state is SessionState.ENDED:
         return Denied(CONFLICT, "the session has ended; questions are closed")
-    allowed = next_question_at(session, cmd.actor)
+    allowed = None if cmd.reviewed else next_question_at(session, cmd.actor)
     if allowed is not None and now < allowed:
         wait = max(1, int(allowed - now + 0.999))
         return Denied(TOO_SOON, f"one question every {session.question_interval:g} s: next question in {wait} s")
@@ -262,7 +262,7 @@ def _ask(board: Board, cmd: AskQuestion, settings: Settings, now: float) -> Deci
         return Denied(CONFLICT, f"question {cmd.question_id} exists")
     if session.asked >= settings.max_questions:
         return Denied(CONFLICT, f"this session has reached its limit of {settings.max_questions} questions")
-    screening = session.premoderation
+    screening = session.premoderation and not cmd.reviewed
     question = Question(
         id=cmd.question_id,
         number=session.asked + 1,
