@@ -125,6 +125,10 @@ async def test_full_session_every_member_sees_each_step_in_order(server):
         assert [q["id"] for q in staff["dismissed"]] == [idc] and staff["screening"] == []
         assert [q["id"] for q in staff["questions"]] == [idb, ida]  # answered one is not first by recency? answering first only
 
+        # After the end the board stays readable (the newest session by default).
+        after = await cy.call_rpc("qa.board", {"channel": board})
+        assert after["session"]["id"] == sid and after["session"]["state"] == "ended"
+        assert len(after["questions"]) == 2
         # After the end: no more questions or votes; history keeps everything.
         assert (await ann.rpc_error("qa.ask", {"channel": board, "session": sid, "text": "late?"}))["code"] == 1102
         assert (await ann.rpc_error("qa.vote", {"channel": board, "session": sid, "question": ida}))["code"] == 1102

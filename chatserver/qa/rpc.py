@@ -266,7 +266,7 @@ class QaRpc:
         d = _obj(data)
         spec, _ = self.svc.board_of(d.get("channel"))
         actor = self.svc.actor(conn, spec)
-        sid = await self.svc.session_id(spec.name, d.get("session"))
+        sid = await self.svc.session_id(spec.name, d.get("session"), ended=True)
         try:
             order = Order(d.get("sort", "popular"))
         except ValueError:

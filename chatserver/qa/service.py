@@ -8,7 +8,9 @@ the screening feed (moderators and hosts) follow right after the commit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import re
 import secrets
 import time
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("chatserver.qa")
 
 ID_RE = re.compile(r"^[0-9a-f]{4,32}$")
-MAX_ATTEMPTS = 25
+MAX_ATTEMPTS = 60
 
 CommandFor = Callable[[Board], BoardCommand]
 AuditSink = Callable[[dict[str, Any]], Awaitable[None]]
@@ -89,16 +91,20 @@ class QaService:
         assert role is not None
         return Actor(member.user, member.name, role)
 
-    async def session_id(self, board: str, given: Any) -> str:
-        """``given``, or the room's live session, or its newest scheduled one."""
+    async def session_id(self, board: str, given: Any, *, ended: bool = False) -> str:
+        """``given``, or the room's live session, or its newest scheduled one (or, with
+        ``ended``, for reading: its newest session of any state)."""
         if given is not None:
             return check_id(given, "session")
         live = await self.store.live_session(board)
         if live:
             return live
-        for session in await self.store.sessions(board, limit=20):
+        sessions = await self.store.sessions(board, limit=20)
+        for session in sessions:
             if session.state is SessionState.SCHEDULED:
                 return session.id
+        if ended and sessions:
+            return sessions[0].id
         raise ReplyError(107, f"bad request: no live or scheduled Q&A session in {board}; pass \"session\"")
 
     async def load(self, board: str, session_id: str, *, questions: bool = True) -> Loaded:
@@ -122,7 +128,7 @@ class QaService:
         self, board: str, session_id: str, command_for: CommandFor
     ) -> tuple[Board, tuple[BoardEvent, ...]]:
         """Decide and apply one command; returns the new board and the events published."""
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(1, MAX_ATTEMPTS + 1):
             loaded = await self.load(board, session_id)
             old = loaded.board
             assert old is not None
@@ -136,6 +142,8 @@ class QaService:
                 if result.what == "live":
                     raise ReplyError(1102, f"another session ({result.value}) is live in this room; end it first")
                 self.conflicts += 1
+                # Spread out competing writers (many members asking at once).
+                await asyncio.sleep(random.uniform(0, min(0.002 * attempt, 0.05)))
                 continue
             return decision.board, decision.events
         raise ReplyError(100, "the session is busy; try again", temporary=True)
