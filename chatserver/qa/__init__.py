@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chatserver.qa import http
+from chatserver.qa import http, moderated
 from chatserver.qa.audit import ModFeedAudit
 from chatserver.qa.config import QaConfig
 from chatserver.qa.holds import NoticeHolds
@@ -45,6 +45,11 @@ def install(node: Node) -> None:
         }
     )
     node.extension_routes.extend(http.routes(node, svc))
+
+    async def link_moderation() -> None:
+        moderated.link(svc)
+
+    node.startup_hooks.append(link_moderation)
     node.qa = svc  # type: ignore[attr-defined]
 
 

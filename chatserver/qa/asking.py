@@ -56,20 +56,27 @@ async def ask(
     denied = precheck(session, actor, time.time())
     if denied:
         raise refused(denied)
-    outcome = await review(
-        svc.node, conn, room, text, kind="question",
-        extra={"session": session_id, "anonymous": anonymous, "channel": board},
-    )
-    if outcome.status == "rejected":
-        raise ReplyError(MODERATION_REJECTED, f"question not posted: {outcome.reason}")
-    if outcome.status == "held":
-        details = await hold(conn, room, session, text, anonymous, outcome)
-        return {"status": "held", "session": session_id, "reason": outcome.reason, **details}
     question_id = svc.new_id()
+    if svc.moderation is not None:
+        text, hidden, held = await _moderate(svc, conn, board, room, session_id, question_id, text, anonymous)
+        if held is not None:
+            return held
+        told = True  # the moderation extension tells the asker about a redaction
+    else:
+        outcome = await review(
+            svc.node, conn, room, text, kind="question",
+            extra={"session": session_id, "anonymous": anonymous, "channel": board},
+        )
+        if outcome.status == "rejected":
+            raise ReplyError(MODERATION_REJECTED, f"question not posted: {outcome.reason}")
+        if outcome.status == "held":
+            details = await hold(conn, room, session, text, anonymous, outcome)
+            return {"status": "held", "session": session_id, "reason": outcome.reason, **details}
+        text, hidden, told = outcome.text, outcome.hidden, False
     new_board, _ = await svc.run(
         board,
         session_id,
-        lambda b: AskQuestion(actor, question_id, outcome.text, anonymous, outcome.hidden),
+        lambda b: AskQuestion(actor, question_id, text, anonymous, hidden),
     )
     question = new_board.questions[question_id]
     result: dict[str, Any] = {
@@ -77,9 +84,9 @@ async def ask(
         "session": session_id,
         "question": question_view(question),
     }
-    if outcome.hidden:
-        result["hidden"] = list(outcome.hidden)
-        result["reason"] = outcome.reason
+    if hidden:
+        result["hidden"] = list(hidden)
+    if hidden and not told:
         await svc.node.notify_user(
             actor.user,
             {
@@ -87,9 +94,37 @@ async def ask(
                 "channel": board,
                 "session": session_id,
                 "question": question_id,
-                "hidden": list(outcome.hidden),
-                "reason": outcome.reason,
-                "text": outcome.text,
+                "hidden": list(hidden),
+                "text": text,
             },
         )
     return result
+
+
+async def _moderate(
+    svc: QaService,
+    conn: Connection,
+    board: str,
+    room: Room,
+    session_id: str,
+    question_id: str,
+    text: str,
+    anonymous: bool,
+) -> tuple[str, tuple[str, ...], dict[str, Any] | None]:
+    """The moderation extension's path: (text, hidden, None) to publish, or the answer for a
+    held question. Rejections and gates (mute, ban) raise ReplyError."""
+    outcome = await svc.moderation.moderate(
+        conn,
+        room,
+        text,
+        kind="question",
+        item_id=question_id,
+        payload={"board": board, "session": session_id, "question": question_id, "anonymous": anonymous},
+    )
+    if outcome.status == "held":
+        record = outcome.hold
+        details: dict[str, Any] = {"status": "held", "session": session_id, "reason": outcome.reason}
+        if record is not None:
+            details["hold"] = {"id": record.id}
+        return text, (), details
+    return outcome.text, tuple(outcome.hidden), None

@@ -17,6 +17,7 @@ from chatserver.qa.asking import HoldHandler, ask
 from chatserver.qa.review import review
 from chatserver.qa.service import QaService, check_id, refused
 from chatserver.qa.votes import VOTABLE_STATES, VOTING_SESSIONS, VoteBatcher
+from rooms.messages import Draft
 from rooms.qa import (
     Actor,
     AnswerQuestion,
@@ -222,7 +223,15 @@ class QaRpc:
         if denied:
             raise refused(denied)
         outcome = await review(self.svc.node, conn, room, text, kind="answer", extra={"session": sid, "question": qid, "channel": spec.name})
-        if outcome.status in ("rejected", "held"):
+        refused_answer = outcome.status in ("rejected", "held")
+        if self.svc.moderation is not None and outcome.status != "ok":
+            # Audited, and a redaction told to the host, as for a room message.
+            await self.svc.moderation.after_verdict(
+                conn, room, Draft(text=text, client_msg_id=None), outcome.review,
+                "rejected" if refused_answer else "redacted", qid,
+                kind="answer", text=outcome.text, hidden=list(outcome.hidden),
+            )
+        if refused_answer:
             raise ReplyError(MODERATION_REJECTED, f"answer not posted: {outcome.reason}")
         board, _ = await self.svc.run(spec.name, sid, lambda b: AnswerQuestion(actor, qid, outcome.text, outcome.hidden))
         result: dict[str, Any] = {"session": sid, "question": question_view(board.questions[qid])}

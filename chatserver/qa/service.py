@@ -64,6 +64,7 @@ class QaService:
         self.store = RedisQaStore(node.redis, node.resolver.side_history[ChannelKind.QA], config.retention)
         self.stage = StageCache(self.store)
         self.audit_sinks: list[AuditSink] = []
+        self.moderation: Any = None  # the moderation service, when installed (chatserver.qa.moderated)
         self.conflicts = 0  # version conflicts retried (metrics)
 
     # ------------------------------------------------------------------ who and where

@@ -61,8 +61,17 @@ class StageCache:
             return
         session = await self.session_in_stage(room.channel)
         if session:
+            await self._safety_net(conn, room, draft)
             raise ReplyError(
                 STAGE_MODE,
                 f"this room is in Q&A stage mode: only hosts and moderators post here. "
                 f"Ask your question on the Q&A board {room.channel}/qa (rpc qa.ask)",
             )
+
+    async def _safety_net(self, conn: Connection, room: Room, draft: Draft) -> None:
+        """A refused post still gets the moderation extension's crisis safety net (support
+        resources to the sender, an alert to moderators), as for a muted member's post."""
+        mod = getattr(self.node, "moderation", None)
+        net = getattr(mod, "_safety_net", None)
+        if net is not None:
+            await net(conn, room, draft)
