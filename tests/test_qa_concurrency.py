@@ -36,7 +36,7 @@ async def test_concurrent_asks_on_two_processes_all_land_in_one_order(server, sp
         numbers = sorted(r["question"]["number"] for r in results)
         assert numbers == list(range(1, ASKERS + 1))
         for w in (w1, w2):
-            await w.wait_for(board, lambda e: len([x for x in w.events(board) if x["type"] == "qa.question.published"]) == ASKERS)
+            await w.wait_for(board, lambda e, w=w: len([x for x in w.events(board) if x["type"] == "qa.question.published"]) == ASKERS)
         published = [e["question"]["number"] for e in w1.events(board) if e["type"] == "qa.question.published"]
         assert published == list(range(1, ASKERS + 1))  # board order is the order of the state changes
         assert w1.events(board) == w2.events(board)
