@@ -111,6 +111,7 @@ class PresenceService:
         self._registered: set[str] = set()  # rooms where this node's entries were written
         self._resync: set[str] = set()  # rooms whose last write failed: rewrite at next beat
         self._counts_pending: set[str] = set()
+        self._thresholds: dict[str, int] = {}  # room -> its threshold, as last read
         self._dead_seen: set[str] = set()
         self._status_dirty: set[str] = set()
         self._status_scheduled = False
@@ -163,8 +164,9 @@ class PresenceService:
         spec = self.node.resolver.resolve(channel)
         if spec is None or spec.room is None:
             return RoomRef(channel, False, self.threshold)
-        extra = spec.room.settings.extra
-        return RoomRef(channel, spec.join_leave, room_threshold(self.threshold, extra))
+        threshold = room_threshold(self.threshold, spec.room.settings.extra)
+        self._thresholds[channel] = threshold
+        return RoomRef(channel, spec.join_leave, threshold)
 
     @staticmethod
     def role_of(conn: Connection, community: str) -> Role | None:
@@ -216,6 +218,7 @@ class PresenceService:
             members.pop(conn.client_id, None)
             if not members:
                 del self.local[room]
+                self._thresholds.pop(room, None)
                 self._registered.discard(room)
                 self._resync.discard(room)
         try:
@@ -342,12 +345,21 @@ class PresenceService:
     # ------------------------------------------------------------------ what connections see
 
     def should_push(self, conn: Connection, sub: Sub, pub: Publication) -> bool:
-        """Join/leave pushes: never about oneself; about an invisible member only to staff."""
+        """Join/leave pushes: never about oneself; about an invisible member only to staff;
+        none while this process alone holds more of the room's connections than the
+        threshold (a join burst: the messages were published while the room was small, but
+        arrive when it no longer is; the count event covers them)."""
         info = pub.info or {}
         user = info.get("user", "")
         if user == conn.user:
             return False
-        flags = MemberFlags.INVISIBLE if info.get("inv") else MemberFlags.NONE
+        room = sub.spec.name
+        if len(self.local.get(room, ())) > self._thresholds.get(room, self.threshold):
+            return False
+        if not info.get("inv"):  # the common case, once per delivery: keep it cheap
+            self.pushes_sent += 1
+            return True
+        flags = MemberFlags.INVISIBLE
         if not may_see(
             viewer_is_staff=self.is_staff(conn, sub.spec.parsed.community),
             viewer_user=conn.user,

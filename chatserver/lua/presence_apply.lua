@@ -27,7 +27,8 @@ if i ~= #ARGV + 1 then
   return redis.error_reply("ERR truncated presence operation")
 end
 
-local was_alive = redis.call("zscore", KEYS[6], NODE)
+local was_alive = node_live
+local joins_only = true
 sweep()
 i = BODY + 1
 while i <= #ARGV do
@@ -36,12 +37,14 @@ while i <= #ARGV do
     i = i + 5
   else
     leave(NODE, ARGV[i + 1], ARGV[i + 2])
+    joins_only = false
     i = i + 3
   end
 end
 
 local beat = ARGV[BODY] == "1"
-if node_has_entries(NODE) then
+-- Only joins since the sweep: this node surely has entries; else look.
+if (joins_only and node_live and i > BODY + 1) or node_has_entries(NODE) then
   if beat then redis.call("zadd", KEYS[6], DEADLINE, NODE) end
 else
   redis.call("zrem", KEYS[6], NODE)

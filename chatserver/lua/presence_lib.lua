@@ -5,7 +5,8 @@
 -- KEYS[1]  chat:{c}:pr  hash    client id -> msgpack client info (user, client, conn_info, chan_info, inv)
 -- KEYS[2]  chat:{c}:pk  hash    user -> number of that user's connections in the room
 -- KEYS[3]  chat:{c}:pm  hash    user -> member: one flags digit (1 staff, 2 host, 4 invisible) .. msgpack {n: name, r: role}
--- KEYS[4]  chat:{c}:pc  hash    counters: clients users visible staff staff_visible hosts hosts_visible
+-- KEYS[4]  chat:{c}:pc  hash    counters: clients users inv staff staff_inv hosts hosts_inv
+--                               (inv*: the invisible ones among them; visible = total - inv)
 -- KEYS[5]  chat:{c}:pn  zset    "<node>\0<client id>\0<user>", all scored 0: which node holds which entry
 -- KEYS[6]  chat:{c}:pl  zset    node -> deadline (unix ms): the node's liveness in this room
 -- KEYS[7]  chat:{c}:pq  string  a count event is pending (SET NX PX: at most one per window)
@@ -47,27 +48,27 @@ local SEP = "\0"
 local published = 0
 local due = 0
 local swept_self = false
+local node_live = redis.call("zscore", KEYS[6], NODE) ~= false  -- this node has a deadline here
+local clients_now = nil  -- the clients counter after the last change, if any
 
 local function has_flag(flags, bit)
   return math.floor(flags / bit) % 2 == 1
 end
 
-local function users_online()
-  return tonumber(redis.call("hget", KEYS[4], "users") or "0")
-end
-
+-- Count a user in or out; returns the users online after the change.
 local function count_user(flags, delta)
-  local visible = not has_flag(flags, 4)
-  redis.call("hincrby", KEYS[4], "users", delta)
-  if visible then redis.call("hincrby", KEYS[4], "visible", delta) end
+  local invisible = has_flag(flags, 4)
+  local users = redis.call("hincrby", KEYS[4], "users", delta)
+  if invisible then redis.call("hincrby", KEYS[4], "inv", delta) end
   if has_flag(flags, 1) then
     redis.call("hincrby", KEYS[4], "staff", delta)
-    if visible then redis.call("hincrby", KEYS[4], "staff_visible", delta) end
+    if invisible then redis.call("hincrby", KEYS[4], "staff_inv", delta) end
   end
   if has_flag(flags, 2) then
     redis.call("hincrby", KEYS[4], "hosts", delta)
-    if visible then redis.call("hincrby", KEYS[4], "hosts_visible", delta) end
+    if invisible then redis.call("hincrby", KEYS[4], "hosts_inv", delta) end
   end
+  return users
 end
 
 -- A user came or went: announce them (small room) or mark a count event due (big room).
@@ -85,15 +86,17 @@ end
 local function join(node, client, user, member, entry)
   if redis.call("hsetnx", KEYS[1], client, entry) == 0 then return end
   redis.call("zadd", KEYS[5], 0, node .. SEP .. client .. SEP .. user)
-  redis.call("zadd", KEYS[6], "NX", DEADLINE, node)
-  redis.call("hincrby", KEYS[4], "clients", 1)
+  if not node_live then
+    redis.call("zadd", KEYS[6], "NX", DEADLINE, node)
+    node_live = true
+  end
+  clients_now = redis.call("hincrby", KEYS[4], "clients", 1)
   if redis.call("hincrby", KEYS[2], user, 1) > 1 then return end
   local flags = tonumber(string.sub(member, 1, 1)) or 0
   redis.call("hset", KEYS[3], user, member)
   if has_flag(flags, 1) or has_flag(flags, 2) then redis.call("hset", KEYS[8], user, member) end
-  local before = users_online()
-  count_user(flags, 1)
-  transition(JOIN_PREFIX, entry, before, before + 1)
+  local after = count_user(flags, 1)
+  transition(JOIN_PREFIX, entry, after - 1, after)
 end
 
 local function leave(node, client, user)
@@ -101,15 +104,15 @@ local function leave(node, client, user)
   if not entry then return end
   redis.call("hdel", KEYS[1], client)
   redis.call("zrem", KEYS[5], node .. SEP .. client .. SEP .. user)
-  redis.call("hincrby", KEYS[4], "clients", -1)
+  clients_now = redis.call("hincrby", KEYS[4], "clients", -1)
   if redis.call("hincrby", KEYS[2], user, -1) > 0 then return end
   redis.call("hdel", KEYS[2], user)
   local member = redis.call("hget", KEYS[3], user) or "0"
   redis.call("hdel", KEYS[3], user)
-  redis.call("hdel", KEYS[8], user)
-  local before = users_online()
-  count_user(tonumber(string.sub(member, 1, 1)) or 0, -1)
-  transition(LEAVE_PREFIX, entry, before, before - 1)
+  local flags = tonumber(string.sub(member, 1, 1)) or 0
+  if has_flag(flags, 1) or has_flag(flags, 2) then redis.call("hdel", KEYS[8], user) end
+  local after = count_user(flags, -1)
+  transition(LEAVE_PREFIX, entry, after + 1, after)
 end
 
 local function node_range(node)
@@ -133,11 +136,14 @@ local function sweep_node(node)
     redis.call("zrem", KEYS[5], item)
   end
   redis.call("zrem", KEYS[6], node)
-  if node == NODE then swept_self = true end
+  if node == NODE then
+    swept_self = true
+    node_live = false
+  end
 end
 
 local function sweep()
-  for _, node in ipairs(redis.call("zrangebyscore", KEYS[6], "-inf", "(" .. NOW)) do
+  for _, node in ipairs(redis.call("zrangebyscore", KEYS[6], "-inf", "(" .. NOW, "LIMIT", 0, 100)) do
     sweep_node(node)
   end
   for i = 1, NFORCED do
@@ -151,8 +157,9 @@ local function expire_keys()
   end
 end
 
+-- The room emptied: drop the counters hash (every other hash empties itself).
 local function tidy()
-  if tonumber(redis.call("hget", KEYS[4], "clients") or "0") <= 0 then
+  if clients_now ~= nil and clients_now <= 0 then
     redis.call("del", KEYS[4])
   end
 end

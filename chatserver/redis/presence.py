@@ -111,7 +111,20 @@ def _text(value: Any) -> str:
 
 
 def _counts(flat: Sequence[Any]) -> Counts:
-    return Counts.from_fields({_text(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)})
+    """The counters hash (clients users inv staff staff_inv hosts hosts_inv) as ``Counts``."""
+    raw = {_text(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+    get = raw.get
+    return Counts.from_fields(
+        {
+            "clients": get("clients", 0),
+            "users": get("users", 0),
+            "visible": get("users", 0) - get("inv", 0),
+            "staff": get("staff", 0),
+            "staff_visible": get("staff", 0) - get("staff_inv", 0),
+            "hosts": get("hosts", 0),
+            "hosts_visible": get("hosts", 0) - get("hosts_inv", 0),
+        }
+    )
 
 
 class RedisPresence:
