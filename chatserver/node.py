@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import redis.asyncio as aioredis
 
+from chatserver import presence_api
 from chatserver.auth import TokenVerifier
 from chatserver.channels import ChannelResolver, ChannelSpec
 from chatserver.config import Settings
 from chatserver.errors import ReplyError
 from chatserver.hub import CONTROL_CHANNEL, Hub, pack_control
 from chatserver.posting import Poster, PostResult
-from chatserver import presence_api
 from chatserver.presence_service import PresenceService
 from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload

@@ -226,7 +226,7 @@ class _Run:
                 "CHATSERVER_LOG_LEVEL": "warning",
             }
         )
-        self.log = open(self.tmp / "server.log", "ab")
+        self.log = open(self.tmp / "server.log", "ab")  # noqa: SIM115 (open for the server's lifetime)
         self.server = subprocess.Popen(
             [sys.executable, "-m", "chatserver", "run", "--port", str(port), "--redis-url", self.redis_url,
              "--data-dir", str(self.tmp / "data"), "--no-demo"],
@@ -309,6 +309,8 @@ class _Run:
         if self.valkey is not None:
             with contextlib.suppress(Exception):
                 self.valkey.stop()
+        if getattr(self, "log", None) is not None:
+            self.log.close()
 
     def measure(self) -> dict[str, float]:
         import redis

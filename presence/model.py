@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum, IntFlag
+from enum import IntFlag, StrEnum
 from typing import Any
 
 
@@ -30,7 +30,7 @@ class MemberFlags(IntFlag):
         return cls(int(digit))
 
 
-class PushMode(str, Enum):
+class PushMode(StrEnum):
     """How a room announces members coming and going."""
 
     OFF = "off"  # the room does not push join/leave at all

@@ -60,7 +60,7 @@ async def drain(client: RawClient, seconds: float) -> list[dict[str, Any]]:
             return got
         try:
             got.append(await asyncio.wait_for(client.pushes.get(), remaining))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return got
 
 
@@ -72,7 +72,7 @@ async def collect_until(client: RawClient, where, timeout: float = 10) -> list[d
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
-            raise asyncio.TimeoutError(f"no matching push; got {got!r}")
+            raise TimeoutError(f"no matching push; got {got!r}")
         push = await asyncio.wait_for(client.pushes.get(), remaining)
         got.append(push)
         if where(push):

@@ -167,7 +167,7 @@ async def test_typing_and_presence_rpcs_refuse_bad_input(server, clients):
     assert (await c.rpc("chat.typing", "not an object"))["error"]["code"] == 107
     assert (await c.rpc("presence.members", {"channel": channel, "limit": 0}))["error"]["code"] == 107
     assert (await c.rpc("presence.members", {}))["error"]["code"] == 107
-    assert (await c.rpc("presence.counts", {"channel": f"user#x"}))["error"]["code"] == 108
+    assert (await c.rpc("presence.counts", {"channel": "user#x"}))["error"]["code"] == 108
     outsider = await clients(server.ws_url)
     await outsider.connect(token("outsider", {}))
     assert (await outsider.rpc("presence.members", {"channel": channel}))["error"]["code"] == 103
