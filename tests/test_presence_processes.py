@@ -152,3 +152,27 @@ async def test_stopping_process_members_leave_at_once(server, valkey, clients, s
     assert join_leave_pushes([push]) == [("leave", "bob")]
     assert time.monotonic() - started < 10  # not the 30 s expiry
     assert join_leave_pushes(await drain(alice, 1.0)) == []
+
+
+async def test_a_process_whose_entries_were_lost_adds_them_again(spawn, valkey, clients):
+    """A process taken for dead while alive (its entries swept) heals on its next beat."""
+    import redis.asyncio as aioredis
+
+    s = spawn(valkey.url, env={"CHATSERVER_PRESENCE_TTL": "4"}, name="presence-heal")
+    community = unique("pres")
+    channel = s.make_room(community, "heal")
+    alice = await member(clients, s.ws_url, "alice", community, channel=channel)
+    assert (await alice.call("presence_stats", {"channel": channel}))["presence_stats"]["num_users"] == 1
+    r = aioredis.from_url(valkey.url)
+    try:
+        suffixes = ("pr", "pk", "pm", "ps", "pc", "pn", "pl", "pq")
+        await r.delete(*[f"chat:{{{channel}}}:{x}" for x in suffixes])
+        stats = (await alice.call("presence_stats", {"channel": channel}))["presence_stats"]
+        assert stats.get("num_users", 0) == 0  # gone, as after a wrong sweep
+
+        async def back():
+            got = (await alice.call("presence_stats", {"channel": channel}))["presence_stats"]
+            return got.get("num_users") == 1 and got
+        assert await eventually(back, timeout=5)
+    finally:
+        await r.aclose()
