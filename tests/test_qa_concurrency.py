@@ -43,7 +43,9 @@ async def test_concurrent_asks_on_two_processes_all_land_in_one_order(server, sp
         fresh = await w1.call_rpc("qa.board", {"channel": board, "sort": "recent"})
         assert [q["number"] for q in fresh["questions"]] == list(range(ASKERS, 0, -1))
         metrics = httpx.get(server.url + "/metrics").text
-        assert "chat_qa_commit_conflicts" in metrics
+        conflicts = [line for line in metrics.splitlines() if line.startswith("chat_qa_commit_conflicts ")]
+        assert conflicts, metrics
+        print(f"\n{ASKERS} concurrent asks on two processes: {conflicts[0]} (this process)")
     finally:
         await here.close()
         await there.close()
