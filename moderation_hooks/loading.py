@@ -83,9 +83,9 @@ def make_hook(use: str, settings: Mapping[str, Any]) -> Hook:
             raise HookLoadError(str(exc)) from None
     try:
         if hasattr(obj, "from_settings"):
-            return obj.from_settings(settings)  # type: ignore[no-any-return]
+            return cast(Hook, obj.from_settings(settings))
         if inspect.isclass(obj):
-            return obj(**settings)  # type: ignore[no-any-return]
+            return cast(Hook, obj(**settings))
     except (TypeError, ValueError) as exc:
         raise HookLoadError(f"hook {use!r}: bad settings: {exc}") from None
     if callable(obj):
@@ -101,9 +101,8 @@ def make_hook(use: str, settings: Mapping[str, Any]) -> Hook:
 def build_spec(hook: ResolvedHook) -> HookSpec:
     fn = make_hook(hook.use, hook.settings)
     builtin = hook.use in BUILTINS
-    is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(type(fn), "__call__", None)
-    )
+    call = type(fn).__dict__.get("__call__") if not inspect.isfunction(fn) else None
+    is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
     in_thread = hook.thread if hook.thread is not None else (not builtin and not is_async)
     return HookSpec(hook.name, fn, hook.timeout, hook.on_failure, in_thread=bool(in_thread and not is_async))
 
