@@ -1,0 +1,156 @@
+"""Per-room pipelines: the layered config resolved for each room, built once and cached
+until the room or its community changes (the catalog replaces those objects on change).
+
+``RoomPipelines`` is installed as ``node.poster.pipeline``: its ``review(ctx)`` runs the
+pipeline of ``ctx.room``. It also gathers the facts hooks declare they need (``needs``) and
+records posts for them afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from chatserver.moderation import keys
+from moderation_hooks import (
+    MessageContext,
+    ModerationConfig,
+    ModerationConfigError,
+    Pipeline,
+    Policy,
+    Review,
+    parse_layer,
+    resolve,
+)
+from moderation_hooks.config import Layer
+from moderation_hooks.flood import RECENT_POSTS, RecentPost, digest
+from moderation_hooks.loading import HookLoadError, build_specs
+from moderation_hooks.newmember import MEMBER_STATS
+from rooms.model import Community, Room
+
+if TYPE_CHECKING:
+    from chatserver.node import Node
+
+log = logging.getLogger("chatserver.moderation.pipelines")
+
+RECENT_KEEP = 50  # posts remembered per member and room
+RECENT_TTL = 86_400
+API_KEY = "moderation"  # community.settings["moderation"], room.settings.extra["moderation"]
+
+
+class RoomPipelines(Pipeline):
+    def __init__(self, node: Node, config: ModerationConfig) -> None:
+        super().__init__([])
+        self.node = node
+        self.config = config
+        self.failure_counts: dict[str, int] = {}
+        self._cache: dict[str, tuple[Room, Community | None, Pipeline, Policy]] = {}
+        self.default = Pipeline(build_specs(resolve(config, []).hooks), self.failure_counts)
+        # Build every layer from the file now, so a bad config stops startup with its reason.
+        for name, layer in config.communities.items():
+            build_specs(resolve(config, [layer]).hooks)
+            log.debug("community %s pipeline ok", name)
+        for channel, layer in config.rooms.items():
+            community = config.communities.get(channel.partition(":")[0])
+            build_specs(resolve(config, [layer] if community is None else [community, layer]).hooks)
+
+    # ---- layers and building -------------------------------------------------------------
+
+    def api_layer(self, raw: Any, where: str) -> Layer:
+        return parse_layer(raw, where, self.config.definitions)
+
+    def layers(self, room: Room, community: Community | None) -> list[Layer]:
+        out: list[Layer] = []
+        file_community = self.config.communities.get(room.community)
+        if file_community is not None:
+            out.append(file_community)
+        if community is not None and community.settings.get(API_KEY):
+            out.append(self.api_layer(community.settings[API_KEY], f"community {room.community}"))
+        file_room = self.config.rooms.get(room.channel)
+        if file_room is not None:
+            out.append(file_room)
+        if room.settings.extra.get(API_KEY):
+            out.append(self.api_layer(room.settings.extra[API_KEY], f"room {room.channel}"))
+        return out
+
+    def build(self, layers: list[Layer]) -> tuple[Pipeline, Policy]:
+        resolved = resolve(self.config, layers)
+        return Pipeline(build_specs(resolved.hooks), self.failure_counts), resolved.policy
+
+    def for_room(self, room: Room) -> tuple[Pipeline, Policy]:
+        community = self.node.catalog.communities.get(room.community)
+        cached = self._cache.get(room.channel)
+        if cached is not None and cached[0] is room and cached[1] is community:
+            return cached[2], cached[3]
+        try:
+            pipeline, policy = self.build(self.layers(room, community))
+        except (ModerationConfigError, HookLoadError) as exc:
+            # Stored overrides that no longer fit the file config (e.g. a hook was removed):
+            # fall back to the global pipeline, which was validated at startup.
+            log.error("moderation config of %s is unusable (%s); using the global pipeline", room.channel, exc)
+            pipeline, policy = self.default, self.config.policy
+        self._cache[room.channel] = (room, community, pipeline, policy)
+        return pipeline, policy
+
+    def describe(self, room: Room) -> dict[str, Any]:
+        community = self.node.catalog.communities.get(room.community)
+        resolved = resolve(self.config, self.layers(room, community))
+        return {
+            "pipeline": [
+                {"name": h.name, "use": h.use, "timeout": h.timeout, "on_failure": h.on_failure, "settings": dict(h.settings)}
+                for h in resolved.hooks
+            ],
+            "policy": resolved.policy.to_dict(),
+        }
+
+    # ---- Pipeline interface (the Poster calls this) ----------------------------------------
+
+    async def review(self, ctx: MessageContext) -> Review:
+        pipeline, _ = self.for_room(ctx.room)
+        return await pipeline.review(ctx)
+
+    # ---- facts for hooks -------------------------------------------------------------------
+
+    async def add_facts(self, ctx: MessageContext, locale: str | None) -> MessageContext:
+        pipeline, _ = self.for_room(ctx.room)
+        needs = pipeline.needs
+        changes: dict[str, Any] = {}
+        if locale:
+            changes["locale"] = locale
+        if RECENT_POSTS in needs or MEMBER_STATS in needs:
+            pipe = self.node.redis.pipeline(transaction=False)
+            if RECENT_POSTS in needs:
+                pipe.lrange(keys.recent(ctx.room.channel, ctx.user), 0, RECENT_KEEP - 1)
+            if MEMBER_STATS in needs:
+                pipe.hget(keys.posts(ctx.room.community), ctx.user)
+            results = list(await pipe.execute())
+            if RECENT_POSTS in needs:
+                recent = []
+                for item in results.pop(0):
+                    at, _, dg = item.decode().partition("|")
+                    try:
+                        recent.append(RecentPost(float(at), dg))
+                    except ValueError:
+                        continue
+                changes["extra"] = {**ctx.extra, RECENT_POSTS: tuple(recent)}
+            if MEMBER_STATS in needs:
+                count = results.pop(0)
+                changes["messages_in_community"] = int(count) if count else 0
+        return replace(ctx, **changes) if changes else ctx
+
+    async def record_post(self, room: Room, user: str, text: str, now: float) -> None:
+        """Remember an accepted (published or held) post for flood control and new-member counts."""
+        pipeline, _ = self.for_room(room)
+        needs = pipeline.needs
+        if not (RECENT_POSTS in needs or MEMBER_STATS in needs):
+            return
+        pipe = self.node.redis.pipeline(transaction=False)
+        if RECENT_POSTS in needs:
+            key = keys.recent(room.channel, user)
+            pipe.lpush(key, f"{now:.3f}|{digest(text)}")
+            pipe.ltrim(key, 0, RECENT_KEEP - 1)
+            pipe.expire(key, RECENT_TTL)
+        if MEMBER_STATS in needs:
+            pipe.hincrby(keys.posts(room.community), user, 1)
+        await pipe.execute()
