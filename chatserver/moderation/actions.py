@@ -11,6 +11,7 @@ process, drops the message, and a client that recovers later learns of it too.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -244,11 +245,12 @@ class ModeratorActions:
         reason_text = reason_of(reason)
         cfg = self.service.config
         now = time.time()
+        seconds = 0
         if until_lifted is True and duration is None:
             until = 0.0
         elif duration is not None and until_lifted is not True:
             seconds = self._int(duration, "duration", cfg.mute_min, cfg.mute_max, None)
-            until = now + seconds
+            until = float(math.ceil(now + seconds))  # whole seconds: the ISO time named is exact
         else:
             raise bad_request(
                 f"give duration (seconds, {cfg.mute_min} to {cfg.mute_max}) or until_lifted: true"
@@ -257,7 +259,7 @@ class ModeratorActions:
         await self._tell(target, notices.sanction("muted", community, until, reason_text))
         await self.audit.append(
             community, "mute", actor, target={"user": target}, reason=reason_text,
-            details={"until": iso(until) if until else None, "duration": None if not until else round(until - now)},
+            details={"until": iso(until) if until else None, "duration": seconds or None},
         )
         return {"user": target, "community": community, "until": iso(until) if until else None}
 
@@ -275,7 +277,7 @@ class ModeratorActions:
         target = user_of(user)
         reason_text = reason_of(reason)
         now = time.time()
-        until = 0.0 if duration is None else now + self._int(duration, "duration", 60, 3650 * 86_400, None)
+        until = 0.0 if duration is None else float(math.ceil(now + self._int(duration, "duration", 60, 3650 * 86_400, None)))
         # The control message makes every process drop the user's subscriptions to this
         # community; subscribing again is refused with 1003 while the ban lasts.
         await self.sanctions.put("bans", community, target, Sanction(until, actor.user, reason_text, now))
@@ -299,7 +301,7 @@ class ModeratorActions:
         reason_text = reason_of(reason)
         block = self.service.policy_for(room).kick_block
         now = time.time()
-        until = now + block
+        until = float(math.ceil(now + block))
         if block > 0:
             await self.sanctions.put("kicks", room.community, kick_field(room.name, target), Sanction(until, actor.user, reason_text, now))
         why = "removed from the room by a moderator" + (f": {reason_text}" if reason_text else "")
