@@ -63,7 +63,7 @@ async def no_event(client: RawClient, channel: str | None, type_: str | None, wa
     """Fail if a matching publication arrives within ``wait`` seconds."""
     try:
         push = await client.next_push(timeout=wait, where=is_event(channel, type_))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return
     raise AssertionError(f"unexpected {type_} on {channel}: {push}")
 
