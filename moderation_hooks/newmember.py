@@ -26,9 +26,11 @@ class NewMemberHold:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> NewMemberHold:
         r = SettingsReader("new_member", settings)
+        first = r.integer("first_messages", 0, low=0, high=10_000)
         hook = cls(
-            first_messages=r.integer("first_messages", 0, low=0, high=10_000),
+            first_messages=first,
             exempt_roles=frozenset(r.roles("exempt_roles", ["host", "moderator", "admin"])),
+            needs=frozenset({MEMBER_STATS}) if first else frozenset(),  # off: nothing to read
         )
         r.done()
         return hook

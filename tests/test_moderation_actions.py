@@ -88,6 +88,12 @@ async def test_mute_bounds_and_until_lifted(modserver, clients):
     assert r.status_code == 200 and r.json()["until"] is None
     refused = await send(member, channel, "hello?")
     assert refused["error"]["code"] == 1002 and "until a moderator lifts it" in refused["error"]["message"]
+    # Refused or not, a member in crisis is answered at once and moderators are alerted.
+    watching = await joined(clients, modserver.ws_url, unique("mod"), {community: "moderator"}, channel + "/mod")
+    crisis = await send(member, channel, "I don't want to be here anymore")
+    assert crisis["error"]["code"] == 1002
+    assert (await next_event(member, f"user#{user}", "moderation.support"))["resources"]
+    assert (await next_event(watching, channel + "/mod", "crisis.alert"))["user"] == user
     listing = modserver.api("GET", f"/api/communities/{community}/mutes").json()
     assert [m["user"] for m in listing["mutes"]] == [user]
     assert modserver.api("DELETE", f"/api/communities/{community}/mutes/{user}", {"actor": "ops"}).status_code == 200

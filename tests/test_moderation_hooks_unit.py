@@ -339,7 +339,8 @@ async def test_default_pipeline_crisis_first_sees_everything():
     cfg = parse_config({})
     specs = build_specs(resolve(cfg, []).hooks)
     pipeline = Pipeline(specs)
-    assert pipeline.needs == {"recent_posts", "member_stats"}
+    assert pipeline.needs == {"recent_posts"}  # the new-member hold is off by default
+    assert NewMemberHold.from_settings({"first_messages": 3}).needs == {"member_stats"}
     assert [s.name for s in pipeline.safety_pipeline().hooks] == ["crisis"]
     review = await pipeline.review(ctx("my number is +44 7700 900123 and I want to end my life"))
     assert isinstance(review.verdict, Hold) and review.verdict.category == "crisis"

@@ -140,17 +140,15 @@ class RoomPipelines(Pipeline):
         return replace(ctx, **changes) if changes else ctx
 
     async def record_post(self, room: Room, user: str, text: str, now: float) -> None:
-        """Remember an accepted (published or held) post for flood control and new-member counts."""
+        """Remember an accepted (published or held) post: the member's count in the community
+        always (so that switching the new-member hold on later does not treat everyone as
+        new), recent posts when a hook of the room reads them. One round trip."""
         pipeline, _ = self.for_room(room)
-        needs = pipeline.needs
-        if not (RECENT_POSTS in needs or MEMBER_STATS in needs):
-            return
         pipe = self.node.redis.pipeline(transaction=False)
-        if RECENT_POSTS in needs:
+        pipe.hincrby(keys.posts(room.community), user, 1)
+        if RECENT_POSTS in pipeline.needs:
             key = keys.recent(room.channel, user)
             pipe.lpush(key, f"{now:.3f}|{digest(text)}")
             pipe.ltrim(key, 0, RECENT_KEEP - 1)
             pipe.expire(key, RECENT_TTL)
-        if MEMBER_STATS in needs:
-            pipe.hincrby(keys.posts(room.community), user, 1)
         await pipe.execute()

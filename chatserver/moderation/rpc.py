@@ -125,6 +125,8 @@ class ModerationRpc:
         community, room = self._scope(data, need_room=True)
         if member.role_in(community) is None:
             raise ReplyError(103, f"permission denied: not a member of community {community}")
+        if self.service.sanctions.get("bans", community, member.user) is not None:
+            raise ReplyError(1003, "banned from this community")
         return await self.service.reports.report(
             actor_of(member, community), _room(room), offset=data.get("offset"), message_id=data.get("id"), reason=data.get("reason")
         )
