@@ -109,11 +109,18 @@ DEFAULT_RESOURCES: dict[str, tuple[Resource, ...]] = {
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
 _NON_WORD = re.compile(r"[^\w']+")
 _REPEATS = re.compile(r"(\w)\1{2,}")
+_ASCII_REPEATS = re.compile(r"([a-z])\1\1+")
+# ASCII fast path: letters, digits and "_" stay, apostrophes go, everything else is a space.
+_ASCII_TABLE = bytes(c if chr(c).isalnum() or c == 95 else 32 for c in range(128)) + bytes(range(128, 256))
 
 
 def normalise(text: str) -> str:
     """Lower case, accents kept, apostrophes dropped ("don't" -> "dont"), punctuation to
     single spaces, three or more repeated letters squeezed to one."""
+    if text.isascii():
+        text = text.lower().encode().translate(_ASCII_TABLE, b"'").decode()
+        text = _ASCII_REPEATS.sub(r"\1", text)
+        return " " + " ".join(text.split()) + " "
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
     text = text.replace("'", "")
     text = _NON_WORD.sub(" ", text)
@@ -121,26 +128,45 @@ def normalise(text: str) -> str:
     return f" {text.strip()} "
 
 
+PhraseIndex = Mapping[str, tuple[tuple[str, ...], ...]]  # first word -> phrases as words
+
+
+def build_index(phrases: tuple[str, ...]) -> PhraseIndex:
+    index: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        words = tuple(phrase.split())
+        if words:
+            index.setdefault(words[0], []).append(words)
+    return {first: tuple(sorted(found, key=len)) for first, found in index.items()}
+
+
+def find_phrase(words: list[str], index: PhraseIndex) -> str | None:
+    """The first phrase of ``index`` that occurs in ``words`` as whole words, or None.
+    One dictionary lookup per word: cheap enough to run on every message."""
+    for i, word in enumerate(words):
+        candidates = index.get(word)
+        if candidates is None:
+            continue
+        for phrase in candidates:
+            if tuple(words[i : i + len(phrase)]) == phrase:
+                return " ".join(phrase)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class LocaleRules:
     phrases: tuple[str, ...]
     resources: tuple[Resource, ...]
     notice: str
-    _pattern: re.Pattern[str] | None = field(default=None, compare=False)
+    index: PhraseIndex = field(default_factory=dict, compare=False)
 
     @classmethod
     def build(cls, phrases: tuple[str, ...], resources: tuple[Resource, ...], notice: str) -> LocaleRules:
         cleaned = tuple(sorted({normalise(p).strip() for p in phrases if normalise(p).strip()}))
-        pattern = None
-        if cleaned:
-            pattern = re.compile(" (?:" + "|".join(re.escape(p) for p in cleaned) + ") ")
-        return cls(cleaned, resources, notice, pattern)
+        return cls(cleaned, resources, notice, build_index(cleaned))
 
     def match(self, text: str) -> str | None:
-        if self._pattern is None:
-            return None
-        m = self._pattern.search(normalise(text))
-        return m.group().strip() if m else None
+        return find_phrase(normalise(text).split(), self.index)
 
 
 def _resources(items: list[Mapping[str, Any]], where: str) -> tuple[Resource, ...]:
@@ -164,6 +190,7 @@ class CrisisLanguage:
 
     locales: Mapping[str, LocaleRules]
     default_locale: str = "en"
+    all_phrases: PhraseIndex = field(default_factory=dict)  # every locale's phrases
     needs: frozenset[str] = frozenset()
     safety: bool = True  # also consulted for posts that gates refuse (mutes, slow mode)
 
@@ -193,23 +220,24 @@ class CrisisLanguage:
             code: LocaleRules.build(phrases, resources or fallback_resources, notice or fallback_notice)
             for code, (phrases, resources, notice) in raw.items()
         }
-        return cls(locales, default_locale)
+        every = tuple(sorted({p for rules in locales.values() for p in rules.phrases}))
+        return cls(locales, default_locale, build_index(every))
 
     def rules_for(self, locale: str) -> LocaleRules:
         base = locale.split("-")[0].split("_")[0].lower()
         return self.locales.get(base) or self.locales[self.default_locale]
 
     def __call__(self, ctx: MessageContext) -> Verdict:
+        # Members write in more than one language: every locale's phrases are checked, and the
+        # sender gets the resources and note of their own locale.
+        phrase = find_phrase(normalise(ctx.text).split(), self.all_phrases)
+        if phrase is None:
+            return Allow()
         own = self.rules_for(ctx.locale)
-        # Members write in more than one language: check the member's locale, then the rest.
-        for rules in (own, *[r for r in self.locales.values() if r is not own]):
-            phrase = rules.match(ctx.text)
-            if phrase is not None:
-                return Hold(
-                    f"crisis language ({phrase!r})",
-                    Priority.HIGH,
-                    category="crisis",
-                    notice=own.notice,
-                    resources=own.resources,
-                )
-        return Allow()
+        return Hold(
+            f"crisis language ({phrase!r})",
+            Priority.HIGH,
+            category="crisis",
+            notice=own.notice,
+            resources=own.resources,
+        )

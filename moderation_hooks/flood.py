@@ -25,7 +25,6 @@ from moderation_hooks.verdict import Allow, Hold, MessageContext, Reject, Verdic
 
 RECENT_POSTS = "recent_posts"
 _MENTION = re.compile(r"(?<![\w@])@[\w.-]{1,64}")
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +35,7 @@ class RecentPost:
 
 def digest(text: str) -> str:
     """A short fingerprint of a message for duplicate detection (case and spacing ignored)."""
-    normal = _SPACES.sub(" ", text.casefold()).strip()
+    normal = " ".join(text.casefold().split())
     return hashlib.blake2b(normal.encode(), digest_size=8).hexdigest()
 
 
