@@ -75,6 +75,9 @@ async def test_approve_with_edit(modserver, clients):
     assert msg["text"] == "see the pinned resources" and msg["edited"] is True and msg["id"] == hold["id"]
     notice = await next_event(sender, f"user#{user}", "moderation.approved")
     assert notice["edited"] is True and notice["text"] == "see the pinned resources"
+    stored = modserver.api("GET", f"/api/communities/{community}/rooms/r/holds/{hold['id']}").json()
+    assert stored["status"] == "approved" and stored["resolution"]["by"]["user"] == "lead-mod"
+    assert stored["resolution"]["edited"] is True
     entry = audit(modserver, community, action="hold.approve")[0]
     assert entry["actor"]["user"] == "lead-mod" and entry["actor"]["via"] == "api"
     assert entry["text"] == "my number is 07700 900123, see pills.example.com"

@@ -198,3 +198,26 @@ async def test_token_locale_picks_crisis_language_and_resources(modserver, clien
     support = await next_event(c, "user#d", "moderation.support")
     assert support["resources"][0]["name"] == "Telefonseelsorge"
     assert (await mod(c, "mod.holds", channel=channel))["error"]["code"] == 103
+
+
+def test_bad_moderation_config_stops_the_server_with_a_clear_message(valkey, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.harness import API_KEY, SECRET
+
+    cases = [
+        ('[moderation.hooks.links]\nmode = "sometimes"\n', "links.mode must be one of allow, hold, strip"),
+        ('[moderation.hooks.mine]\nuse = "no_such_package_xyz:Hook"\n', "cannot import 'no_such_package_xyz'"),
+        ('[moderation]\npipeline = ["crisis", "typo"]\n', "no hook named 'typo'"),
+    ]
+    for text, message in cases:
+        cfg = tmp_path / "bad.toml"
+        cfg.write_text(text)
+        out = subprocess.run(
+            [sys.executable, "-m", "chatserver", "run", "--config", str(cfg), "--redis-url", valkey.url, "--port", "0"],
+            capture_output=True, text=True, timeout=60,
+            env=dict(os.environ, CHATSERVER_SECRET=SECRET, CHATSERVER_API_KEY=API_KEY),
+        )
+        assert out.returncode == 2 and message in out.stderr, out.stderr[-2000:]

@@ -23,7 +23,7 @@ from moderation_hooks import (
     parse_layer,
     resolve,
 )
-from moderation_hooks.config import Layer
+from moderation_hooks.config import Layer, ResolvedHook
 from moderation_hooks.flood import RECENT_POSTS, RecentPost, digest
 from moderation_hooks.loading import HookLoadError, build_specs
 from moderation_hooks.newmember import MEMBER_STATS
@@ -47,7 +47,14 @@ class RoomPipelines(Pipeline):
         self.failure_counts: dict[str, int] = {}
         self._cache: dict[str, tuple[Room, Community | None, Pipeline, Policy]] = {}
         self.default = Pipeline(build_specs(resolve(config, []).hooks), self.failure_counts)
-        # Build every layer from the file now, so a bad config stops startup with its reason.
+        # Build every hook and every layer from the file now, so that a bad setting or a hook
+        # that cannot be imported stops startup with its reason (not a room's first message).
+        build_specs(
+            tuple(
+                ResolvedHook(d.name, d.use, d.timeout, d.on_failure, d.thread, d.settings)
+                for d in config.definitions.values()
+            )
+        )
         for name, layer in config.communities.items():
             build_specs(resolve(config, [layer]).hooks)
             log.debug("community %s pipeline ok", name)
