@@ -182,7 +182,10 @@ async def test_ban_removes_from_all_rooms_refuses_subscribe_and_post_until_unban
     assert (await send(member, ch2, "hello"))["error"]["code"] == 1003
     assert (await send(member, ch3, "other communities still work"))["status"] == "published"
     await next_event(member, f"user#{user}", "moderation.banned")
+    listed = await mod(moderator, "mod.sanctions", channel=ch1)
+    assert [(b["user"], b["until"], b["reason"]) for b in listed["bans"]] == [(user, None, "repeated abuse")]
     await mod(moderator, "mod.unban", community=community, user=user)
+    assert (await mod(moderator, "mod.sanctions", community=community))["bans"] == []
     assert "subscribe" in await member.call("subscribe", {"channel": ch1})
     assert (await send(member, ch1, "back again"))["status"] == "published"
     assert [e["action"] for e in audit(modserver, community, actor=mod_id)][:2] == ["unban", "ban"]

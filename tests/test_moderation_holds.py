@@ -183,3 +183,10 @@ async def test_reports_reach_moderators_and_enough_of_them_hide_the_message(mods
     back = await next_event(watcher, channel, "message")
     assert back["id"] == posted["id"] and back["restored"] is True and back["_offset"] > offset
     assert [e["action"] for e in audit(modserver, community, action="report")][:3] == ["report.hide", "report", "report"]
+    # A single report on another message stays a report until a moderator dismisses it.
+    other = await send(author, channel, "a second message")
+    await mod(reporters[0], "chat.report", channel=channel, offset=other["offset"], reason="meh")
+    assert [r["offset"] for r in (await mod(moderator, "mod.reports", channel=channel))["reports"]] == [other["offset"]]
+    dismissed = await mod(moderator, "mod.dismiss_report", channel=channel, offset=other["offset"], reason="fine")
+    assert dismissed["dismissed"] is True
+    assert (await mod(moderator, "mod.reports", channel=channel))["reports"] == []

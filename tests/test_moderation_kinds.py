@@ -7,6 +7,8 @@ what the author is told travels through Redis, on their private channel)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from chatserver.app import install_extensions
@@ -81,3 +83,18 @@ async def test_questions_are_moderated_and_published_by_their_kind(node):
     entries = await mod.audit.read(community, AuditFilter(action="verdict"))
     assert [e["action"] for e in entries] == ["verdict.hold", "verdict.hold", "verdict.redact"]
     assert {e["details"]["kind"] for e in entries} == {"question"}
+
+
+async def test_audit_log_keeps_entries_for_the_retention_time_only(node):
+    from chatserver.moderation import keys
+    from chatserver.moderation.audit import AuditLog
+
+    community = unique("ret")
+    log = AuditLog(node.redis, retention=1)
+    await log.append(community, "mute", Actor("m1"), target={"user": "u"}, text="old words")
+    await asyncio.sleep(1.2)
+    assert await log.read(community, AuditFilter()) == []  # past retention: not returned
+    await log.append(community, "unmute", Actor("m1"), target={"user": "u"})
+    assert [e["action"] for e in await log.read(community, AuditFilter())] == ["unmute"]
+    assert await node.redis.xlen(keys.audit(community)) == 1  # and really gone
+    assert 0 < await node.redis.ttl(keys.audit(community)) <= 1

@@ -1,9 +1,10 @@
 """The audit log: one Redis stream per community, every non-allow verdict and every
 moderator action (who, what, to whom, why, when, the original text).
 
-Entries are appended with ``XADD ... MINID ~ <now - retention>`` so the stream keeps about
-``audit_retention`` seconds. Reading walks the stream newest first and filters in Python,
-scanning at most ``MAX_SCAN`` entries per request.
+Entries are appended with ``XADD ... MINID <now - retention>`` (exact trimming: the log holds
+original texts, so old entries must really go) and the key expires ``retention`` seconds
+after the last append, so a quiet community's log disappears too. Reading walks the stream
+newest first and filters in Python, scanning at most ``MAX_SCAN`` entries per request.
 """
 
 from __future__ import annotations
@@ -108,22 +109,18 @@ class AuditLog:
         if details:
             entry["details"] = details
         min_id = max(0, now_ms - self.retention * 1000)
-        entry_id = await self.redis.execute_command(
-            "XADD",
-            keys.audit(community),
-            "MINID",
-            "~",
-            str(min_id),
-            "*",
-            "d",
-            msgpack.packb(entry, use_bin_type=True),
-        )
+        key = keys.audit(community)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.execute_command("XADD", key, "MINID", str(min_id), "*", "d", msgpack.packb(entry, use_bin_type=True))
+        pipe.expire(key, self.retention)
+        entry_id, _ = await pipe.execute()
         self.appended += 1
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def read(self, community: str, flt: AuditFilter) -> list[dict[str, Any]]:
         high = f"{flt.until_ms}-99999999" if flt.until_ms is not None else "+"
-        low = f"{flt.since_ms}-0" if flt.since_ms is not None else "-"
+        oldest = int(time.time() * 1000) - self.retention * 1000
+        low = f"{max(flt.since_ms or 0, oldest, 0)}-0"
         out: list[dict[str, Any]] = []
         scanned = 0
         key = keys.audit(community)
