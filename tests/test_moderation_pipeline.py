@@ -134,7 +134,7 @@ async def test_room_configuration_rules_links_flood_new_member(modserver, client
         f"/api/communities/{community}/rooms/r/moderation",
         {
             "pipeline": ["crisis", "flood", "rules", "links", "keywords", "new_member"],
-            "hooks": {"links": {"mode": "strip"}, "flood": {"rate": 3, "per": 60}, "new_member": {"first_messages": 1}},
+            "hooks": {"links": {"mode": "strip"}, "flood": {"rate": 4, "per": 60}, "new_member": {"first_messages": 1}},
         },
     )
     assert r.status_code == 200, r.text

@@ -8,6 +8,7 @@ records posts for them afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ class RoomPipelines(Pipeline):
         self.config = config
         self.failure_counts: dict[str, int] = {}
         self._cache: dict[str, tuple[Room, Community | None, Pipeline, Policy]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
         self.default = Pipeline(build_specs(resolve(config, []).hooks), self.failure_counts)
         # Build every hook and every layer from the file now, so that a bad setting or a hook
         # that cannot be imported stops startup with its reason (not a room's first message).
@@ -119,7 +121,10 @@ class RoomPipelines(Pipeline):
 
     # ---- facts for hooks -------------------------------------------------------------------
 
-    async def add_facts(self, ctx: MessageContext, locale: str | None) -> MessageContext:
+    async def add_facts(self, ctx: MessageContext, locale: str | None, *, record: bool = True) -> MessageContext:
+        """Fill in what the room's hooks declared they need, in one Redis round trip. With
+        ``record``, this post is also remembered as the member's latest attempt in the room
+        (flood control counts attempts: a member hammering a refused message is flooding)."""
         pipeline, _ = self.for_room(ctx.room)
         needs = pipeline.needs
         changes: dict[str, Any] = {}
@@ -127,8 +132,13 @@ class RoomPipelines(Pipeline):
             changes["locale"] = locale
         if RECENT_POSTS in needs or MEMBER_STATS in needs:
             pipe = self.node.redis.pipeline(transaction=False)
+            recent_key = keys.recent(ctx.room.channel, ctx.user)
             if RECENT_POSTS in needs:
-                pipe.lrange(keys.recent(ctx.room.channel, ctx.user), 0, RECENT_KEEP - 1)
+                pipe.lrange(recent_key, 0, RECENT_KEEP - 1)
+                if record:
+                    pipe.lpush(recent_key, f"{ctx.now:.3f}|{digest(ctx.text)}")
+                    pipe.ltrim(recent_key, 0, RECENT_KEEP - 1)
+                    pipe.expire(recent_key, RECENT_TTL)
             if MEMBER_STATS in needs:
                 pipe.hget(keys.posts(ctx.room.community), ctx.user)
             results = list(await pipe.execute())
@@ -141,21 +151,22 @@ class RoomPipelines(Pipeline):
                     except ValueError:
                         continue
                 changes["extra"] = {**ctx.extra, RECENT_POSTS: tuple(recent)}
+                if record:
+                    del results[:3]
             if MEMBER_STATS in needs:
                 count = results.pop(0)
                 changes["messages_in_community"] = int(count) if count else 0
         return replace(ctx, **changes) if changes else ctx
 
-    async def record_post(self, room: Room, user: str, text: str, now: float) -> None:
-        """Remember an accepted (published or held) post: the member's count in the community
-        always (so that switching the new-member hold on later does not treat everyone as
-        new), recent posts when a hook of the room reads them. One round trip."""
-        pipeline, _ = self.for_room(room)
-        pipe = self.node.redis.pipeline(transaction=False)
-        pipe.hincrby(keys.posts(room.community), user, 1)
-        if RECENT_POSTS in pipeline.needs:
-            key = keys.recent(room.channel, user)
-            pipe.lpush(key, f"{now:.3f}|{digest(text)}")
-            pipe.ltrim(key, 0, RECENT_KEEP - 1)
-            pipe.expire(key, RECENT_TTL)
-        await pipe.execute()
+    def count_post(self, room: Room, user: str) -> None:
+        """Count an accepted (published or held) post towards the member's messages in the
+        community, always (so that switching the new-member hold on later does not treat
+        everyone as new). In the background: the sender's reply does not wait for it."""
+        task = asyncio.ensure_future(self.node.redis.hincrby(keys.posts(room.community), user, 1))
+        self._background.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("counting a post failed: %s", task.exception())

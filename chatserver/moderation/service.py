@@ -122,8 +122,10 @@ class ModerationService:
             record = self._record(conn, room, draft, review, item_id, kind, payload)
             record, created = await self.holds.hold(record, review)
             if created:
+                self.pipelines.count_post(room, member.user)
                 await self.after_verdict(conn, room, draft, review, "held", record.id, kind=kind)
             return Outcome("held", text, review, hold=record, reason=self._sender_reason(record, review))
+        self.pipelines.count_post(room, member.user)
         out = text
         hidden: list[str] = []
         if isinstance(verdict, Redact):
@@ -192,7 +194,7 @@ class ModerationService:
         member = conn.identity.member
         role = member.role_in(room.community) or Role.MEMBER
         ctx = MessageContext(text=draft.text, user=member.user, name=member.name, role=role, room=room, now=time.time())
-        ctx = await self.pipelines.add_facts(ctx, self._locale(member))
+        ctx = await self.pipelines.add_facts(ctx, self._locale(member), record=False)
         review = await safety.review(ctx)
         crisis = crisis_hold(review)
         if crisis is not None:
@@ -297,7 +299,7 @@ class ModerationService:
         if result.duplicate:
             return
         if result.status in ("published", "redacted", "held"):
-            await self.pipelines.record_post(room, conn.user, draft.text, time.time())
+            self.pipelines.count_post(room, conn.user)
         if isinstance(review.verdict, Allow) and not review.failures:
             return
         text = apply_redactions(draft.text, review.verdict.spans) if isinstance(review.verdict, Redact) else None
