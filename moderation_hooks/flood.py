@@ -1,8 +1,8 @@
 """Flood control: per-member rate, repeated messages and mention spam.
 
-The hook is pure: the member's recent posts in the room arrive in
-``ctx.extra["recent_posts"]`` (a tuple of ``RecentPost``, newest first), filled in by the
-server because this hook declares ``needs = {"recent_posts"}``. Room slow mode (one post
+The hook is pure: the member's recent attempts to post in the room (refused ones included)
+arrive in ``ctx.extra["recent_posts"]`` (a tuple of ``RecentPost``, newest first), filled in
+by the server because this hook declares ``needs = {"recent_posts"}``. Room slow mode (one post
 per N seconds, error 1005) is enforced before the pipeline by the server, because it must
 be claimed atomically across processes.
 
