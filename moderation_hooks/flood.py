@@ -40,7 +40,7 @@ def digest(text: str) -> str:
 
 
 def count_mentions(text: str) -> int:
-    return len(_MENTION.findall(text))
+    return len(_MENTION.findall(text)) if "@" in text else 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -184,6 +184,13 @@ _ORDER = ("email", "id", "address", "phone")
 
 
 _DIGIT = re.compile(r"\d")
+_DROP_ASCII_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def _count_digits(text: str) -> int:
+    if text.isascii():  # str.translate is ~10x faster than a regex scan here
+        return len(text) - len(text.translate(_DROP_ASCII_DIGITS))
+    return len(_DIGIT.findall(text))
 
 
 def _worth_looking(kind: str, text: str, digits: int, lowered: str) -> bool:
@@ -202,7 +209,7 @@ def find_pii(text: str, kinds: Iterable[str] = KINDS) -> list[Span]:
     """Spans of personal data in ``text``, non-overlapping, in text order."""
     wanted = set(kinds)
     taken: list[Span] = []
-    digits = len(_DIGIT.findall(text))
+    digits = _count_digits(text)
     lowered = text.lower()
     for kind in _ORDER:
         if kind not in wanted or not _worth_looking(kind, text, digits, lowered):

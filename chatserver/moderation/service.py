@@ -257,9 +257,16 @@ class ModerationService:
             client_msg_id=draft.client_msg_id or "",
             reply_to=draft.reply_to or "",
             spans=redaction_spans(review),
-            info=conn.client_info(),
+            info=self._client_info(conn, room),
             payload=body,
         )
+
+    @staticmethod
+    def _client_info(conn: Connection, room: Room) -> dict[str, Any]:
+        """The info a publication of this sender carries (with the room's chan_info, if any),
+        kept with a hold so the approved message looks like any other."""
+        sub = conn.subs.get(room.channel)
+        return conn.client_info(sub.chan_info if sub is not None else b"")
 
     @staticmethod
     def _sender_reason(record: HoldRecord, review: Review | None) -> str:
