@@ -89,7 +89,10 @@ class HoldQueue:
         # The sender first: support resources at once when a crisis hook fired.
         if crisis is not None:
             await self._notify(record.user, notices.support(record, crisis))
-        note = review.verdict.notice if review is not None and isinstance(review.verdict, Hold) else ""
+        # The support notice already spoke to a member in crisis; the held notice stays plain.
+        note = ""
+        if crisis is None and review is not None and isinstance(review.verdict, Hold):
+            note = review.verdict.notice
         await self._notify(record.user, notices.held(record, note))
         await self._feed(record.channel + "/mod", {"type": "hold.created", "hold": record.public()})
         if record.escalated:
