@@ -62,12 +62,15 @@ class Sanctions:
         # kind -> community -> field (user, or "room\nuser" for kicks) -> sanction
         self.cache: dict[str, dict[str, dict[str, Sanction]]] = {k: {} for k in KINDS}
         self._task: asyncio.Task[None] | None = None
+        self._changes = 0  # bumped by every applied change; a reload that raced one is dropped
 
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
         self.node.hub.on_control("mod.sanction", self._on_control)
-        await self.reload()
+        for _ in range(5):
+            if await self.reload():
+                break
         self._task = asyncio.ensure_future(self._reload_loop())
 
     async def stop(self) -> None:
@@ -82,7 +85,9 @@ class Sanctions:
             except Exception:
                 log.exception("reloading sanctions failed; keeping the cached ones")
 
-    async def reload(self) -> None:
+    async def reload(self) -> bool:
+        """Read every community's sanctions; False (cache untouched) if a change raced it."""
+        before = self._changes
         communities = sorted(self.node.catalog.communities)
         fresh: dict[str, dict[str, dict[str, Sanction]]] = {k: {} for k in KINDS}
         if communities:
@@ -98,7 +103,10 @@ class Sanctions:
                     i += 1
                     if raw:
                         fresh[kind][community] = {f.decode(): Sanction.unpack(v) for f, v in raw.items()}
+        if self._changes != before:
+            return False  # a change arrived while reading: keep it, read everything again later
         self.cache = fresh
+        return True
 
     # ---- reads (hot path: no Redis) ------------------------------------------------------------
 
@@ -138,6 +146,7 @@ class Sanctions:
         return bool(removed)
 
     def _apply(self, kind: str, community: str, field: str, sanction: Sanction | None) -> None:
+        self._changes += 1
         table = self.cache.setdefault(kind, {}).setdefault(community, {})
         if sanction is None:
             table.pop(field, None)
