@@ -26,21 +26,13 @@ from chatserver.websocket import make_endpoint
 log = logging.getLogger("chatserver.app")
 
 # Extensions installed into every node, in order. Each module has ``install(node)``.
-EXTENSIONS: list[str] = ["chatserver.qa"]
-
-# Extra extension modules for this process, comma-separated, installed after EXTENSIONS.
-# Meant for tests and local experiments (e.g. a test-only moderation hook); production
-# deployments configure features instead.
-EXTRA_EXTENSIONS_ENV = "CHATSERVER_EXTRA_EXTENSIONS"
+EXTENSIONS: list[str] = ["chatserver.moderation", "chatserver.qa"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 def install_extensions(node: Node, names: list[str] | None = None) -> None:
-    if names is None:
-        extra = os.environ.get(EXTRA_EXTENSIONS_ENV, "")
-        names = EXTENSIONS + [n.strip() for n in extra.split(",") if n.strip()]
-    for name in names:
+    for name in names if names is not None else EXTENSIONS:
         module = importlib.import_module(name)
         module.install(node)
 
