@@ -4,7 +4,8 @@ Contract: ``install(node)`` registers the ``qa.*`` RPC methods, the stage-mode p
 the transcript HTTP routes, and a control-message handler; it exposes the service as
 ``node.qa``. All state lives in Redis (``chatserver.qa.store``); every change is decided by
 the pure domain ``rooms.qa`` and published on the board channel in the order it happened
-(recoverable). Questions pass the node's moderation pipeline like room messages. Frames
+(recoverable). Questions pass the room's moderation (``chatserver.moderation``, required)
+like room messages. Frames
 about anonymous questions carry no asker: event data names nobody, and board publications
 carry no ClientInfo. See docs/qa.md.
 """
@@ -16,7 +17,6 @@ from typing import TYPE_CHECKING
 from chatserver.qa import http, moderated
 from chatserver.qa.audit import ModFeedAudit
 from chatserver.qa.config import QaConfig
-from chatserver.qa.holds import NoticeHolds
 from chatserver.qa.rpc import QaRpc
 from chatserver.qa.service import QaService
 from chatserver.qa.stage import CONTROL_KIND
@@ -32,7 +32,7 @@ def install(node: Node) -> None:
     svc.stage.node = node
     votes = VoteBatcher(svc.store, config.vote_batch_ms)
     svc.audit_sinks.append(ModFeedAudit(node))
-    rpc = QaRpc(svc, votes, NoticeHolds(svc))
+    rpc = QaRpc(svc, votes)
     rpc.register(node)
     node.poster.gates.append(svc.stage.gate)
     node.hub.on_control(CONTROL_KIND, svc.stage.on_control)
@@ -47,7 +47,11 @@ def install(node: Node) -> None:
     node.extension_routes.extend(http.routes(node, svc))
 
     async def link_moderation() -> None:
-        moderated.link(svc)
+        if not moderated.link(svc):
+            raise RuntimeError(
+                "chatserver.qa needs the chatserver.moderation extension: questions pass the "
+                "room's moderation pipeline and hold queue (add it to EXTENSIONS)"
+            )
 
     node.startup_hooks.append(link_moderation)
     node.qa = svc  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Q&A with the moderation extension (``chatserver.moderation``), when it is installed.
+"""Q&A and the moderation extension (``chatserver.moderation``, required).
 
 - Questions go through ``moderation.moderate(kind="question")``: the room's own pipeline,
   the same gates (ban, mute), notices (``moderation.redacted``, ``moderation.held``,
@@ -8,7 +8,6 @@
 - Hosts' answers go through the room's pipeline too; non-allow verdicts are audited and a
   redaction is told to the host like a room message's.
 - ``qa.trace`` is written to the community's audit log (action ``qa.trace``).
-Without the extension, Q&A uses the node's pipeline directly (``chatserver.qa.review``).
 """
 
 from __future__ import annotations

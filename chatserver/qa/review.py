@@ -1,8 +1,11 @@
-"""Questions and answers pass the same moderation pipeline as room messages.
+"""Hosts' answers pass the room's moderation pipeline, as room messages do.
 
-``review`` builds a ``MessageContext`` (``kind`` "question" or "answer"), runs the node's
-context builders and pipeline, and returns the outcome: publishable text (maybe redacted),
-held, or rejected. A hook that fails or times out holds, as for room messages.
+``review`` builds a ``MessageContext`` (``kind="answer"``), runs the node's context builders
+and pipeline (the moderation extension makes it the room's own pipeline) and returns the
+outcome: publishable text (maybe redacted), held, or rejected; the caller refuses a held or
+rejected answer with 1001 (an answer is not queued for review: the host rewrites it). Unlike
+questions (``chatserver.qa.asking``), answers skip the room's posting gates: a host answering
+is not slowed by the room's slow mode.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chatserver.errors import MODERATION_REJECTED, ReplyError
-from chatserver.qa.asking import HoldHandler, ask
+from chatserver.qa.asking import ask
 from chatserver.qa.review import review
 from chatserver.qa.service import QaService, check_id, refused
 from chatserver.qa.votes import VOTABLE_STATES, VOTING_SESSIONS, VoteBatcher
@@ -91,10 +91,9 @@ def _people(d: dict[str, Any], key: str) -> tuple[Person, ...]:
 
 
 class QaRpc:
-    def __init__(self, svc: QaService, votes: VoteBatcher, hold: HoldHandler) -> None:
+    def __init__(self, svc: QaService, votes: VoteBatcher) -> None:
         self.svc = svc
         self.votes = votes
-        self.hold = hold
 
     def register(self, node: Node) -> None:
         methods: dict[str, Callable[[Connection, Any], Any]] = {
@@ -186,7 +185,7 @@ class QaRpc:
             raise ReplyError(107, f"bad request: a question has at most {limit} characters (this one has {len(text)})")
         anonymous = bool(_flag(d, "anonymous", False))
         sid = await self.svc.session_id(spec.name, d.get("session"))
-        return await ask(self.svc, conn, spec.name, room, actor, sid, text, anonymous, self.hold)
+        return await ask(self.svc, conn, spec.name, room, actor, sid, text, anonymous)
 
     @staticmethod
     def _screen(actor: Actor, qid: str, d: dict[str, Any]) -> BoardCommand:
@@ -224,7 +223,7 @@ class QaRpc:
             raise refused(denied)
         outcome = await review(self.svc.node, conn, room, text, kind="answer", extra={"session": sid, "question": qid, "channel": spec.name})
         refused_answer = outcome.status in ("rejected", "held")
-        if self.svc.moderation is not None and outcome.status != "ok":
+        if outcome.status != "ok":
             # Audited, and a redaction told to the host, as for a room message.
             await self.svc.moderation.after_verdict(
                 conn, room, Draft(text=text, client_msg_id=None), outcome.review,
