@@ -26,9 +26,23 @@ EXPIRED = ErrorCode(110, "expired")
 TOO_MANY_REQUESTS = ErrorCode(111, "too many requests", True)
 UNRECOVERABLE_POSITION = ErrorCode(112, "unrecoverable position")
 
+# Application error codes (docs/protocol.md), in the 1000-1999 range.
+MODERATION_REJECTED = ErrorCode(1001, "rejected by moderation")
+MUTED = ErrorCode(1002, "muted")
+BANNED = ErrorCode(1003, "banned")
+ROOM_LOCKED = ErrorCode(1004, "room locked")
+SLOW_MODE = ErrorCode(1005, "slow mode")
+STAGE_MODE = ErrorCode(1006, "stage mode")
+
 BY_CODE = {
     e.code: e
     for e in (
+        MODERATION_REJECTED,
+        MUTED,
+        BANNED,
+        ROOM_LOCKED,
+        SLOW_MODE,
+        STAGE_MODE,
         INTERNAL,
         UNAUTHORIZED,
         UNKNOWN_CHANNEL,
