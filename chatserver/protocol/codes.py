@@ -89,9 +89,6 @@ CONNECTION_LIMIT = Disconnect(3504, "connection limit")
 CHANNEL_LIMIT = Disconnect(3505, "channel limit")
 PERMISSION_DENIED_DISCONNECT = Disconnect(3507, "permission denied")
 TOO_MANY_ERRORS = Disconnect(3509, "too many errors")
-# Application codes (4000-4999): 4000-4499 reconnect, 4500-4999 terminal.
-KICKED_DISCONNECT = Disconnect(4501, "removed from the room by a moderator")
-BANNED_DISCONNECT = Disconnect(4503, "banned from this community")
 # Transport level: RFC 6455 "message too big".
 MESSAGE_TOO_BIG = Disconnect(1009, "message too big")
 
