@@ -33,12 +33,15 @@ ATTRIBUTE = "moderation"
 # Application error codes, so that errors built from a code (e.g. a refused subscribe) carry
 # a message. The codes and their meaning are listed in docs/protocol.md.
 APPLICATION_CODES = {
-    1001: "rejected by moderation",
-    1002: "muted",
-    1003: "banned",
-    1004: "room locked",
-    1005: "slow mode",
-    1006: "stage mode",
+    e.code: e.message
+    for e in (
+        codes.MODERATION_REJECTED,
+        codes.MUTED,
+        codes.BANNED,
+        codes.ROOM_LOCKED,
+        codes.SLOW_MODE,
+        codes.STAGE_MODE,
+    )
 }
 
 
@@ -61,8 +64,6 @@ def install(node: Node) -> None:
         svc = ModerationService(node, config)
     except (ModerationConfigError, HookLoadError) as exc:
         raise ConfigError(f"[moderation]: {exc}") from None
-    for code, message in APPLICATION_CODES.items():
-        codes.BY_CODE.setdefault(code, codes.ErrorCode(code, message))
     setattr(node, ATTRIBUTE, svc)
     svc.attach()
     install_checks(svc)
