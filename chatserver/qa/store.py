@@ -32,7 +32,7 @@ from chatserver.redis.broker import (
     pubsub_channel,
     stream_key,
 )
-from rooms.qa.model import Board, Question, Session, SessionState
+from rooms.qa.model import Board, Question, Session
 
 
 def _k(board: str, suffix: str) -> str:
@@ -246,7 +246,3 @@ class RedisQaStore:
             ],
         )
         return int(offset), int(n)
-
-    async def session_state(self, board: str, session_id: str) -> SessionState | None:
-        value = await self.redis.hget(_k(board, f"st:{session_id}"), "@")
-        return SessionState(_s(value)) if value else None
