@@ -87,7 +87,7 @@ def run_target(session: Session, kind: str) -> dict[str, Any]:
         ledger.add(missed_plan, [sent])
         last_seq = sum(ledger.accepted[channel].values())
         before = session.valkey.command_calls()
-        cpu = CpuMeter([target.pid])
+        cpu = CpuMeter(target.pids())
         cpu.start()
         t0 = time.monotonic_ns()
         recovery_target = {"s0": last_seq} if target.centrifuge else {}

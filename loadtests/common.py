@@ -115,7 +115,7 @@ class Session:
             return
         path = self.out / f"{self.scenario}-{name}.txt"
         proc = subprocess.Popen(
-            ["py-spy", "record", "--pid", str(target.pid), "--format", "raw", "--rate", "250", "-o", str(path)]
+            ["py-spy", "record", "--pid", str(target.pid), "--subprocesses", "--format", "raw", "--rate", "250", "-o", str(path)]
             + (["--native"] if self.args.profile_native else ["--nonblocking"]),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -211,7 +211,7 @@ def run_step(
 ) -> dict[str, Any]:
     receivers = session.workers
     call_all(session.all_workers(), "reset", timeout=60)
-    server_cpu = CpuMeter([target.pid])
+    server_cpu = CpuMeter(target.pids())
     load_cpu = CpuMeter([w.pid for w in session.all_workers()] + [session.valkey.pid])
     before = ledger.total_expected()
     metrics_before = target.metrics() if isinstance(target, ChatServer) else {}

@@ -30,7 +30,7 @@ from loadtests.common import (
     table,
     write_result,
 )
-from loadtests.launch import CpuMeter, rss_bytes
+from loadtests.launch import CpuMeter
 from loadtests.stats import median
 from loadtests.worker import call_all, raise_nofile
 
@@ -58,13 +58,13 @@ def run_target(session: Session, kind: str) -> dict[str, Any]:
         open_members(session, target, warm)
         call_all(session.workers, "close", timeout=120)
         time.sleep(2)
-        before = rss_bytes(target.pid)
+        before = target.rss()
         members = [target.member(f"m{i}", "conn", [channels[i % len(channels)]]) for i in range(args.connections)]
         with session.profiling(target, kind):
             opened = open_members(session, target, members, concurrency=args.concurrency)
         time.sleep(args.settle)
-        after = rss_bytes(target.pid)
-        idle = CpuMeter([target.pid])
+        after = target.rss()
+        idle = CpuMeter(target.pids())
         idle.start()
         time.sleep(args.idle)
         idle_cpu, idle_wall = idle.stop()

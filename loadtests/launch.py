@@ -26,6 +26,13 @@ from typing import Any
 import jwt
 
 SECRET = "loadtest-secret-" + "k" * 24
+# The server's config for load tests: the default moderation pipeline stays on, but its
+# flood hook would refuse a load sender (10 posts per 10 s per member by default).
+LOAD_CONFIG = """\
+[moderation.hooks.flood]
+rate = 10000
+per = 1
+"""
 API_KEY = "loadtest-api-key"
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -68,6 +75,21 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (``chatserver run --workers N`` forks workers)."""
+    out = [pid]
+    i = 0
+    while i < len(out):
+        try:
+            for task in os.listdir(f"/proc/{out[i]}/task"):
+                with open(f"/proc/{out[i]}/task/{task}/children") as fh:
+                    out.extend(int(c) for c in fh.read().split())
+        except OSError:
+            pass
+        i += 1
+    return out
 
 
 def rss_bytes(pid: int) -> int:
@@ -174,6 +196,13 @@ class Target:
     def pid(self) -> int:
         return self.proc.pid if self.proc else 0
 
+    def pids(self) -> list[int]:
+        """The server's processes (the supervisor and its workers with --workers N)."""
+        return process_tree(self.pid) if self.pid else []
+
+    def rss(self) -> int:
+        return sum(rss_bytes(p) for p in self.pids())
+
     def _spawn(self, cmd: list[str], env: dict[str, str], cpus: list[int] | None) -> None:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -256,8 +285,11 @@ class ChatServer(Target):
             }
         )
         full_env.update(env or {})
+        config = self.data_dir / "loadtest.toml"
+        config.write_text(LOAD_CONFIG)
         cmd = [
             sys.executable, "-m", "chatserver", "run",
+            "--config", str(config),
             "--port", str(self.port),
             "--redis-url", redis_url,
             "--data-dir", str(self.data_dir),
