@@ -214,7 +214,9 @@ def run_step(
     server_cpu = CpuMeter(target.pids())
     load_cpu = CpuMeter([w.pid for w in session.all_workers()] + [session.valkey.pid])
     before = ledger.total_expected()
-    metrics_before = target.metrics() if isinstance(target, ChatServer) else {}
+    # /metrics is per process: with --server-workers N each scrape reaches one worker.
+    per_process = isinstance(target, ChatServer) and session.args.server_workers == 1
+    metrics_before = target.metrics() if per_process else {}
     step_start = time.monotonic_ns()
     server_cpu.start()
     load_cpu.start()
@@ -233,7 +235,8 @@ def run_step(
     l_cpu, _ = load_cpu.stop()
     stats = call_all(receivers, "stats", timeout=120, expect=ledger.accepted)
     redis_info: dict[str, Any] = {}
-    if isinstance(target, ChatServer):
+    if per_process:
+        assert isinstance(target, ChatServer)
         after = target.metrics()
         calls = after.get("chat_redis_commands_total", 0) - metrics_before.get("chat_redis_commands_total", 0)
         secs = after.get("chat_redis_seconds_total", 0) - metrics_before.get("chat_redis_seconds_total", 0)

@@ -285,14 +285,16 @@ class Worker:
                 client.on_reply = reply_handler(item["sender"])
             pending.setdefault(item["sender"], {})
         start = loop.time()
-        heap = [(start + float(item.get("phase", 0.0)), i) for i, item in enumerate(plan)]
+        # (due time, plan index, message number): due = start + phase + n / rate, computed
+        # afresh each time so float error never adds or drops a message at the end.
+        heap = [(start + float(item.get("phase", 0.0)), i, 0) for i, item in enumerate(plan)]
         heapq.heapify(heap)
-        end = start + duration
+        end = start + duration - 1e-6
         sending_over = False
         max_lag = 0.0
         while heap:
             now = loop.time()
-            due, i = heap[0]
+            due, i, n = heap[0]
             if due >= end:
                 break
             if due > now:
@@ -320,7 +322,7 @@ class Worker:
                         client.send(orjson.dumps({"id": cid, "rpc": body}))
                     else:
                         client.send(orjson.dumps({"id": cid, "publish": {"channel": item["channel"], "data": {"text": text}}}))
-            heapq.heapreplace(heap, (due + 1.0 / item["rate"], i))
+            heapq.heapreplace(heap, (start + float(item.get("phase", 0.0)) + (n + 1) / item["rate"], i, n + 1))
         sending_over = True
         if outstanding:
             with contextlib.suppress(asyncio.TimeoutError):
