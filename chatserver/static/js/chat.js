@@ -1,0 +1,284 @@
+// The member view: rooms of the community, the live message list with history on entry,
+// sending, notices about my own messages, crisis resources, who is here and typing,
+// reporting, and the connection state with recovery after the network drops.
+
+import { h, $, newId, announce, isStaff } from "./dom.js";
+import { MessageLog } from "./messages.js";
+import { OwnMessages, CrisisPanel, handleNotice } from "./notices.js";
+import { MembersPanel, peopleFromPresence } from "./members.js";
+import { ask } from "./dialogs.js";
+
+const HISTORY_ON_ENTRY = 50;
+const PRESENCE_REFRESH_MS = 15000;
+// Errors worth retrying with the same client_msg_id (the server dedupes the retry).
+const RETRYABLE = new Set([0, 1, 2, 3, 100, 111]);
+
+export const REPORT_REASONS = [
+  ["harassment", "Unkind or harassing"],
+  ["spam", "Spam or advertising"],
+  ["personal_info", "Shares someone's personal details"],
+  ["self_harm", "Someone may be at risk"],
+  ["misinformation", "Harmful health misinformation"],
+  ["other", "Something else"],
+];
+
+export class ChatView extends EventTarget {
+  constructor(conn, session, moderation) {
+    super();
+    this.conn = conn;
+    this.session = session;
+    this.moderation = moderation; // moderator actions, or null for members
+    this.staff = isStaff(session.role);
+    this.channel = null;
+    this.sub = null;
+    this.rooms = [];
+    this.log = new MessageLog($("#messages"), {
+      me: session.user,
+      staff: this.staff,
+      onAction: (action, message) => this.onMessageAction(action, message),
+      onEvent: (data) => this.dispatchEvent(new CustomEvent("room-event", { detail: data })),
+    });
+    this.own = new OwnMessages($("#own-notices"), { onRetry: (key, item) => this.retry(key, item) });
+    this.crisis = new CrisisPanel($("#crisis"));
+    this.members = new MembersPanel({ list: $("#member-list"), count: $("#online-count"), typing: $("#typing") });
+    this.roomStatus = $("#room-status");
+    this._wire();
+  }
+
+  _wire() {
+    const form = $("#composer");
+    const text = $("#composer-text");
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.send(text.value);
+    });
+    text.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.send(text.value);
+      }
+    });
+    text.addEventListener("input", () => this.dispatchEvent(new Event("typing")));
+    this.conn.addEventListener("notice", (event) => this.onNotice(event.detail));
+    this.conn.addEventListener("status", (event) => this.onStatus(event.detail));
+    this._presenceTimer = setInterval(() => this.refreshMembers(), PRESENCE_REFRESH_MS);
+  }
+
+  async start() {
+    try {
+      const result = await this.conn.rpc("chat.rooms", { community: this.session.community });
+      this.rooms = result.rooms || [];
+    } catch (error) {
+      this.setRoomStatus(`Could not load the rooms: ${error.message}`);
+      return;
+    }
+    this.renderRooms();
+    if (!this.rooms.length) {
+      this.setRoomStatus("This community has no rooms you can join yet.");
+      return;
+    }
+    const wanted = new URLSearchParams(location.search).get("room") || sessionStorage.getItem("chatserver.room");
+    const room = this.rooms.find((r) => r.channel === wanted) || this.rooms[0];
+    this.enter(room.channel);
+  }
+
+  renderRooms() {
+    $("#room-list").replaceChildren(
+      ...this.rooms.map((room) =>
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              type: "button",
+              class: "room-button",
+              "aria-current": room.channel === this.channel ? "true" : false,
+              onclick: () => this.enter(room.channel),
+            },
+            room.title || room.name,
+          ),
+        ),
+      ),
+    );
+  }
+
+  get room() {
+    return this.rooms.find((r) => r.channel === this.channel) || null;
+  }
+
+  enter(channel) {
+    if (channel === this.channel && this.sub) return;
+    if (this.sub) this.conn.removeSubscription(this.sub);
+    this.channel = channel;
+    sessionStorage.setItem("chatserver.room", channel);
+    const room = this.room;
+    const title = room?.title || room?.name || channel;
+    $("#room-title").textContent = title;
+    $("#messages").setAttribute("aria-label", `Messages in ${title}`);
+    this.log.reset();
+    this.members.clear();
+    this.setRoomStatus("Joining…");
+    this.renderRooms();
+    const sub = this.conn.subscription(channel);
+    this.sub = sub;
+    sub.on("subscribed", (ctx) => this.onSubscribed(sub, ctx));
+    sub.on("subscribing", (ctx) => {
+      if (sub === this.sub && ctx.code !== 0) this.setRoomStatus("Connection lost. Reconnecting… messages sent meanwhile will appear when you are back.", "warn");
+    });
+    sub.on("unsubscribed", (ctx) => {
+      if (sub !== this.sub) return;
+      if (ctx.code === 0) return; // we left
+      this.setRoomStatus(`You are no longer in this room: ${ctx.reason}`, "warn");
+    });
+    sub.on("error", (ctx) => {
+      if (sub === this.sub) this.setRoomStatus(`Could not join: ${ctx.error?.message || "error"}`, "warn");
+    });
+    sub.on("publication", (ctx) => this.onPublication(ctx));
+    sub.on("join", () => this.refreshMembers());
+    sub.on("leave", () => this.refreshMembers());
+    sub.subscribe();
+    this.dispatchEvent(new CustomEvent("room", { detail: { channel, room } }));
+  }
+
+  async onSubscribed(sub, ctx) {
+    if (sub !== this.sub) return;
+    if (ctx.wasRecovering && ctx.recovered) {
+      this.setRoomStatus("Back online. You have everything you missed.", "ok", 4000);
+    } else {
+      if (ctx.wasRecovering) {
+        this.log.reset();
+        this.setRoomStatus("You were away for a while; showing the latest messages.", "warn", 8000);
+      } else {
+        this.setRoomStatus("");
+      }
+      await this.loadHistory(sub);
+    }
+    this.refreshMembers();
+  }
+
+  async loadHistory(sub) {
+    try {
+      const history = await sub.history({ limit: HISTORY_ON_ENTRY, reverse: true });
+      if (sub !== this.sub) return;
+      for (const pub of [...history.publications].reverse()) this.log.apply(pub);
+      this.log.scrollToEnd();
+    } catch (error) {
+      this.setRoomStatus(`Could not load earlier messages: ${error.message}`, "warn");
+    }
+  }
+
+  onPublication(ctx) {
+    this.log.apply(ctx);
+    const data = ctx.data || {};
+    if (data.type === "message") {
+      this.members.stopTyping(data.user);
+      if (data.user === this.session.user) this.own.published(data);
+    }
+  }
+
+  onNotice(data) {
+    const understood = handleNotice(data, {
+      own: this.own,
+      crisis: this.crisis,
+      onNotice: (text) => this.own.set({ id: newId("n") }, "info", { detail: text }),
+    });
+    if (!understood) console.info("notice not shown", data);
+    this.dispatchEvent(new CustomEvent("notice", { detail: data }));
+  }
+
+  onStatus(status) {
+    const pill = $("#conn-status");
+    pill.dataset.state = status.state;
+    $("#conn-text").textContent = status.text;
+    $("#composer-hint").textContent =
+      status.state === "connected" ? "" : status.state === "connecting" ? "You can write now; it is sent when the connection is back." : "";
+    if (status.state === "disconnected") this.setRoomStatus(status.text, "warn");
+  }
+
+  setRoomStatus(text, tone = "info", clearAfter = 0) {
+    const el = this.roomStatus;
+    el.textContent = text;
+    el.dataset.tone = tone;
+    el.hidden = !text;
+    clearTimeout(this._statusTimer);
+    if (clearAfter) this._statusTimer = setTimeout(() => { if (el.textContent === text) el.hidden = true; }, clearAfter);
+  }
+
+  async refreshMembers() {
+    const sub = this.sub;
+    if (!sub || sub.state !== "subscribed" || !this.conn.connected) return;
+    try {
+      const answer = await sub.presence();
+      if (sub !== this.sub) return;
+      this.members.render(peopleFromPresence(answer.clients, this.session.community, this.session.user));
+    } catch (error) {
+      console.info("presence unavailable:", error?.message);
+    }
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  async send(raw) {
+    const text = raw.trim();
+    if (!text || !this.channel) return;
+    const input = $("#composer-text");
+    input.value = "";
+    const ref = { client_msg_id: newId("m") };
+    this.dispatchEvent(new Event("sent"));
+    await this._post(ref, text, this.channel);
+    input.focus();
+  }
+
+  retry(key, item) {
+    this._post({ client_msg_id: key }, item.text, item.channel || this.channel);
+  }
+
+  async _post(ref, text, channel) {
+    this.own.set(ref, "sending", { text, channel });
+    try {
+      const result = await this.conn.rpc("chat.send", { channel, text, client_msg_id: ref.client_msg_id });
+      this.own.result({ ...ref, id: result.id }, result, text);
+      if (result.status === "published" && this.log.find(result.id)) this.own.drop(ref.client_msg_id);
+    } catch (error) {
+      const rejected = error.code === 1001;
+      this.own.set(ref, rejected ? "rejected" : "failed", {
+        text,
+        detail: error.message,
+        retry: RETRYABLE.has(error.code),
+      });
+    }
+  }
+
+  // ------------------------------------------------------------------ message actions
+
+  async onMessageAction(action, message) {
+    if (action === "report") return this.report(message);
+    if (this.moderation) return this.moderation.messageAction(action, message, this.channel);
+  }
+
+  async report(message) {
+    const values = await ask({
+      title: "Report this message",
+      description: "The room's moderators will see your report. The author is not told who reported it.",
+      submit: "Send report",
+      fields: [
+        { name: "reason", label: "What is wrong?", type: "select", options: REPORT_REASONS },
+        { name: "details", label: "Anything else moderators should know (optional)", type: "textarea", maxlength: 500 },
+      ],
+    });
+    if (!values) return;
+    try {
+      await this.conn.rpc("mod.report", {
+        channel: this.channel,
+        message_id: message.id,
+        reason: values.reason,
+        details: values.details || undefined,
+      });
+      this.own.set({ id: newId("r") }, "info", { detail: "Thank you. Your report reached the moderators." });
+    } catch (error) {
+      this.own.set({ id: newId("r") }, "info", { detail: `The report was not sent: ${error.message}` });
+    }
+    announce("Report sent");
+  }
+}

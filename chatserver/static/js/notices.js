@@ -1,0 +1,195 @@
+// What happened to my own messages (sending, posted with details hidden, held, approved,
+// rejected, expired), and crisis resources: private, shown only to this person.
+
+import { h, announce, formatDateTime } from "./dom.js";
+import { hiddenWords } from "./messages.js";
+
+const FINAL = new Set(["rejected", "expired", "approved", "failed", "redacted", "removed", "info"]);
+
+function excerpt(text, max = 140) {
+  if (!text) return "";
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+export class OwnMessages {
+  /** @param {HTMLUListElement} list */
+  constructor(list, { onRetry }) {
+    this.list = list;
+    this.onRetry = onRetry;
+    this.items = new Map(); // key (client_msg_id or message id) -> {element, state}
+  }
+
+  _key(ref) {
+    for (const [key, item] of this.items) {
+      if (key === ref.client_msg_id || key === ref.id || (ref.id && item.id === ref.id)) return key;
+    }
+    return null;
+  }
+
+  /** Show or update the notice about one of my messages. */
+  set(ref, status, { text, detail, retry, channel } = {}) {
+    let key = this._key(ref);
+    let item = key ? this.items.get(key) : null;
+    if (!item) {
+      key = ref.client_msg_id || ref.id;
+      item = { element: h("li", { class: "own" }), text: text || "", id: ref.id, channel };
+      this.items.set(key, item);
+      this.list.append(item.element);
+    }
+    if (ref.id) item.id = ref.id;
+    if (text) item.text = text;
+    item.status = status;
+    item.retry = retry;
+    const labels = {
+      sending: "Sending…",
+      held: "Held for review",
+      approved: "Approved and posted",
+      rejected: "Not posted",
+      expired: "Not posted: nobody reviewed it in time",
+      failed: "Not sent",
+      redacted: "Posted, with some details hidden",
+      removed: "Removed by a moderator",
+      info: "Notice",
+    };
+    const buttons = [];
+    if (retry) {
+      buttons.push(h("button", { type: "button", class: "link", onclick: () => this.onRetry(key, item) }, "Try again"));
+    }
+    if (FINAL.has(status) || status === "held") {
+      buttons.push(
+        h("button", { type: "button", class: "link", "aria-label": "Dismiss this notice", onclick: () => this.drop(key) }, "Dismiss"),
+      );
+    }
+    item.element.className = `own own-${status}`;
+    item.element.replaceChildren(
+      h("p", { class: "own-status" }, h("strong", {}, labels[status] || status), detail ? ` — ${detail}` : ""),
+      item.text ? h("p", { class: "own-text" }, `“${excerpt(item.text)}”`) : null,
+      buttons.length ? h("p", { class: "own-actions" }, buttons) : null,
+    );
+    if (status !== "sending") announce(`${labels[status] || status}${detail ? `: ${detail}` : ""}`);
+  }
+
+  drop(key) {
+    const item = this.items.get(key);
+    if (!item) return;
+    item.element.remove();
+    this.items.delete(key);
+  }
+
+  /** My message appeared in the room: its "Sending…" notice has done its job. */
+  published(message) {
+    const key = this._key({ client_msg_id: message.client_msg_id, id: message.id });
+    if (key && this.items.get(key).status === "sending") this.drop(key);
+  }
+
+  /** The answer of chat.send. */
+  result(ref, result, text) {
+    if (result.status === "published") {
+      // Shown in the room; drop "Sending…" only once it arrives there (or now if it already did).
+      if (result.duplicate) this.drop(this._key(ref));
+      return;
+    }
+    if (result.status === "redacted") {
+      this.set(ref, "redacted", { text, detail: `we hid your ${hiddenWords(result.hidden)} to protect your privacy.` });
+    } else if (result.status === "held") {
+      this.set({ ...ref, id: result.id }, "held", {
+        text,
+        detail: "only you can see it until a moderator reviews it." + (result.reason ? ` (${result.reason})` : ""),
+      });
+    }
+  }
+}
+
+/** The crisis resources panel: private, prominent, calm. */
+export class CrisisPanel {
+  constructor(section) {
+    this.section = section;
+  }
+
+  show(data) {
+    const resources = data.resources || [];
+    const heading = h("h2", { tabindex: "-1" }, data.title || "You are not alone. Support is here now.");
+    const close = h("button", { type: "button", class: "secondary", onclick: () => this.hide() }, "Close");
+    this.section.replaceChildren(
+      heading,
+      h(
+        "p",
+        {},
+        data.message ||
+          "Your message has not been shared with the room. A moderator has been told and will look at it. If you are in danger, please contact one of these now:",
+      ),
+      h(
+        "ul",
+        { class: "resources" },
+        resources.map((r) =>
+          h(
+            "li",
+            {},
+            h("strong", {}, r.name || r.title || "Support line"),
+            r.phone ? [" ", h("a", { href: `tel:${r.phone.replace(/[^+\d]/g, "")}` }, r.phone)] : null,
+            r.text ? [" ", h("span", {}, r.text)] : null,
+            r.url ? [" ", h("a", { href: r.url, target: "_blank", rel: "noopener noreferrer" }, r.url.replace(/^https?:\/\//, ""))] : null,
+            r.hours ? h("span", { class: "hours" }, ` (${r.hours})`) : null,
+          ),
+        ),
+      ),
+      h("p", { class: "crisis-note" }, "Only you can see this."),
+      close,
+    );
+    this.section.hidden = false;
+    heading.focus();
+  }
+
+  hide() {
+    this.section.hidden = true;
+    document.getElementById("composer-text")?.focus();
+  }
+}
+
+/**
+ * Route one private notice (data published on user#<me>) to the right place.
+ * Returns true when it was understood.
+ */
+export function handleNotice(data, { own, crisis, onNotice }) {
+  const ref = { id: data.message_id || data.id, client_msg_id: data.client_msg_id };
+  switch (data.type) {
+    case "crisis.resources":
+    case "notice.crisis":
+      crisis.show(data);
+      return true;
+    case "message.held":
+    case "notice.held":
+      own.set(ref, "held", { text: data.text, detail: "only you can see it until a moderator reviews it." });
+      return true;
+    case "message.approved":
+    case "notice.approved":
+      own.set(ref, "approved", { text: data.text, detail: data.edited ? "a moderator edited it first." : "" });
+      return true;
+    case "message.rejected":
+    case "notice.rejected":
+      own.set(ref, "rejected", { text: data.text, detail: data.reason || "" });
+      return true;
+    case "message.expired":
+    case "notice.expired":
+      own.set(ref, "expired", { text: data.text });
+      return true;
+    case "message.redacted":
+    case "notice.redacted":
+      own.set(ref, "redacted", { text: data.text, detail: `we hid your ${hiddenWords(data.hidden || [])} to protect your privacy.` });
+      return true;
+    case "message.removed":
+    case "notice.removed":
+      own.set(ref, "removed", { text: data.text, detail: data.reason || "" });
+      return true;
+    case "member.muted":
+    case "notice.muted":
+      onNotice(`A moderator muted you${data.until ? ` until ${formatDateTime(data.until)}` : ""}.${data.reason ? ` Reason: ${data.reason}` : ""}`);
+      return true;
+    default:
+      if (data.text || data.message) {
+        onNotice(data.message || data.text);
+        return true;
+      }
+      return false;
+  }
+}
