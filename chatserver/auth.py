@@ -127,7 +127,7 @@ def make_token(
     if name:
         claims["name"] = name
     if communities:
-        for community, role in communities.items():
+        for role in communities.values():
             if role not in ROLES:
                 raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
         claims["communities"] = communities

@@ -224,6 +224,9 @@ class Connection:
         else:
             self._out.clear()
             self._out_bytes = 0
+        if self._direct is not None:
+            self._direct.close(disconnect.code, reason)
+            return
         if self._writer_wake is not None and not self._writer_wake.done():
             self._writer_wake.set_result(None)
         asyncio.ensure_future(self._send_close(disconnect.code, reason))
@@ -232,7 +235,7 @@ class Connection:
         if self._writer is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._writer), 2)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 pass
         try:
             await self.node_send_close(code, reason)
@@ -693,7 +696,7 @@ class Connection:
             self.push_bytes(self.codec.ping)
             self.next_ping = now + settings.ping_interval
             if not self.pong_deadline:
-                self.pong_deadline = now + settings.ping_interval + settings.pong_timeout
+                self.pong_deadline = now + settings.pong_timeout
 
 
 def _uint(value: Any) -> int:

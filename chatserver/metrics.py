@@ -58,6 +58,11 @@ class NodeCollector(Collector):
         yield CounterMetricFamily(
             "chat_send_queue_drops", "Connections closed because their send queue overflowed", value=s.slow_closes
         )
+        yield GaugeMetricFamily(
+            "chat_send_queue_bytes",
+            "Bytes waiting in client outboxes (bounded by send_queue_bytes per connection)",
+            value=sum(c._out_bytes for c in n.open),
+        )
         yield CounterMetricFamily("chat_offset_gaps", "Pub/sub gaps that forced recovery", value=n.hub.gaps)
         yield CounterMetricFamily("chat_redis_commands", "Redis round trips", value=n.broker.commands)
         yield CounterMetricFamily(

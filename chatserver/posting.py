@@ -192,7 +192,9 @@ class Poster:
         )
         if extra:
             event.update(extra)
-        payload = pack_payload(orjson.dumps(event), info=conn.client_info(), time_ms=now_ms)
+        sub = conn.subs.get(room.channel)
+        info = conn.client_info(sub.chan_info if sub is not None else b"")
+        payload = pack_payload(orjson.dumps(event), info=info, time_ms=now_ms)
         spec = self.node.resolver.resolve(room.channel)
         assert spec is not None
         published = await self.node.broker.publish(

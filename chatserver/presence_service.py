@@ -14,8 +14,8 @@ from chatserver.publication import KIND_JOIN, KIND_LEAVE, Publication, pack_payl
 from rooms.channels import ChannelKind
 
 if TYPE_CHECKING:
-    from chatserver.connection import Connection, Sub
     from chatserver.channels import ChannelSpec
+    from chatserver.connection import Connection, Sub
     from chatserver.node import Node
 
 log = logging.getLogger("chatserver.presence")

@@ -52,6 +52,21 @@ class DirectSend:
     def buffered(self) -> int:
         return self._proto.transport.get_write_buffer_size()
 
+    def close(self, code: int, reason: str, abort_after: float = 5.0) -> None:
+        """Send a close frame now, even while the transport is paused (a slow reader), and
+        abort the socket if the peer has not completed the closing handshake in time."""
+        p = self._proto
+        if p.close_sent or p.disconnected or p.transport.is_closing():
+            return
+        p.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        p.conn.send_close(code, reason)
+        p.transport.write(b"".join(p.conn.data_to_send()))
+        p.close_sent = True
+        if p.read_paused:
+            p.read_paused = False
+            p.transport.resume_reading()
+        p.close_timer = p.loop.call_later(abort_after, p.transport.abort)
+
 
 class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
     def handle_connect(self, event: Any) -> None:

@@ -63,7 +63,7 @@ class Pipeline:
             if not isinstance(result, (Allow, Redact, Hold, Reject)):
                 raise TypeError(f"hook returned {type(result).__name__}, not a Verdict")
             return result
-        except asyncio.TimeoutError:
+        except TimeoutError:
             reason = f"moderation check {spec.name!r} timed out"
         except Exception as exc:  # a hook's failure must never let a message through silently
             reason = f"moderation check {spec.name!r} failed: {type(exc).__name__}"

@@ -205,7 +205,7 @@ class RawClient:
             return fut.result()
         if self.closed in done:
             raise self.closed.result()
-        raise asyncio.TimeoutError(f"no reply to {method}")
+        raise TimeoutError(f"no reply to {method}")
 
     async def connect(self, tok: str, **params: Any) -> dict[str, Any]:
         reply = await self.call("connect", {"token": tok, **params})
@@ -257,7 +257,7 @@ class RawClient:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise asyncio.TimeoutError("no matching push")
+                raise TimeoutError("no matching push")
             push = await asyncio.wait_for(self.pushes.get(), remaining)
             if where is None or where(push):
                 return push
@@ -325,7 +325,7 @@ def read_close_code(sock: socket.socket, timeout: float = 10) -> int | None:
     while True:
         try:
             chunk = sock.recv(1 << 20)
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             return None
         if not chunk:
             break

@@ -194,3 +194,31 @@ async def test_server_pings_and_pong(server, clients):
     await c.connect(token("p", {}))
     await c.send({})  # a pong before any ping is harmless
     assert "connect" not in (await c.call("ping", {}))
+
+
+async def test_subscription_token_chan_info_and_refresh(server, clients):
+    import jwt as pyjwt
+
+    from tests.harness import SECRET
+
+    community = unique("comm")
+    channel = server.make_room(community, "tok")
+    c = await clients(server.ws_url)
+    await c.connect(token("st", {community: "member"}))
+    now = int(time.time())
+    sub_token = pyjwt.encode({"sub": "st", "channel": channel, "info": {"badge": "verified"}, "exp": now + 60},
+                             SECRET, algorithm="HS256")
+    result = (await c.call("subscribe", {"channel": channel, "token": sub_token}))["subscribe"]
+    assert result["expires"] is True and result["ttl"] <= 60
+    await c.rpc("chat.send", {"channel": channel, "text": "with badge"})
+    push = await c.next_push(where=lambda p: "pub" in p.get("push", {}))
+    assert push["push"]["pub"]["info"]["chan_info"] == {"badge": "verified"}
+    fresh = pyjwt.encode({"sub": "st", "channel": channel, "exp": now + 3600}, SECRET, algorithm="HS256")
+    refreshed = (await c.call("sub_refresh", {"channel": channel, "token": fresh}))["sub_refresh"]
+    assert refreshed["expires"] is True and refreshed["ttl"] > 3000
+    other = await clients(server.ws_url)
+    await other.connect(token("st2", {community: "member"}))
+    forged = pyjwt.encode({"sub": "st2", "channel": channel}, "wrong-secret-wrong-secret-1234", algorithm="HS256")
+    assert (await other.call("subscribe", {"channel": channel, "token": forged}))["error"]["code"] == 103
+    stolen = (await other.call("subscribe", {"channel": channel, "token": sub_token}))
+    assert stolen["error"]["code"] == 103  # issued to another user

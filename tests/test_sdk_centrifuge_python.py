@@ -11,7 +11,6 @@ import orjson
 import pytest
 from centrifuge import (
     Client,
-    ClientEventHandler,
     PublicationContext,
     SubscribedContext,
     SubscriptionEventHandler,

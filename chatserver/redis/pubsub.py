@@ -209,7 +209,7 @@ class PubSub:
                     args = ["AUTH", a.username, a.password] if a.username else ["AUTH", a.password]
                     await self._command(proto, *args)
                 await self._command(proto, "CLIENT", "SETNAME", "chatserver-pubsub")
-            except (RespError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, RespError, OSError) as exc:
                 log.error("pub/sub handshake failed: %s", exc)
                 if proto.transport:
                     proto.transport.close()
