@@ -82,8 +82,17 @@ async def open_page(browser, web):
     contexts = []
     logs: list[str] = []
 
-    async def open_(name: str, community: str, role: str = "member", *, width: int = 1100, height: int = 760, invisible: bool = False):
-        context = await browser.new_context(viewport={"width": width, "height": height})
+    async def open_(
+        name: str,
+        community: str,
+        role: str = "member",
+        *,
+        width: int = 1100,
+        height: int = 760,
+        invisible: bool = False,
+        **context_options,
+    ):
+        context = await browser.new_context(viewport={"width": width, "height": height}, **context_options)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = await context.new_page()
