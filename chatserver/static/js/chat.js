@@ -268,14 +268,12 @@ export class ChatView extends EventTarget {
       ],
     });
     if (!values) return;
+    const label = REPORT_REASONS.find(([value]) => value === values.reason)?.[1] || values.reason;
+    const reason = values.details ? `${label}: ${values.details}` : label;
     try {
-      await this.conn.rpc("mod.report", {
-        channel: this.channel,
-        message_id: message.id,
-        reason: values.reason,
-        details: values.details || undefined,
-      });
-      this.own.set({ id: newId("r") }, "info", { detail: "Thank you. Your report reached the moderators." });
+      const result = await this.conn.rpc("chat.report", { channel: this.channel, id: message.id, reason: reason.slice(0, 500) });
+      const hidden = result.hidden ? " It is hidden until a moderator has looked at it." : "";
+      this.own.set({ id: newId("r") }, "info", { detail: `Thank you. Your report reached the moderators.${hidden}` });
     } catch (error) {
       this.own.set({ id: newId("r") }, "info", { detail: `The report was not sent: ${error.message}` });
     }

@@ -100,6 +100,11 @@ export class OwnMessages {
   }
 }
 
+// "116 123" becomes a tap-to-call link; "call or text 988" stays words.
+function contactEl(contact) {
+  return /^\+?[\d ()-]{3,}$/.test(contact) ? h("a", { href: `tel:${contact.replace(/[^+\d]/g, "")}` }, contact) : h("span", {}, contact);
+}
+
 /** The crisis resources panel: private, prominent, calm. */
 export class CrisisPanel {
   constructor(section) {
@@ -125,11 +130,9 @@ export class CrisisPanel {
           h(
             "li",
             {},
-            h("strong", {}, r.name || r.title || "Support line"),
-            r.phone ? [" ", h("a", { href: `tel:${r.phone.replace(/[^+\d]/g, "")}` }, r.phone)] : null,
-            r.text ? [" ", h("span", {}, r.text)] : null,
+            h("strong", {}, r.name || "Support"),
+            r.contact ? [": ", contactEl(r.contact)] : null,
             r.url ? [" ", h("a", { href: r.url, target: "_blank", rel: "noopener noreferrer" }, r.url.replace(/^https?:\/\//, ""))] : null,
-            r.hours ? h("span", { class: "hours" }, ` (${r.hours})`) : null,
           ),
         ),
       ),
@@ -147,47 +150,57 @@ export class CrisisPanel {
 }
 
 /**
- * Route one private notice (data published on user#<me>) to the right place.
- * Returns true when it was understood.
+ * Route one private notice (data published on user#<me>, docs/moderation.md) to the right
+ * place. Returns true when it was understood.
  */
 export function handleNotice(data, { own, crisis, onNotice }) {
-  const ref = { id: data.message_id || data.id, client_msg_id: data.client_msg_id };
+  const ref = { id: data.id, client_msg_id: data.client_msg_id };
+  const until = data.until ? ` until ${formatDateTime(data.until)}` : "";
+  const why = data.reason ? ` Reason: ${data.reason}` : "";
   switch (data.type) {
-    case "crisis.resources":
-    case "notice.crisis":
+    case "moderation.support":
       crisis.show(data);
       return true;
-    case "message.held":
-    case "notice.held":
-      own.set(ref, "held", { text: data.text, detail: "only you can see it until a moderator reviews it." });
+    case "moderation.held":
+      own.set(ref, "held", { text: data.text, detail: data.message || "only you can see it until a moderator reviews it." });
       return true;
-    case "message.approved":
-    case "notice.approved":
+    case "moderation.approved":
       own.set(ref, "approved", { text: data.text, detail: data.edited ? "a moderator edited it first." : "" });
       return true;
-    case "message.rejected":
-    case "notice.rejected":
-      own.set(ref, "rejected", { text: data.text, detail: data.reason || "" });
+    case "moderation.rejected":
+      own.set(ref, "rejected", { detail: data.reason || "" });
       return true;
-    case "message.expired":
-    case "notice.expired":
-      own.set(ref, "expired", { text: data.text });
+    case "moderation.expired":
+      own.set(ref, "expired", { detail: data.message || "" });
       return true;
-    case "message.redacted":
-    case "notice.redacted":
-      own.set(ref, "redacted", { text: data.text, detail: `we hid your ${hiddenWords(data.hidden || [])} to protect your privacy.` });
+    case "moderation.redacted":
+      own.set(ref, "redacted", { detail: data.message || `we hid your ${hiddenWords(data.hidden || [])} to protect your privacy.` });
       return true;
-    case "message.removed":
-    case "notice.removed":
-      own.set(ref, "removed", { text: data.text, detail: data.reason || "" });
+    case "moderation.deleted":
+      if (data.count) {
+        onNotice(`A moderator removed ${data.count} of your recent messages.${why}`);
+        return true;
+      }
+      own.set({ id: data.message_id || data.id }, "removed", { text: data.text, detail: data.reason || "" });
       return true;
-    case "member.muted":
-    case "notice.muted":
-      onNotice(`A moderator muted you${data.until ? ` until ${formatDateTime(data.until)}` : ""}.${data.reason ? ` Reason: ${data.reason}` : ""}`);
+    case "moderation.muted":
+      onNotice(`A moderator muted you${until || " until they lift it"}. You can still read the room.${why}`);
+      return true;
+    case "moderation.unmuted":
+      onNotice("You can post again.");
+      return true;
+    case "moderation.kicked":
+      onNotice(`A moderator removed you from ${data.channel || "the room"}.${why}`);
+      return true;
+    case "moderation.banned":
+      onNotice(`You are banned from this community${until}.${why}`);
+      return true;
+    case "moderation.unbanned":
+      onNotice("Your ban was lifted.");
       return true;
     default:
-      if (data.text || data.message) {
-        onNotice(data.message || data.text);
+      if (data.message) {
+        onNotice(data.message);
         return true;
       }
       return false;
