@@ -36,7 +36,10 @@ export class ChatView extends EventTarget {
       me: session.user,
       staff: this.staff,
       onAction: (action, message) => this.onMessageAction(action, message),
-      onEvent: (data) => this.dispatchEvent(new CustomEvent("room-event", { detail: data })),
+      onEvent: (data) => {
+        this._roomEvent(data);
+        this.dispatchEvent(new CustomEvent("room-event", { detail: data }));
+      },
     });
     this.own = new OwnMessages($("#own-notices"), { onRetry: (key, item) => this.retry(key, item) });
     this.crisis = new CrisisPanel($("#crisis"));
@@ -118,6 +121,8 @@ export class ChatView extends EventTarget {
     $("#messages").setAttribute("aria-label", `Messages in ${title}`);
     this.log.reset();
     this.members.clear();
+    this.flags = { slow: room?.slow_mode || 0, locked: !!room?.locked };
+    this.renderFlags();
     this.setRoomStatus("Joining…");
     this.renderRooms();
     const sub = this.conn.subscription(channel);
@@ -139,6 +144,22 @@ export class ChatView extends EventTarget {
     sub.on("leave", () => this.refreshMembers());
     sub.subscribe();
     this.dispatchEvent(new CustomEvent("room", { detail: { channel, room } }));
+  }
+
+  // Room events that change how the room works (from moderators).
+  _roomEvent(data) {
+    if (data.type === "room.slow_mode") this.flags.slow = data.seconds || 0;
+    else if (data.type === "room.locked") this.flags.locked = true;
+    else if (data.type === "room.unlocked") this.flags.locked = false;
+    else return;
+    this.renderFlags();
+  }
+
+  renderFlags() {
+    const parts = [];
+    if (this.flags.locked) parts.push("Locked: only moderators can post right now.");
+    if (this.flags.slow) parts.push(`Slow mode: one message every ${this.flags.slow} s.`);
+    $("#room-flags").textContent = parts.join(" ");
   }
 
   async onSubscribed(sub, ctx) {

@@ -62,6 +62,11 @@ export function formatDateTime(value) {
   return Number.isNaN(date.getTime()) ? String(value) : dateTimeFormat.format(date);
 }
 
+/** Server messages name times in ISO 8601 UTC; show them in the reader's own time. */
+export function localTimes(text) {
+  return String(text).replace(/\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)/g, (iso) => formatDateTime(iso));
+}
+
 /** Say something to screen reader users without moving focus. */
 export function announce(text) {
   const region = document.getElementById("announcer");

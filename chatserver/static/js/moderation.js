@@ -153,6 +153,9 @@ export class ModerationConsole {
     this.alerts = [];
     this.reportTexts.clear();
     this.renderHolds();
+    const flags = this.chat.flags || {};
+    this.state = undefined;
+    this._setRoomState({ slow: flags.slow || 0, locked: !!flags.locked });
     this.reportList.replaceChildren();
     const feed = this.conn.subscription(`${channel}/mod`);
     this.feed = feed;

@@ -1,7 +1,7 @@
 // What happened to my own messages (sending, posted with details hidden, held, approved,
 // rejected, expired), and crisis resources: private, shown only to this person.
 
-import { h, announce, formatDateTime } from "./dom.js";
+import { h, announce, formatDateTime, localTimes } from "./dom.js";
 import { hiddenWords } from "./messages.js";
 
 const FINAL = new Set(["rejected", "expired", "approved", "failed", "redacted", "removed", "info"]);
@@ -62,7 +62,7 @@ export class OwnMessages {
     }
     item.element.className = `own own-${status}`;
     item.element.replaceChildren(
-      h("p", { class: "own-status" }, h("strong", {}, labels[status] || status), detail ? ` — ${detail}` : ""),
+      h("p", { class: "own-status" }, h("strong", {}, labels[status] || status), detail ? ` — ${localTimes(detail)}` : ""),
       item.text ? h("p", { class: "own-text" }, `“${excerpt(item.text)}”`) : null,
       buttons.length ? h("p", { class: "own-actions" }, buttons) : null,
     );
