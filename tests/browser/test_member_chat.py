@@ -88,3 +88,31 @@ async def test_page_recovers_missed_messages_after_its_connection_is_cut(web, op
     await message_box(ann).fill("welcome back")
     await message_box(ann).press("Enter")
     await expect(messages(ben).locator(".msg-text")).to_have_text(["before the drop", *missed, "welcome back"])
+
+
+async def test_members_see_who_is_here_and_who_is_typing(web, open_page):
+    community = unique("web")
+    web.make_room(community, "lobby", join_leave=True)
+    # An invisible member is counted but not listed for members; moderators see them.
+    await open_page("Quiet", community, invisible=True)
+    ann = await open_page("Ann", community)
+    ben = await open_page("Ben", community)
+    mo = await open_page("Mo", community, "moderator")
+    await expect(ann.locator("#online-count")).to_have_text("4 here, 1 moderator")
+    people = ann.get_by_role("region", name="Here now").get_by_role("listitem")
+    await expect(people).to_have_count(3)
+    await expect(people.first).to_contain_text("Mo")  # staff first
+    await expect(ann.locator("#member-list")).to_contain_text("Ann (you)")
+    await expect(ann.locator("#member-list")).not_to_contain_text("Quiet")
+    await expect(mo.locator("#member-list")).to_contain_text("Quiet")
+
+    await message_box(ben).press_sequentially("I was just thinking", delay=20)
+    await expect(ann.locator("#typing")).to_have_text("Ben is typing…")
+    await expect(ben.locator("#typing")).to_have_text("")  # not about oneself
+    await message_box(ben).press("Enter")
+    await expect(messages(ann)).to_contain_text("I was just thinking")
+    await expect(ann.locator("#typing")).to_have_text("")
+
+    await ben.context.close()
+    await expect(ann.locator("#online-count")).to_have_text("3 here, 1 moderator")
+    await expect(ann.locator("#member-list")).not_to_contain_text("Ben")

@@ -61,7 +61,7 @@ export class ChatView extends EventTarget {
         this.send(text.value);
       }
     });
-    text.addEventListener("input", () => this.dispatchEvent(new Event("typing")));
+    text.addEventListener("input", () => this.reportTyping(text.value.trim() !== ""));
     this.conn.addEventListener("notice", (event) => this.onNotice(event.detail));
     this.conn.addEventListener("status", (event) => this.onStatus(event.detail));
     this._presenceTimer = setInterval(() => this.refreshMembers(), PRESENCE_REFRESH_MS);
@@ -140,14 +140,25 @@ export class ChatView extends EventTarget {
       if (sub === this.sub) this.setRoomStatus(`Could not join: ${ctx.error?.message || "error"}`, "warn");
     });
     sub.on("publication", (ctx) => this.onPublication(ctx));
-    sub.on("join", () => this.refreshMembers());
-    sub.on("leave", () => this.refreshMembers());
+    sub.on("join", () => this.refreshMembersSoon());
+    sub.on("leave", () => this.refreshMembersSoon());
     sub.subscribe();
     this.dispatchEvent(new CustomEvent("room", { detail: { channel, room } }));
   }
 
   // Room events that change how the room works (from moderators).
   _roomEvent(data) {
+    if (data.type === "typing") {
+      if (data.user === this.session.user) return;
+      if (data.typing) this.members.setTyping(data.user, data.name, (data.expires_in_ms || 6000) / 1000);
+      else this.members.stopTyping(data.user);
+      return;
+    }
+    if (data.type === "presence.counts") {
+      this.members.renderCounts(data);
+      this.refreshMembersSoon();
+      return;
+    }
     if (data.type === "room.slow_mode") this.flags.slow = data.seconds || 0;
     else if (data.type === "room.locked") this.flags.locked = true;
     else if (data.type === "room.unlocked") this.flags.locked = false;
@@ -226,15 +237,49 @@ export class ChatView extends EventTarget {
     if (clearAfter) this._statusTimer = setTimeout(() => { if (el.textContent === text) el.hidden = true; }, clearAfter);
   }
 
+  /** Who is here: presence.members (one entry per person), else the protocol's presence. */
   async refreshMembers() {
     const sub = this.sub;
     if (!sub || sub.state !== "subscribed" || !this.conn.connected) return;
     try {
-      const answer = await sub.presence();
+      const answer = await this.conn.rpc("presence.members", { channel: this.channel });
       if (sub !== this.sub) return;
-      this.members.render(peopleFromPresence(answer.clients, this.session.community, this.session.user));
+      const people = answer.members.map((m) => ({ ...m, me: m.user === this.session.user }));
+      this.members.render(people, answer);
     } catch (error) {
-      console.info("presence unavailable:", error?.message);
+      if (error.code !== 104) {
+        console.info("members online unavailable:", error.message);
+        return;
+      }
+      const answer = await sub.presence().catch(() => null);
+      if (answer && sub === this.sub) {
+        this.members.render(peopleFromPresence(answer.clients, this.session.community, this.session.user));
+      }
+    }
+  }
+
+  // Count events come in bursts when many people arrive: one list refresh per second at most.
+  refreshMembersSoon() {
+    if (this._membersTimer) return;
+    this._membersTimer = setTimeout(() => {
+      this._membersTimer = null;
+      this.refreshMembers();
+    }, 1000);
+  }
+
+  /** Tell the room I am typing (the server limits how often it passes this on). */
+  async reportTyping(typing) {
+    if (!this.channel || !this.conn.connected) return;
+    const now = Date.now();
+    if (typing && now < (this._typingQuietUntil || 0)) return;
+    if (!typing && !this._typingShown) return;
+    this._typingQuietUntil = now + 2000;
+    this._typingShown = typing;
+    try {
+      const answer = await this.conn.rpc("chat.typing", { channel: this.channel, typing });
+      if (answer.retry_in_ms) this._typingQuietUntil = Date.now() + answer.retry_in_ms;
+    } catch {
+      this._typingQuietUntil = now + 30000; // not offered here: stop asking for a while
     }
   }
 
@@ -246,7 +291,8 @@ export class ChatView extends EventTarget {
     const input = $("#composer-text");
     input.value = "";
     const ref = { client_msg_id: newId("m") };
-    this.dispatchEvent(new Event("sent"));
+    this.reportTyping(false);
+    this._typingQuietUntil = 0;
     await this._post(ref, text, this.channel);
     input.focus();
   }

@@ -32,12 +32,18 @@ export class MembersPanel {
         ),
       ),
     );
-    const total = totals.users ?? people.length;
-    const staff = people.filter((p) => p.role === "moderator" || p.role === "admin").length;
-    const host = people.some((p) => p.role === "host");
-    const parts = [`${total} here`];
-    if (staff) parts.push(`${staff} moderator${staff === 1 ? "" : "s"}`);
-    if (host) parts.push("host online");
+    this.renderCounts({
+      users: totals.users ?? people.length,
+      moderators: totals.moderators ?? people.filter((p) => p.role === "moderator" || p.role === "admin").length,
+      host_online: totals.host_online ?? people.some((p) => p.role === "host"),
+    });
+  }
+
+  /** "42 here, 2 moderators, host online" (from a list or a presence.counts event). */
+  renderCounts({ users = 0, moderators = 0, host_online = false }) {
+    const parts = [`${users} here`];
+    if (moderators) parts.push(`${moderators} moderator${moderators === 1 ? "" : "s"}`);
+    if (host_online) parts.push("host online");
     this.count.textContent = parts.join(", ");
   }
 

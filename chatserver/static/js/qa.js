@@ -291,12 +291,9 @@ export class QAView {
       return (b.asked_at || 0) - (a.asked_at || 0);
     });
     this.answering.hidden = !answering;
-    if (answering) {
-      this.answering.replaceChildren(
-        h("h2", { id: "answering-heading" }, "Answering now"),
-        this._question(answering, true),
-      );
-    }
+    this.answering.replaceChildren(
+      ...(answering ? [h("h2", { id: "answering-heading" }, "Answering now"), this._question(answering, true)] : []),
+    );
     this.boardList.replaceChildren(
       ...(open.length ? open.map((q) => h("li", {}, this._question(q))) : [h("li", { class: "empty" }, this.qaSession ? "No questions on the board yet." : "")]),
     );
