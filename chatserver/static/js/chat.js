@@ -277,7 +277,15 @@ export class ChatView extends EventTarget {
     this._typingShown = typing;
     try {
       const answer = await this.conn.rpc("chat.typing", { channel: this.channel, typing });
-      if (answer.retry_in_ms) this._typingQuietUntil = Date.now() + answer.retry_in_ms;
+      if (answer.retry_in_ms) {
+        // Too soon for the server: say it again then if the person is still writing.
+        this._typingShown = false;
+        this._typingQuietUntil = Date.now() + answer.retry_in_ms;
+        clearTimeout(this._typingRetry);
+        this._typingRetry = setTimeout(() => {
+          if ($("#composer-text").value.trim()) this.reportTyping(true);
+        }, answer.retry_in_ms + 50);
+      }
     } catch {
       this._typingQuietUntil = now + 30000; // not offered here: stop asking for a while
     }
@@ -294,7 +302,8 @@ export class ChatView extends EventTarget {
     this.reportTyping(false);
     this._typingQuietUntil = 0;
     await this._post(ref, text, this.channel);
-    input.focus();
+    // Keep the writer in the box, unless something (crisis resources) deliberately took focus.
+    if (document.activeElement === document.body) input.focus();
   }
 
   retry(key, item) {

@@ -65,80 +65,82 @@ export class ModerationConsole {
     this.auditBody = h("tbody");
     this.auditFilter = h("input", { id: "audit-filter", type: "search", placeholder: "action, e.g. delete" });
     this.status = h("p", { class: "room-status", role: "status", hidden: true });
+    const holdsCard = h(
+      "section",
+      { class: "card", "aria-labelledby": "holds-heading" },
+      h("h2", { id: "holds-heading" }, "Held for review ", this.holdCount),
+      h("p", { class: "hint" }, "Messages the safety checks held back. Nobody else sees them until you approve."),
+      this.holdList,
+    );
+    const reportsCard = h(
+      "section",
+      { class: "card", "aria-labelledby": "reports-heading" },
+      h("h2", { id: "reports-heading" }, "Reports ", this.reportCount),
+      this.reportList,
+    );
+    const roomCard = h(
+      "section",
+      { class: "card", "aria-labelledby": "room-controls-heading" },
+      h("h2", { id: "room-controls-heading" }, "Room controls"),
+      this.roomState,
+      h(
+        "div",
+        { class: "controls-row" },
+        h("div", { class: "field" }, h("label", { for: "mod-slow" }, "Slow mode"), this.slowSelect),
+        h("button", { type: "button", onclick: () => this.applySlowMode() }, "Apply slow mode"),
+        this.lockButton,
+      ),
+    );
+    const memberCard = h(
+      "section",
+      { class: "card", "aria-labelledby": "member-actions-heading" },
+      h("h2", { id: "member-actions-heading" }, "Member actions"),
+      h(
+        "div",
+        { class: "controls-row" },
+        h("div", { class: "field" }, h("label", { for: "mod-user" }, "Member (user id)"), this.userInput, this.userOptions),
+        h("div", { class: "field" }, h("label", { for: "mod-mute" }, "Mute for"), this.muteSelect),
+      ),
+      h(
+        "div",
+        { class: "controls-row item-actions" },
+        h("button", { type: "button", onclick: () => this.memberAction("mute") }, "Mute"),
+        h("button", { type: "button", class: "secondary", onclick: () => this.memberAction("unmute") }, "Lift mute"),
+        h("button", { type: "button", class: "secondary", onclick: () => this.memberAction("kick") }, "Remove from room"),
+        h("button", { type: "button", class: "danger", onclick: () => this.memberAction("ban") }, "Ban…"),
+        h("button", { type: "button", class: "secondary", onclick: () => this.memberAction("unban") }, "Lift ban"),
+      ),
+      this.sanctionList,
+    );
+    const auditCard = h(
+      "section",
+      { class: "card", "aria-labelledby": "audit-heading" },
+      h("h2", { id: "audit-heading" }, "Audit log"),
+      h(
+        "form",
+        { class: "controls-row", onsubmit: (e) => { e.preventDefault(); this.loadAudit(); } },
+        h("div", { class: "field" }, h("label", { for: "audit-filter" }, "Only this action"), this.auditFilter),
+        h("button", { type: "submit", class: "secondary" }, "Refresh"),
+      ),
+      h(
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          {},
+          h("caption", { class: "visually-hidden" }, "Audit log, newest first"),
+          h("thead", {}, h("tr", {}, ["When", "Action", "By", "About", "Reason", "Text"].map((t) => h("th", { scope: "col" }, t)))),
+          this.auditBody,
+        ),
+      ),
+    );
     this.panel.replaceChildren(
       h(
         "div",
         { class: "panel-body" },
         this.status,
-        h(
-          "section",
-          { class: "card", "aria-labelledby": "holds-heading" },
-          h("h2", { id: "holds-heading" }, "Held for review ", this.holdCount),
-          h("p", { class: "hint" }, "Messages the safety checks held back. Nobody else sees them until you approve."),
-          this.holdList,
-        ),
-        h(
-          "section",
-          { class: "card", "aria-labelledby": "reports-heading" },
-          h("h2", { id: "reports-heading" }, "Reports ", this.reportCount),
-          this.reportList,
-        ),
-        h(
-          "section",
-          { class: "card", "aria-labelledby": "room-controls-heading" },
-          h("h2", { id: "room-controls-heading" }, "Room controls"),
-          this.roomState,
-          h(
-            "div",
-            { class: "controls-row" },
-            h("div", { class: "field" }, h("label", { for: "mod-slow" }, "Slow mode"), this.slowSelect),
-            h("button", { type: "button", onclick: () => this.applySlowMode() }, "Apply slow mode"),
-            this.lockButton,
-          ),
-        ),
-        h(
-          "section",
-          { class: "card", "aria-labelledby": "member-actions-heading" },
-          h("h2", { id: "member-actions-heading" }, "Member actions"),
-          h(
-            "div",
-            { class: "controls-row" },
-            h("div", { class: "field" }, h("label", { for: "mod-user" }, "Member (user id)"), this.userInput, this.userOptions),
-            h("div", { class: "field" }, h("label", { for: "mod-mute" }, "Mute for"), this.muteSelect),
-          ),
-          h(
-            "div",
-            { class: "controls-row item-actions" },
-            h("button", { type: "button", onclick: () => this.memberAction("mute") }, "Mute"),
-            h("button", { type: "button", class: "secondary", onclick: () => this.memberAction("unmute") }, "Lift mute"),
-            h("button", { type: "button", class: "secondary", onclick: () => this.memberAction("kick") }, "Remove from room"),
-            h("button", { type: "button", class: "danger", onclick: () => this.memberAction("ban") }, "Ban…"),
-            h("button", { type: "button", class: "secondary", onclick: () => this.memberAction("unban") }, "Lift ban"),
-          ),
-          this.sanctionList,
-        ),
-        h(
-          "section",
-          { class: "card", "aria-labelledby": "audit-heading" },
-          h("h2", { id: "audit-heading" }, "Audit log"),
-          h(
-            "form",
-            { class: "controls-row", onsubmit: (e) => { e.preventDefault(); this.loadAudit(); } },
-            h("div", { class: "field" }, h("label", { for: "audit-filter" }, "Only this action"), this.auditFilter),
-            h("button", { type: "submit", class: "secondary" }, "Refresh"),
-          ),
-          h(
-            "div",
-            { class: "table-wrap" },
-            h(
-              "table",
-              {},
-              h("caption", { class: "visually-hidden" }, "Audit log, newest first"),
-              h("thead", {}, h("tr", {}, ["When", "Action", "By", "About", "Reason", "Text"].map((t) => h("th", { scope: "col" }, t)))),
-              this.auditBody,
-            ),
-          ),
-        ),
+        h("div", { class: "columns" }, h("div", {}, holdsCard, reportsCard), h("div", {}, roomCard, memberCard)),
+        auditCard,
       ),
     );
   }

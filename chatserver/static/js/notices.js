@@ -4,6 +4,7 @@
 import { h, announce, formatDateTime, localTimes } from "./dom.js";
 import { hiddenWords } from "./messages.js";
 
+const HELD_WORDS = "only you can see it until a moderator has read it.";
 const FINAL = new Set(["rejected", "expired", "approved", "failed", "redacted", "removed", "info"]);
 
 function excerpt(text, max = 140) {
@@ -92,10 +93,10 @@ export class OwnMessages {
     if (result.status === "redacted") {
       this.set(ref, "redacted", { text, detail: `we hid your ${hiddenWords(result.hidden)} to protect your privacy.` });
     } else if (result.status === "held") {
-      this.set({ ...ref, id: result.id }, "held", {
-        text,
-        detail: "only you can see it until a moderator reviews it." + (result.reason ? ` (${result.reason})` : ""),
-      });
+      // The private notice (moderation.held) may have come first, with the server's words.
+      const key = this._key({ ...ref, id: result.id });
+      if (key && this.items.get(key).status === "held") return;
+      this.set({ ...ref, id: result.id }, "held", { text, detail: HELD_WORDS });
     }
   }
 }
@@ -111,7 +112,13 @@ export class CrisisPanel {
     this.section = section;
   }
 
+  /** Shown in the last minute (a held notice that follows it stays short). */
+  recent() {
+    return Date.now() - (this.shownAt || 0) < 60000;
+  }
+
   show(data) {
+    this.shownAt = Date.now();
     const resources = data.resources || [];
     const heading = h("h2", { tabindex: "-1" }, data.title || "You are not alone. Support is here now.");
     const close = h("button", { type: "button", class: "secondary", onclick: () => this.hide() }, "Close");
@@ -162,7 +169,8 @@ export function handleNotice(data, { own, crisis, onNotice }) {
       crisis.show(data);
       return true;
     case "moderation.held":
-      own.set(ref, "held", { text: data.text, detail: data.message || "only you can see it until a moderator reviews it." });
+      // After crisis resources the panel says it all; keep this notice short and calm.
+      own.set(ref, "held", { text: data.text, detail: crisis.recent() ? HELD_WORDS : data.message || HELD_WORDS });
       return true;
     case "moderation.approved":
       own.set(ref, "approved", { text: data.text, detail: data.edited ? "a moderator edited it first." : "" });

@@ -87,22 +87,30 @@ export class QAView {
       h("p", { class: "hint" }, "Questions appear on the board only after a host or moderator publishes them."),
       this.screeningList,
     );
+    const boardCard = h(
+      "section",
+      { class: "card", "aria-labelledby": "board-heading" },
+      h("div", { class: "board-head" }, h("h2", { id: "board-heading" }, "Questions"), this.sortGroup),
+      this.boardList,
+    );
+    const answeredCard = h(
+      "section",
+      { class: "card", "aria-labelledby": "answered-heading" },
+      h("h2", { id: "answered-heading" }, "Answered"),
+      this.answeredList,
+    );
     this.panel.replaceChildren(
       h(
         "div",
         { class: "panel-body qa-body" },
         h("section", { class: "card", "aria-labelledby": "qa-title" }, this.header, this.controls),
         this.status,
-        this.answering,
-        this.askForm,
-        this.screeningCard,
         h(
-          "section",
-          { class: "card", "aria-labelledby": "board-heading" },
-          h("div", { class: "board-head" }, h("h2", { id: "board-heading" }, "Questions"), this.sortGroup),
-          this.boardList,
+          "div",
+          { class: "columns" },
+          h("div", {}, this.answering, boardCard, answeredCard),
+          h("div", {}, this.askForm, this.screeningCard),
         ),
-        h("section", { class: "card", "aria-labelledby": "answered-heading" }, h("h2", { id: "answered-heading" }, "Answered"), this.answeredList),
       ),
     );
   }
