@@ -54,6 +54,11 @@ class Settings:
     idempotency_ttl: int = 600  # seconds a client message id dedupes retries
     # presence
     presence_ttl: int = 30  # seconds; a dead process's members drop out within this
+    presence_threshold: int = 200  # users online above which only count events are pushed
+    presence_count_interval: float = 2.0  # seconds: at most one count event per room per window
+    presence_list_max: int = 1000  # connections the protocol's `presence` lists (more: 106)
+    typing_interval: float = 2.0  # seconds between typing events of one member in one room
+    typing_expiry: float = 6.0  # seconds a typing indicator shows without a refresh
     # seeding
     communities: list[dict[str, Any]] = field(default_factory=list)
     rooms: list[dict[str, Any]] = field(default_factory=list)
@@ -199,6 +204,14 @@ def validate(s: Settings) -> None:
         raise ConfigError("log_format must be 'text' or 'json'")
     if s.presence_ttl < 3:
         raise ConfigError("presence_ttl must be at least 3 seconds")
+    if s.presence_threshold < 0:
+        raise ConfigError("presence_threshold must not be negative")
+    if not 0.05 <= s.presence_count_interval <= 60:
+        raise ConfigError("presence_count_interval must be between 0.05 and 60 seconds")
+    if s.presence_list_max < 1:
+        raise ConfigError("presence_list_max must be at least 1")
+    if s.typing_interval <= 0 or s.typing_expiry < s.typing_interval or s.typing_expiry > 60:
+        raise ConfigError("typing_interval must be positive and typing_expiry between it and 60 seconds")
 
 
 def _read_or_create(path: Path, nbytes: int) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import redis.asyncio as aioredis
 
+from chatserver import presence_api
 from chatserver.auth import TokenVerifier
 from chatserver.channels import ChannelResolver, ChannelSpec
 from chatserver.config import Settings
@@ -28,9 +29,9 @@ from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
 from chatserver.redis.broker import PublishResult, RedisBroker, make_client
 from chatserver.redis.catalog import RedisCatalog
-from chatserver.redis.presence import RedisPresence
 from chatserver.redis.pubsub import PubSub
 from chatserver.redis.urls import parse_redis_url
+from chatserver.typing_service import TypingService
 from rooms.channels import ChannelKind, user_channel
 
 if TYPE_CHECKING:
@@ -78,10 +79,8 @@ class Node:
         self.broker = RedisBroker(self.redis, settings.history_meta_ttl)
         self.catalog = RedisCatalog(self.redis)
         self.resolver = ChannelResolver(self.catalog, settings.history_meta_ttl)
-        self.presence_store = RedisPresence(self.redis, settings.presence_ttl)
         address = parse_redis_url(settings.redis_url)
         self.hub = Hub(lambda **kw: PubSub(address, **kw))
-        self.presence = PresenceService(self)
         self.poster = Poster(self)
         self.rpc: dict[str, RpcHandler] = {}
         self.send_handlers: list[SendHandler] = []
@@ -105,6 +104,11 @@ class Node:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.register_rpc("chat.send", self._rpc_send)
         self.register_rpc("chat.rooms", self._rpc_rooms)
+        # Presence (members online, join/leave, counts) and typing: see docs/presence.md.
+        self.presence = PresenceService(self)
+        self.typing = TypingService(self)
+        self.metric_sources.append(self.typing.metrics)
+        presence_api.install(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -123,7 +127,7 @@ class Node:
         await self.catalog.load()
         for hook in self.startup_hooks:
             await hook()
-        self.presence.start()
+        await self.presence.start()
         self._tasks.append(asyncio.ensure_future(self._ticker()))
         self._tasks.append(asyncio.ensure_future(self._redis_watch()))
         self.ready = True
@@ -143,6 +147,7 @@ class Node:
                 await hook()
             except Exception:
                 log.exception("shutdown hook failed")
+        self.typing.stop()
         await self.presence.stop()
         for task in self._tasks:
             task.cancel()
@@ -172,7 +177,10 @@ class Node:
 
     def register(self, conn: Connection) -> None:
         self.connections[conn.client_id] = conn
-        self.users.setdefault(conn.user, set()).add(conn)
+        peers = self.users.setdefault(conn.user, set())
+        peers.add(conn)
+        if len(peers) == 1:
+            self.presence.user_changed(conn.user)  # first connection of this user here
 
     async def release(self, conn: Connection) -> None:
         """The socket is gone: forget the connection and undo its subscriptions."""
@@ -187,6 +195,7 @@ class Node:
             peers.discard(conn)
             if not peers:
                 del self.users[conn.user]
+                self.presence.user_changed(conn.user)  # their last connection here closed
         subs = list(conn.subs.values())
         for sub in subs:
             conn.subs.pop(sub.spec.name, None)
