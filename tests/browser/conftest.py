@@ -52,8 +52,10 @@ def require_browser() -> None:
 
 @pytest.fixture(scope="session")
 def web(valkey):
-    """A chatserver process in development mode (POST /dev/token answers)."""
-    server = ServerProcess(valkey.url, args=["--dev", "--no-demo"], name="web")
+    """A chatserver process in development mode (POST /dev/token answers). It shares the
+    session's Valkey; like any first server on an empty store it seeds demo:lobby, which
+    other tests expect."""
+    server = ServerProcess(valkey.url, args=["--dev"], name="web")
     server.wait_ready()
     yield server
     server.stop()
