@@ -92,6 +92,14 @@ async def test_keyboard_only_sign_in_send_and_report(web, browser):
         await expect(dialog.get_by_label("What is wrong?")).to_be_focused()
         await page.keyboard.press("Escape")
         await expect(dialog).to_be_hidden()
+        # Escape also folds an open message menu and returns to its button.
+        await menu.focus()
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_role("button", name="Report to moderators")).to_be_visible()
+        await page.keyboard.press("Tab")
+        await page.keyboard.press("Escape")
+        await expect(page.get_by_role("button", name="Report to moderators")).to_be_hidden()
+        await expect(menu).to_be_focused()
 
         # Tabs switch with the arrow keys.
         await page.get_by_role("tab", name="Chat").focus()

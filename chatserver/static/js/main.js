@@ -6,6 +6,8 @@ import * as session from "./session.js";
 import { ChatConnection } from "./connection.js";
 import { ChatView } from "./chat.js";
 import { setupTabs } from "./tabs.js";
+import { ModerationConsole } from "./moderation.js";
+import { QAView } from "./qa.js";
 
 async function showSignIn(message = "") {
   $("#app").hidden = true;
@@ -97,8 +99,9 @@ function start(s) {
   conn.addEventListener("status", (event) => {
     if (event.detail.state === "connected" && !views.started) {
       views.started = true;
+      if (staff) chat.moderation = views.moderation = new ModerationConsole(conn, s, chat);
+      views.qa = new QAView(conn, s, chat);
       chat.start();
-      loadOptionalViews(views, staff);
     }
     if (event.detail.state === "disconnected" && [1, 3500].includes(event.detail.code) && s.source === "token") {
       session.forget();
@@ -113,22 +116,6 @@ function fitSidebar() {
   const apply = () => { $("#sidebar").open = wide.matches; };
   wide.addEventListener("change", apply);
   apply();
-}
-
-// Views whose server side is an extension: loaded when present.
-async function loadOptionalViews(views, staff) {
-  const { conn, session: s, chat } = views;
-  const [qa, moderation] = await Promise.allSettled([
-    import("./qa.js"),
-    staff ? import("./moderation.js") : Promise.resolve(null),
-  ]);
-  if (moderation.status === "fulfilled" && moderation.value) {
-    views.moderation = new moderation.value.ModerationConsole(conn, s, chat);
-    chat.moderation = views.moderation;
-  }
-  if (qa.status === "fulfilled") {
-    views.qa = new qa.value.QAView(conn, s, chat);
-  }
 }
 
 async function boot() {

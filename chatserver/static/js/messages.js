@@ -162,6 +162,18 @@ export class MessageLog {
       menu.open = false;
       this.onAction(button.dataset.action, message);
     });
+    menu.addEventListener("toggle", () => {
+      if (!menu.open) return;
+      for (const other of this.list.querySelectorAll("details.msg-menu[open]")) if (other !== menu) other.open = false;
+      menu.querySelector(".menu").scrollIntoView({ block: "nearest" });
+    });
+    menu.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && menu.open) {
+        event.stopPropagation();
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      }
+    });
     return menu;
   }
 
