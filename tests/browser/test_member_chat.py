@@ -3,6 +3,8 @@ notices, and recovery of missed messages after the page's connection is cut."""
 
 from __future__ import annotations
 
+import asyncio
+
 from playwright.async_api import expect
 
 from tests.browser.conftest import message_box, messages
@@ -116,3 +118,45 @@ async def test_members_see_who_is_here_and_who_is_typing(web, open_page):
     await ben.context.close()
     await expect(ann.locator("#online-count")).to_have_text("3 here, 1 moderator")
     await expect(ann.locator("#member-list")).not_to_contain_text("Ben")
+
+
+async def test_page_recovers_after_its_websocket_is_dropped_without_warning(web, open_page):
+    """No 'offline' event this time: the WebSocket just closes under the page (as when a
+    proxy or a mobile network drops it), and reconnecting fails for a while."""
+    community = unique("web")
+    web.make_room(community, "lobby")
+    ann = await open_page("Ann", community)
+    ben = await open_page("Ben", community)
+    routes = []
+    blocked = False
+
+    def route(ws):
+        if blocked:
+            asyncio.ensure_future(ws.close(code=1011, reason="network unreachable"))
+            return
+        ws.connect_to_server()
+        routes.append(ws)
+
+    await ben.route_web_socket("**/connection/websocket", route)
+    await ben.reload()  # from now on Ben's WebSocket goes through the route
+    await expect(ben.locator("#conn-status")).to_have_text("Connected")
+    await message_box(ann).fill("before the cut")
+    await message_box(ann).press("Enter")
+    await expect(messages(ben)).to_contain_text("before the cut")
+
+    blocked = True
+    for ws in routes:
+        await ws.close(code=1011, reason="connection reset")
+    await expect(ben.locator("#conn-status")).to_have_text("Reconnecting…")
+    for i in range(3):
+        await message_box(ann).fill(f"during the cut {i}")
+        await message_box(ann).press("Enter")
+    await expect(messages(ann).locator(".msg")).to_have_count(4)
+    await expect(messages(ben)).not_to_contain_text("during the cut")
+
+    blocked = False
+    await expect(ben.locator("#conn-status")).to_have_text("Connected", timeout=30_000)
+    await expect(ben.locator("#room-status")).to_contain_text("You have everything you missed")
+    await expect(messages(ben).locator(".msg-text")).to_have_text(
+        ["before the cut", "during the cut 0", "during the cut 1", "during the cut 2"]
+    )
