@@ -139,7 +139,7 @@ export class CrisisPanel {
             {},
             h("strong", {}, r.name || "Support"),
             r.contact ? [": ", contactEl(r.contact)] : null,
-            r.url ? [" ", h("a", { href: r.url, target: "_blank", rel: "noopener noreferrer" }, r.url.replace(/^https?:\/\//, ""))] : null,
+            /^https?:\/\//.test(r.url || "") ? [" ", h("a", { href: r.url, target: "_blank", rel: "noopener noreferrer" }, r.url.replace(/^https?:\/\//, ""))] : null,
           ),
         ),
       ),
