@@ -194,6 +194,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             http="httptools",
             ws="chatserver.ws_protocol:ChatWebSocketProtocol",
             ws_max_size=settings.max_message_size,
+            ws_per_message_deflate=settings.ws_compression,
             ws_ping_interval=None,
             ws_ping_timeout=None,
             lifespan="on",

@@ -48,6 +48,7 @@ class Settings:
     max_channels_per_connection: int = 128
     max_errors_per_connection: int = 50  # then 3509
     command_rate: float = 50.0  # commands per second per connection (burst 2x), then 111
+    ws_compression: bool = False  # permessage-deflate: saves bandwidth, costs CPU per frame
     # history
     history_meta_ttl: int = 30 * 24 * 3600
     history_max_limit: int = 1000  # max publications per history/recovery answer

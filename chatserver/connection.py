@@ -476,7 +476,9 @@ class Connection:
         member = self.identity.member
         denied = self.node.resolver.check_subscribe(member, spec)
         if denied is not None:
-            raise ReplyError(denied.code, f"{codes.BY_CODE[denied.code].message}: {denied.reason}")
+            known = codes.BY_CODE.get(denied.code)
+            prefix = f"{known.message}: " if known else ""
+            raise ReplyError(denied.code, f"{prefix}{denied.reason}")
         sub = Sub(spec, server_side=server_side)
         token = params.get("token")
         if token:

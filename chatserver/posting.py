@@ -6,7 +6,12 @@ Extension points:
   moderation (mutes, bans, slow mode, stage mode).
 - ``pipeline``: the ``moderation_hooks.Pipeline``; its verdict decides.
 - ``hold``: async ``(conn, room, draft, review, message_id) -> dict`` stores a held message
-  and returns details for the sender; without one installed, holds are refused safely.
+  and returns details for the sender (``id`` and ``reason`` there, if given, replace the new
+  message id and the verdict's reason in the result); without one installed, holds are
+  refused safely.
+- ``retry_lookups``: async ``(conn, room, draft) -> PostResult | None``, asked (before gates)
+  when a message with a ``client_msg_id`` was not published before: a lookup that knows the
+  id (e.g. a held message) answers the retry with the first attempt's result.
 - ``observers``: async ``(conn, room, draft, review, result)`` called after every decision
   (audit log, counters).
 """
@@ -48,6 +53,7 @@ Gate = Callable[["Connection", Room, Draft], Awaitable[None]]
 HoldHandler = Callable[["Connection", Room, Draft, Review, str], Awaitable[dict[str, Any]]]
 Observer = Callable[["Connection", Room, Draft, Review, "PostResult"], Awaitable[None]]
 ContextBuilder = Callable[["Connection", Room, Draft, MessageContext], Awaitable[MessageContext]]
+RetryLookup = Callable[["Connection", Room, Draft], Awaitable["PostResult | None"]]
 
 
 @dataclass
@@ -89,6 +95,7 @@ class Poster:
         self.hold: HoldHandler | None = None
         self.observers: list[Observer] = []
         self.context_builders: list[ContextBuilder] = []
+        self.retry_lookups: list[RetryLookup] = []
 
     async def post(self, conn: Connection, room: Room, data: Any) -> PostResult:
         assert conn.identity is not None
@@ -107,6 +114,10 @@ class Poster:
             )
             if previous is not None:
                 return await self._duplicate(room, draft, int(previous))
+            for lookup in self.retry_lookups:
+                earlier = await lookup(conn, room, draft)
+                if earlier is not None:
+                    return earlier
         for gate in self.gates:
             await gate(conn, room, draft)
         role = member.role_in(room.community) or Role.MEMBER
@@ -133,7 +144,13 @@ class Poster:
                 await self._observe(conn, room, draft, review, result)
                 raise ReplyError(MODERATION_REJECTED, "message not posted: it needs review and no review queue is enabled")
             details = await self.hold(conn, room, draft, review, message_id)
-            result = PostResult("held", message_id, reason=verdict.reason, hold=details)
+            result = PostResult(
+                "held",
+                str(details.get("id", message_id)),
+                reason=str(details.get("reason", verdict.reason)),
+                hold=details,
+                duplicate=bool(details.get("duplicate", False)),
+            )
             await self._observe(conn, room, draft, review, result)
             return result
         text = draft.text

@@ -4,9 +4,25 @@ Contract: a hook takes a ``MessageContext`` and returns one ``Verdict`` (``Allow
 ``Redact``, ``Hold`` or ``Reject``); hooks may be plain or async. ``Pipeline.review`` runs
 the hooks in order, each under its time limit, and combines their verdicts by strength
 (reject > hold > redact > allow; redactions compose). A hook that raises or times out
-*holds* the message unless configured otherwise. Pure domain: no I/O, ``now`` is passed in.
+*holds* the message unless configured otherwise. Pure domain: no sockets, no Redis, no clock
+of its own (``ctx.now`` is passed in); the only side effect is importing third-party hooks
+named in the config (``loading``).
+
+Built-in hooks: ``crisis`` (crisis language), ``flood`` (rate, duplicates, mentions),
+``rules`` (blocklist and regex rules), ``links`` (link policy), ``pii`` (personal data
+redaction), ``new_member`` (hold a member's first messages). ``config`` parses the
+``[moderation]`` section into per-room hook lists and policy.
 """
 
+from moderation_hooks.config import (
+    ModerationConfig,
+    ModerationConfigError,
+    Policy,
+    RoomModeration,
+    parse_config,
+    parse_layer,
+    resolve,
+)
 from moderation_hooks.pipeline import HookSpec, Pipeline, Review
 from moderation_hooks.verdict import (
     Allow,
@@ -15,6 +31,7 @@ from moderation_hooks.verdict import (
     Priority,
     Redact,
     Reject,
+    Resource,
     Span,
     Verdict,
     apply_redactions,
@@ -26,13 +43,21 @@ __all__ = [
     "Hold",
     "HookSpec",
     "MessageContext",
+    "ModerationConfig",
+    "ModerationConfigError",
     "Pipeline",
+    "Policy",
     "Priority",
     "Redact",
     "Reject",
+    "Resource",
     "Review",
+    "RoomModeration",
     "Span",
     "Verdict",
     "apply_redactions",
     "combine",
+    "parse_config",
+    "parse_layer",
+    "resolve",
 ]

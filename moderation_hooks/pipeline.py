@@ -30,6 +30,17 @@ class HookSpec:
     hook: Hook
     timeout: float = 1.0  # seconds
     on_failure: str = "hold"  # "hold" (default, safe), "reject" or "allow"
+    in_thread: bool = False  # run a blocking (sync) hook in a worker thread, under the timeout
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """Facts the hook wants in ``ctx.extra`` (e.g. ``recent_posts``), by its ``needs``."""
+        return frozenset(getattr(self.hook, "needs", ()) or ())
+
+    @property
+    def safety(self) -> bool:
+        """A safety hook (crisis language) also sees posts that gates refuse."""
+        return bool(getattr(self.hook, "safety", False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +52,19 @@ class Review:
 
 
 class Pipeline:
-    def __init__(self, hooks: list[HookSpec] | None = None) -> None:
+    """Runs hooks in order. ``failure_counts`` (hook name -> count) may be shared between
+    pipelines so that a process can report failures per hook across all rooms."""
+
+    def __init__(
+        self, hooks: list[HookSpec] | None = None, failure_counts: dict[str, int] | None = None
+    ) -> None:
         self.hooks = list(hooks or [])
         self.failures = 0
+        self.failure_counts = failure_counts if failure_counts is not None else {}
+        self.needs: frozenset[str] = frozenset().union(*(h.needs for h in self.hooks))
+
+    def safety_pipeline(self) -> Pipeline:
+        return Pipeline([h for h in self.hooks if h.safety], self.failure_counts)
 
     async def review(self, ctx: MessageContext) -> Review:
         results: list[tuple[str, Verdict]] = []
@@ -57,7 +78,10 @@ class Pipeline:
 
     async def _run(self, spec: HookSpec, ctx: MessageContext, failures: list[str]) -> Verdict:
         try:
-            result = spec.hook(ctx)
+            if spec.in_thread:
+                result = await asyncio.wait_for(asyncio.to_thread(spec.hook, ctx), spec.timeout)
+            else:
+                result = spec.hook(ctx)
             if inspect.isawaitable(result):
                 result = await asyncio.wait_for(result, spec.timeout)
             if not isinstance(result, (Allow, Redact, Hold, Reject)):
@@ -69,6 +93,7 @@ class Pipeline:
             reason = f"moderation check {spec.name!r} failed: {type(exc).__name__}"
             log.warning("hook %s raised", spec.name, exc_info=True)
         self.failures += 1
+        self.failure_counts[spec.name] = self.failure_counts.get(spec.name, 0) + 1
         failures.append(spec.name)
         log.warning("%s; applying on_failure=%s", reason, spec.on_failure)
         if spec.on_failure == "allow":

@@ -35,10 +35,32 @@ class Redact:
 
 
 @dataclass(frozen=True, slots=True)
+class Resource:
+    """A support resource offered privately to a sender (a helpline, a web page)."""
+
+    name: str
+    contact: str = ""  # e.g. a phone number or "text SHOUT to 85258"
+    url: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"name": self.name}
+        if self.contact:
+            out["contact"] = self.contact
+        if self.url:
+            out["url"] = self.url
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Hold:
+    """Keep the message back for a human. ``reason`` is for moderators and the audit log;
+    ``notice`` (if any) is what the sender is told privately, with ``resources``."""
+
     reason: str
     priority: Priority = Priority.NORMAL
-    category: str = ""  # e.g. "crisis", "new_member", "hook_failure"
+    category: str = ""  # e.g. "crisis", "new_member", "hook_failure", "link"
+    notice: str = ""
+    resources: tuple[Resource, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +87,11 @@ class MessageContext:
     member_since: float | None = None  # first seen in this community (unix seconds)
     messages_in_community: int = 0  # accepted messages before this one
     locale: str = "en"
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # facts context builders add
+
+    @property
+    def community(self) -> str:
+        return self.room.community
 
 
 def strength(verdict: Verdict) -> int:

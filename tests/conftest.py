@@ -57,3 +57,22 @@ async def clients():
 @pytest.fixture(params=["json", "protobuf"])
 def fmt(request):
     return request.param
+
+
+@pytest.fixture(scope="session")
+def modconfig(tmp_path_factory):
+    """A config file for moderation tests: test-only hooks by dotted path, mute_min = 1 s."""
+    from tests.moderation_support import CONFIG
+
+    path = tmp_path_factory.mktemp("modcfg") / "chatserver.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture(scope="session")
+def modserver(valkey, modconfig):
+    """A server process with the moderation test config (shares the session Valkey)."""
+    s = ServerProcess(valkey.url, name="moderation", args=["--config", str(modconfig)])
+    s.wait_ready()
+    yield s
+    s.stop()

@@ -218,7 +218,7 @@ async def test_subscription_token_chan_info_and_refresh(server, clients):
     assert refreshed["expires"] is True and refreshed["ttl"] > 3000
     other = await clients(server.ws_url)
     await other.connect(token("st2", {community: "member"}))
-    forged = pyjwt.encode({"sub": "st2", "channel": channel}, "wrong-secret-wrong-secret-1234", algorithm="HS256")
+    forged = pyjwt.encode({"sub": "st2", "channel": channel}, "wrong-secret-wrong-secret-wrong-secret-1234", algorithm="HS256")
     assert (await other.call("subscribe", {"channel": channel, "token": forged}))["error"]["code"] == 103
     stolen = (await other.call("subscribe", {"channel": channel, "token": sub_token}))
     assert stolen["error"]["code"] == 103  # issued to another user

@@ -26,9 +26,23 @@ EXPIRED = ErrorCode(110, "expired")
 TOO_MANY_REQUESTS = ErrorCode(111, "too many requests", True)
 UNRECOVERABLE_POSITION = ErrorCode(112, "unrecoverable position")
 
+# Application error codes (docs/protocol.md), in the 1000-1999 range.
+MODERATION_REJECTED = ErrorCode(1001, "rejected by moderation")
+MUTED = ErrorCode(1002, "muted")
+BANNED = ErrorCode(1003, "banned")
+ROOM_LOCKED = ErrorCode(1004, "room locked")
+SLOW_MODE = ErrorCode(1005, "slow mode")
+STAGE_MODE = ErrorCode(1006, "stage mode")
+
 BY_CODE = {
     e.code: e
     for e in (
+        MODERATION_REJECTED,
+        MUTED,
+        BANNED,
+        ROOM_LOCKED,
+        SLOW_MODE,
+        STAGE_MODE,
         INTERNAL,
         UNAUTHORIZED,
         UNKNOWN_CHANNEL,
@@ -75,9 +89,6 @@ CONNECTION_LIMIT = Disconnect(3504, "connection limit")
 CHANNEL_LIMIT = Disconnect(3505, "channel limit")
 PERMISSION_DENIED_DISCONNECT = Disconnect(3507, "permission denied")
 TOO_MANY_ERRORS = Disconnect(3509, "too many errors")
-# Application codes (4000-4999): 4000-4499 reconnect, 4500-4999 terminal.
-KICKED = Disconnect(4501, "removed from the room by a moderator")
-BANNED = Disconnect(4503, "banned from this community")
 # Transport level: RFC 6455 "message too big".
 MESSAGE_TOO_BIG = Disconnect(1009, "message too big")
 

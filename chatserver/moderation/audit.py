@@ -1,0 +1,148 @@
+"""The audit log: one Redis stream per community, every non-allow verdict and every
+moderator action (who, what, to whom, why, when, the original text).
+
+Entries are appended with ``XADD ... MINID <now - retention>`` (exact trimming: the log holds
+original texts, so old entries must really go) and the key expires ``retention`` seconds
+after the last append, so a quiet community's log disappears too. Reading walks the stream
+newest first and filters in Python, scanning at most ``MAX_SCAN`` entries per request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgpack
+import redis.asyncio as aioredis
+
+from chatserver.moderation import keys
+
+MAX_SCAN = 20_000
+_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acted: a member over RPC, an API client, or the server itself."""
+
+    user: str
+    name: str = ""
+    role: str = ""  # member | host | moderator | admin | api | system
+    via: str = "rpc"  # rpc | api | system
+
+    def to_dict(self) -> dict[str, str]:
+        return {"user": self.user, "name": self.name or self.user, "role": self.role, "via": self.via}
+
+
+SYSTEM = Actor("system", "system", "system", "system")
+
+
+def iso(ts: float | None) -> str | None:
+    """Unix seconds -> ISO 8601 UTC with a Z (None stays None)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_time(value: str) -> int:
+    """Unix milliseconds from ``"1717000000000"`` or an ISO 8601 time; ValueError if neither."""
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a time: {value!r} (use unix milliseconds or ISO 8601)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    action: str = ""  # exact, or a prefix before a dot ("hold" matches "hold.approve")
+    actor: str = ""
+    target: str = ""  # target user
+    channel: str = ""
+    since_ms: int | None = None
+    until_ms: int | None = None
+    limit: int = 100
+
+    def matches(self, entry: dict[str, Any]) -> bool:
+        action = entry.get("action", "")
+        if self.action and action != self.action and not action.startswith(self.action + "."):
+            return False
+        if self.actor and entry.get("actor", {}).get("user") != self.actor:
+            return False
+        if self.target and entry.get("target", {}).get("user") != self.target:
+            return False
+        return not (self.channel and entry.get("target", {}).get("channel") != self.channel)
+
+
+class AuditLog:
+    def __init__(self, client: aioredis.Redis, retention: int) -> None:
+        self.redis = client
+        self.retention = retention
+        self.appended = 0
+
+    async def append(
+        self,
+        community: str,
+        action: str,
+        actor: Actor,
+        *,
+        target: dict[str, Any] | None = None,
+        reason: str = "",
+        text: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> str:
+        now_ms = int(time.time() * 1000)
+        entry: dict[str, Any] = {"action": action, "actor": actor.to_dict(), "ts": now_ms}
+        if target:
+            entry["target"] = {k: v for k, v in target.items() if v not in (None, "")}
+        if reason:
+            entry["reason"] = reason
+        if text is not None:
+            entry["text"] = text
+        if details:
+            entry["details"] = details
+        min_id = max(0, now_ms - self.retention * 1000)
+        key = keys.audit(community)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.execute_command("XADD", key, "MINID", str(min_id), "*", "d", msgpack.packb(entry, use_bin_type=True))
+        pipe.expire(key, self.retention)
+        entry_id, _ = await pipe.execute()
+        self.appended += 1
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def read(self, community: str, flt: AuditFilter) -> list[dict[str, Any]]:
+        high = f"{flt.until_ms}-99999999" if flt.until_ms is not None else "+"
+        oldest = int(time.time() * 1000) - self.retention * 1000
+        low = f"{max(flt.since_ms or 0, oldest, 0)}-0"
+        out: list[dict[str, Any]] = []
+        scanned = 0
+        key = keys.audit(community)
+        while scanned < MAX_SCAN and len(out) < flt.limit:
+            batch = await self.redis.xrevrange(key, max=high, min=low, count=_BATCH)
+            if not batch:
+                break
+            for entry_id, fields in batch:
+                scanned += 1
+                raw = fields.get(b"d")
+                if raw is None:
+                    continue
+                entry = msgpack.unpackb(raw, raw=False)
+                entry["id"] = entry_id.decode()
+                entry["time"] = iso(entry.get("ts", 0) / 1000)
+                if flt.matches(entry):
+                    out.append(entry)
+                    if len(out) >= flt.limit:
+                        break
+            last = batch[-1][0].decode()
+            ms, _, seq = last.partition("-")
+            high = f"{ms}-{int(seq) - 1}" if int(seq) > 0 else f"{int(ms) - 1}-99999999"
+            if len(batch) < _BATCH:
+                break
+        return out

@@ -1,0 +1,172 @@
+"""Per-room pipelines: the layered config resolved for each room, built once and cached
+until the room or its community changes (the catalog replaces those objects on change).
+
+``RoomPipelines`` is installed as ``node.poster.pipeline``: its ``review(ctx)`` runs the
+pipeline of ``ctx.room``. It also gathers the facts hooks declare they need (``needs``) and
+records posts for them afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from chatserver.moderation import keys
+from moderation_hooks import (
+    MessageContext,
+    ModerationConfig,
+    ModerationConfigError,
+    Pipeline,
+    Policy,
+    Review,
+    parse_layer,
+    resolve,
+)
+from moderation_hooks.config import Layer, ResolvedHook
+from moderation_hooks.flood import RECENT_POSTS, RecentPost, digest
+from moderation_hooks.loading import HookLoadError, build_specs
+from moderation_hooks.newmember import MEMBER_STATS
+from rooms.model import Community, Room
+
+if TYPE_CHECKING:
+    from chatserver.node import Node
+
+log = logging.getLogger("chatserver.moderation.pipelines")
+
+RECENT_KEEP = 50  # posts remembered per member and room
+RECENT_TTL = 86_400
+API_KEY = "moderation"  # community.settings["moderation"], room.settings.extra["moderation"]
+
+
+class RoomPipelines(Pipeline):
+    def __init__(self, node: Node, config: ModerationConfig) -> None:
+        super().__init__([])
+        self.node = node
+        self.config = config
+        self.failure_counts: dict[str, int] = {}
+        self._cache: dict[str, tuple[Room, Community | None, Pipeline, Policy]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self.default = Pipeline(build_specs(resolve(config, []).hooks), self.failure_counts)
+        # Build every hook and every layer from the file now, so that a bad setting or a hook
+        # that cannot be imported stops startup with its reason (not a room's first message).
+        build_specs(
+            tuple(
+                ResolvedHook(d.name, d.use, d.timeout, d.on_failure, d.thread, d.settings)
+                for d in config.definitions.values()
+            )
+        )
+        for name, layer in config.communities.items():
+            build_specs(resolve(config, [layer]).hooks)
+            log.debug("community %s pipeline ok", name)
+        for channel, layer in config.rooms.items():
+            community = config.communities.get(channel.partition(":")[0])
+            build_specs(resolve(config, [layer] if community is None else [community, layer]).hooks)
+
+    # ---- layers and building -------------------------------------------------------------
+
+    def api_layer(self, raw: Any, where: str) -> Layer:
+        return parse_layer(raw, where, self.config.definitions)
+
+    def layers(self, room: Room, community: Community | None) -> list[Layer]:
+        out: list[Layer] = []
+        file_community = self.config.communities.get(room.community)
+        if file_community is not None:
+            out.append(file_community)
+        if community is not None and community.settings.get(API_KEY):
+            out.append(self.api_layer(community.settings[API_KEY], f"community {room.community}"))
+        file_room = self.config.rooms.get(room.channel)
+        if file_room is not None:
+            out.append(file_room)
+        if room.settings.extra.get(API_KEY):
+            out.append(self.api_layer(room.settings.extra[API_KEY], f"room {room.channel}"))
+        return out
+
+    def build(self, layers: list[Layer]) -> tuple[Pipeline, Policy]:
+        resolved = resolve(self.config, layers)
+        return Pipeline(build_specs(resolved.hooks), self.failure_counts), resolved.policy
+
+    def for_room(self, room: Room) -> tuple[Pipeline, Policy]:
+        community = self.node.catalog.communities.get(room.community)
+        cached = self._cache.get(room.channel)
+        if cached is not None and cached[0] is room and cached[1] is community:
+            return cached[2], cached[3]
+        try:
+            pipeline, policy = self.build(self.layers(room, community))
+        except (ModerationConfigError, HookLoadError) as exc:
+            # Stored overrides that no longer fit the file config (e.g. a hook was removed):
+            # fall back to the global pipeline, which was validated at startup.
+            log.error("moderation config of %s is unusable (%s); using the global pipeline", room.channel, exc)
+            pipeline, policy = self.default, self.config.policy
+        self._cache[room.channel] = (room, community, pipeline, policy)
+        return pipeline, policy
+
+    def describe(self, room: Room) -> dict[str, Any]:
+        community = self.node.catalog.communities.get(room.community)
+        resolved = resolve(self.config, self.layers(room, community))
+        return {
+            "pipeline": [
+                {"name": h.name, "use": h.use, "timeout": h.timeout, "on_failure": h.on_failure, "settings": dict(h.settings)}
+                for h in resolved.hooks
+            ],
+            "policy": resolved.policy.to_dict(),
+        }
+
+    # ---- Pipeline interface (the Poster calls this) ----------------------------------------
+
+    async def review(self, ctx: MessageContext) -> Review:
+        pipeline, _ = self.for_room(ctx.room)
+        return await pipeline.review(ctx)
+
+    # ---- facts for hooks -------------------------------------------------------------------
+
+    async def add_facts(self, ctx: MessageContext, locale: str | None, *, record: bool = True) -> MessageContext:
+        """Fill in what the room's hooks declared they need, in one Redis round trip. With
+        ``record``, this post is also remembered as the member's latest attempt in the room
+        (flood control counts attempts: a member hammering a refused message is flooding)."""
+        pipeline, _ = self.for_room(ctx.room)
+        needs = pipeline.needs
+        changes: dict[str, Any] = {}
+        if locale:
+            changes["locale"] = locale
+        if RECENT_POSTS in needs or MEMBER_STATS in needs:
+            pipe = self.node.redis.pipeline(transaction=False)
+            recent_key = keys.recent(ctx.room.channel, ctx.user)
+            if RECENT_POSTS in needs:
+                pipe.lrange(recent_key, 0, RECENT_KEEP - 1)
+                if record:
+                    pipe.lpush(recent_key, f"{ctx.now:.3f}|{digest(ctx.text)}")
+                    pipe.ltrim(recent_key, 0, RECENT_KEEP - 1)
+                    pipe.expire(recent_key, RECENT_TTL)
+            if MEMBER_STATS in needs:
+                pipe.hget(keys.posts(ctx.room.community), ctx.user)
+            results = list(await pipe.execute())
+            if RECENT_POSTS in needs:
+                recent = []
+                for item in results.pop(0):
+                    at, _, dg = item.decode().partition("|")
+                    try:
+                        recent.append(RecentPost(float(at), dg))
+                    except ValueError:
+                        continue
+                changes["extra"] = {**ctx.extra, RECENT_POSTS: tuple(recent)}
+                if record:
+                    del results[:3]
+            if MEMBER_STATS in needs:
+                count = results.pop(0)
+                changes["messages_in_community"] = int(count) if count else 0
+        return replace(ctx, **changes) if changes else ctx
+
+    def count_post(self, room: Room, user: str) -> None:
+        """Count an accepted (published or held) post towards the member's messages in the
+        community, always (so that switching the new-member hold on later does not treat
+        everyone as new). In the background: the sender's reply does not wait for it."""
+        task = asyncio.ensure_future(self.node.redis.hincrby(keys.posts(room.community), user, 1))
+        self._background.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("counting a post failed: %s", task.exception())

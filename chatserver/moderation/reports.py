@@ -1,0 +1,151 @@
+"""Member reports: a member reports a message with a reason; the report lands in the
+room's moderator feed (``report.created``) and its open-reports list. When
+``report_threshold`` distinct members (not the author) have reported a message, it is hidden
+pending review: removed from the room like a deletion (``message.deleted`` with
+``pending_review: true``) and held as kind ``reported``; approving the hold restores it,
+rejecting it keeps it removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+
+from chatserver.moderation import keys
+from chatserver.moderation.actions import FoundMessage, reason_of
+from chatserver.moderation.audit import SYSTEM, Actor
+from chatserver.moderation.errors import bad_request
+from chatserver.moderation.records import HoldRecord
+from rooms.model import Room
+
+if TYPE_CHECKING:
+    from chatserver.moderation.service import ModerationService
+
+log = logging.getLogger("chatserver.moderation.reports")
+
+
+class Reports:
+    def __init__(self, service: ModerationService) -> None:
+        self.service = service
+        self.node = service.node
+        self.redis = service.node.redis
+        self.received = 0
+        self.hidden = 0
+
+    async def report(self, reporter: Actor, room: Room, *, offset: Any = None, message_id: Any = None, reason: Any = None) -> dict[str, Any]:
+        reason_text = reason_of(reason, required=True)
+        found = await self.service.actions.find_message(room, offset, message_id)
+        author = str(found.event.get("user", ""))
+        if author == reporter.user:
+            raise bad_request("you cannot report your own message")
+        ttl = room.settings.history_ttl
+        key = keys.reporters(room.channel, found.offset)
+        report = {"reason": reason_text, "at": int(time.time() * 1000), "name": reporter.name}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, reporter.user, msgpack.packb(report, use_bin_type=True))
+        pipe.expire(key, ttl)
+        pipe.hlen(key)
+        _, _, count = await pipe.execute()
+        await self.redis.zadd(keys.reports(room.channel), {str(found.offset): count})
+        self.received += 1
+        await self.service.publish_feed(
+            room.channel + "/mod",
+            {
+                "type": "report.created",
+                "channel": room.channel,
+                "offset": found.offset,
+                "message_id": found.event.get("id", ""),
+                "user": author,
+                "name": found.event.get("name", ""),
+                "text": found.event.get("text", ""),
+                "reporter": {"user": reporter.user, "name": reporter.name},
+                "reason": reason_text,
+                "count": count,
+                "ts": report["at"],
+            },
+        )
+        await self.service.audit.append(
+            room.community,
+            "report",
+            reporter,
+            target={"user": author, "channel": room.channel, "message_id": found.event.get("id", ""), "offset": found.offset},
+            reason=reason_text,
+            text=str(found.event.get("text", "")),
+            details={"reporters": count},
+        )
+        threshold = self.service.policy_for(room).report_threshold
+        hidden = False
+        if count >= threshold and await self.redis.set(keys.hidden(room.channel, found.offset), b"1", nx=True, ex=ttl):
+            hidden = await self._hide(room, found, count)
+        return {"status": "reported", "channel": room.channel, "offset": found.offset, "hidden": hidden}
+
+    async def _hide(self, room: Room, found: FoundMessage, count: int) -> bool:
+        msg_id = str(found.event.get("id", ""))
+        event = {
+            "type": "message.deleted",
+            "id": msg_id,
+            "offset": found.offset,
+            "by": "reports",
+            "pending_review": True,
+            "ts": int(time.time() * 1000),
+        }
+        if not await self.service.actions.remove_from_room(room, found, event):
+            return False
+        self.hidden += 1
+        record = HoldRecord(
+            id=secrets.token_hex(8),
+            kind="reported",
+            channel=room.channel,
+            user=str(found.event.get("user", "")),
+            name=str(found.event.get("name", "")),
+            role=str(found.event.get("role", "member")),
+            text=str(found.event.get("text", "")),
+            reason=f"{count} members reported this message",
+            category="reported",
+            info=found.info,
+            payload={"message_id": msg_id, "offset": found.offset, "event": found.event},
+        )
+        await self.service.holds.hold(record)
+        await self.service.audit.append(
+            room.community,
+            "report.hide",
+            SYSTEM,
+            target={"user": record.user, "channel": room.channel, "message_id": msg_id, "offset": found.offset, "hold_id": record.id},
+            reason=record.reason,
+            text=record.text,
+        )
+        return True
+
+    async def open_reports(self, room: Room, limit: int = 100) -> list[dict[str, Any]]:
+        items = await self.redis.zrevrange(keys.reports(room.channel), 0, max(0, limit - 1), withscores=True)
+        out = []
+        for raw_offset, score in items:
+            offset = int(raw_offset)
+            reporters = await self.redis.hgetall(keys.reporters(room.channel, offset))
+            out.append(
+                {
+                    "offset": offset,
+                    "count": int(score),
+                    "reports": [
+                        {"user": u.decode(), **msgpack.unpackb(v, raw=False)} for u, v in reporters.items()
+                    ],
+                }
+            )
+        return out
+
+    async def dismiss(self, actor: Actor, room: Room, offset: Any, reason: Any = None) -> dict[str, Any]:
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 1:
+            raise bad_request("offset must be a positive integer")
+        reason_text = reason_of(reason)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrem(keys.reports(room.channel), str(offset))
+        pipe.delete(keys.reporters(room.channel, offset))
+        removed, _ = await pipe.execute()
+        await self.service.audit.append(
+            room.community, "report.dismiss", actor, target={"channel": room.channel, "offset": offset}, reason=reason_text
+        )
+        return {"dismissed": bool(removed), "channel": room.channel, "offset": offset}

@@ -1,0 +1,175 @@
+"""Mutes, bans and kick blocks: stored in Redis per community, cached in every process.
+
+The hot path (every post, every subscribe) only reads the in-process cache. A change is
+written to Redis and announced on the control channel (``mod.sanction``); every process
+updates its cache when it hears it, and reloads everything every ``RELOAD_SECONDS`` in case
+a control message was missed while its pub/sub connection was down. An expired sanction is
+simply ignored (and removed when next touched).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+
+from chatserver.hub import CONTROL_CHANNEL, pack_control
+from chatserver.moderation import keys
+from rooms.channels import parse_channel
+
+if TYPE_CHECKING:
+    from chatserver.node import Node
+
+log = logging.getLogger("chatserver.moderation.sanctions")
+
+KINDS = ("mutes", "bans", "kicks")
+RELOAD_SECONDS = 30
+UNSUBSCRIBE_KICKED = 2101  # unsubscribe push codes below 2500: the SDK stays unsubscribed
+UNSUBSCRIBE_BANNED = 2103
+
+
+@dataclass(frozen=True, slots=True)
+class Sanction:
+    until: float  # unix seconds; 0 = until lifted
+    by: str = ""
+    reason: str = ""
+    at: float = 0.0
+
+    def active(self, now: float) -> bool:
+        return self.until == 0 or self.until > now
+
+    def pack(self) -> bytes:
+        return msgpack.packb({"u": self.until, "b": self.by, "r": self.reason, "a": self.at}, use_bin_type=True)
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> Sanction:
+        d = msgpack.unpackb(raw, raw=False)
+        return cls(float(d.get("u", 0)), d.get("b", ""), d.get("r", ""), float(d.get("a", 0)))
+
+
+def kick_field(room: str, user: str) -> str:
+    return f"{room}\n{user}"
+
+
+class Sanctions:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.redis = node.redis
+        # kind -> community -> field (user, or "room\nuser" for kicks) -> sanction
+        self.cache: dict[str, dict[str, dict[str, Sanction]]] = {k: {} for k in KINDS}
+        self._task: asyncio.Task[None] | None = None
+        self._changes = 0  # bumped by every applied change; a reload that raced one is dropped
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.node.hub.on_control("mod.sanction", self._on_control)
+        for _ in range(5):
+            if await self.reload():
+                break
+        self._task = asyncio.ensure_future(self._reload_loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _reload_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RELOAD_SECONDS)
+            try:
+                await self.reload()
+            except Exception:
+                log.exception("reloading sanctions failed; keeping the cached ones")
+
+    async def reload(self) -> bool:
+        """Read every community's sanctions; False (cache untouched) if a change raced it."""
+        before = self._changes
+        communities = sorted(self.node.catalog.communities)
+        fresh: dict[str, dict[str, dict[str, Sanction]]] = {k: {} for k in KINDS}
+        if communities:
+            pipe = self.redis.pipeline(transaction=False)
+            for community in communities:
+                for kind in KINDS:
+                    pipe.hgetall(keys.sanctions(community, kind))
+            results = await pipe.execute()
+            i = 0
+            for community in communities:
+                for kind in KINDS:
+                    raw = results[i]
+                    i += 1
+                    if raw:
+                        fresh[kind][community] = {f.decode(): Sanction.unpack(v) for f, v in raw.items()}
+        if self._changes != before:
+            return False  # a change arrived while reading: keep it, read everything again later
+        self.cache = fresh
+        return True
+
+    # ---- reads (hot path: no Redis) ------------------------------------------------------------
+
+    def get(self, kind: str, community: str, field: str, now: float | None = None) -> Sanction | None:
+        s = self.cache[kind].get(community, {}).get(field)
+        if s is None or not s.active(time.time() if now is None else now):
+            return None
+        return s
+
+    def listing(self, kind: str, community: str) -> dict[str, Sanction]:
+        now = time.time()
+        return {f: s for f, s in self.cache[kind].get(community, {}).items() if s.active(now)}
+
+    # ---- writes ----------------------------------------------------------------------------
+
+    async def put(self, kind: str, community: str, field: str, sanction: Sanction) -> None:
+        key = keys.sanctions(community, kind)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, field, sanction.pack())
+        pipe.publish(
+            CONTROL_CHANNEL,
+            pack_control("mod.sanction", what=kind, community=community, field=field, s=sanction.pack()),
+        )
+        await pipe.execute()
+        self._apply(kind, community, field, sanction)
+
+    async def lift(self, kind: str, community: str, field: str) -> bool:
+        key = keys.sanctions(community, kind)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hdel(key, field)
+        pipe.publish(
+            CONTROL_CHANNEL,
+            pack_control("mod.sanction", what=kind, community=community, field=field, s=None),
+        )
+        removed, _ = await pipe.execute()
+        self._apply(kind, community, field, None)
+        return bool(removed)
+
+    def _apply(self, kind: str, community: str, field: str, sanction: Sanction | None) -> None:
+        self._changes += 1
+        table = self.cache.setdefault(kind, {}).setdefault(community, {})
+        if sanction is None:
+            table.pop(field, None)
+        else:
+            table[field] = sanction
+
+    def _on_control(self, msg: dict[str, Any]) -> None:
+        kind = str(msg.get("what", ""))
+        if kind not in KINDS:
+            return
+        community = str(msg.get("community", ""))
+        field = str(msg.get("field", ""))
+        raw = msg.get("s")
+        sanction = Sanction.unpack(raw) if raw else None
+        self._apply(kind, community, field, sanction)
+        if kind == "bans" and sanction is not None:
+            self.drop_local_subscriptions(community, field, "banned from this community")
+
+    def drop_local_subscriptions(self, community: str, user: str, reason: str) -> None:
+        """Unsubscribe ``user``'s connections on this process from every channel of
+        ``community`` (rooms, Q&A boards, moderator feeds). Private channels stay."""
+        for conn in list(self.node.users.get(user, ())):
+            for channel in list(conn.subs):
+                parsed = parse_channel(channel)
+                if parsed is not None and parsed.community == community:
+                    conn.server_unsubscribe(channel, UNSUBSCRIBE_BANNED, reason)

@@ -1,0 +1,52 @@
+"""Hooks used only by the tests, loaded by dotted path from a test config file.
+
+They show the third-party hook interface as well: a plain function, an async function and a
+configurable class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from moderation_hooks import Allow, Hold, MessageContext, Reject, Verdict
+
+
+def raising_hook(ctx: MessageContext) -> Verdict:
+    if "explode" in ctx.text:
+        raise RuntimeError("this hook is broken on purpose")
+    return Allow()
+
+
+async def sleeping_hook(ctx: MessageContext) -> Verdict:
+    if "sleepy" in ctx.text:
+        await asyncio.sleep(5)
+    return Allow()
+
+
+def blocking_hook(ctx: MessageContext) -> Verdict:
+    """A sync hook that blocks (runs in a worker thread, under its timeout)."""
+    if "blocking" in ctx.text:
+        time.sleep(3)
+    return Allow()
+
+
+def wrong_type_hook(ctx: MessageContext) -> Verdict:
+    if "wrongtype" in ctx.text:
+        return "allow"  # type: ignore[return-value]
+    return Allow()
+
+
+class KeywordHold:
+    """A configurable class hook: ``KeywordHold(words=[...], reject=False)``."""
+
+    def __init__(self, words: list[str], reject: bool = False) -> None:
+        self.words = [w.lower() for w in words]
+        self.reject = reject
+
+    async def __call__(self, ctx: MessageContext) -> Verdict:
+        lowered = ctx.text.lower()
+        for word in self.words:
+            if word in lowered:
+                return Reject(f"{word!r} is not allowed here") if self.reject else Hold(f"mentions {word!r}")
+        return Allow()

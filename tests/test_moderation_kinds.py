@@ -1,0 +1,100 @@
+"""The interface other extensions use (e.g. Q&A questions): ``moderate`` runs an item of any
+kind through the room's pipeline, and the on-approve registered for that kind publishes it.
+
+This runs a real Node in the test process against the session's real Valkey; the author's
+connection is a real ``Connection`` object without a socket (its pushes are not read here:
+what the author is told travels through Redis, on their private channel)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from chatserver.app import install_extensions
+from chatserver.auth import Identity
+from chatserver.config import Settings
+from chatserver.connection import Connection
+from chatserver.errors import ReplyError
+from chatserver.moderation import service
+from chatserver.moderation.audit import Actor, AuditFilter
+from chatserver.node import Node
+from chatserver.protocol.codec import JSON
+from rooms.model import Community, Member, Role, Room
+from tests.harness import API_KEY, SECRET, unique
+
+
+@pytest.fixture
+async def node(valkey):
+    settings = Settings(redis_url=valkey.url, secret=SECRET, api_key=API_KEY, seed_demo=False, node_name=unique("inproc"))
+    n = Node(settings)
+    install_extensions(n, ["chatserver.moderation"])
+    await n.start()
+    yield n
+    await n.stop()
+
+
+def author(node: Node, community: str, user: str) -> Connection:
+    conn = Connection(node, JSON)
+    conn.identity = Identity(Member(user, user.title(), {community: Role.MEMBER}), None)
+    return conn
+
+
+async def test_questions_are_moderated_and_published_by_their_kind(node):
+    community = unique("qa")
+    await node.catalog.put_community(Community(community))
+    room = Room(community, "r")
+    await node.catalog.put_room(room)
+    mod = service(node)
+    published: list[tuple[str, str, str]] = []
+
+    async def publish_question(hold, text: str, actor: Actor) -> dict:
+        published.append((hold.id, text, actor.user))
+        return {"question_id": hold.id}
+
+    mod.register_hold_kind("question", publish_question)
+    with pytest.raises(ValueError, match="registered twice"):
+        mod.register_hold_kind("question", publish_question)
+    conn = author(node, community, unique("asker"))
+
+    fine = await mod.moderate(conn, room, "How do I manage fatigue?", kind="question")
+    assert fine.status == "publish" and fine.text == "How do I manage fatigue?"
+    redacted = await mod.moderate(conn, room, "email me at a@example.org please", kind="question")
+    assert redacted.status == "publish" and redacted.text == "email me at [email hidden] please"
+    assert redacted.hidden == ["email"]
+
+    held = await mod.moderate(conn, room, "is there a point, I want to die", kind="question", item_id="q1", payload={"anonymous": True})
+    assert held.status == "held" and held.hold is not None
+    assert held.hold.kind == "question" and held.hold.priority == "high" and held.hold.payload["anonymous"] is True
+    first = await mod.moderate(conn, room, "I can't go on", kind="question", client_msg_id="c1")
+    again = await mod.moderate(conn, room, "I can't go on", kind="question", client_msg_id="c1")
+    assert first.hold is not None and again.hold is not None and again.hold.id == first.hold.id
+    pending = await mod.store.pending(room.channel)
+    assert [h.id for h in pending] == ["q1", first.hold.id]
+
+    result = await mod.holds.approve(Actor("m1", "M", "moderator"), room.channel, "q1", "Is there a point?")
+    assert result["status"] == "approved" and result["resolution"]["published"] == {"question_id": "q1"}
+    assert published == [("q1", "Is there a point?", "m1")]
+
+    await mod.actions.mute(Actor("m1", "M", "moderator"), community, conn.user, duration=60)
+    with pytest.raises(ReplyError) as muted:
+        await mod.moderate(conn, room, "another question", kind="question")
+    assert muted.value.code == 1002
+    entries = await mod.audit.read(community, AuditFilter(action="verdict"))
+    assert [e["action"] for e in entries] == ["verdict.hold", "verdict.hold", "verdict.redact"]
+    assert {e["details"]["kind"] for e in entries} == {"question"}
+
+
+async def test_audit_log_keeps_entries_for_the_retention_time_only(node):
+    from chatserver.moderation import keys
+    from chatserver.moderation.audit import AuditLog
+
+    community = unique("ret")
+    log = AuditLog(node.redis, retention=1)
+    await log.append(community, "mute", Actor("m1"), target={"user": "u"}, text="old words")
+    await asyncio.sleep(1.2)
+    assert await log.read(community, AuditFilter()) == []  # past retention: not returned
+    await log.append(community, "unmute", Actor("m1"), target={"user": "u"})
+    assert [e["action"] for e in await log.read(community, AuditFilter())] == ["unmute"]
+    assert await node.redis.xlen(keys.audit(community)) == 1  # and really gone
+    assert 0 < await node.redis.ttl(keys.audit(community)) <= 1
