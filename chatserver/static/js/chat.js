@@ -13,6 +13,12 @@ const PRESENCE_REFRESH_MS = 15000;
 // Errors worth retrying with the same client_msg_id (the server dedupes the retry).
 const RETRYABLE = new Set([0, 1, 2, 3, 100, 111]);
 
+// Unsubscribe push codes from moderators (docs/protocol.md).
+const UNSUBSCRIBED = {
+  2101: "A moderator removed you from this room for now. You can read other rooms.",
+  2103: "You are banned from this community.",
+};
+
 export const REPORT_REASONS = [
   ["harassment", "Unkind or harassing"],
   ["spam", "Spam or advertising"],
@@ -121,6 +127,7 @@ export class ChatView extends EventTarget {
     $("#messages").setAttribute("aria-label", `Messages in ${title}`);
     this.log.reset();
     this.members.clear();
+    $("#composer button[type=submit]").disabled = false;
     this.flags = { slow: room?.slow_mode || 0, locked: !!room?.locked };
     this.renderFlags();
     this.setRoomStatus("Joining…");
@@ -132,9 +139,10 @@ export class ChatView extends EventTarget {
       if (sub === this.sub && ctx.code !== 0) this.setRoomStatus("Connection lost. Reconnecting… messages sent meanwhile will appear when you are back.", "warn");
     });
     sub.on("unsubscribed", (ctx) => {
-      if (sub !== this.sub) return;
-      if (ctx.code === 0) return; // we left
-      this.setRoomStatus(`You are no longer in this room: ${ctx.reason}`, "warn");
+      if (sub !== this.sub || ctx.code === 0) return; // 0: we left
+      const why = UNSUBSCRIBED[ctx.code] || `You are no longer in this room: ${ctx.reason}`;
+      this.setRoomStatus(why, "warn");
+      $("#composer button[type=submit]").disabled = true;
     });
     sub.on("error", (ctx) => {
       if (sub === this.sub) this.setRoomStatus(`Could not join: ${ctx.error?.message || "error"}`, "warn");

@@ -13,8 +13,6 @@ export class RpcError extends Error {
 
 // Close codes and what to tell the person (docs/protocol.md, "Close codes").
 const DISCONNECT_REASONS = {
-  4501: "A moderator removed you from the community for now.",
-  4503: "You are banned from this community.",
   3500: "Your sign-in is no longer valid. Please sign in again.",
   3507: "You do not have permission to be here.",
   3509: "Too many errors from this page; reload to try again.",

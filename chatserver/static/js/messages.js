@@ -32,6 +32,7 @@ export class MessageLog {
     this.byOffset = new Map(); // offset -> element
     this.byId = new Map(); // message id -> element
     this.removed = new Set(); // ids removed by moderators
+    this.gone = new Map(); // id -> the "removed" placeholder shown in its place
     this.empty = h("li", { class: "msg-empty" }, "No messages yet. Say hello when you are ready.");
     this.reset();
   }
@@ -39,6 +40,7 @@ export class MessageLog {
   reset() {
     this.byOffset.clear();
     this.byId.clear();
+    this.gone.clear();
     this.list.replaceChildren(this.empty);
   }
 
@@ -57,7 +59,7 @@ export class MessageLog {
         this._add(pub.offset || 0, data);
         break;
       case "message.deleted":
-        this.remove(data.id);
+        this.remove(data.id, data.pending_review);
         this._mark(pub.offset);
         break;
       case "messages.removed":
@@ -105,6 +107,12 @@ export class MessageLog {
   }
 
   _add(offset, message) {
+    if (message.restored) {
+      // A reported message a moderator looked at and put back: it returns at its new offset.
+      this.removed.delete(message.id);
+      this.gone.get(message.id)?.remove();
+      this.gone.delete(message.id);
+    }
     if (this.removed.has(message.id) || this.byId.has(message.id)) return;
     const mine = message.user === this.me;
     const author = mine ? "You" : message.name || message.user;
@@ -177,14 +185,16 @@ export class MessageLog {
     return menu;
   }
 
-  /** A moderator removed a message: its text leaves every screen. */
-  remove(id) {
+  /** A moderator removed a message (or reports hid it for review): its text leaves every screen. */
+  remove(id, pendingReview = false) {
     this.removed.add(id);
     const element = this.byId.get(id);
     if (!element) return;
-    element.replaceChildren(h("p", { class: "msg-removed" }, "Message removed by a moderator."));
+    const words = pendingReview ? "Message hidden while moderators review it." : "Message removed by a moderator.";
+    element.replaceChildren(h("p", { class: "msg-removed" }, words));
     element.className = "msg msg-gone";
     this.byId.delete(id);
+    this.gone.set(id, element);
   }
 
   /** The newest message from someone else (for keyboard shortcuts and tests). */

@@ -198,7 +198,7 @@ export function handleNotice(data, { own, crisis, onNotice }) {
       onNotice("You can post again.");
       return true;
     case "moderation.kicked":
-      onNotice(`A moderator removed you from ${data.channel || "the room"}.${why}`);
+      onNotice(`A moderator removed you from ${data.channel || "the room"}${data.until ? `; you can come back after ${formatDateTime(data.until)}` : ""}.${why}`);
       return true;
     case "moderation.banned":
       onNotice(`You are banned from this community${until}.${why}`);
