@@ -30,6 +30,10 @@ class ChannelSpec:
         return self.parsed.kind
 
 
+_ROOM_KINDS = frozenset(
+    {ChannelKind.ROOM, ChannelKind.ROOM_MOD, ChannelKind.QA, ChannelKind.QA_SCREENING}
+)
+
 SubscribeCheck = Callable[[Member, ChannelSpec], Denied | None]
 
 
@@ -44,6 +48,7 @@ class ChannelResolver:
             ChannelKind.ROOM_MOD: HistoryOptions(1000, 14 * 24 * 3600, meta_ttl),
             ChannelKind.COMMUNITY_MOD: HistoryOptions(1000, 14 * 24 * 3600, meta_ttl),
             ChannelKind.QA: HistoryOptions(5000, 30 * 24 * 3600, meta_ttl),
+            ChannelKind.QA_SCREENING: HistoryOptions(5000, 30 * 24 * 3600, meta_ttl),
         }
 
     def add_check(self, kind: ChannelKind, check: SubscribeCheck) -> None:
@@ -54,7 +59,7 @@ class ChannelResolver:
         if parsed is None:
             return None
         room: Room | None = None
-        if parsed.kind in (ChannelKind.ROOM, ChannelKind.ROOM_MOD, ChannelKind.QA):
+        if parsed.kind in _ROOM_KINDS:
             room = self.catalog.room(parsed.community, parsed.room)
             if room is None:
                 return None

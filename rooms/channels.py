@@ -4,6 +4,7 @@
 - ``<community>:<room>/mod``    the room's moderator feed (holds, reports)
 - ``<community>/mod``           community-wide moderator feed (escalations)
 - ``<community>:<room>/qa``     the room's live Q&A board
+- ``<community>:<room>/screening``  the Q&A screening feed (moderators, admins and hosts)
 - ``user#<user id>``            one user's private notices (server-side subscription)
 """
 
@@ -20,6 +21,7 @@ class ChannelKind(str, Enum):
     ROOM_MOD = "room_mod"
     COMMUNITY_MOD = "community_mod"
     QA = "qa"
+    QA_SCREENING = "qa_screening"
     USER = "user"
 
 
@@ -41,9 +43,18 @@ class ChannelName:
             return f"{self.room_channel}/mod"
         if self.kind is ChannelKind.QA:
             return f"{self.room_channel}/qa"
+        if self.kind is ChannelKind.QA_SCREENING:
+            return f"{self.room_channel}/screening"
         if self.kind is ChannelKind.COMMUNITY_MOD:
             return f"{self.community}/mod"
         return f"user#{self.user}"
+
+
+_ROOM_SUFFIXES = {
+    "mod": ChannelKind.ROOM_MOD,
+    "qa": ChannelKind.QA,
+    "screening": ChannelKind.QA_SCREENING,
+}
 
 
 def user_channel(user: str) -> str:
@@ -63,12 +74,11 @@ def parse_channel(channel: str) -> ChannelName | None:
     if slash:
         if suffix == "mod" and ":" not in base:
             return ChannelName(ChannelKind.COMMUNITY_MOD, community=base) if valid_name(base) else None
-        if suffix not in ("mod", "qa"):
+        if suffix not in _ROOM_SUFFIXES:
             return None
     community, colon, room = base.partition(":")
     if not colon or not valid_name(community) or not valid_name(room):
         return None
     if not slash:
         return ChannelName(ChannelKind.ROOM, community=community, room=room)
-    kind = ChannelKind.ROOM_MOD if suffix == "mod" else ChannelKind.QA
-    return ChannelName(kind, community=community, room=room)
+    return ChannelName(_ROOM_SUFFIXES[suffix], community=community, room=room)

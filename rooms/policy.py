@@ -45,6 +45,10 @@ def may_subscribe(member: Member, channel: ChannelName, room: Room | None) -> De
         if not role.is_staff:
             return Denied(PERMISSION_DENIED, "only moderators of this community")
         return None
+    if channel.kind is ChannelKind.QA_SCREENING:
+        if not (role.is_staff or role is Role.HOST):
+            return Denied(PERMISSION_DENIED, "only hosts, moderators and admins of this community")
+        return None
     if _rank(role) < _rank(room.settings.min_role) and not role.is_staff:
         return Denied(PERMISSION_DENIED, f"room requires role {room.settings.min_role.value}")
     return None

@@ -33,6 +33,8 @@ BANNED = ErrorCode(1003, "banned")
 ROOM_LOCKED = ErrorCode(1004, "room locked")
 SLOW_MODE = ErrorCode(1005, "slow mode")
 STAGE_MODE = ErrorCode(1006, "stage mode")
+QUESTION_TOO_SOON = ErrorCode(1101, "question too soon")
+QA_CONFLICT = ErrorCode(1102, "Q&A state conflict")
 
 BY_CODE = {
     e.code: e
@@ -43,6 +45,8 @@ BY_CODE = {
         ROOM_LOCKED,
         SLOW_MODE,
         STAGE_MODE,
+        QUESTION_TOO_SOON,
+        QA_CONFLICT,
         INTERNAL,
         UNAUTHORIZED,
         UNKNOWN_CHANNEL,

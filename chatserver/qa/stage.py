@@ -1,0 +1,77 @@
+"""Stage mode: while a live session holds its room in stage mode, only hosts, moderators and
+admins post in the room; a member's post is refused with 1006, pointing to the board.
+
+Every process caches which rooms are in stage mode for ``TTL`` seconds; a change is applied
+at once by the process that made it and announced to the others with a control message, so
+the cache is exact except for a moment after a lost control message.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from chatserver.errors import STAGE_MODE, ReplyError
+from chatserver.hub import CONTROL_CHANNEL, pack_control
+from rooms.messages import Draft
+from rooms.model import Role, Room
+from rooms.qa import may_post_in_stage
+
+if TYPE_CHECKING:
+    from chatserver.connection import Connection
+    from chatserver.node import Node
+    from chatserver.qa.store import RedisQaStore
+
+CONTROL_KIND = "qa.stage"
+TTL = 2.0
+
+
+class StageCache:
+    def __init__(self, store: RedisQaStore) -> None:
+        self.store = store
+        self.node: Node | None = None
+        self._rooms: dict[str, tuple[str | None, float]] = {}
+
+    async def session_in_stage(self, room: str) -> str | None:
+        cached = self._rooms.get(room)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        value = await self.store.stage_session(f"{room}/qa")
+        self._rooms[room] = (value, now + TTL)
+        return value
+
+    async def changed(self, room: str, session_id: str | None, *, broadcast: bool) -> None:
+        self._rooms[room] = (session_id, time.monotonic() + TTL)
+        if broadcast and self.node is not None:
+            await self.node.redis.publish(
+                CONTROL_CHANNEL, pack_control(CONTROL_KIND, room=room, session=session_id or "")
+            )
+
+    async def on_control(self, msg: dict[str, Any]) -> None:
+        room = str(msg.get("room", ""))
+        if room:
+            self._rooms[room] = (str(msg.get("session", "")) or None, time.monotonic() + TTL)
+
+    async def gate(self, conn: Connection, room: Room, draft: Draft) -> None:
+        """A posting gate (``node.poster.gates``)."""
+        assert conn.identity is not None
+        role = conn.identity.member.role_in(room.community) or Role.MEMBER
+        if may_post_in_stage(role):
+            return
+        session = await self.session_in_stage(room.channel)
+        if session:
+            await self._safety_net(conn, room, draft)
+            raise ReplyError(
+                STAGE_MODE,
+                f"this room is in Q&A stage mode: only hosts and moderators post here. "
+                f"Ask your question on the Q&A board {room.channel}/qa (rpc qa.ask)",
+            )
+
+    async def _safety_net(self, conn: Connection, room: Room, draft: Draft) -> None:
+        """A refused post still gets the moderation extension's crisis safety net (support
+        resources to the sender, an alert to moderators), as for a muted member's post."""
+        mod = getattr(self.node, "moderation", None)
+        net = getattr(mod, "_safety_net", None)
+        if net is not None:
+            await net(conn, room, draft)

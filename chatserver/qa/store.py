@@ -1,0 +1,248 @@
+"""RedisQaStore: Q&A sessions, questions and votes in Redis, and the board events they cause.
+
+Keys (``b`` is the board channel ``<community>:<room>/qa``; the ``{b}`` hash tag keeps them
+in the board stream's cluster slot, so state and events change in one Lua call):
+- ``qa:{b}:s:<session>``    hash: ``v`` version, ``d`` msgpack session
+- ``qa:{b}:q:<session>``    hash: question id -> msgpack question
+- ``qa:{b}:st:<session>``   hash: question id -> state, ``@`` -> session state (for votes)
+- ``qa:{b}:c:<session>``    hash: question id -> vote count
+- ``qa:{b}:v:<session>:<q>`` set of voters of one question
+- ``qa:{b}:dv:<session>``   set of questions whose count changed since the last count event
+- ``qa:{b}:idx``            zset: session id -> created at
+- ``qa:{b}:live``           id of the room's live session
+- ``qa:{b}:stage``          id of the session holding the room in stage mode
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import msgpack
+import redis.asyncio as aioredis
+
+from chatserver.qa.records import pack_question, pack_session, unpack_question, unpack_session
+from chatserver.redis.broker import (
+    HistoryOptions,
+    load_lua,
+    meta_key,
+    new_epoch,
+    pubsub_channel,
+    stream_key,
+)
+from rooms.qa.model import Board, Question, Session
+
+
+def _k(board: str, suffix: str) -> str:
+    return f"qa:{{{board}}}:{suffix}"
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    board: Board | None
+    counts: dict[str, int] = field(default_factory=dict)
+    offset: int = 0
+    epoch: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    epoch: str
+    first: int
+    last: int
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    what: str  # "version": someone changed the session first; "live": another session is live
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    changed: bool
+    votes: int
+    closed: bool = False
+    session_state: str = ""
+    question_state: str = ""
+
+
+def votes_payload_prefix(time_ms: int) -> bytes:
+    """The publication envelope up to its ``d`` key (qa_votes_flush.lua appends the data)."""
+    packed = msgpack.packb({"k": "pub", "tm": time_ms, "d": b""}, use_bin_type=True)
+    return packed[:-2]  # drop the empty bin value (0xc4 0x00)
+
+
+class RedisQaStore:
+    def __init__(self, client: aioredis.Redis, history: HistoryOptions, ttl: int) -> None:
+        self.redis = client
+        self.history = history
+        self.ttl = ttl
+        self._load = client.register_script(load_lua("qa_load.lua"))
+        self._commit = client.register_script(load_lua("qa_commit.lua"))
+        self._vote = client.register_script(load_lua("qa_vote.lua"))
+        self._flush = client.register_script(load_lua("qa_votes_flush.lua"))
+
+    # ------------------------------------------------------------------ reads
+
+    async def load(self, board: str, session_id: str, *, questions: bool = True) -> Loaded:
+        blob, qs, counts_raw, live, top, epoch = await self._load(
+            keys=[
+                _k(board, f"s:{session_id}"),
+                _k(board, f"q:{session_id}"),
+                _k(board, f"c:{session_id}"),
+                _k(board, "live"),
+                meta_key(board),
+            ],
+            args=["1" if questions else "0"],
+        )
+        if not blob:
+            return Loaded(None, offset=int(top), epoch=_s(epoch))
+        counts = {_s(counts_raw[i]): int(counts_raw[i + 1]) for i in range(0, len(counts_raw), 2)}
+        items: dict[str, Question] = {}
+        for i in range(0, len(qs), 2):
+            qid = _s(qs[i])
+            items[qid] = unpack_question(qs[i + 1], counts.get(qid, 0))
+        session = unpack_session(blob)
+        return Loaded(
+            Board(session, MappingProxyType(items), _s(live) if live else None),
+            counts,
+            int(top),
+            _s(epoch),
+        )
+
+    async def sessions(self, board: str, limit: int = 50) -> list[Session]:
+        """The room's sessions, newest first."""
+        ids = await self.redis.zrevrange(_k(board, "idx"), 0, limit - 1)
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid in ids:
+                pipe.hget(_k(board, f"s:{_s(sid)}"), "d")
+            blobs = await pipe.execute()
+        return [unpack_session(b) for b in blobs if b]
+
+    async def live_session(self, board: str) -> str | None:
+        value = await self.redis.get(_k(board, "live"))
+        return _s(value) if value else None
+
+    async def stage_session(self, board: str) -> str | None:
+        value = await self.redis.get(_k(board, "stage"))
+        return _s(value) if value else None
+
+    async def voted(self, board: str, session_id: str, user: str, question_ids: list[str]) -> set[str]:
+        if not question_ids:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for qid in question_ids:
+                pipe.sismember(_k(board, f"v:{session_id}:{qid}"), user)
+            found = await pipe.execute()
+        return {qid for qid, yes in zip(question_ids, found, strict=True) if yes}
+
+    # ------------------------------------------------------------------ writes
+
+    async def commit(
+        self,
+        board: str,
+        before: int,
+        session: Session,
+        questions: list[Question],
+        payloads: list[bytes],
+        *,
+        live: str = "",
+        stage: str = "",
+    ) -> Committed | Conflict:
+        """Write ``session`` (expected at version ``before``) and ``questions``, publish
+        ``payloads`` on the board; all or nothing."""
+        sid = session.id
+        h = self.history
+        args: list[Any] = [
+            before,
+            session.version,
+            pack_session(session),
+            session.state.value,
+            live,
+            stage,
+            sid,
+            session.created_at,
+            self.ttl,
+            max(h.size, 1),
+            h.ttl,
+            max(h.meta_ttl, h.ttl),
+            new_epoch(),
+            pubsub_channel(board),
+            len(questions),
+        ]
+        for q in questions:
+            args += [q.id, pack_question(q), q.state.value]
+        args += payloads
+        result = await self._commit(
+            keys=[
+                _k(board, f"s:{sid}"),
+                _k(board, f"q:{sid}"),
+                _k(board, f"st:{sid}"),
+                _k(board, "live"),
+                _k(board, "stage"),
+                _k(board, "idx"),
+                stream_key(board),
+                meta_key(board),
+            ],
+            args=args,
+        )
+        if int(result[0]) == 0:
+            return Conflict(_s(result[1]), _s(result[2]))
+        return Committed(_s(result[1]), int(result[2]), int(result[3]))
+
+    async def vote(
+        self,
+        board: str,
+        session_id: str,
+        question_id: str,
+        user: str,
+        cast: bool,
+        *,
+        votable: str,
+        voting: str,
+    ) -> VoteResult:
+        """``votable``/``voting``: space-framed question and session states that take votes."""
+        result = await self._vote(
+            keys=[
+                _k(board, f"st:{session_id}"),
+                _k(board, f"v:{session_id}:{question_id}"),
+                _k(board, f"c:{session_id}"),
+                _k(board, f"dv:{session_id}"),
+            ],
+            args=[question_id, user, "1" if cast else "0", self.ttl, votable, voting],
+        )
+        status = int(result[0])
+        if status < 0:
+            return VoteResult(False, 0, closed=True, session_state=_s(result[1]), question_state=_s(result[2]))
+        return VoteResult(bool(status), int(result[1]))
+
+    async def flush_votes(self, board: str, session_id: str) -> tuple[int, int]:
+        """Publish one ``qa.votes`` event with every changed count: (offset, questions)."""
+        h = self.history
+        offset, n = await self._flush(
+            keys=[
+                _k(board, f"dv:{session_id}"),
+                _k(board, f"c:{session_id}"),
+                stream_key(board),
+                meta_key(board),
+            ],
+            args=[
+                session_id,
+                votes_payload_prefix(int(time.time() * 1000)),
+                max(h.size, 1),
+                h.ttl,
+                max(h.meta_ttl, h.ttl),
+                new_epoch(),
+                pubsub_channel(board),
+            ],
+        )
+        return int(offset), int(n)
