@@ -99,8 +99,50 @@ async def test_qa_round_with_an_anonymous_question(web, open_page):
     await dialog.get_by_role("button", name="Look up").click()
     await expect(mo.get_by_role("tabpanel", name="Q&A").get_by_role("status")).to_contain_text("asked by Ann")
 
+    # Stage mode: members' room posts are refused with a way to the board.
+    await host.get_by_role("button", name="Stage mode").click()
+    await expect(host.get_by_role("button", name="Stage mode")).to_have_attribute("aria-pressed", "true")
+    await ben.get_by_role("tab", name="Chat").click()
+    await ben.get_by_role("textbox", name="Write a message").fill("can I still post here?")
+    await ben.get_by_role("textbox", name="Write a message").press("Enter")
+    refused = ben.locator(".own-failed", has_text="can I still post here?")
+    await expect(refused).to_contain_text("stage mode")
+    await refused.get_by_role("button", name="Ask on the Q&A board").click()
+    await expect(ben.get_by_role("tabpanel", name="Q&A")).to_be_visible()
+    await expect(ben.get_by_label("Your question")).to_be_visible()
+
     # The host ends the session; voting closes.
     await host.get_by_role("button", name="End session").click()
     for page in (ann, ben):
         await expect(page.get_by_role("heading", name="Fatigue and sleep with MS")).to_contain_text("Ended")
         await expect(page.get_by_label("Your question")).to_be_hidden()
+
+
+async def test_crisis_question_brings_resources_and_a_hold_and_a_redacted_one_says_so(web, open_page):
+    community = unique("web")
+    web.make_room(community, "clinic")
+    host = await open_page("Dr Rivera", community, "host")
+    mo = await open_page("Mo", community, "moderator")
+    ann = await open_page("Ann", community)
+    for page in (host, mo, ann):
+        await open_qa(page)
+    await host.get_by_role("button", name="New session…").click()
+    await host.get_by_role("dialog").get_by_label("Title").fill("Evening questions")
+    await host.get_by_role("dialog").get_by_role("button", name="Create").click()
+    await host.get_by_role("button", name="Start session").click()
+    await expect(ann.get_by_role("heading", name="Evening questions")).to_contain_text("Live now")
+
+    await ann.get_by_label("Your question").fill("Honestly some days I want to die, is that the MS?")
+    await ann.get_by_label("Ask anonymously").check()
+    await ann.get_by_role("button", name="Ask", exact=True).click()
+    # Resources show above whichever view Ann is on; the question is held, privately.
+    crisis = ann.get_by_role("alert").filter(has_text="not alone")
+    await expect(crisis).to_be_visible()
+    await expect(crisis).to_contain_text("Samaritans")
+    await expect(ann.get_by_role("list", name="Notices about what you asked")).to_contain_text("Question held for review")
+    # The moderator sees a high-priority hold of kind question; the host sees nothing of it.
+    await mo.get_by_role("tab", name="Moderation (1)").click()
+    hold = mo.locator(".item.priority-high", has_text="some days I want to die")
+    await expect(hold).to_contain_text("question")
+    await expect(host.get_by_role("region", name="Waiting for screening")).not_to_contain_text("want to die")
+    await expect(host.locator("article.question")).to_have_count(0)

@@ -49,6 +49,7 @@ export class ChatView extends EventTarget {
     });
     this.own = new OwnMessages($("#own-notices"), { onRetry: (key, item) => this.retry(key, item) });
     this.crisis = new CrisisPanel($("#crisis"));
+    this.noticeFilters = []; // (data) => true when another view showed the notice
     this.members = new MembersPanel({ list: $("#member-list"), count: $("#online-count"), typing: $("#typing") });
     this.roomStatus = $("#room-status");
     this._wire();
@@ -218,6 +219,12 @@ export class ChatView extends EventTarget {
   }
 
   onNotice(data) {
+    if (data.type === "moderation.support") {
+      this.crisis.show(data); // wherever it came from (a message or a question)
+      return;
+    }
+    // Other views take the notices about their own things (the Q&A view: questions).
+    if (this.noticeFilters.some((take) => take(data))) return;
     const understood = handleNotice(data, {
       own: this.own,
       crisis: this.crisis,
@@ -326,10 +333,13 @@ export class ChatView extends EventTarget {
       if (result.status === "published" && this.log.find(result.id)) this.own.drop(ref.client_msg_id);
     } catch (error) {
       const rejected = error.code === 1001;
+      // Stage mode (1006): the room is for the hosts now; questions go to the board.
+      const toBoard = error.code === 1006 ? { label: "Ask on the Q&A board", run: () => $("#tab-qa").click() } : null;
       this.own.set(ref, rejected ? "rejected" : "failed", {
         text,
         detail: error.message,
         retry: RETRYABLE.has(error.code),
+        action: toBoard,
       });
     }
   }

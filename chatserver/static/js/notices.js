@@ -12,11 +12,34 @@ function excerpt(text, max = 140) {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+const LABELS = {
+  sending: "Sending…",
+  held: "Held for review",
+  approved: "Approved and posted",
+  rejected: "Not posted",
+  expired: "Not posted: nobody reviewed it in time",
+  failed: "Not sent",
+  redacted: "Posted, with some details hidden",
+  removed: "Removed by a moderator",
+  info: "Notice",
+};
+
+export const QUESTION_LABELS = {
+  ...LABELS,
+  held: "Question held for review",
+  approved: "Question approved: it is on the board",
+  rejected: "Question not posted",
+  expired: "Question not posted: nobody reviewed it in time",
+  redacted: "Question sent, with some details hidden",
+  removed: "Question dismissed",
+};
+
 export class OwnMessages {
   /** @param {HTMLUListElement} list */
-  constructor(list, { onRetry }) {
+  constructor(list, { onRetry = () => {}, labels = LABELS } = {}) {
     this.list = list;
     this.onRetry = onRetry;
+    this.labels = labels;
     this.items = new Map(); // key (client_msg_id or message id) -> {element, state}
   }
 
@@ -28,7 +51,7 @@ export class OwnMessages {
   }
 
   /** Show or update the notice about one of my messages. */
-  set(ref, status, { text, detail, retry, channel } = {}) {
+  set(ref, status, { text, detail, retry, channel, action } = {}) {
     let key = this._key(ref);
     let item = key ? this.items.get(key) : null;
     if (!item) {
@@ -41,18 +64,9 @@ export class OwnMessages {
     if (text) item.text = text;
     item.status = status;
     item.retry = retry;
-    const labels = {
-      sending: "Sending…",
-      held: "Held for review",
-      approved: "Approved and posted",
-      rejected: "Not posted",
-      expired: "Not posted: nobody reviewed it in time",
-      failed: "Not sent",
-      redacted: "Posted, with some details hidden",
-      removed: "Removed by a moderator",
-      info: "Notice",
-    };
+    const labels = this.labels;
     const buttons = [];
+    if (action) buttons.push(h("button", { type: "button", class: "link", onclick: action.run }, action.label));
     if (retry) {
       buttons.push(h("button", { type: "button", class: "link", onclick: () => this.onRetry(key, item) }, "Try again"));
     }

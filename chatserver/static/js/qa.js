@@ -6,9 +6,10 @@
 // snapshot with recovery from its offset and epoch, so no event is missed or applied twice),
 // the screening feed <c>:<r>/screening, private notices qa.question.* on user#<id>.
 
-import { h, $, announce, timeEl, isStaff } from "./dom.js";
+import { h, $, announce, timeEl, isStaff, localTimes } from "./dom.js";
 import { ask } from "./dialogs.js";
 import { hiddenWords } from "./messages.js";
+import { OwnMessages, QUESTION_LABELS } from "./notices.js";
 
 const STATE_LABELS = { scheduled: "Scheduled", live: "Live now", ended: "Ended" };
 const ANSWER_NOTICE = "General information, not medical advice.";
@@ -24,7 +25,8 @@ export class QAView {
     this.reset();
     this._build();
     chat.addEventListener("room", (event) => this.enter(event.detail.channel));
-    chat.addEventListener("notice", (event) => this._notice(event.detail));
+    this.myQuestions = new Set(); // ids of questions asked from this page (for their notices)
+    chat.noticeFilters.push((data) => this._notice(data));
     conn.addEventListener("status", (event) => {
       if (event.detail.state === "connected" && this.room) this.refreshScreening();
     });
@@ -50,6 +52,8 @@ export class QAView {
     this.status = h("p", { class: "room-status", role: "status", hidden: true });
     this.answering = h("section", { class: "card answering", "aria-labelledby": "answering-heading", hidden: true });
     this.askText = h("textarea", { id: "qa-question", rows: 3, maxlength: 1000, required: true });
+    this.ownList = h("ul", { class: "own-notices", "aria-label": "Notices about what you asked" });
+    this.own = new OwnMessages(this.ownList, { labels: QUESTION_LABELS });
     this.askAnon = h("input", { id: "qa-anonymous", type: "checkbox" });
     this.askForm = h(
       "form",
@@ -64,6 +68,7 @@ export class QAView {
       ),
       h("p", { class: "hint" }, "Anonymous questions show no name to anyone, the host included. For everyone's safety, moderators can still find out who asked; that is recorded."),
       h("button", { type: "submit" }, "Ask"),
+      this.ownList,
     );
     this.boardList = h("ol", { class: "item-list qa-board", "aria-live": "polite" });
     this.answeredList = h("ol", { class: "item-list" });
@@ -231,10 +236,25 @@ export class QAView {
     }
   }
 
+  /** Private notices about my questions (moderation.* with kind "question", and dismissals). */
   _notice(data) {
-    if (data.type === "qa.question.held") this.say("Your question is waiting for a moderator before it can appear.");
-    else if (data.type === "qa.question.redacted") this.say(`We hid your ${hiddenWords(data.hidden || [])} before your question was shared.`);
-    else if (data.type === "qa.question.dismissed") this.say("Your question was not put on the board this time.", true);
+    const mine =
+      data.kind === "question" ||
+      data.type === "qa.question.dismissed" ||
+      (data.type === "moderation.redacted" && (this.asking || this.myQuestions.has(data.id)));
+    if (!mine) return false;
+    const ref = { id: data.type === "qa.question.dismissed" ? data.question : data.id };
+    const shown = {
+      "moderation.held": ["held", data.message],
+      "moderation.approved": ["approved", data.edited ? "a moderator edited it first." : ""],
+      "moderation.rejected": ["rejected", data.reason],
+      "moderation.expired": ["expired", data.message],
+      "moderation.redacted": ["redacted", data.message],
+      "qa.question.dismissed": ["removed", "it was not put on the board this time."],
+    }[data.type];
+    if (!shown) return false;
+    this.own.set(ref, shown[0], { text: data.text, detail: shown[1] || "" });
+    return true;
   }
 
   // ------------------------------------------------------------------ rendering
@@ -430,9 +450,11 @@ export class QAView {
   async askQuestion() {
     const text = this.askText.value.trim();
     if (!text) return;
+    this.asking = true; // a redaction notice may come before the answer
     try {
       const result = await this.conn.rpc("qa.ask", { channel: this.board, session: this.qaSession?.id, text, anonymous: this.askAnon.checked });
       this.askText.value = "";
+      for (const id of [result.question?.id, result.hold?.id]) if (id) this.myQuestions.add(id);
       const hidden = result.hidden?.length ? ` We hid your ${hiddenWords(result.hidden)}.` : "";
       const said = {
         screening: "Thank you. Your question is waiting to be screened before it appears.",
@@ -441,7 +463,9 @@ export class QAView {
       };
       this.say((said[result.status] || "Question sent.") + hidden);
     } catch (error) {
-      this.say(`Your question was not sent: ${error.message}`, true);
+      this.say(`Your question was not sent: ${localTimes(error.message)}`, true);
+    } finally {
+      this.asking = false;
     }
   }
 
