@@ -1,6 +1,7 @@
 // A small in-page accessibility audit (no third-party code): every visible control has an
-// accessible name, text meets WCAG AA contrast against its real background, and nothing
-// overflows the viewport sideways. Returns a list of problems (empty when all is well).
+// accessible name, text meets WCAG AA contrast against its real background, no program
+// value ("null", "undefined") leaks into the page, and nothing overflows the viewport
+// sideways. Returns a list of problems (empty when all is well).
 () => {
   const problems = [];
   const visible = (el) => {
@@ -54,6 +55,9 @@
     const el = text.parentElement;
     if (!text.textContent.trim() || !el || seen.has(el) || !visible(el)) continue;
     if (el.closest("[disabled], .visually-hidden, option")) continue;
+    if (/^(null|undefined|\[object Object\]|NaN)$/.test(text.textContent.trim())) {
+      problems.push(`leaked value "${text.textContent.trim()}" in ${describe(el)}`);
+    }
     seen.add(el);
     const style = getComputedStyle(el);
     const fg = parse(style.color);

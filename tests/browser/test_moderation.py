@@ -8,6 +8,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from tests.browser.conftest import message_box, messages
+from tests.browser.test_accessibility import audit
 from tests.harness import unique
 
 
@@ -78,6 +79,10 @@ async def test_crisis_message_shows_the_member_resources_and_the_moderator_a_hol
     hold = mo.locator(".item.priority-high", has_text="I can't go on")
     await expect(hold).to_contain_text("High priority")
     await expect(hold).to_contain_text("Ann")
+
+    # Both views pass the accessibility audit (names, contrast, no leaked values).
+    assert await audit(ann) == []
+    assert await audit(mo) == []
 
     # Ben sees nothing of it.
     await expect(ben.get_by_role("alert").filter(has_text="not alone")).to_have_count(0)

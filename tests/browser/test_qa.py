@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
+from tests.browser.test_accessibility import audit
 from tests.harness import unique
 
 
@@ -88,6 +89,10 @@ async def test_qa_round_with_an_anonymous_question(web, open_page):
         await expect(answered).to_contain_text("Pace your day")
         await expect(answered).to_contain_text("General information, not medical advice")
         await expect(page.get_by_role("region", name="Answering now")).to_be_hidden()
+
+    # The board passes the accessibility audit for the host and a member.
+    assert await audit(host) == []
+    assert await audit(ben) == []
 
     # Nobody but moderators can learn who asked anonymously: no page shows Ann's name on it.
     for page in (host, ben, ann):

@@ -2,7 +2,7 @@
 // sending, notices about my own messages, crisis resources, who is here and typing,
 // reporting, and the connection state with recovery after the network drops.
 
-import { h, $, newId, announce, isStaff } from "./dom.js";
+import { h, $, newId, announce, isStaff, fill } from "./dom.js";
 import { MessageLog } from "./messages.js";
 import { OwnMessages, CrisisPanel, handleNotice } from "./notices.js";
 import { MembersPanel, peopleFromPresence } from "./members.js";
@@ -93,7 +93,7 @@ export class ChatView extends EventTarget {
   }
 
   renderRooms() {
-    $("#room-list").replaceChildren(
+    fill($("#room-list"),
       ...this.rooms.map((room) =>
         h(
           "li",

@@ -41,6 +41,13 @@ export function clear(node) {
   return node;
 }
 
+/** Replace a node's children; like h(), skips null/false and flattens arrays. */
+export function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
 export function show(node, visible = true) {
   node.hidden = !visible;
 }

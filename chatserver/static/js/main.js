@@ -1,7 +1,7 @@
 // Start the web client: sign in (development tokens or a platform token), connect, and show
 // the views this person's role allows: Chat for everyone, Q&A, and Moderation for staff.
 
-import { $, h, isStaff, ROLE_LABELS } from "./dom.js";
+import { $, h, isStaff, ROLE_LABELS, fill } from "./dom.js";
 import * as session from "./session.js";
 import { ChatConnection } from "./connection.js";
 import { ChatView } from "./chat.js";
@@ -25,7 +25,7 @@ async function showSignIn(message = "") {
       "Development sign-in: this server mints a token for the name, community and role you choose. " +
       "In production, your platform signs tokens and this form is switched off.";
     const select = $("#signin-community");
-    select.replaceChildren(...communities.map((c) => h("option", { value: c.name }, c.title ? `${c.title} (${c.name})` : c.name)));
+    fill(select, ...communities.map((c) => h("option", { value: c.name }, c.title ? `${c.title} (${c.name})` : c.name)));
     const last = session.load();
     if (last) {
       $("#signin-name").value = last.name || "";

@@ -1,7 +1,7 @@
 // Who is here: members online in the current room (one entry per person, however many tabs),
 // and who is typing.
 
-import { h, ROLE_LABELS } from "./dom.js";
+import { h, ROLE_LABELS, fill } from "./dom.js";
 
 const ROLE_ORDER = { host: 0, moderator: 1, admin: 2, member: 3 };
 
@@ -19,7 +19,7 @@ export class MembersPanel {
     const sorted = [...people].sort(
       (a, b) => (ROLE_ORDER[a.role] ?? 9) - (ROLE_ORDER[b.role] ?? 9) || a.name.localeCompare(b.name),
     );
-    this.list.replaceChildren(
+    fill(this.list,
       ...sorted.map((p) =>
         h(
           "li",
@@ -48,7 +48,7 @@ export class MembersPanel {
   }
 
   clear() {
-    this.list.replaceChildren();
+    fill(this.list);
     this.count.textContent = "";
     this.typing.clear();
     this._renderTyping();

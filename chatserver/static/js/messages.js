@@ -1,7 +1,7 @@
 // The live message list of one room: publications in offset order, no duplicates, with
 // removals applied in place. Rendering only; what to do on an action is the caller's.
 
-import { h, timeEl, ROLE_LABELS } from "./dom.js";
+import { h, timeEl, ROLE_LABELS, fill } from "./dom.js";
 
 export const HIDDEN_LABELS = {
   phone: "phone number",
@@ -41,7 +41,7 @@ export class MessageLog {
     this.byOffset.clear();
     this.byId.clear();
     this.gone.clear();
-    this.list.replaceChildren(this.empty);
+    fill(this.list, this.empty);
   }
 
   get topOffset() {
@@ -191,7 +191,7 @@ export class MessageLog {
     const element = this.byId.get(id);
     if (!element) return;
     const words = pendingReview ? "Message hidden while moderators review it." : "Message removed by a moderator.";
-    element.replaceChildren(h("p", { class: "msg-removed" }, words));
+    fill(element, h("p", { class: "msg-removed" }, words));
     element.className = "msg msg-gone";
     this.byId.delete(id);
     this.gone.set(id, element);

@@ -7,7 +7,7 @@
 // hold.resolved, report.created, crisis.alert), room events room.slow_mode / room.locked /
 // room.unlocked (docs/moderation.md, docs/protocol.md).
 
-import { h, $, announce, formatDateTime, timeEl } from "./dom.js";
+import { h, $, announce, formatDateTime, timeEl, fill } from "./dom.js";
 import { ask, MUTE_DURATIONS } from "./dialogs.js";
 import { hiddenWords } from "./messages.js";
 
@@ -134,7 +134,7 @@ export class ModerationConsole {
         ),
       ),
     );
-    this.panel.replaceChildren(
+    fill(this.panel,
       h(
         "div",
         { class: "panel-body" },
@@ -158,7 +158,7 @@ export class ModerationConsole {
     const flags = this.chat.flags || {};
     this.state = undefined;
     this._setRoomState({ slow: flags.slow || 0, locked: !!flags.locked });
-    this.reportList.replaceChildren();
+    fill(this.reportList);
     const feed = this.conn.subscription(`${channel}/mod`);
     this.feed = feed;
     feed.on("publication", (ctx) => this._feedEvent(ctx.data || {}));
@@ -176,7 +176,7 @@ export class ModerationConsole {
       for (const hold of holds) this.holds.set(hold.id, hold);
       this.renderHolds();
     } catch (error) {
-      this.holdList.replaceChildren(h("li", { class: "empty" }, `Could not load the hold queue: ${error.message}`));
+      fill(this.holdList, h("li", { class: "empty" }, `Could not load the hold queue: ${error.message}`));
     }
     await this.loadReports();
     this.loadSanctions();
@@ -245,7 +245,7 @@ export class ModerationConsole {
       ...pending.map((hold) => this._holdItem(hold)),
     ];
     if (!items.length) items.push(h("li", { class: "empty" }, "Nothing is waiting. Well done."));
-    this.holdList.replaceChildren(...items);
+    fill(this.holdList, ...items);
   }
 
   _holdItem(hold) {
@@ -318,16 +318,16 @@ export class ModerationConsole {
     try {
       reports = (await this.conn.rpc("mod.reports", { channel })).reports || [];
     } catch (error) {
-      this.reportList.replaceChildren(h("li", { class: "empty" }, `Could not load reports: ${error.message}`));
+      fill(this.reportList, h("li", { class: "empty" }, `Could not load reports: ${error.message}`));
       return;
     }
     if (channel !== this.channel) return;
     this.reportCount.textContent = String(reports.length);
     if (!reports.length) {
-      this.reportList.replaceChildren(h("li", { class: "empty" }, "No open reports."));
+      fill(this.reportList, h("li", { class: "empty" }, "No open reports."));
       return;
     }
-    this.reportList.replaceChildren(...reports.map((report) => this._reportItem(report)));
+    fill(this.reportList, ...reports.map((report) => this._reportItem(report)));
   }
 
   _reportItem(report) {
@@ -464,14 +464,14 @@ export class ModerationConsole {
         ...(result.mutes || []).map((s) => ["Muted", s]),
         ...(result.bans || []).map((s) => ["Banned", s]),
       ];
-      this.sanctionList.replaceChildren(
+      fill(this.sanctionList,
         rows.length
           ? h("ul", { class: "hint" }, rows.map(([kind, s]) => h("li", {}, `${kind}: ${s.user} ${s.until ? `until ${formatDateTime(s.until)}` : "until lifted"}${s.reason ? ` (${s.reason})` : ""}`)))
           : h("p", { class: "hint" }, "Nobody is muted or banned."),
       );
-      this.userOptions.replaceChildren(...this._knownUsers().map((u) => h("option", { value: u.user }, u.name)));
+      fill(this.userOptions, ...this._knownUsers().map((u) => h("option", { value: u.user }, u.name)));
     } catch (error) {
-      this.sanctionList.replaceChildren(h("p", { class: "hint" }, `Could not load mutes and bans: ${error.message}`));
+      fill(this.sanctionList, h("p", { class: "hint" }, `Could not load mutes and bans: ${error.message}`));
     }
   }
 
@@ -489,7 +489,7 @@ export class ModerationConsole {
       const data = { community: this.session.community, limit: 50 };
       if (this.auditFilter.value.trim()) data.action = this.auditFilter.value.trim();
       const { entries } = await this.conn.rpc("mod.audit", data);
-      this.auditBody.replaceChildren(
+      fill(this.auditBody,
         ...(entries.length ? entries : [null]).map((e) =>
           e
             ? h(
@@ -506,7 +506,7 @@ export class ModerationConsole {
         ),
       );
     } catch (error) {
-      this.auditBody.replaceChildren(h("tr", {}, h("td", { colspan: 6 }, `Could not load the audit log: ${error.message}`)));
+      fill(this.auditBody, h("tr", {}, h("td", { colspan: 6 }, `Could not load the audit log: ${error.message}`)));
     }
   }
 

@@ -1,7 +1,7 @@
 // What happened to my own messages (sending, posted with details hidden, held, approved,
 // rejected, expired), and crisis resources: private, shown only to this person.
 
-import { h, announce, formatDateTime, localTimes } from "./dom.js";
+import { h, announce, formatDateTime, localTimes, fill } from "./dom.js";
 import { hiddenWords } from "./messages.js";
 
 const HELD_WORDS = "only you can see it until a moderator has read it.";
@@ -76,7 +76,7 @@ export class OwnMessages {
       );
     }
     item.element.className = `own own-${status}`;
-    item.element.replaceChildren(
+    fill(item.element,
       h("p", { class: "own-status" }, h("strong", {}, labels[status] || status), detail ? ` — ${localTimes(detail)}` : ""),
       item.text ? h("p", { class: "own-text" }, `“${excerpt(item.text)}”`) : null,
       buttons.length ? h("p", { class: "own-actions" }, buttons) : null,
@@ -136,7 +136,7 @@ export class CrisisPanel {
     const resources = data.resources || [];
     const heading = h("h2", { tabindex: "-1" }, data.title || "You are not alone. Support is here now.");
     const close = h("button", { type: "button", class: "secondary", onclick: () => this.hide() }, "Close");
-    this.section.replaceChildren(
+    fill(this.section,
       heading,
       h(
         "p",

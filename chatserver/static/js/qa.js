@@ -6,7 +6,7 @@
 // snapshot with recovery from its offset and epoch, so no event is missed or applied twice),
 // the screening feed <c>:<r>/screening, private notices qa.question.* on user#<id>.
 
-import { h, $, announce, timeEl, isStaff, localTimes } from "./dom.js";
+import { h, $, announce, timeEl, isStaff, localTimes, fill } from "./dom.js";
 import { ask } from "./dialogs.js";
 import { hiddenWords } from "./messages.js";
 import { OwnMessages, QUESTION_LABELS } from "./notices.js";
@@ -104,7 +104,7 @@ export class QAView {
       h("h2", { id: "answered-heading" }, "Answered"),
       this.answeredList,
     );
-    this.panel.replaceChildren(
+    fill(this.panel,
       h(
         "div",
         { class: "panel-body qa-body" },
@@ -273,12 +273,12 @@ export class QAView {
   renderHeader() {
     const s = this.qaSession;
     if (!s) {
-      this.header.replaceChildren(
+      fill(this.header,
         h("h2", { id: "qa-title" }, "Live Q&A"),
         h("p", { class: "hint" }, this.runner ? "No session in this room yet. Create one to invite questions." : "No Q&A session in this room yet."),
       );
     } else {
-      this.header.replaceChildren(
+      fill(this.header,
         h("h2", { id: "qa-title" }, s.title, " ", h("span", { class: `badge qa-state qa-${s.state}` }, STATE_LABELS[s.state] || s.state)),
         h(
           "p",
@@ -304,7 +304,7 @@ export class QAView {
         );
       }
     }
-    this.controls.replaceChildren(...buttons);
+    fill(this.controls, ...buttons);
     this.askForm.hidden = !s || s.state === "ended";
   }
 
@@ -319,13 +319,13 @@ export class QAView {
       return (b.asked_at || 0) - (a.asked_at || 0);
     });
     this.answering.hidden = !answering;
-    this.answering.replaceChildren(
+    fill(this.answering,
       ...(answering ? [h("h2", { id: "answering-heading" }, "Answering now"), this._question(answering, true)] : []),
     );
-    this.boardList.replaceChildren(
+    fill(this.boardList,
       ...(open.length ? open.map((q) => h("li", {}, this._question(q))) : [h("li", { class: "empty" }, this.qaSession ? "No questions on the board yet." : "")]),
     );
-    this.answeredList.replaceChildren(
+    fill(this.answeredList,
       ...(answered.length ? answered.map((q) => h("li", {}, this._question(q))) : [h("li", { class: "empty" }, "Nothing answered yet.")]),
     );
   }
@@ -398,7 +398,7 @@ export class QAView {
   renderScreening() {
     if (!this.runner) return;
     const items = [...this.screening.values()].sort((a, b) => (a.asked_at || 0) - (b.asked_at || 0));
-    this.screeningList.replaceChildren(
+    fill(this.screeningList,
       ...(items.length
         ? items.map((q) =>
             h(
