@@ -10,6 +10,7 @@
 import { h, $, announce, formatDateTime, timeEl, fill } from "./dom.js";
 import { ask, MUTE_DURATIONS } from "./dialogs.js";
 import { hiddenWords } from "./messages.js";
+import { AuditLog } from "./audit.js";
 
 const SLOW_MODE_CHOICES = [
   ["0", "Off"],
@@ -62,8 +63,7 @@ export class ModerationConsole {
     this.userOptions = h("datalist", { id: "mod-user-options" });
     this.muteSelect = h("select", { id: "mod-mute", name: "duration" }, MUTE_DURATIONS.map(([v, l]) => h("option", { value: v }, l)));
     this.sanctionList = h("div", { class: "sanctions" });
-    this.auditBody = h("tbody");
-    this.auditFilter = h("input", { id: "audit-filter", type: "search", placeholder: "action, e.g. delete" });
+    this.audit = new AuditLog(this.conn, this.session.community);
     this.status = h("p", { class: "room-status", role: "status", hidden: true });
     const holdsCard = h(
       "section",
@@ -112,35 +112,13 @@ export class ModerationConsole {
       ),
       this.sanctionList,
     );
-    const auditCard = h(
-      "section",
-      { class: "card", "aria-labelledby": "audit-heading" },
-      h("h2", { id: "audit-heading" }, "Audit log"),
-      h(
-        "form",
-        { class: "controls-row", onsubmit: (e) => { e.preventDefault(); this.loadAudit(); } },
-        h("div", { class: "field" }, h("label", { for: "audit-filter" }, "Only this action"), this.auditFilter),
-        h("button", { type: "submit", class: "secondary" }, "Refresh"),
-      ),
-      h(
-        "div",
-        { class: "table-wrap" },
-        h(
-          "table",
-          {},
-          h("caption", { class: "visually-hidden" }, "Audit log, newest first"),
-          h("thead", {}, h("tr", {}, ["When", "Action", "By", "About", "Reason", "Text"].map((t) => h("th", { scope: "col" }, t)))),
-          this.auditBody,
-        ),
-      ),
-    );
     fill(this.panel,
       h(
         "div",
         { class: "panel-body" },
         this.status,
         h("div", { class: "columns" }, h("div", {}, holdsCard, reportsCard), h("div", {}, roomCard, memberCard)),
-        auditCard,
+        this.audit.card,
       ),
     );
   }
@@ -484,30 +462,8 @@ export class ModerationConsole {
     return [...users.values()];
   }
 
-  async loadAudit() {
-    try {
-      const data = { community: this.session.community, limit: 50 };
-      if (this.auditFilter.value.trim()) data.action = this.auditFilter.value.trim();
-      const { entries } = await this.conn.rpc("mod.audit", data);
-      fill(this.auditBody,
-        ...(entries.length ? entries : [null]).map((e) =>
-          e
-            ? h(
-                "tr",
-                {},
-                h("td", {}, formatDateTime(e.at || e.ts)),
-                h("td", {}, e.action),
-                h("td", {}, e.actor?.name || e.actor?.user || ""),
-                h("td", {}, [e.target?.user, e.target?.channel].filter(Boolean).join(" in ")),
-                h("td", {}, e.reason || ""),
-                h("td", {}, e.text || ""),
-              )
-            : h("tr", {}, h("td", { colspan: 6, class: "empty" }, "Nothing recorded yet.")),
-        ),
-      );
-    } catch (error) {
-      fill(this.auditBody, h("tr", {}, h("td", { colspan: 6 }, `Could not load the audit log: ${error.message}`)));
-    }
+  loadAudit() {
+    return this.audit.load();
   }
 
   async _act(method, data, done) {

@@ -6,10 +6,10 @@
 // snapshot with recovery from its offset and epoch, so no event is missed or applied twice),
 // the screening feed <c>:<r>/screening, private notices qa.question.* on user#<id>.
 
-import { h, $, announce, timeEl, isStaff, localTimes, fill } from "./dom.js";
+import { h, $, announce, timeEl, isStaff, fill } from "./dom.js";
 import { ask } from "./dialogs.js";
 import { hiddenWords } from "./messages.js";
-import { OwnMessages, QUESTION_LABELS } from "./notices.js";
+import { AskBox } from "./qa_ask.js";
 
 const STATE_LABELS = { scheduled: "Scheduled", live: "Live now", ended: "Ended" };
 const ANSWER_NOTICE = "General information, not medical advice.";
@@ -25,8 +25,7 @@ export class QAView {
     this.reset();
     this._build();
     chat.addEventListener("room", (event) => this.enter(event.detail.channel));
-    this.myQuestions = new Set(); // ids of questions asked from this page (for their notices)
-    chat.noticeFilters.push((data) => this._notice(data));
+    chat.noticeFilters.push((data) => this.askBox.notice(data));
     conn.addEventListener("status", (event) => {
       if (event.detail.state === "connected" && this.room) this.refreshScreening();
     });
@@ -51,25 +50,11 @@ export class QAView {
     this.controls = h("div", { class: "item-actions qa-controls" });
     this.status = h("p", { class: "room-status", role: "status", hidden: true });
     this.answering = h("section", { class: "card answering", "aria-labelledby": "answering-heading", hidden: true });
-    this.askText = h("textarea", { id: "qa-question", rows: 3, maxlength: 1000, required: true });
-    this.ownList = h("ul", { class: "own-notices", "aria-label": "Notices about what you asked" });
-    this.own = new OwnMessages(this.ownList, { labels: QUESTION_LABELS });
-    this.askAnon = h("input", { id: "qa-anonymous", type: "checkbox" });
-    this.askForm = h(
-      "form",
-      { class: "card", "aria-labelledby": "ask-heading", onsubmit: (e) => { e.preventDefault(); this.askQuestion(); } },
-      h("h2", { id: "ask-heading" }, "Ask a question"),
-      h("div", { class: "field" }, h("label", { for: "qa-question" }, "Your question"), this.askText),
-      h(
-        "div",
-        { class: "field check" },
-        this.askAnon,
-        h("label", { for: "qa-anonymous" }, "Ask anonymously"),
-      ),
-      h("p", { class: "hint" }, "Anonymous questions show no name to anyone, the host included. For everyone's safety, moderators can still find out who asked; that is recorded."),
-      h("button", { type: "submit" }, "Ask"),
-      this.ownList,
-    );
+    this.askBox = new AskBox({
+      conn: this.conn,
+      say: (text, problem) => this.say(text, problem),
+      target: () => ({ channel: this.board, session: this.qaSession?.id }),
+    });
     this.boardList = h("ol", { class: "item-list qa-board", "aria-live": "polite" });
     this.answeredList = h("ol", { class: "item-list" });
     this.screeningList = h("ul", { class: "item-list" });
@@ -114,7 +99,7 @@ export class QAView {
           "div",
           { class: "columns" },
           h("div", {}, this.answering, boardCard, answeredCard),
-          h("div", {}, this.askForm, this.screeningCard),
+          h("div", {}, this.askBox.form, this.screeningCard),
         ),
       ),
     );
@@ -236,27 +221,6 @@ export class QAView {
     }
   }
 
-  /** Private notices about my questions (moderation.* with kind "question", and dismissals). */
-  _notice(data) {
-    const mine =
-      data.kind === "question" ||
-      data.type === "qa.question.dismissed" ||
-      (data.type === "moderation.redacted" && (this.asking || this.myQuestions.has(data.id)));
-    if (!mine) return false;
-    const ref = { id: data.type === "qa.question.dismissed" ? data.question : data.id };
-    const shown = {
-      "moderation.held": ["held", data.message],
-      "moderation.approved": ["approved", data.edited ? "a moderator edited it first." : ""],
-      "moderation.rejected": ["rejected", data.reason],
-      "moderation.expired": ["expired", data.message],
-      "moderation.redacted": ["redacted", data.message],
-      "qa.question.dismissed": ["removed", "it was not put on the board this time."],
-    }[data.type];
-    if (!shown) return false;
-    this.own.set(ref, shown[0], { text: data.text, detail: shown[1] || "" });
-    return true;
-  }
-
   // ------------------------------------------------------------------ rendering
 
   setSort(sort) {
@@ -305,7 +269,7 @@ export class QAView {
       }
     }
     fill(this.controls, ...buttons);
-    this.askForm.hidden = !s || s.state === "ended";
+    this.askBox.form.hidden = !s || s.state === "ended";
   }
 
   renderBoard() {
@@ -444,28 +408,6 @@ export class QAView {
       this.say("Session created. Start it when you are ready.");
     } catch (error) {
       this.say(`Could not create the session: ${error.message}`, true);
-    }
-  }
-
-  async askQuestion() {
-    const text = this.askText.value.trim();
-    if (!text) return;
-    this.asking = true; // a redaction notice may come before the answer
-    try {
-      const result = await this.conn.rpc("qa.ask", { channel: this.board, session: this.qaSession?.id, text, anonymous: this.askAnon.checked });
-      this.askText.value = "";
-      for (const id of [result.question?.id, result.hold?.id]) if (id) this.myQuestions.add(id);
-      const hidden = result.hidden?.length ? ` We hid your ${hiddenWords(result.hidden)}.` : "";
-      const said = {
-        screening: "Thank you. Your question is waiting to be screened before it appears.",
-        published: "Your question is on the board.",
-        held: "Your question is waiting for a moderator.",
-      };
-      this.say((said[result.status] || "Question sent.") + hidden);
-    } catch (error) {
-      this.say(`Your question was not sent: ${localTimes(error.message)}`, true);
-    } finally {
-      this.asking = false;
     }
   }
 
