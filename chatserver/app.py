@@ -26,7 +26,7 @@ from chatserver.websocket import make_endpoint
 log = logging.getLogger("chatserver.app")
 
 # Extensions installed into every node, in order. Each module has ``install(node)``.
-EXTENSIONS: list[str] = ["chatserver.moderation", "chatserver.qa"]
+EXTENSIONS: list[str] = ["chatserver.moderation", "chatserver.qa", "chatserver.dev_signin"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -364,7 +364,16 @@ class Node:
             spec = self.resolver.resolve(room.channel)
             if spec is None or self.resolver.check_subscribe(member, spec) is not None:
                 continue
-            rooms.append({"channel": room.channel, "community": room.community, "name": room.name, "title": room.title})
+            rooms.append(
+                {
+                    "channel": room.channel,
+                    "community": room.community,
+                    "name": room.name,
+                    "title": room.title,
+                    "slow_mode": room.settings.slow_mode,
+                    "locked": room.settings.locked,
+                }
+            )
         return {"rooms": rooms}
 
     # ------------------------------------------------------------------ server-side publishing

@@ -1,0 +1,73 @@
+// One accessible modal form (native <dialog>: focus stays inside, Escape cancels).
+//
+//   const values = await ask({title, description, submit: "Report", fields: [
+//     {name: "reason", label: "Reason", type: "select", options: [["spam", "Spam"], ...]},
+//     {name: "details", label: "Details (optional)", type: "textarea"},
+//   ]});
+//   // values is null when cancelled, else {reason, details}
+
+import { h, newId } from "./dom.js";
+
+export function ask({ title, description, submit = "OK", fields = [], danger = false }) {
+  return new Promise((resolve) => {
+    const titleId = newId("dlg-");
+    const inputs = {};
+    const rows = fields.map((field) => {
+      const id = newId("f-");
+      let control;
+      if (field.type === "select") {
+        control = h(
+          "select",
+          { id, name: field.name },
+          field.options.map(([value, label]) => h("option", { value, selected: value === field.value }, label)),
+        );
+      } else if (field.type === "textarea") {
+        control = h("textarea", { id, name: field.name, rows: 3, required: field.required, maxlength: field.maxlength || 4000 });
+        control.value = field.value || "";
+      } else {
+        control = h("input", { id, name: field.name, type: field.type || "text", required: field.required, value: field.value ?? "" });
+      }
+      inputs[field.name] = control;
+      return h("div", { class: "field" }, h("label", { for: id }, field.label), control, field.hint ? h("p", { class: "hint" }, field.hint) : null);
+    });
+    const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+    const form = h(
+      "form",
+      { method: "dialog" },
+      h("h2", { id: titleId }, title),
+      description ? h("p", {}, description) : null,
+      rows,
+      h("div", { class: "dialog-buttons" }, cancel, h("button", { type: "submit", class: danger ? "danger" : "" }, submit)),
+    );
+    const dialog = h("dialog", { "aria-labelledby": titleId }, form);
+    let answered = false;
+    const finish = (value) => {
+      if (answered) return;
+      answered = true;
+      dialog.close();
+      dialog.remove();
+      resolve(value);
+    };
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const values = {};
+      for (const [name, control] of Object.entries(inputs)) values[name] = control.value;
+      finish(values);
+    });
+    cancel.addEventListener("click", () => finish(null));
+    dialog.addEventListener("cancel", () => finish(null));
+    dialog.addEventListener("close", () => finish(null));
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+/** Durations offered for mutes, in seconds (1 minute to 28 days). */
+export const MUTE_DURATIONS = [
+  ["60", "1 minute"],
+  ["600", "10 minutes"],
+  ["3600", "1 hour"],
+  ["86400", "1 day"],
+  ["604800", "7 days"],
+  ["2419200", "28 days"],
+];

@@ -1,0 +1,101 @@
+// Small DOM helpers. User text is only ever set through textContent, never innerHTML.
+
+/**
+ * Create an element: h("button", {class: "x", onclick: fn, "aria-label": "..."}, "text", child)
+ * Attributes whose value is false, null or undefined are left out; `true` sets an empty one.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      node.addEventListener(key.slice(2), value);
+    } else if (key === "class") {
+      node.className = value;
+    } else if (key === "dataset") {
+      Object.assign(node.dataset, value);
+    } else if (key === "value") {
+      node.value = value;
+    } else {
+      node.setAttribute(key, value === true ? "" : String(value));
+    }
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(node, child);
+    else node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function $(selector, root = document) {
+  return root.querySelector(selector);
+}
+
+export function clear(node) {
+  node.replaceChildren();
+  return node;
+}
+
+/** Replace a node's children; like h(), skips null/false and flattens arrays. */
+export function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
+export function show(node, visible = true) {
+  node.hidden = !visible;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+  month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+});
+
+/** A <time> element for a millisecond timestamp. */
+export function timeEl(ms, withDate = false) {
+  if (!ms) return h("time", {}, "");
+  const date = new Date(ms);
+  return h("time", { datetime: date.toISOString() }, (withDate ? dateTimeFormat : timeFormat).format(date));
+}
+
+export function formatDateTime(value) {
+  const date = typeof value === "number" ? new Date(value < 1e12 ? value * 1000 : value) : new Date(value);
+  return Number.isNaN(date.getTime()) ? String(value) : dateTimeFormat.format(date);
+}
+
+/** Server messages name times in ISO 8601 UTC; show them in the reader's own time. */
+export function localTimes(text) {
+  return String(text).replace(/\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)/g, (iso) => formatDateTime(iso));
+}
+
+/** Say something to screen reader users without moving focus. */
+export function announce(text) {
+  const region = document.getElementById("announcer");
+  if (!region) return;
+  region.textContent = "";
+  setTimeout(() => { region.textContent = text; }, 30);
+}
+
+/** A unique-enough id for client_msg_id and element ids. */
+export function newId(prefix = "") {
+  const bytes = new Uint8Array(8);
+  crypto.getRandomValues(bytes);
+  return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export const ROLE_LABELS = {
+  member: "Member",
+  host: "Host",
+  moderator: "Moderator",
+  admin: "Admin",
+};
+
+export function isStaff(role) {
+  return role === "moderator" || role === "admin";
+}

@@ -1,0 +1,147 @@
+// Start the web client: sign in (development tokens or a platform token), connect, and show
+// the views this person's role allows: Chat for everyone, Q&A, and Moderation for staff.
+
+import { $, h, isStaff, ROLE_LABELS, fill } from "./dom.js";
+import * as session from "./session.js";
+import { ChatConnection } from "./connection.js";
+import { ChatView } from "./chat.js";
+import { setupTabs } from "./tabs.js";
+import { ModerationConsole } from "./moderation.js";
+import { QAView } from "./qa.js";
+
+async function showSignIn(message = "") {
+  $("#app").hidden = true;
+  $("#signin").hidden = false;
+  $("#signout").hidden = true;
+  const error = $("#signin-error");
+  error.textContent = message;
+  error.hidden = !message;
+  const communities = await session.devCommunities();
+  const devForm = $("#dev-signin");
+  const tokenForm = $("#token-signin");
+  if (communities) {
+    devForm.hidden = false;
+    $("#signin-mode").textContent =
+      "Development sign-in: this server mints a token for the name, community and role you choose. " +
+      "In production, your platform signs tokens and this form is switched off.";
+    const select = $("#signin-community");
+    fill(select, ...communities.map((c) => h("option", { value: c.name }, c.title ? `${c.title} (${c.name})` : c.name)));
+    const last = session.load();
+    if (last) {
+      $("#signin-name").value = last.name || "";
+      if (communities.some((c) => c.name === last.community)) select.value = last.community;
+      $("#signin-role").value = last.role || "member";
+    }
+    $("#signin-name").focus();
+  } else {
+    devForm.hidden = true;
+    $("#signin-mode").textContent =
+      "This server is not in development mode: sign in through your community's platform, or paste the connection token it gave you.";
+    $("#token-input").focus();
+  }
+  tokenForm.hidden = false;
+}
+
+function wireSignIn() {
+  $("#dev-signin").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = event.submitter;
+    if (button) button.disabled = true;
+    try {
+      const s = await session.devSignIn({
+        name: $("#signin-name").value,
+        community: $("#signin-community").value,
+        role: $("#signin-role").value,
+        invisible: $("#signin-invisible").checked,
+      });
+      session.save(s);
+      start(s);
+    } catch (error) {
+      showSignIn(error.message);
+    } finally {
+      if (button) button.disabled = false;
+    }
+  });
+  $("#token-signin").addEventListener("submit", (event) => {
+    event.preventDefault();
+    try {
+      const s = session.sessionFromToken($("#token-input").value);
+      session.save(s);
+      start(s);
+    } catch (error) {
+      showSignIn(error.message);
+    }
+  });
+  $("#signout").addEventListener("click", () => {
+    session.forget();
+    location.reload();
+  });
+}
+
+let started = false;
+
+function start(s) {
+  if (started) return;
+  started = true;
+  $("#signin").hidden = true;
+  $("#app").hidden = false;
+  $("#signout").hidden = false;
+  $("#whoami").textContent = `${s.name} · ${ROLE_LABELS[s.role] || s.role} in ${s.community}`;
+  document.title = `${s.community} · chatserver`;
+  const conn = new ChatConnection(s, session.tokenRefresher(s));
+  const staff = isStaff(s.role);
+  const views = { conn, session: s };
+  setupTabs({ staff });
+  fitSidebar();
+  const chat = new ChatView(conn, s, null);
+  views.chat = chat;
+  window.chatApp = views; // for debugging in the browser console
+  conn.addEventListener("status", (event) => {
+    if (event.detail.state === "connected" && !views.started) {
+      views.started = true;
+      if (staff) chat.moderation = views.moderation = new ModerationConsole(conn, s, chat);
+      views.qa = new QAView(conn, s, chat);
+      chat.start();
+    }
+    if (event.detail.state === "disconnected" && [1, 3500].includes(event.detail.code) && s.source === "token") {
+      session.forget();
+    }
+  });
+  conn.connect();
+}
+
+// Rooms and people: always open beside the conversation on wide screens, folded on phones.
+function fitSidebar() {
+  const wide = window.matchMedia("(min-width: 721px)");
+  const apply = () => { $("#sidebar").open = wide.matches; };
+  wide.addEventListener("change", apply);
+  apply();
+}
+
+async function boot() {
+  wireSignIn();
+  const handedToken = session.tokenFromLocation();
+  if (handedToken) {
+    try {
+      const s = session.sessionFromToken(handedToken);
+      session.save(s);
+      return start(s);
+    } catch (error) {
+      return showSignIn(error.message);
+    }
+  }
+  const saved = session.load();
+  if (saved?.source === "dev") {
+    try {
+      const s = await session.devSignIn(saved); // a fresh token for the same person
+      session.save(s);
+      return start(s);
+    } catch {
+      return showSignIn();
+    }
+  }
+  if (saved?.source === "token") return start(saved);
+  return showSignIn();
+}
+
+boot();
