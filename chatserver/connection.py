@@ -61,6 +61,20 @@ class Sub:
         self.expires_at: int | None = None
 
 
+class _JoinCache:
+    """The last outbox joined into a frame (see ``Connection._take_frames``)."""
+
+    __slots__ = ("items", "join", "joined")
+
+    def __init__(self) -> None:
+        self.items: list[bytes] = []
+        self.join: Any = None
+        self.joined = b""
+
+
+_LAST_JOIN = _JoinCache()
+
+
 class Connection:
     def __init__(
         self,
@@ -150,7 +164,17 @@ class Connection:
         self._out_bytes = 0
         join = self.codec.join
         if total <= self._max_frame or len(items) == 1:
-            return [join(items)]
+            # Members of one room usually have the same pending pushes (the same bytes
+            # objects): reuse the previous connection's joined frame when that is so, which
+            # also lets the transport reuse its framed bytes.
+            last = _LAST_JOIN
+            if last.join is join and last.items == items:
+                return [last.joined]
+            joined = join(items)
+            last.items = items
+            last.join = join
+            last.joined = joined
+            return [joined]
         frames: list[bytes] = []
         chunk: list[bytes] = []
         chunk_size = 0
@@ -167,12 +191,18 @@ class Connection:
 
     def flush(self) -> None:
         self._flush_scheduled = False
-        if not self._out:
+        out = self._out
+        if not out:
             return
         direct = self._direct
         if direct is not None:
-            if not direct.writable():
+            if direct.paused:
                 return  # resume_writing -> _on_writable flushes again
+            if len(out) == 1:
+                self._out = []
+                self._out_bytes = 0
+                direct.send(out[0], self.binary)
+                return
             for frame in self._take_frames():
                 if not direct.send(frame, self.binary):
                     self._out.clear()
@@ -490,35 +520,37 @@ class Connection:
         self.subs[spec.name] = sub
         self.node.stats.subscriptions += 1
         try:
-            await self.node.hub.attach(spec.name, self)
+            hub = self.node.hub
+            await hub.attach(spec.name, self)
             result: dict[str, Any] = {"recoverable": True, "positioned": True}
             broker = self.node.broker
             max_count = self.node.settings.history_max_limit
+            name = spec.name
             if params.get("recover"):
                 offset = _uint(params.get("offset", 0))
-                epoch = params.get("epoch", "") or ""
-                recovered, hist = await broker.recover(spec.name, offset, str(epoch), max_count)
+                epoch = str(params.get("epoch", "") or "")
+                # Members reconnecting together recover the same range: one read for all.
+                recovered, top, hist_epoch, pubs = await hub.reads.read(
+                    ("recover", name, offset, epoch, max_count),
+                    lambda: _recover(broker, name, offset, epoch, max_count),
+                )
                 result["was_recovering"] = True
-                result["epoch"] = hist.epoch
+                result["epoch"] = hist_epoch
                 if recovered:
                     # The SDK moves its position with each recovered publication.
                     result["recovered"] = True
                     result["offset"] = offset
-                    pubs = [
-                        Publication.unpack(spec.name, e.offset, hist.epoch, e.payload)
-                        for e in hist.entries
-                    ]
                     result["publications"] = [p.encoded_pub(self.codec_name) for p in pubs]
-                    sub.offset = hist.top
+                    sub.offset = top
                 else:
                     flag = _uint(params.get("flag", 0))
                     if flag & 2:
                         raise ReplyError(112)
-                    result["offset"] = hist.top
-                    sub.offset = hist.top
+                    result["offset"] = top
+                    sub.offset = top
                 self.node.stats.recoveries[recovered] += 1
             else:
-                top, epoch = await broker.position(spec.name)
+                top, epoch = await hub.reads.read(("position", name), lambda: broker.position(name))
                 result["epoch"] = epoch
                 result["offset"] = top
                 sub.offset = top
@@ -573,13 +605,34 @@ class Connection:
     # ------------------------------------------------------------------ delivery (from hub)
 
     def deliver(self, pub: Publication) -> None:
+        """Queue a publication from the hub (the fan-out hot path: keep it lean)."""
         sub = self.subs.get(pub.channel)
         if sub is None:
             return
         if not sub.live:
             sub.pending.append(pub)
             return
-        self._deliver_live(sub, pub)
+        if pub.kind != KIND_PUB:
+            self._deliver_live(sub, pub)
+            return
+        offset = pub.offset
+        if offset:
+            if offset <= sub.offset:
+                return  # already sent in the subscribe reply
+            sub.offset = offset
+        if self.closed:
+            return
+        data = pub.push(self.codec_name)
+        size = self._out_bytes + len(data)
+        if size > self._max_queue:
+            self.node.stats.slow_closes += 1
+            self.close(codes.SLOW, flush=False)
+            return
+        self._out.append(data)
+        self._out_bytes = size
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.node.schedule_flush(self)
 
     def _deliver_live(self, sub: Sub, pub: Publication) -> None:
         if pub.kind == KIND_PUB:
@@ -699,6 +752,15 @@ class Connection:
             self.next_ping = now + settings.ping_interval
             if not self.pong_deadline:
                 self.pong_deadline = now + settings.pong_timeout
+
+
+async def _recover(
+    broker: Any, channel: str, offset: int, epoch: str, max_count: int
+) -> tuple[bool, int, str, list[Publication]]:
+    """Recovery read, decoded once: (recovered, top offset, epoch, publications)."""
+    recovered, hist = await broker.recover(channel, offset, epoch, max_count)
+    pubs = [Publication.unpack(channel, e.offset, hist.epoch, e.payload) for e in hist.entries]
+    return recovered, hist.top, hist.epoch, pubs
 
 
 def _uint(value: Any) -> int:

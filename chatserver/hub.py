@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Protocol, TypeVar
 
 import msgpack
 
@@ -46,6 +46,66 @@ class _Channel:
 
 ControlHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
 
+T = TypeVar("T")
+
+
+class SharedReads:
+    """Coalesced reads of a channel's stream (positions, recoveries) for subscribers.
+
+    When 2,000 members reconnect to a room at once they all ask for the same thing (the
+    publications after the same offset). Per key there is at most one read in flight and
+    one waiting: a request joins the waiting read, or starts one at once if nothing is in
+    flight. A waiting read starts when the one in flight finishes, so under a storm one
+    Redis read answers everybody who asked during the previous one, and a lone request
+    costs no extra wait.
+
+    Sharing is safe because every requester's subscription is active before it asks, so it
+    is active before the shared read starts: anything published after the read's snapshot
+    reaches it live through the hub (and the connection drops duplicates by offset).
+    """
+
+    def __init__(self) -> None:
+        self._inflight: set[Hashable] = set()
+        self._waiting: dict[Hashable, tuple[asyncio.Future[Any], Callable[[], Awaitable[Any]]]] = {}
+        self.started = 0  # reads that went to Redis
+        self.joined = 0  # requests answered by a read another request started
+
+    async def read(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
+        """``fetch()``'s result for ``key``; call only once the caller's subscription is
+        active. Every ``fetch`` given for one key must be equivalent."""
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            self.joined += 1
+            return await asyncio.shield(waiting[0])  # type: ignore[no-any-return]
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        if key in self._inflight:
+            self._waiting[key] = (fut, fetch)
+        else:
+            self._start(key, fut, fetch)
+        return await asyncio.shield(fut)
+
+    def _start(self, key: Hashable, fut: asyncio.Future[Any], fetch: Callable[[], Awaitable[Any]]) -> None:
+        self._inflight.add(key)
+        self.started += 1
+        task = asyncio.ensure_future(fetch())
+
+        def done(t: asyncio.Future[Any]) -> None:
+            self._inflight.discard(key)
+            if not fut.done():
+                if t.cancelled():
+                    fut.cancel()
+                elif t.exception() is not None:
+                    fut.set_exception(t.exception())  # type: ignore[arg-type]
+                else:
+                    fut.set_result(t.result())
+            if not fut.cancelled() and fut.done():
+                fut.exception()  # retrieved: the requesters got it already
+            nxt = self._waiting.pop(key, None)
+            if nxt is not None:
+                self._start(key, nxt[0], nxt[1])
+
+        task.add_done_callback(done)
+
 
 class Hub:
     def __init__(self, pubsub_factory: Callable[..., PubSub]) -> None:
@@ -53,6 +113,7 @@ class Hub:
         self._by_key: dict[bytes, _Channel] = {}
         self._control: dict[str, list[ControlHandler]] = {}
         self.pubsub = pubsub_factory(on_message=self._on_message, on_reset=self._on_reset)
+        self.reads = SharedReads()
         self.messages_in = 0
         self.deliveries = 0
         self.gaps = 0
@@ -172,4 +233,4 @@ def pack_control(kind: str, **fields: Any) -> bytes:
     return msgpack.packb({"t": kind, **fields}, use_bin_type=True)
 
 
-__all__ = ["CONTROL_CHANNEL", "Hub", "pack_control", "channel_from_pubsub"]
+__all__ = ["CONTROL_CHANNEL", "Hub", "SharedReads", "pack_control", "channel_from_pubsub"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import redis.asyncio as aioredis
 
-from chatserver import presence_api
+from chatserver import gc_policy, presence_api
 from chatserver.auth import TokenVerifier
 from chatserver.channels import ChannelResolver, ChannelSpec
 from chatserver.config import Settings
@@ -40,6 +40,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("chatserver.node")
 
 VERSION = "0.1.0"
+
+# Flush pacing and slicing (see Node.schedule_flush): waits shorter than the minimum are
+# not worth a timer; the maximum bounds the latency pacing can add; a slice is how long one
+# loop turn may spend writing before other I/O gets its turn.
+FLUSH_MIN_WAIT = 0.0005
+FLUSH_MAX_WAIT = 0.020
+FLUSH_SLICE = 0.001
 
 RpcHandler = Callable[["Connection", Any], Awaitable[Any]]
 SendHandler = Callable[["Connection", Any], Awaitable[None]]
@@ -76,10 +83,10 @@ class Node:
             tuple(settings.token_algorithms),
             settings.token_public_key or None,
         )
-        self.broker = RedisBroker(self.redis, settings.history_meta_ttl)
+        address = parse_redis_url(settings.redis_url)
+        self.broker = RedisBroker(self.redis, settings.history_meta_ttl, address)
         self.catalog = RedisCatalog(self.redis)
         self.resolver = ChannelResolver(self.catalog, settings.history_meta_ttl)
-        address = parse_redis_url(settings.redis_url)
         self.hub = Hub(lambda **kw: PubSub(address, **kw))
         self.poster = Poster(self)
         self.rpc: dict[str, RpcHandler] = {}
@@ -100,6 +107,11 @@ class Node:
         self.metric_sources: list[Callable[[], dict[str, float]]] = []
         self._dirty: list[Connection] = []
         self._flush_pending = False
+        self._flush_cost = 0.0  # seconds the last flush round took (all its slices)
+        self._flushed_at = 0.0  # perf_counter() when it ended
+        self._round: list[Connection] | None = None  # the round being flushed, in slices
+        self._round_pos = 0
+        self._round_cost = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.register_rpc("chat.send", self._rpc_send)
@@ -130,6 +142,7 @@ class Node:
         await self.presence.start()
         self._tasks.append(asyncio.ensure_future(self._ticker()))
         self._tasks.append(asyncio.ensure_future(self._redis_watch()))
+        gc_policy.apply()
         self.ready = True
         log.info(
             "node %s ready: %d communities, %d rooms",
@@ -152,6 +165,7 @@ class Node:
         for task in self._tasks:
             task.cancel()
         await self.hub.close()
+        self.broker.close()
         await self.redis.aclose()
 
     # ------------------------------------------------------------------ registries
@@ -213,18 +227,63 @@ class Node:
                 log.exception("disconnect hook failed")
 
     def schedule_flush(self, conn: Connection) -> None:
+        """Queue ``conn`` for the next flush round of dirty outboxes.
+
+        A round normally starts on the next loop turn. Two things keep a big room under load
+        cheap and responsive:
+        - pacing: when a round was expensive (one write per member), the next one starts no
+          sooner than as long after it as it took, so at most about half the time goes to
+          writing and messages that arrive meanwhile leave together, several per frame
+          (capped at ``FLUSH_MAX_WAIT``; small rounds start on the next turn as before);
+        - slicing: a round writes for at most ``FLUSH_SLICE`` seconds per loop turn, so
+          Redis replies and client commands are served between slices instead of waiting
+          for a whole room to be written.
+        """
         self._dirty.append(conn)
-        if not self._flush_pending:
-            self._flush_pending = True
-            loop = self._loop or asyncio.get_running_loop()
+        if not self._flush_pending and self._round is None:
+            self._start_round_soon()
+
+    def _start_round_soon(self) -> None:
+        self._flush_pending = True
+        loop = self._loop or asyncio.get_running_loop()
+        wait = self._flush_cost - (time.perf_counter() - self._flushed_at)
+        if wait > FLUSH_MIN_WAIT:
+            loop.call_later(min(wait, FLUSH_MAX_WAIT), self._flush_all)
+        else:
             loop.call_soon(self._flush_all)
 
     def _flush_all(self) -> None:
         self._flush_pending = False
-        dirty = self._dirty
-        self._dirty = []
-        for conn in dirty:
-            conn.flush()
+        if self._round is None:
+            self._round = self._dirty
+            self._round_pos = 0
+            self._round_cost = 0.0
+            self._dirty = []
+        batch = self._round
+        pos = self._round_pos
+        count = len(batch)
+        start = time.perf_counter()
+        deadline = start + FLUSH_SLICE
+        now = start
+        while pos < count:
+            stop = min(pos + 32, count)
+            while pos < stop:
+                batch[pos].flush()
+                pos += 1
+            now = time.perf_counter()
+            if now > deadline:
+                break
+        self._round_cost += now - start
+        if pos < count:
+            self._round_pos = pos
+            self._flush_pending = True
+            (self._loop or asyncio.get_running_loop()).call_soon(self._flush_all)
+            return
+        self._round = None
+        self._flushed_at = now
+        self._flush_cost = self._round_cost
+        if self._dirty:
+            self._start_round_soon()
 
     async def _ticker(self) -> None:
         while True:

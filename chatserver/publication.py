@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgpack
+import orjson
 
 from chatserver.protocol import protobuf
 from chatserver.protocol.codec import json_dumps
@@ -61,7 +62,7 @@ class Publication:
         self.info = info
         self.tags = tags
         self.time = time_ms
-        self._cache: dict[str, bytes] = {}
+        self._cache: dict[str, Any] = {}
 
     @classmethod
     def unpack(cls, channel: str, offset: int, epoch: str, payload: bytes) -> Publication:
@@ -89,9 +90,14 @@ class Publication:
         return pub
 
     def encoded_pub(self, codec_name: str) -> Any:
-        """For lists of publications (subscribe, history): a dict for JSON, bytes for Protobuf."""
+        """For lists of publications (subscribe, history): for JSON a ready fragment (the
+        same for every member recovering it), bytes for Protobuf."""
         if codec_name == "json":
-            return self.pub_dict()
+            fragment = self._cache.get("json-pub")
+            if fragment is None:
+                fragment = orjson.Fragment(json_dumps(self.pub_dict()))
+                self._cache["json-pub"] = fragment
+            return fragment
         key = "pb-pub"
         got = self._cache.get(key)
         if got is None:

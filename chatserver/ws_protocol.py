@@ -1,37 +1,93 @@
 """uvicorn's sans-I/O WebSocket protocol, adjusted for the Centrifuge SDKs and for fan-out.
 
-Three changes to ``WebSocketsSansIOProtocol``:
+Changes to ``WebSocketsSansIOProtocol``:
 1. An empty ``Sec-WebSocket-Protocol`` header (sent by older centrifuge-python in JSON mode)
    is dropped before the handshake instead of being answered with HTTP 400.
 2. The ASGI scope carries a ``chatserver.direct`` extension: a synchronous send that frames
    ready bytes straight onto the transport, skipping the ASGI message dicts and the
    bytes->str->bytes round trip of text frames. The gateway falls back to plain ASGI sends
-   when the extension is missing (another ASGI server).
+   when the extension is missing (another ASGI server). Without a negotiated extension
+   (permessage-deflate) a frame is just a 2-10 byte header plus the payload, so the direct
+   send writes that itself instead of going through websockets' ``Frame`` objects; the
+   last framed payload is remembered, so a publication fanned out to a whole room as one
+   message per frame is framed once, not once per member.
 3. On server shutdown, clients get close code 3001 ("shutdown", reconnect elsewhere)
    instead of 1012.
+4. A WebSocket route of a plain Starlette app (no user middleware) is called directly,
+   wrapped only in uvicorn's proxy-headers middleware when the app had it, instead of
+   through Starlette's middleware and routing stack: the connection's task then keeps two
+   coroutine frames alive for its whole life instead of about ten.
+5. Memory per connection: a small FIFO and a small writable flag stand in for the
+   ``asyncio.Queue`` and ``asyncio.Event`` uvicorn creates for every connection (same
+   methods, a fraction of the size), and the handshake request/response objects are let go
+   once the handshake is done. Tens of thousands of idle members are mostly this.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
+from websockets.protocol import State
 
 DIRECT_EXTENSION = "chatserver.direct"
 
+_OPEN = State.OPEN
+# Headers of unmasked, final, single-frame messages: [binary][payload length] for < 126.
+_SHORT_HEADERS = (
+    tuple(bytes((0x81, n)) for n in range(126)),
+    tuple(bytes((0x82, n)) for n in range(126)),
+)
+
+
+def frame_header(length: int, binary: bool) -> bytes:
+    """RFC 6455 header of a server-to-client (unmasked) final frame."""
+    if length < 126:
+        return _SHORT_HEADERS[binary][length]
+    first = 0x82 if binary else 0x81
+    if length < 65536:
+        return bytes((first, 126)) + length.to_bytes(2, "big")
+    return bytes((first, 127)) + length.to_bytes(8, "big")
+
+
+class _FrameCache:
+    """The last payload framed and its frame: a fan-out writes the same bytes object to
+    every member, so consecutive sends of it reuse one frame."""
+
+    __slots__ = ("payload", "binary", "frame")
+
+    def __init__(self) -> None:
+        self.payload: bytes | None = None
+        self.binary = False
+        self.frame = b""
+
+
+_LAST = _FrameCache()
+
 
 class DirectSend:
-    """What the gateway uses to write frames synchronously on a uvicorn connection."""
+    """What the gateway uses to write frames synchronously on a uvicorn connection.
 
-    __slots__ = ("_proto", "on_writable")
+    ``paused`` is true while the transport's write buffer is over its high-water mark;
+    ``on_writable`` is called when it drains again.
+    """
+
+    __slots__ = ("_proto", "on_writable", "paused")
 
     def __init__(self, proto: ChatWebSocketProtocol) -> None:
         self._proto = proto
         self.on_writable: Callable[[], None] | None = None
+        self.paused = not proto.writable.is_set()
 
     def writable(self) -> bool:
-        return self._proto.writable.is_set()
+        return not self.paused
 
     def is_open(self) -> bool:
         p = self._proto
@@ -39,14 +95,30 @@ class DirectSend:
 
     def send(self, data: bytes, binary: bool) -> bool:
         p = self._proto
-        if p.close_sent or p.disconnected or p.transport.is_closing():
+        transport = p.transport
+        if p.close_sent or p.disconnected or transport.is_closing():
             return False
-        if binary:
-            p.conn.send_binary(data)
-        else:
-            p.conn.send_text(data)
-        out = p.conn.data_to_send()
-        p.transport.write(out[0] if len(out) == 1 else b"".join(out))
+        conn = p.conn
+        if conn.extensions or conn.state is not _OPEN or conn.expect_continuation_frame:
+            try:
+                if binary:
+                    conn.send_binary(data)
+                else:
+                    conn.send_text(data)
+            except InvalidState:
+                return False
+            out = conn.data_to_send()
+            transport.write(out[0] if len(out) == 1 else b"".join(out))
+            return True
+        last = _LAST
+        if data is last.payload and binary is last.binary:
+            transport.write(last.frame)
+            return True
+        frame = frame_header(len(data), binary) + data
+        last.payload = data
+        last.binary = binary
+        last.frame = frame
+        transport.write(frame)
         return True
 
     def buffered(self) -> int:
@@ -68,7 +140,127 @@ class DirectSend:
         p.close_timer = p.loop.call_later(abort_after, p.transport.abort)
 
 
+class _Inbox:
+    """What uvicorn needs of its per-connection ``asyncio.Queue``: unbounded FIFO,
+    ``put_nowait``, ``await get()``, ``empty()``, ``qsize()``; one reader (the ASGI task)."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            waiter = self._waiter
+            if waiter is None or waiter.done():
+                waiter = self._waiter = asyncio.get_running_loop().create_future()
+            await waiter
+        return self._items.popleft()
+
+    def get_nowait(self) -> Any:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
+class _Flag:
+    """What uvicorn needs of its per-connection ``asyncio.Event`` (``writable``)."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._value = False
+        self._waiters: list[asyncio.Future[bool]] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        if not self._value:
+            self._value = True
+            waiters = self._waiters
+            self._waiters = None
+            for fut in waiters or ():
+                if not fut.done():
+                    fut.set_result(True)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(fut)
+        try:
+            return await fut
+        finally:
+            if self._waiters is not None and fut in self._waiters:
+                self._waiters.remove(fut)
+
+
+_DIRECT_APPS: dict[tuple[int, str], Any] = {}
+
+
+def direct_app(app: Any, path: str) -> Any:
+    """The ASGI app of the WebSocket route for ``path`` if ``app`` is a plain Starlette app
+    (optionally behind uvicorn's proxy-headers middleware); None otherwise."""
+    key = (id(app), path)
+    if key in _DIRECT_APPS:
+        return _DIRECT_APPS[key]
+    found: Any = None
+    proxy = app if isinstance(app, ProxyHeadersMiddleware) else None
+    inner = proxy.app if proxy is not None else app
+    if isinstance(inner, Starlette) and not inner.user_middleware:
+        for route in inner.routes:
+            if isinstance(route, WebSocketRoute) and route.path == path and not route.param_convertors:
+                found = route.app
+                break
+    if found is not None and proxy is not None:
+        wrapped = ProxyHeadersMiddleware(found)
+        wrapped.trusted_hosts = proxy.trusted_hosts
+        found = wrapped
+    _DIRECT_APPS[key] = found
+    return found
+
+
 class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()  # type: ignore[assignment]
+        self.writable = _Flag()  # type: ignore[assignment]
+        self.writable.set()
+
+    async def run_asgi(self) -> None:
+        route_app = direct_app(self.app, self.scope["path"])
+        if route_app is not None:
+            self.app = route_app
+        await super().run_asgi()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message.get("type") == "websocket.accept" and self.handshake_complete:
+            # The handshake is over: its request and response are not needed any more.
+            self.request = None  # type: ignore[assignment]
+            self.response = None  # type: ignore[assignment]
+
     def handle_connect(self, event: Any) -> None:
         headers = event.headers
         values = headers.get_all("Sec-WebSocket-Protocol")
@@ -83,11 +275,19 @@ class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
             self.direct = DirectSend(self)
             scope["extensions"][DIRECT_EXTENSION] = self.direct
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        direct = getattr(self, "direct", None)
+        if direct is not None:
+            direct.paused = True
+
     def resume_writing(self) -> None:
         super().resume_writing()
         direct = getattr(self, "direct", None)
-        if direct is not None and direct.on_writable is not None:
-            direct.on_writable()
+        if direct is not None:
+            direct.paused = False
+            if direct.on_writable is not None:
+                direct.on_writable()
 
     def shutdown(self) -> None:
         if self.handshake_complete and not self.close_sent and not self.disconnected:

@@ -25,8 +25,15 @@ def _default(obj: Any) -> Any:
 
 
 def json_dumps(value: Any) -> bytes:
-    """orjson with ``bytes`` embedded as raw JSON (the protocol's ``data`` fields)."""
-    return orjson.dumps(value, default=_default)
+    """orjson with ``bytes`` embedded as raw JSON (the protocol's ``data`` fields).
+
+    orjson's result keeps the 4 KiB buffer it was written into, however short the JSON; a
+    short result is copied to an exact-size object, so what is kept (connection info,
+    queued replies and pushes, cached publications) costs what it weighs."""
+    out = orjson.dumps(value, default=_default)
+    if len(out) < 2048:
+        return bytes(memoryview(out))
+    return out
 
 
 class Codec:

@@ -1,5 +1,10 @@
 """RedisBroker: publish (history append + publish in one Lua call), history and recovery reads.
 
+The Lua scripts (publish, history/recovery/position reads) and ephemeral publishes go over a
+dedicated pipelined connection (``chatserver.redis.pipeline``) when the broker is given the
+Redis address: one write per call, replies in order, no pool. A long history answer delays
+the calls queued behind it on that connection by the time Redis takes to send it.
+
 Key layout for a channel ``c`` (hash tag keeps a channel's keys in one cluster slot):
 - ``chat:{c}:h`` history stream, entry ids ``<offset>-0``, field ``d`` = msgpack payload
 - ``chat:{c}:m`` meta hash: ``e`` epoch, ``s`` top offset
@@ -10,7 +15,7 @@ Key layout for a channel ``c`` (hash tag keeps a channel's keys in one cluster s
 
 from __future__ import annotations
 
-import secrets
+import random
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -18,6 +23,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.connection import BlockingConnectionPool
+
+from chatserver.redis.pipeline import CommandPipeline
+from chatserver.redis.resp import RespError
+from chatserver.redis.urls import RedisAddress
+
+_random = random.Random()
 
 
 def stream_key(channel: str) -> str:
@@ -50,7 +61,9 @@ def load_lua(name: str) -> str:
 
 
 def new_epoch() -> str:
-    return secrets.token_hex(4)
+    """A fresh stream epoch. Epochs are public (clients see them) and only need to differ
+    between lifetimes of a stream, so a fast PRNG is enough (no syscall per publish)."""
+    return f"{_random.getrandbits(32):08x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +102,38 @@ def make_client(url: str, max_connections: int = 64) -> aioredis.Redis:
 
 
 class RedisBroker:
-    def __init__(self, client: aioredis.Redis, meta_ttl: int = 30 * 24 * 3600) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        meta_ttl: int = 30 * 24 * 3600,
+        address: RedisAddress | None = None,
+    ) -> None:
         self.redis = client
         self.meta_ttl = meta_ttl
         self._publish = client.register_script(load_lua("publish.lua"))
         self._history = client.register_script(load_lua("history.lua"))
+        self.pipeline = CommandPipeline(address) if address is not None else None
         self.commands = 0  # Redis round trips made, for metrics and load tests
         self.latency_sum = 0.0
 
+    def close(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.close()
+
     async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """Run a Lua script: over the pipelined connection when there is one (EVALSHA, and
+        EVAL when Redis lost its script cache), else through redis-py."""
         start = time.perf_counter()
         try:
-            return await script(keys=keys, args=args)
+            pipeline = self.pipeline
+            if pipeline is None:
+                return await script(keys=keys, args=args)
+            try:
+                return await pipeline.execute(b"EVALSHA", script.sha, len(keys), *keys, *args)
+            except RespError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                return await pipeline.execute(b"EVAL", script.script, len(keys), *keys, *args)
         finally:
             self.commands += 1
             self.latency_sum += time.perf_counter() - start
@@ -137,9 +170,14 @@ class RedisBroker:
     async def publish_ephemeral(self, channel: str, payload: bytes) -> None:
         """Publish without history or offset (join/leave, typing)."""
         start = time.perf_counter()
-        await self.redis.publish(pubsub_channel(channel), b"0::" + payload)
-        self.commands += 1
-        self.latency_sum += time.perf_counter() - start
+        try:
+            if self.pipeline is not None:
+                await self.pipeline.execute(b"PUBLISH", pubsub_channel(channel), b"0::" + payload)
+            else:
+                await self.redis.publish(pubsub_channel(channel), b"0::" + payload)
+        finally:
+            self.commands += 1
+            self.latency_sum += time.perf_counter() - start
 
     async def history(
         self, channel: str, since: int | None, limit: int, reverse: bool = False

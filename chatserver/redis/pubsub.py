@@ -20,92 +20,17 @@ import ssl
 from collections import deque
 from collections.abc import Callable
 
+from chatserver.redis.resp import RespError, RespReader
+from chatserver.redis.resp import encode_command as _encode_command
 from chatserver.redis.urls import RedisAddress
 
 log = logging.getLogger("chatserver.redis.pubsub")
 
 
-class RespError(Exception):
-    pass
-
-
-def _encode_command(*args: bytes | str) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a.encode() if isinstance(a, str) else a
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
-
-
-class _Parser:
-    """Incremental RESP2/RESP3-push parser for the replies a subscribed connection gets."""
-
-    def __init__(self) -> None:
-        self.buf = bytearray()
-        self.pos = 0
-
-    def feed(self, data: bytes) -> None:
-        if self.pos and self.pos == len(self.buf):
-            self.buf.clear()
-            self.pos = 0
-        elif self.pos > 65536:
-            del self.buf[: self.pos]
-            self.pos = 0
-        self.buf += data
-
-    def _line(self, pos: int) -> tuple[bytes, int] | None:
-        end = self.buf.find(b"\r\n", pos)
-        if end < 0:
-            return None
-        return bytes(self.buf[pos:end]), end + 2
-
-    def _value(self, pos: int) -> tuple[object, int] | None:
-        if pos >= len(self.buf):
-            return None
-        kind = self.buf[pos]
-        got = self._line(pos + 1)
-        if got is None:
-            return None
-        line, pos = got
-        if kind in (0x24,):  # $ bulk string
-            n = int(line)
-            if n < 0:
-                return None, pos
-            if pos + n + 2 > len(self.buf):
-                return None
-            return bytes(self.buf[pos : pos + n]), pos + n + 2
-        if kind in (0x2A, 0x3E):  # * array, > push
-            n = int(line)
-            items = []
-            for _ in range(max(n, 0)):
-                got2 = self._value(pos)
-                if got2 is None:
-                    return None
-                item, pos = got2
-                items.append(item)
-            return items, pos
-        if kind == 0x3A:  # : integer
-            return int(line), pos
-        if kind == 0x2B:  # + simple string
-            return line, pos
-        if kind == 0x2D:  # - error
-            return RespError(line.decode(errors="replace")), pos
-        raise RespError(f"unexpected RESP type byte {kind!r}")
-
-    def values(self) -> list[object]:
-        out = []
-        while True:
-            got = self._value(self.pos)
-            if got is None:
-                return out
-            value, self.pos = got
-            out.append(value)
-
-
 class _Protocol(asyncio.Protocol):
     def __init__(self, owner: PubSub) -> None:
         self.owner = owner
-        self.parser = _Parser()
+        self.parser = RespReader()
         self.transport: asyncio.Transport | None = None
         self.lost = asyncio.get_running_loop().create_future()
 
@@ -121,8 +46,14 @@ class _Protocol(asyncio.Protocol):
             if self.transport:
                 self.transport.close()
             return
+        on_message = self.owner.on_message
+        on_value = self.owner._on_value
         for value in values:
-            self.owner._on_value(value)
+            # The fan-out hot path: ["message", channel, data] straight to the hub.
+            if type(value) is list and len(value) == 3 and value[0] == b"message":
+                on_message(value[1], value[2])
+            else:
+                on_value(value)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.lost.done():

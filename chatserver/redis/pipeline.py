@@ -1,0 +1,135 @@
+"""A pipelined Redis command connection for the publish path.
+
+Every ``execute`` writes its command at once and awaits its own reply; replies come back in
+the order the commands were written, so concurrent publishers share one socket without
+waiting for each other (Redis pipelining) and a command costs one write and one future
+instead of a trip through a connection pool. Commands from one caller run in the order it
+issued them, which keeps one member's messages in order.
+
+The connection opens on first use and again after it is lost. Commands pending when it is
+lost fail with ``ConnectionError``; nothing is retried here, because a publish may or may
+not have happened (the idempotency key of the message is what makes a retry safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import deque
+
+from chatserver.redis.resp import RespError, RespReader, encode_command
+from chatserver.redis.urls import RedisAddress
+
+log = logging.getLogger("chatserver.redis.pipeline")
+
+CONNECT_TIMEOUT = 5.0
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.reader = RespReader()
+        self.pending: deque[asyncio.Future[object]] = deque()
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        try:
+            values = self.reader.values()
+        except (RespError, ValueError) as exc:
+            log.error("bad reply on the publish connection: %s", exc)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        pending = self.pending
+        for value in values:
+            if not pending:
+                log.error("reply with no command waiting for it; closing the publish connection")
+                if self.transport is not None:
+                    self.transport.close()
+                return
+            fut = pending.popleft()
+            if not fut.done():
+                fut.set_result(value)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        pending = self.pending
+        while pending:
+            fut = pending.popleft()
+            if not fut.done():
+                fut.set_exception(ConnectionError(f"Redis connection lost: {exc or 'closed'}"))
+
+    def send(self, command: bytes) -> asyncio.Future[object]:
+        fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self.pending.append(fut)
+        assert self.transport is not None
+        self.transport.write(command)
+        return fut
+
+
+class CommandPipeline:
+    """One lazily (re)opened, pipelined Redis connection."""
+
+    def __init__(self, address: RedisAddress, name: str = "chatserver-publish") -> None:
+        self.address = address
+        self.name = name
+        self._proto: _Protocol | None = None
+        self._opening: asyncio.Future[_Protocol] | None = None
+
+    async def execute(self, *args: bytes | str | int) -> object:
+        """Run one command; raises ``RespError`` for an error reply."""
+        proto = self._proto
+        if proto is None or proto.closed:
+            proto = await self._connected()
+        result = await proto.send(encode_command(*args))
+        if isinstance(result, RespError):
+            raise result
+        return result
+
+    async def _connected(self) -> _Protocol:
+        if self._opening is None or self._opening.done():
+            self._opening = asyncio.ensure_future(self._open())
+        opening = self._opening
+        try:
+            return await asyncio.shield(opening)
+        finally:
+            if opening.done() and self._opening is opening:
+                self._opening = None
+
+    async def _open(self) -> _Protocol:
+        loop = asyncio.get_running_loop()
+        a = self.address
+        if a.path:
+            connect = loop.create_unix_connection(_Protocol, a.path)
+        else:
+            ctx = ssl.create_default_context() if a.tls else None
+            connect = loop.create_connection(_Protocol, a.host, a.port, ssl=ctx)
+        _, proto = await asyncio.wait_for(connect, CONNECT_TIMEOUT)
+        try:
+            handshake = []
+            if a.password:
+                auth = ["AUTH", a.username, a.password] if a.username else ["AUTH", a.password]
+                handshake.append(proto.send(encode_command(*auth)))
+            if a.db:
+                handshake.append(proto.send(encode_command("SELECT", a.db)))
+            handshake.append(proto.send(encode_command("CLIENT", "SETNAME", self.name)))
+            for reply in await asyncio.wait_for(asyncio.gather(*handshake), CONNECT_TIMEOUT):
+                if isinstance(reply, RespError):
+                    raise reply
+        except BaseException:
+            if proto.transport is not None:
+                proto.transport.close()
+            raise
+        self._proto = proto
+        return proto
+
+    def close(self) -> None:
+        proto = self._proto
+        self._proto = None
+        if proto is not None and proto.transport is not None:
+            proto.transport.close()
