@@ -168,6 +168,31 @@ class Node:
         self.broker.close()
         await self.redis.aclose()
 
+    # ------------------------------------------------------------------ Redis commands
+
+    async def command(self, *args: bytes | str | int) -> Any:
+        """One Redis command on the hot path: over the broker's pipelined connection (one
+        write, one future) instead of a trip through redis-py's pool. Raw replies: bytes,
+        int, list or None."""
+        pipeline = self.broker.pipeline
+        if pipeline is None:
+            return await self.redis.execute_command(*args)
+        return await pipeline.execute(*args)
+
+    async def commands(self, commands: list[tuple[bytes | str | int, ...]]) -> list[Any]:
+        """Several commands in one write (not a transaction); raises the first error reply."""
+        pipeline = self.broker.pipeline
+        if pipeline is None:
+            pipe = self.redis.pipeline(transaction=False)
+            for args in commands:
+                pipe.execute_command(*args)
+            return list(await pipe.execute())
+        results = await pipeline.execute_many(commands)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
     # ------------------------------------------------------------------ registries
 
     def register_rpc(self, method: str, handler: RpcHandler) -> None:

@@ -109,8 +109,8 @@ class Poster:
             code = 1004 if room.settings.locked and denied.code == 103 and member.role_in(room.community) else denied.code
             raise ReplyError(code, denied.reason)
         if draft.client_msg_id:
-            previous = await self.node.redis.get(
-                idempotency_key(room.channel, member.user, draft.client_msg_id)
+            previous = await self.node.command(
+                b"GET", idempotency_key(room.channel, member.user, draft.client_msg_id)
             )
             if previous is not None:
                 return await self._duplicate(room, draft, int(previous))

@@ -131,17 +131,17 @@ class RoomPipelines(Pipeline):
         if locale:
             changes["locale"] = locale
         if RECENT_POSTS in needs or MEMBER_STATS in needs:
-            pipe = self.node.redis.pipeline(transaction=False)
+            commands: list[tuple[bytes | str | int, ...]] = []
             recent_key = keys.recent(ctx.room.channel, ctx.user)
             if RECENT_POSTS in needs:
-                pipe.lrange(recent_key, 0, RECENT_KEEP - 1)
+                commands.append((b"LRANGE", recent_key, 0, RECENT_KEEP - 1))
                 if record:
-                    pipe.lpush(recent_key, f"{ctx.now:.3f}|{digest(ctx.text)}")
-                    pipe.ltrim(recent_key, 0, RECENT_KEEP - 1)
-                    pipe.expire(recent_key, RECENT_TTL)
+                    commands.append((b"LPUSH", recent_key, f"{ctx.now:.3f}|{digest(ctx.text)}"))
+                    commands.append((b"LTRIM", recent_key, 0, RECENT_KEEP - 1))
+                    commands.append((b"EXPIRE", recent_key, RECENT_TTL))
             if MEMBER_STATS in needs:
-                pipe.hget(keys.posts(ctx.room.community), ctx.user)
-            results = list(await pipe.execute())
+                commands.append((b"HGET", keys.posts(ctx.room.community), ctx.user))
+            results = await self.node.commands(commands)
             if RECENT_POSTS in needs:
                 recent = []
                 for item in results.pop(0):
@@ -162,7 +162,7 @@ class RoomPipelines(Pipeline):
         """Count an accepted (published or held) post towards the member's messages in the
         community, always (so that switching the new-member hold on later does not treat
         everyone as new). In the background: the sender's reply does not wait for it."""
-        task = asyncio.ensure_future(self.node.redis.hincrby(keys.posts(room.community), user, 1))
+        task = asyncio.ensure_future(self.node.command(b"HINCRBY", keys.posts(room.community), user, 1))
         self._background.add(task)
         task.add_done_callback(self._done)
 

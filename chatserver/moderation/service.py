@@ -175,8 +175,8 @@ class ModerationService:
             refusal = ReplyError(103, f"permission denied: removed from this room until {iso(kick.until)}")
         elif room.settings.slow_mode > 0:
             key = keys.slow(room.channel, member.user)
-            if not await self.node.redis.set(key, b"1", nx=True, px=room.settings.slow_mode * 1000):
-                wait_ms = max(1, int(await self.node.redis.pttl(key)))
+            if not await self.node.command(b"SET", key, b"1", b"NX", b"PX", room.settings.slow_mode * 1000):
+                wait_ms = max(1, int(await self.node.command(b"PTTL", key)))
                 refusal = ReplyError(
                     1005,
                     f"slow mode: next post allowed at {iso(now + wait_ms / 1000)} (in {-(-wait_ms // 1000)} s)",
@@ -287,7 +287,12 @@ class ModerationService:
     async def _retry(self, conn: Connection, room: Room, draft: Draft) -> PostResult | None:
         if not draft.client_msg_id:
             return None
-        record = await self.store.by_client_msg_id(room.channel, conn.user, draft.client_msg_id)
+        hold_id = await self.node.command(
+            b"GET", keys.hold_idempotency(room.channel, conn.user, draft.client_msg_id)
+        )
+        if hold_id is None:
+            return None
+        record = await self.store.get(room.channel, hold_id.decode())
         if record is None:
             return None
         if record.status == "pending":

@@ -32,6 +32,9 @@ class _Protocol(asyncio.Protocol):
         self.pending: deque[asyncio.Future[object]] = deque()
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        # Commands written in one event-loop turn leave in one write (one syscall).
+        self._wbuf: list[bytes] = []
+        self._flush_scheduled = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -65,11 +68,24 @@ class _Protocol(asyncio.Protocol):
                 fut.set_exception(ConnectionError(f"Redis connection lost: {exc or 'closed'}"))
 
     def send(self, command: bytes) -> asyncio.Future[object]:
-        fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[object] = loop.create_future()
         self.pending.append(fut)
-        assert self.transport is not None
-        self.transport.write(command)
+        self._wbuf.append(command)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
         return fut
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        buf = self._wbuf
+        if not buf:
+            return
+        self._wbuf = []
+        if self.transport is None or self.closed:
+            return  # connection_lost fails the pending futures
+        self.transport.write(buf[0] if len(buf) == 1 else b"".join(buf))
 
 
 class CommandPipeline:
@@ -90,6 +106,15 @@ class CommandPipeline:
         if isinstance(result, RespError):
             raise result
         return result
+
+    async def execute_many(self, commands: list[tuple[bytes | str | int, ...]]) -> list[object]:
+        """Run several commands in one write; error replies come back in place as
+        ``RespError`` values (not raised), so a caller can tell which one failed."""
+        proto = self._proto
+        if proto is None or proto.closed:
+            proto = await self._connected()
+        futures = [proto.send(encode_command(*args)) for args in commands]
+        return list(await asyncio.gather(*futures))
 
     async def _connected(self) -> _Protocol:
         if self._opening is None or self._opening.done():
