@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import jwt
@@ -208,3 +209,35 @@ async def test_workers_share_one_port_and_fan_out(valkey, spawn):
             await c.close()
     assert len(nodes) >= 1  # the kernel spreads accepts; usually both workers serve
     assert s.stop() == 0
+
+
+async def test_embedded_valkey_left_by_a_killed_run_is_stopped(tmp_path):
+    """SIGKILL skips the clean stop; the next `chatserver run` on the data dir stops the
+    orphaned Valkey before starting its own, and the data is still there."""
+    env = {"CHATSERVER_SECRET": SECRET}
+    first = ServerProcess(None, data_dir=tmp_path, env=env)
+    first.wait_ready()
+    c = await RawClient.open(first.ws_url)
+    await c.connect(token("k", {"demo": "member"}))
+    await c.rpc("chat.send", {"channel": "demo:lobby", "text": "before the crash"})
+    await c.close()
+    orphan = int((tmp_path / "valkey" / "chatserver-valkey.pid").read_text())
+    first.kill()
+    assert Path(f"/proc/{orphan}").exists()  # SIGKILL left it running
+    second = ServerProcess(None, data_dir=tmp_path, env=env)
+    second.wait_ready()
+    try:
+        import time
+
+        for _ in range(50):
+            if not Path(f"/proc/{orphan}").exists() or b"valkey" not in Path(f"/proc/{orphan}/cmdline").read_bytes():
+                break
+            time.sleep(0.1)
+        assert not Path(f"/proc/{orphan}").exists() or b"valkey" not in Path(f"/proc/{orphan}/cmdline").read_bytes()
+        c = await RawClient.open(second.ws_url)
+        await c.connect(token("k", {"demo": "member"}))
+        h = (await c.call("history", {"channel": "demo:lobby", "limit": 10}))["history"]
+        assert [p["data"]["text"] for p in h["publications"]] == ["before the crash"]
+        await c.close()
+    finally:
+        assert second.stop() == 0
