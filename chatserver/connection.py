@@ -49,13 +49,14 @@ _METHOD_SET = frozenset(METHODS)
 class Sub:
     """A connection's subscription to one channel."""
 
-    __slots__ = ("spec", "live", "pending", "offset", "chan_info", "server_side", "expires_at")
+    __slots__ = ("spec", "live", "pending", "offset", "epoch", "chan_info", "server_side", "expires_at")
 
     def __init__(self, spec: ChannelSpec, server_side: bool = False) -> None:
         self.spec = spec
         self.live = False
         self.pending: list[Publication] = []
         self.offset = 0
+        self.epoch = ""
         self.chan_info: bytes = b""
         self.server_side = server_side
         self.expires_at: int | None = None
@@ -548,12 +549,14 @@ class Connection:
                         raise ReplyError(112)
                     result["offset"] = top
                     sub.offset = top
+                sub.epoch = hist_epoch
                 self.node.stats.recoveries[recovered] += 1
             else:
                 top, epoch = await hub.reads.read(("position", name), lambda: broker.position(name))
                 result["epoch"] = epoch
                 result["offset"] = top
                 sub.offset = top
+                sub.epoch = epoch
             if sub.expires_at:
                 result["expires"] = True
                 result["ttl"] = max(1, int(sub.expires_at - time.time()))
@@ -643,6 +646,13 @@ class Connection:
         elif not self.node.should_push_presence(self, sub, pub):
             return
         self.push_bytes(pub.push(self.codec_name))
+
+    def position(self, channel: str) -> tuple[int, str] | None:
+        """Where this connection is in ``channel``'s stream (for the hub's gap repair)."""
+        sub = self.subs.get(channel)
+        if sub is None or not sub.epoch:
+            return None
+        return sub.offset, sub.epoch
 
     def lost_position(self, channel: str) -> None:
         """The hub missed messages for this channel: make the SDK resubscribe and recover."""

@@ -5,7 +5,10 @@ Membership is recorded *before* awaiting SUBSCRIBE, so concurrent joiners to a n
 all wait on the same confirmation and none is lost. Each message from Redis is decoded once
 and handed to every local subscriber; encoding happens once per wire format (cached on the
 Publication). Offsets are checked per channel: a gap (messages lost while the pub/sub
-connection was down) makes every local subscriber of that channel resubscribe and recover.
+connection was down, or after a reconnect) is repaired here, once per channel, from the
+stream's history: live messages are held back meanwhile, the missed ones are delivered in
+order, then the held ones. Only when history cannot fill the gap (epoch changed, trimmed)
+do the channel's local subscribers resubscribe and recover themselves.
 """
 
 from __future__ import annotations
@@ -31,9 +34,15 @@ class Subscriber(Protocol):
 
     def lost_position(self, channel: str) -> None: ...
 
+    def position(self, channel: str) -> tuple[int, str] | None: ...
+
+
+# (recovered, history) for a channel after an offset: ``RedisBroker.recover``.
+Recover = Callable[[str, int, str, int], Awaitable[tuple[bool, Any]]]
+
 
 class _Channel:
-    __slots__ = ("name", "key", "subscribers", "ready", "last_offset", "epoch")
+    __slots__ = ("name", "key", "subscribers", "ready", "last_offset", "epoch", "held")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -42,6 +51,7 @@ class _Channel:
         self.ready: asyncio.Future[None] | None = None
         self.last_offset = 0
         self.epoch = ""
+        self.held: list[Publication] | None = None  # live messages held during a repair
 
 
 ControlHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
@@ -116,7 +126,11 @@ class Hub:
         self.reads = SharedReads()
         self.messages_in = 0
         self.deliveries = 0
-        self.gaps = 0
+        self.gaps = 0  # gaps seen (each repaired from history, or handed to subscribers)
+        self.repairs_failed = 0  # gaps history could not fill: subscribers recover themselves
+        self.recover: Recover | None = None
+        self.repair_limit = 1000
+        self._repairs: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.pubsub.start()
@@ -187,30 +201,88 @@ class Hub:
             log.error("dropping malformed message on %s: %s", ch.name, exc)
             return
         if offset:
+            if ch.held is not None:
+                ch.held.append(pub)  # a repair is running; it delivers these after the gap
+                return
             if ch.epoch and epoch != ch.epoch:
-                self._lose_position(ch)
+                self._handoff(ch)
             elif ch.last_offset and offset != ch.last_offset + 1:
                 if offset <= ch.last_offset:
                     return  # already delivered
-                self._lose_position(ch)
+                self._repair(ch, ch.last_offset, ch.epoch, pub)
+                return
             ch.last_offset = offset
             ch.epoch = epoch
+        self._deliver(ch, pub)
+
+    def _deliver(self, ch: _Channel, pub: Publication) -> None:
         subs = ch.subscribers
         self.deliveries += len(subs)
         for sub in list(subs) if pub.kind != KIND_PUB else tuple(subs):
             sub.deliver(pub)
 
-    def _lose_position(self, ch: _Channel) -> None:
-        self.gaps += 1
-        log.warning("offset gap on %s: local subscribers will recover", ch.name)
+    def _handoff(self, ch: _Channel) -> None:
+        """History cannot fill this gap: the subscribers resubscribe and recover (or learn
+        that their position is gone)."""
+        self.repairs_failed += 1
+        log.warning("unrecoverable gap on %s: local subscribers will resubscribe", ch.name)
         for sub in list(ch.subscribers):
             sub.lost_position(ch.name)
 
+    def _repair(self, ch: _Channel, since: int, epoch: str, first: Publication | None = None) -> None:
+        """Fill a gap after offset ``since`` from history, holding live messages meanwhile."""
+        self.gaps += 1
+        if self.recover is None or not epoch:
+            self._handoff(ch)
+            if first is not None:
+                ch.last_offset, ch.epoch = first.offset, first.epoch
+                self._deliver(ch, first)
+            return
+        ch.held = [first] if first is not None else []
+        log.warning("offset gap on %s after %d: filling it from history", ch.name, since)
+        task = asyncio.ensure_future(self._fill(ch, since, epoch))
+        self._repairs.add(task)
+        task.add_done_callback(self._repairs.discard)
+
+    async def _fill(self, ch: _Channel, since: int, epoch: str) -> None:
+        assert self.recover is not None
+        try:
+            ok, hist = await self.recover(ch.name, since, epoch, self.repair_limit)
+        except Exception as exc:  # Redis down again: the next reset starts over
+            log.warning("gap repair on %s failed: %s", ch.name, exc)
+            ok, hist = False, None
+        if self._channels.get(ch.name) is not ch:
+            return  # everyone left meanwhile
+        held = ch.held or []
+        ch.held = None
+        if not ok:
+            ch.last_offset, ch.epoch = 0, ""
+            self._handoff(ch)
+            return
+        last = since
+        for entry in hist.entries:
+            pub = Publication.unpack(ch.name, entry.offset, hist.epoch, entry.payload)
+            self._deliver(ch, pub)
+            last = entry.offset
+        last = max(last, hist.top)  # offsets in the gap that are not in history were deleted
+        for pub in held:
+            if pub.offset > last and pub.epoch == hist.epoch:
+                self._deliver(ch, pub)
+                last = pub.offset
+        ch.last_offset, ch.epoch = last, hist.epoch
+
     def _on_reset(self) -> None:
+        """The pub/sub connection came back: anything published meanwhile was missed."""
         for ch in list(self._channels.values()):
-            ch.last_offset = 0
-            ch.epoch = ""
-            self._lose_position(ch)
+            since, epoch = ch.last_offset, ch.epoch
+            if not since or not epoch:
+                positions = [p for p in (s.position(ch.name) for s in ch.subscribers) if p]
+                if not positions:
+                    continue  # nobody has a position yet: their own subscribe reads cover it
+                since = min(p[0] for p in positions)
+                epoch = positions[0][1]
+            if ch.held is None:
+                self._repair(ch, since, epoch)
 
     def _on_control(self, data: bytes) -> None:
         try:

@@ -63,7 +63,14 @@ class NodeCollector(Collector):
             "Bytes waiting in client outboxes (bounded by send_queue_bytes per connection)",
             value=sum(c._out_bytes for c in n.open),
         )
-        yield CounterMetricFamily("chat_offset_gaps", "Pub/sub gaps that forced recovery", value=n.hub.gaps)
+        yield CounterMetricFamily(
+            "chat_offset_gaps", "Pub/sub gaps (repaired from history by the hub)", value=n.hub.gaps
+        )
+        yield CounterMetricFamily(
+            "chat_offset_gaps_unrepaired",
+            "Gaps history could not fill (subscribers resubscribed and recovered)",
+            value=n.hub.repairs_failed,
+        )
         yield CounterMetricFamily("chat_redis_commands", "Redis round trips", value=n.broker.commands)
         yield CounterMetricFamily(
             "chat_redis_seconds", "Total time spent in Redis round trips", value=n.broker.latency_sum

@@ -88,6 +88,8 @@ class Node:
         self.catalog = RedisCatalog(self.redis)
         self.resolver = ChannelResolver(self.catalog, settings.history_meta_ttl)
         self.hub = Hub(lambda **kw: PubSub(address, **kw))
+        self.hub.recover = self.broker.recover
+        self.hub.repair_limit = settings.history_max_limit
         self.poster = Poster(self)
         self.rpc: dict[str, RpcHandler] = {}
         self.send_handlers: list[SendHandler] = []
