@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 from chatserver.auth import Identity, TokenExpired, TokenInvalid
 from chatserver.channels import ChannelSpec
 from chatserver.errors import DisconnectError, ReplyError
+from chatserver.outbox import Outbox
 from chatserver.protocol import codes
 from chatserver.protocol.codec import Codec, ProtocolError, json_dumps
 from chatserver.publication import KIND_PUB, Publication
+from chatserver.subscription import Sub, recover_publications
 from rooms.channels import ChannelKind, user_channel
 
 if TYPE_CHECKING:
@@ -46,37 +48,11 @@ METHODS = (
 _METHOD_SET = frozenset(METHODS)
 
 
-class Sub:
-    """A connection's subscription to one channel."""
-
-    __slots__ = ("spec", "live", "pending", "offset", "epoch", "chan_info", "server_side", "expires_at")
-
-    def __init__(self, spec: ChannelSpec, server_side: bool = False) -> None:
-        self.spec = spec
-        self.live = False
-        self.pending: list[Publication] = []
-        self.offset = 0
-        self.epoch = ""
-        self.chan_info: bytes = b""
-        self.server_side = server_side
-        self.expires_at: int | None = None
 
 
-class _JoinCache:
-    """The last outbox joined into a frame (see ``Connection._take_frames``)."""
+class Connection(Outbox):
+    """A client session; the write side (outbox, frames, closing) is ``Outbox``."""
 
-    __slots__ = ("items", "join", "joined")
-
-    def __init__(self) -> None:
-        self.items: list[bytes] = []
-        self.join: Any = None
-        self.joined = b""
-
-
-_LAST_JOIN = _JoinCache()
-
-
-class Connection:
     def __init__(
         self,
         node: Node,
@@ -101,18 +77,7 @@ class Connection:
         self.opened_at = time.monotonic()
         self.conn_info: bytes = b""
         self._pl: list[Sub] = []  # subscriptions waiting for their reply to go out
-        # outbox
-        self._out: list[bytes] = []
-        self._out_bytes = 0
-        self._flush_scheduled = False
-        self._max_queue = node.settings.send_queue_bytes
-        self._max_frame = node.settings.max_frame_bytes
-        self._direct = direct
-        self._asgi_send = asgi_send
-        self._writer: asyncio.Task[None] | None = None
-        self._writer_wake: asyncio.Future[None] | None = None
-        if direct is not None:
-            direct.on_writable = self._on_writable
+        self._init_outbox(node, direct, asgi_send)
         # keepalive and limits
         self.next_ping = 0.0
         self.pong_deadline = 0.0
@@ -137,144 +102,6 @@ class Connection:
         if chan_info:
             info["chan_info"] = chan_info
         return info
-
-    # ------------------------------------------------------------------ outbox
-
-    def push_bytes(self, data: bytes) -> None:
-        """Queue one encoded reply/push. Never blocks; overflow closes the connection."""
-        if self.closed:
-            return
-        size = self._out_bytes + len(data)
-        if size > self._max_queue:
-            self.node.stats.slow_closes += 1
-            self.close(codes.SLOW, flush=False)
-            return
-        self._out.append(data)
-        self._out_bytes = size
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.node.schedule_flush(self)
-
-    def send_reply(self, reply: dict[str, Any]) -> None:
-        self.push_bytes(self.codec.encode(reply))
-
-    def _take_frames(self) -> list[bytes]:
-        items = self._out
-        total = self._out_bytes
-        self._out = []
-        self._out_bytes = 0
-        join = self.codec.join
-        if total <= self._max_frame or len(items) == 1:
-            # Members of one room usually have the same pending pushes (the same bytes
-            # objects): reuse the previous connection's joined frame when that is so, which
-            # also lets the transport reuse its framed bytes.
-            last = _LAST_JOIN
-            if last.join is join and last.items == items:
-                return [last.joined]
-            joined = join(items)
-            last.items = items
-            last.join = join
-            last.joined = joined
-            return [joined]
-        frames: list[bytes] = []
-        chunk: list[bytes] = []
-        chunk_size = 0
-        for item in items:
-            if chunk and chunk_size + len(item) > self._max_frame:
-                frames.append(join(chunk))
-                chunk = []
-                chunk_size = 0
-            chunk.append(item)
-            chunk_size += len(item)
-        if chunk:
-            frames.append(join(chunk))
-        return frames
-
-    def flush(self) -> None:
-        self._flush_scheduled = False
-        out = self._out
-        if not out:
-            return
-        direct = self._direct
-        if direct is not None:
-            if direct.paused:
-                return  # resume_writing -> _on_writable flushes again
-            if len(out) == 1:
-                self._out = []
-                self._out_bytes = 0
-                direct.send(out[0], self.binary)
-                return
-            for frame in self._take_frames():
-                if not direct.send(frame, self.binary):
-                    self._out.clear()
-                    self._out_bytes = 0
-                    return
-            return
-        wake = self._writer_wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
-        if self._writer is None:
-            self._writer = asyncio.ensure_future(self._asgi_writer())
-
-    def _on_writable(self) -> None:
-        if self._out and not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.node.schedule_flush(self)
-
-    async def _asgi_writer(self) -> None:
-        """Fallback writer for ASGI servers without the direct-send extension."""
-        loop = asyncio.get_running_loop()
-        try:
-            while not self.closed or self._out:
-                if not self._out:
-                    self._writer_wake = loop.create_future()
-                    await self._writer_wake
-                    continue
-                for frame in self._take_frames():
-                    if self.binary:
-                        await self._asgi_send({"type": "websocket.send", "bytes": frame})
-                    else:
-                        await self._asgi_send({"type": "websocket.send", "text": frame.decode()})
-        except Exception:  # the socket is gone; reading side cleans up
-            log.debug("asgi writer stopped", exc_info=True)
-
-    # ------------------------------------------------------------------ closing
-
-    def close(self, disconnect: codes.Disconnect, *, flush: bool = True) -> None:
-        """Close with a protocol close code. Pending output is flushed first unless slow."""
-        if self.closed:
-            return
-        self.closed = True
-        self.close_reason = disconnect
-        self.node.stats.count_disconnect(disconnect.code)
-        reason = disconnect.reason.encode()[:120].decode(errors="ignore")
-        if flush and self._out:
-            if self._direct is not None and self._direct.writable():
-                for frame in self._take_frames():
-                    self._direct.send(frame, self.binary)
-        else:
-            self._out.clear()
-            self._out_bytes = 0
-        if self._direct is not None:
-            self._direct.close(disconnect.code, reason)
-            return
-        if self._writer_wake is not None and not self._writer_wake.done():
-            self._writer_wake.set_result(None)
-        asyncio.ensure_future(self._send_close(disconnect.code, reason))
-
-    async def _send_close(self, code: int, reason: str) -> None:
-        if self._writer is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._writer), 2)
-            except (TimeoutError, Exception):
-                pass
-        try:
-            await self.node_send_close(code, reason)
-        except Exception:
-            log.debug("close frame not sent", exc_info=True)
-
-    async def node_send_close(self, code: int, reason: str) -> None:
-        await self._asgi_send({"type": "websocket.close", "code": code, "reason": reason})
 
     # ------------------------------------------------------------------ reading
 
@@ -533,7 +360,7 @@ class Connection:
                 # Members reconnecting together recover the same range: one read for all.
                 recovered, top, hist_epoch, pubs = await hub.reads.read(
                     ("recover", name, offset, epoch, max_count),
-                    lambda: _recover(broker, name, offset, epoch, max_count),
+                    lambda: recover_publications(broker, name, offset, epoch, max_count),
                 )
                 result["was_recovering"] = True
                 result["epoch"] = hist_epoch
@@ -762,15 +589,6 @@ class Connection:
             self.next_ping = now + settings.ping_interval
             if not self.pong_deadline:
                 self.pong_deadline = now + settings.pong_timeout
-
-
-async def _recover(
-    broker: Any, channel: str, offset: int, epoch: str, max_count: int
-) -> tuple[bool, int, str, list[Publication]]:
-    """Recovery read, decoded once: (recovered, top offset, epoch, publications)."""
-    recovered, hist = await broker.recover(channel, offset, epoch, max_count)
-    pubs = [Publication.unpack(channel, e.offset, hist.epoch, e.payload) for e in hist.entries]
-    return recovered, hist.top, hist.epoch, pubs
 
 
 def _uint(value: Any) -> int:
