@@ -36,6 +36,7 @@ from rooms.channels import ChannelKind, user_channel
 
 if TYPE_CHECKING:
     from chatserver.connection import Connection, Sub
+    from chatserver.outbox import Outbox
 
 log = logging.getLogger("chatserver.node")
 
@@ -107,7 +108,7 @@ class Node:
         self.unsubscribe_hooks: list[Callable[[Connection, Sub], Awaitable[None]]] = []
         self.disconnect_hooks: list[Callable[[Connection], Awaitable[None]]] = []
         self.metric_sources: list[Callable[[], dict[str, float]]] = []
-        self._dirty: list[Connection] = []
+        self._dirty: list[Outbox] = []
         self._flush_pending = False
         self._flush_cost = 0.0  # seconds the last flush round took (all its slices)
         self._flushed_at = 0.0  # perf_counter() when it ended
@@ -253,7 +254,7 @@ class Node:
             except Exception:
                 log.exception("disconnect hook failed")
 
-    def schedule_flush(self, conn: Connection) -> None:
+    def schedule_flush(self, conn: Outbox) -> None:
         """Queue ``conn`` for the next flush round of dirty outboxes.
 
         A round normally starts on the next loop turn. Two things keep a big room under load
