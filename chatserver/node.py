@@ -112,7 +112,7 @@ class Node:
         self._flush_pending = False
         self._flush_cost = 0.0  # seconds the last flush round took (all its slices)
         self._flushed_at = 0.0  # perf_counter() when it ended
-        self._round: list[Connection] | None = None  # the round being flushed, in slices
+        self._round: list[Outbox] | None = None  # the round being flushed, in slices
         self._round_pos = 0
         self._round_cost = 0.0
         self._tasks: list[asyncio.Task[None]] = []
