@@ -450,19 +450,7 @@ class Connection(Outbox):
             if offset <= sub.offset:
                 return  # already sent in the subscribe reply
             sub.offset = offset
-        if self.closed:
-            return
-        data = pub.push(self.codec_name)
-        size = self._out_bytes + len(data)
-        if size > self._max_queue:
-            self.node.stats.slow_closes += 1
-            self.close(codes.SLOW, flush=False)
-            return
-        self._out.append(data)
-        self._out_bytes = size
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.node.schedule_flush(self)
+        self.push_bytes(pub.push(self.codec_name))
 
     def _deliver_live(self, sub: Sub, pub: Publication) -> None:
         if pub.kind == KIND_PUB:
