@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -47,6 +48,9 @@ class TypingService:
         self.timers: dict[_Key, asyncio.TimerHandle] = {}
         self.events = 0
         self.throttled = 0
+        # Extra checks before a typing report is published, e.g. moderation refusing muted or
+        # banned members: ``gate(conn, spec) -> str | None`` (a reason refuses, quietly).
+        self.gates: list[Callable[[Connection, ChannelSpec], str | None]] = []
 
     def metrics(self) -> dict[str, float]:
         return {"typing_events": self.events, "typing_throttled": self.throttled, "typing_slots": len(self.slots)}
@@ -58,6 +62,11 @@ class TypingService:
 
     async def report(self, conn: Connection, spec: ChannelSpec, typing: bool) -> dict[str, Any]:
         assert conn.identity is not None
+        if typing:
+            for gate in self.gates:
+                reason = gate(conn, spec)
+                if reason:
+                    return {"sent": False, "reason": reason}
         key = (spec.name, conn.user)
         now = time.time()
         slot = self.slots.get(key, TypingSlot())

@@ -289,3 +289,22 @@ async def test_http_api_errors_are_clear(modserver):
     assert modserver.api("POST", f"/api/communities/{community}/rooms/r/holds/none/approve", {}).status_code == 404
     r = modserver.api("PUT", f"/api/communities/{community}/rooms/r/slow-mode", {"seconds": -1})
     assert r.status_code == 400 and "seconds" in r.json()["error"]["message"]
+
+
+async def test_muted_member_does_not_show_as_typing(modserver, clients):
+    community = unique("mtype")
+    channel = modserver.make_room(community, "r")
+    user = unique("m")
+    member = await joined(clients, modserver.ws_url, user, {community: "member"}, channel)
+    other = await joined(clients, modserver.ws_url, unique("o"), {community: "member"}, channel)
+    first = await member.rpc("chat.typing", {"channel": channel})
+    assert first["result"]["sent"] is True
+    push = await other.next_push(where=lambda p: p.get("push", {}).get("pub", {}).get("data", {}).get("type") == "typing")
+    assert push["push"]["pub"]["data"]["user"] == user
+    r = modserver.api("PUT", f"/api/communities/{community}/mutes/{user}", {"until_lifted": True, "actor": "ops"})
+    assert r.status_code == 200
+    import asyncio
+
+    await asyncio.sleep(2.2)  # past the typing rate limit
+    muted = await member.rpc("chat.typing", {"channel": channel})
+    assert muted["result"] == {"sent": False, "reason": "muted"}

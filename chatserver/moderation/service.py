@@ -150,6 +150,24 @@ class ModerationService:
         poster.hold = self._hold_message
         poster.observers.append(self._observe)
         poster.retry_lookups.append(self._retry)
+        self.node.typing.gates.append(self.typing_gate)
+
+    def typing_gate(self, conn: Connection, spec: Any) -> str | None:
+        """Muted or banned members do not show as typing (they could not post anyway)."""
+        assert conn.identity is not None
+        member = conn.identity.member
+        room = spec.room
+        if room is None:
+            return None
+        role = member.role_in(room.community)
+        if role is not None and role.is_staff:
+            return None
+        now = time.time()
+        if self.sanctions.get("bans", room.community, member.user, now) is not None:
+            return "banned"
+        if self.sanctions.get("mutes", room.community, member.user, now) is not None:
+            return "muted"
+        return None
 
     async def check_sanctions(self, conn: Connection, room: Room, draft: Draft) -> None:
         """Gate: bans (1003), mutes (1002), kick blocks (103) from the local cache, then slow
