@@ -404,3 +404,34 @@ async def test_the_checks_catch_what_they_are_for(scene):
     finally:
         await page.evaluate("() => document.getElementById('planted').remove()")
         await page.set_viewport_size(DESKTOP)
+
+
+async def test_screen_readers_get_a_list_of_messages_inside_the_log(scene):
+    """What Chromium hands to screen readers (its accessibility tree over CDP): a log region
+    named after the room, holding one list whose items are the messages."""
+    page = scene.ben
+    await show_tab(page, "Chat")
+    cdp = await page.context.new_cdp_session(page)
+    try:
+        nodes = (await cdp.send("Accessibility.getFullAXTree"))["nodes"]
+    finally:
+        await cdp.detach()
+    by_id = {node["nodeId"]: node for node in nodes}
+
+    def role(node):
+        return node.get("role", {}).get("value")
+
+    def descendants(node):
+        for child_id in node.get("childIds", []):
+            child = by_id.get(child_id)
+            if child:
+                yield child
+                yield from descendants(child)
+
+    logs = [node for node in nodes if role(node) == "log"]
+    assert len(logs) == 1, [role(n) for n in logs]
+    assert logs[0].get("name", {}).get("value") == "Messages in lobby"
+    lists = [node for node in descendants(logs[0]) if role(node) == "list"]
+    assert len(lists) == 1
+    items = [node for node in descendants(lists[0]) if role(node) == "listitem"]
+    assert len(items) == await messages(page).locator(".msg").count() >= 2
