@@ -264,6 +264,7 @@ export class ModerationConsole {
         title: `Edit ${hold.name}'s message, then approve`,
         description: "The member is told a moderator edited it.",
         submit: "Approve edited message",
+        returnTo: () => $("#holds-heading", this.panel), // if the hold was resolved meanwhile
         fields: [{ name: "text", label: "Message", type: "textarea", value: hold.redacted_text || hold.text, required: true }],
       });
       if (!values) return;
@@ -280,6 +281,7 @@ export class ModerationConsole {
       description: "The member sees the reason you give, privately.",
       submit: "Reject",
       danger: true,
+      returnTo: () => $("#holds-heading", this.panel),
       fields: [
         { name: "reason", label: "Reason shown to the member", type: "textarea", value: REJECT_REASONS[0], required: true, maxlength: 500 },
       ],
