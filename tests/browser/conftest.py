@@ -129,5 +129,5 @@ def message_box(page):
 
 
 def messages(page):
-    """The room's message list (role=log)."""
+    """The room's messages: the role=log region around the list."""
     return page.get_by_role("log")

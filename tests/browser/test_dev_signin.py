@@ -61,7 +61,10 @@ def test_web_client_is_served_with_the_pinned_sdk(web):
     assert sdk.status_code == 200 and "globalThis.Centrifuge" in sdk.text
     module = httpx.get(web.url + "/js/main.js")
     assert module.status_code == 200 and "javascript" in module.headers["content-type"]
-    # The committed bundle matches its manifest (version, checksum).
+    # The committed bundle, and the tests' axe-core, match their manifests (version, checksum).
     check = subprocess.run([sys.executable, "scripts/build_webclient.py", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     assert "centrifuge@" in check.stdout
+    assert "axe-core@" in check.stdout
+    # axe-core is for the tests only: the server does not serve it.
+    assert httpx.get(web.url + "/vendor/axe.min.js").status_code == 404

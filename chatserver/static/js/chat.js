@@ -2,7 +2,7 @@
 // sending, notices about my own messages, crisis resources, who is here and typing,
 // reporting, and the connection state with recovery after the network drops.
 
-import { h, $, newId, announce, isStaff, fill } from "./dom.js";
+import { h, $, newId, announce, isStaff, fill, keepFocus } from "./dom.js";
 import { MessageLog } from "./messages.js";
 import { OwnMessages, CrisisPanel, handleNotice } from "./notices.js";
 import { MembersPanel, peopleFromPresence } from "./members.js";
@@ -39,6 +39,7 @@ export class ChatView extends EventTarget {
     this.sub = null;
     this.rooms = [];
     this.log = new MessageLog($("#messages"), {
+      scroller: $("#message-log"),
       me: session.user,
       staff: this.staff,
       onAction: (action, message) => this.onMessageAction(action, message),
@@ -47,7 +48,7 @@ export class ChatView extends EventTarget {
         this.dispatchEvent(new CustomEvent("room-event", { detail: data }));
       },
     });
-    this.own = new OwnMessages($("#own-notices"), { onRetry: (key, item) => this.retry(key, item) });
+    this.own = new OwnMessages($("#own-notices"), { onRetry: (key, item) => this.retry(key, item), returnTo: $("#composer-text") });
     this.crisis = new CrisisPanel($("#crisis"));
     this.noticeFilters = []; // (data) => true when another view showed the notice
     this.members = new MembersPanel({ list: $("#member-list"), count: $("#online-count"), typing: $("#typing") });
@@ -93,11 +94,12 @@ export class ChatView extends EventTarget {
   }
 
   renderRooms() {
-    fill($("#room-list"),
+    const list = $("#room-list");
+    keepFocus(list, () => fill(list,
       ...this.rooms.map((room) =>
         h(
           "li",
-          {},
+          { dataset: { key: room.channel } },
           h(
             "button",
             {
@@ -110,7 +112,7 @@ export class ChatView extends EventTarget {
           ),
         ),
       ),
-    );
+    ));
   }
 
   get room() {
@@ -125,7 +127,7 @@ export class ChatView extends EventTarget {
     const room = this.room;
     const title = room?.title || room?.name || channel;
     $("#room-title").textContent = title;
-    $("#messages").setAttribute("aria-label", `Messages in ${title}`);
+    $("#message-log").setAttribute("aria-label", `Messages in ${title}`);
     this.log.reset();
     this.members.clear();
     $("#composer button[type=submit]").disabled = false;

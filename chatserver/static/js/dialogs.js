@@ -1,4 +1,6 @@
-// One accessible modal form (native <dialog>: focus stays inside, Escape cancels).
+// One accessible modal form (native <dialog>: focus stays inside, Escape cancels). When it
+// closes, however it closes, focus returns to the element that opened it, or to `returnTo`
+// or the view's main content when that element is gone: never to <body>.
 //
 //   const values = await ask({title, description, submit: "Report", fields: [
 //     {name: "reason", label: "Reason", type: "select", options: [["spam", "Spam"], ...]},
@@ -6,9 +8,11 @@
 //   ]});
 //   // values is null when cancelled, else {reason, details}
 
-import { h, newId } from "./dom.js";
+import { h, newId, focusFirst } from "./dom.js";
+import { mainContent } from "./skiplink.js";
 
-export function ask({ title, description, submit = "OK", fields = [], danger = false }) {
+export function ask({ title, description, submit = "OK", fields = [], danger = false, returnTo = null }) {
+  const opener = document.activeElement;
   return new Promise((resolve) => {
     const titleId = newId("dlg-");
     const inputs = {};
@@ -46,6 +50,7 @@ export function ask({ title, description, submit = "OK", fields = [], danger = f
       answered = true;
       dialog.close();
       dialog.remove();
+      focusFirst(opener, returnTo, mainContent);
       resolve(value);
     };
     form.addEventListener("submit", (event) => {

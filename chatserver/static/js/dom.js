@@ -74,12 +74,67 @@ export function localTimes(text) {
   return String(text).replace(/\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)/g, (iso) => formatDateTime(iso));
 }
 
-/** Say something to screen reader users without moving focus. */
+let pendingAnnouncements = [];
+
+/**
+ * Say something to screen reader users without moving focus. What is said within the same
+ * moment (e.g. the answer to a send and the private notice about the same message) becomes
+ * one update of the live region, each sentence once, instead of several that cut each other off.
+ */
 export function announce(text) {
   const region = document.getElementById("announcer");
-  if (!region) return;
+  if (!region || !text) return;
+  if (!pendingAnnouncements.includes(text)) pendingAnnouncements.push(text);
+  if (pendingAnnouncements.length > 1) return; // already scheduled
   region.textContent = "";
-  setTimeout(() => { region.textContent = text; }, 30);
+  setTimeout(() => {
+    region.textContent = pendingAnnouncements.join(". ");
+    pendingAnnouncements = [];
+  }, 50);
+}
+
+const FOCUSABLE = "button, a[href], input, select, textarea, summary, [tabindex]";
+
+/** Focus the first candidate that can take focus now (connected, shown, enabled). */
+export function focusFirst(...candidates) {
+  for (const candidate of candidates) {
+    const el = typeof candidate === "function" ? candidate() : candidate;
+    if (!el || !el.isConnected || !el.getClientRects().length || el.disabled) continue;
+    el.focus();
+    if (document.activeElement === el) return el;
+  }
+  return null;
+}
+
+/**
+ * Run `render` (which replaces children of `container`) without dropping keyboard focus to
+ * <body>. Items are the elements with data-key; a focused control inside an item is found
+ * again in the new item by its position. When the focused item is gone, the item now in its
+ * place takes focus (items carry tabindex="-1"), else `fallback` (e.g. the list's heading).
+ */
+export function keepFocus(container, render, fallback = null) {
+  const active = document.activeElement;
+  if (!active || active === document.body || !container.contains(active)) {
+    render();
+    return;
+  }
+  const items = () => [...container.querySelectorAll("[data-key]")];
+  const controls = (item) => [...item.querySelectorAll(FOCUSABLE)];
+  const item = active.closest("[data-key]");
+  const key = item?.dataset.key;
+  const index = item ? items().indexOf(item) : -1;
+  const position = item ? controls(item).indexOf(active) : -1;
+  render();
+  if (document.activeElement === active && active.isConnected) return;
+  const now = items();
+  const same = key !== undefined ? now.find((el) => el.dataset.key === key) : null;
+  if (same) {
+    focusFirst(position >= 0 ? controls(same)[position] : null, same, fallback);
+  } else if (index >= 0 && now.length) {
+    focusFirst(now[Math.min(index, now.length - 1)], fallback);
+  } else {
+    focusFirst(fallback);
+  }
 }
 
 /** A unique-enough id for client_msg_id and element ids. */

@@ -8,6 +8,7 @@ import { ChatView } from "./chat.js";
 import { setupTabs } from "./tabs.js";
 import { ModerationConsole } from "./moderation.js";
 import { QAView } from "./qa.js";
+import { setupSkipLink } from "./skiplink.js";
 
 async function showSignIn(message = "") {
   $("#app").hidden = true;
@@ -43,10 +44,14 @@ async function showSignIn(message = "") {
 }
 
 function wireSignIn() {
+  let busy = false;
   $("#dev-signin").addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (busy) return;
+    // aria-disabled, not disabled: a disabled button would drop keyboard focus to <body>.
     const button = event.submitter;
-    if (button) button.disabled = true;
+    busy = true;
+    button?.setAttribute("aria-disabled", "true");
     try {
       const s = await session.devSignIn({
         name: $("#signin-name").value,
@@ -55,11 +60,12 @@ function wireSignIn() {
         invisible: $("#signin-invisible").checked,
       });
       session.save(s);
-      start(s);
+      start(s, { focus: true });
     } catch (error) {
       showSignIn(error.message);
     } finally {
-      if (button) button.disabled = false;
+      busy = false;
+      button?.removeAttribute("aria-disabled");
     }
   });
   $("#token-signin").addEventListener("submit", (event) => {
@@ -67,7 +73,7 @@ function wireSignIn() {
     try {
       const s = session.sessionFromToken($("#token-input").value);
       session.save(s);
-      start(s);
+      start(s, { focus: true });
     } catch (error) {
       showSignIn(error.message);
     }
@@ -80,7 +86,7 @@ function wireSignIn() {
 
 let started = false;
 
-function start(s) {
+function start(s, { focus = false } = {}) {
   if (started) return;
   started = true;
   $("#signin").hidden = true;
@@ -93,6 +99,9 @@ function start(s) {
   const views = { conn, session: s };
   setupTabs({ staff });
   fitSidebar();
+  // Signed in from the form, which now disappears: focus goes on to the message box, never
+  // to <body>. On a page load the browser's own starting point stays.
+  if (focus) $("#composer-text").focus();
   const chat = new ChatView(conn, s, null);
   views.chat = chat;
   window.chatApp = views; // for debugging in the browser console
@@ -120,6 +129,7 @@ function fitSidebar() {
 
 async function boot() {
   wireSignIn();
+  setupSkipLink();
   const handedToken = session.tokenFromLocation();
   if (handedToken) {
     try {

@@ -1,7 +1,7 @@
 // The live message list of one room: publications in offset order, no duplicates, with
 // removals applied in place. Rendering only; what to do on an action is the caller's.
 
-import { h, timeEl, ROLE_LABELS, fill } from "./dom.js";
+import { h, timeEl, ROLE_LABELS, fill, focusFirst } from "./dom.js";
 
 export const HIDDEN_LABELS = {
   phone: "phone number",
@@ -21,10 +21,12 @@ export class MessageLog {
   /**
    * @param {HTMLOListElement} list
    * @param {{me: string, staff: boolean, onAction: (action: string, message: object) => void,
-   *          onEvent: (data: object) => void}} options
+   *          onEvent: (data: object) => void, scroller?: HTMLElement}} options
+   *   scroller: the element that scrolls (the role=log region around the list)
    */
   constructor(list, options) {
     this.list = list;
+    this.scroller = options.scroller || list;
     this.me = options.me;
     this.staff = options.staff;
     this.onAction = options.onAction;
@@ -98,12 +100,12 @@ export class MessageLog {
   }
 
   _nearBottom() {
-    const scroller = this.list;
+    const scroller = this.scroller;
     return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
   }
 
   scrollToEnd() {
-    this.list.scrollTop = this.list.scrollHeight;
+    this.scroller.scrollTop = this.scroller.scrollHeight;
   }
 
   _add(offset, message) {
@@ -167,6 +169,9 @@ export class MessageLog {
     menu.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-action]");
       if (!button) return;
+      // Focus back on the menu's button before the menu folds (hiding the focused item would
+      // drop focus to <body>); a dialog the action opens returns focus there when it closes.
+      menu.querySelector("summary").focus();
       menu.open = false;
       this.onAction(button.dataset.action, message);
     });
@@ -191,7 +196,9 @@ export class MessageLog {
     const element = this.byId.get(id);
     if (!element) return;
     const words = pendingReview ? "Message hidden while moderators review it." : "Message removed by a moderator.";
+    const hadFocus = element.contains(document.activeElement);
     fill(element, h("p", { class: "msg-removed" }, words));
+    if (hadFocus) focusFirst(this.scroller); // its menu is gone: focus stays in the conversation
     element.className = "msg msg-gone";
     this.byId.delete(id);
     this.gone.set(id, element);

@@ -7,7 +7,7 @@
 // hold.resolved, report.created, crisis.alert), room events room.slow_mode / room.locked /
 // room.unlocked (docs/moderation.md, docs/protocol.md).
 
-import { h, $, announce, formatDateTime, timeEl, fill } from "./dom.js";
+import { h, $, announce, formatDateTime, timeEl, fill, keepFocus } from "./dom.js";
 import { ask, MUTE_DURATIONS } from "./dialogs.js";
 import { hiddenWords } from "./messages.js";
 import { AuditLog } from "./audit.js";
@@ -68,14 +68,14 @@ export class ModerationConsole {
     const holdsCard = h(
       "section",
       { class: "card", "aria-labelledby": "holds-heading" },
-      h("h2", { id: "holds-heading" }, "Held for review ", this.holdCount),
+      h("h2", { id: "holds-heading", tabindex: "-1" }, "Held for review ", this.holdCount),
       h("p", { class: "hint" }, "Messages the safety checks held back. Nobody else sees them until you approve."),
       this.holdList,
     );
     const reportsCard = h(
       "section",
       { class: "card", "aria-labelledby": "reports-heading" },
-      h("h2", { id: "reports-heading" }, "Reports ", this.reportCount),
+      h("h2", { id: "reports-heading", tabindex: "-1" }, "Reports ", this.reportCount),
       this.reportList,
     );
     const roomCard = h(
@@ -214,7 +214,7 @@ export class ModerationConsole {
       ...this.alerts.map((alert) =>
         h(
           "li",
-          { class: "item priority-high" },
+          { class: "item priority-high", tabindex: "-1", dataset: { key: `alert-${alert.ts}-${alert.name}` } },
           h("p", { class: "item-meta" }, h("strong", {}, "Crisis alert"), h("span", {}, alert.name), timeEl(alert.ts)),
           h("p", { class: "item-text" }, alert.text),
           h("p", { class: "hint" }, `${alert.reason}. The member was shown support resources privately.`),
@@ -223,14 +223,16 @@ export class ModerationConsole {
       ...pending.map((hold) => this._holdItem(hold)),
     ];
     if (!items.length) items.push(h("li", { class: "empty" }, "Nothing is waiting. Well done."));
-    fill(this.holdList, ...items);
+    // After Approve or Reject (here or by another moderator) focus moves to the next item,
+    // or to the queue's heading when it is empty.
+    keepFocus(this.holdList, () => fill(this.holdList, ...items), $("#holds-heading", this.panel));
   }
 
   _holdItem(hold) {
     const high = hold.priority === "high";
     return h(
       "li",
-      { class: `item${high ? " priority-high" : ""}`, dataset: { hold: hold.id } },
+      { class: `item${high ? " priority-high" : ""}`, tabindex: "-1", dataset: { hold: hold.id, key: hold.id } },
       h(
         "p",
         { class: "item-meta" },
@@ -262,6 +264,7 @@ export class ModerationConsole {
         title: `Edit ${hold.name}'s message, then approve`,
         description: "The member is told a moderator edited it.",
         submit: "Approve edited message",
+        returnTo: () => $("#holds-heading", this.panel), // if the hold was resolved meanwhile
         fields: [{ name: "text", label: "Message", type: "textarea", value: hold.redacted_text || hold.text, required: true }],
       });
       if (!values) return;
@@ -278,6 +281,7 @@ export class ModerationConsole {
       description: "The member sees the reason you give, privately.",
       submit: "Reject",
       danger: true,
+      returnTo: () => $("#holds-heading", this.panel),
       fields: [
         { name: "reason", label: "Reason shown to the member", type: "textarea", value: REJECT_REASONS[0], required: true, maxlength: 500 },
       ],
@@ -296,16 +300,16 @@ export class ModerationConsole {
     try {
       reports = (await this.conn.rpc("mod.reports", { channel })).reports || [];
     } catch (error) {
-      fill(this.reportList, h("li", { class: "empty" }, `Could not load reports: ${error.message}`));
+      this._fillReports(h("li", { class: "empty" }, `Could not load reports: ${error.message}`));
       return;
     }
     if (channel !== this.channel) return;
     this.reportCount.textContent = String(reports.length);
-    if (!reports.length) {
-      fill(this.reportList, h("li", { class: "empty" }, "No open reports."));
-      return;
-    }
-    fill(this.reportList, ...reports.map((report) => this._reportItem(report)));
+    this._fillReports(...(reports.length ? reports.map((report) => this._reportItem(report)) : [h("li", { class: "empty" }, "No open reports.")]));
+  }
+
+  _fillReports(...items) {
+    keepFocus(this.reportList, () => fill(this.reportList, ...items), $("#reports-heading", this.panel));
   }
 
   _reportItem(report) {
@@ -313,7 +317,7 @@ export class ModerationConsole {
     const reasons = (report.reports || []).map((r) => `${r.name || r.user}: ${r.reason}`);
     return h(
       "li",
-      { class: "item" },
+      { class: "item", tabindex: "-1", dataset: { key: `report-${report.offset}` } },
       h(
         "p",
         { class: "item-meta" },

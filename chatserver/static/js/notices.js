@@ -1,8 +1,9 @@
 // What happened to my own messages (sending, posted with details hidden, held, approved,
 // rejected, expired), and crisis resources: private, shown only to this person.
 
-import { h, announce, formatDateTime, localTimes, fill } from "./dom.js";
+import { h, announce, formatDateTime, localTimes, fill, keepFocus, focusFirst } from "./dom.js";
 import { hiddenWords } from "./messages.js";
+import { mainContent } from "./skiplink.js";
 
 const HELD_WORDS = "only you can see it until a moderator has read it.";
 const FINAL = new Set(["rejected", "expired", "approved", "failed", "redacted", "removed", "info"]);
@@ -35,11 +36,15 @@ export const QUESTION_LABELS = {
 };
 
 export class OwnMessages {
-  /** @param {HTMLUListElement} list */
-  constructor(list, { onRetry = () => {}, labels = LABELS } = {}) {
+  /**
+   * @param {HTMLUListElement} list
+   * returnTo: where focus goes when the last notice is dismissed (the writing box)
+   */
+  constructor(list, { onRetry = () => {}, labels = LABELS, returnTo = null } = {}) {
     this.list = list;
     this.onRetry = onRetry;
     this.labels = labels;
+    this.returnTo = returnTo;
     this.items = new Map(); // key (client_msg_id or message id) -> {element, state}
   }
 
@@ -56,12 +61,15 @@ export class OwnMessages {
     let item = key ? this.items.get(key) : null;
     if (!item) {
       key = ref.client_msg_id || ref.id;
-      item = { element: h("li", { class: "own" }), text: text || "", id: ref.id, channel };
+      item = { element: h("li", { class: "own", tabindex: "-1", dataset: { key } }), text: text || "", id: ref.id, channel };
       this.items.set(key, item);
       this.list.append(item.element);
     }
     if (ref.id) item.id = ref.id;
     if (text) item.text = text;
+    // Said once per change of state: the answer to a send and the private notice about the same
+    // message (e.g. both say "redacted") update the notice, but announce it only the first time.
+    const changed = item.status !== status;
     item.status = status;
     item.retry = retry;
     const labels = this.labels;
@@ -76,19 +84,19 @@ export class OwnMessages {
       );
     }
     item.element.className = `own own-${status}`;
-    fill(item.element,
+    keepFocus(this.list, () => fill(item.element,
       h("p", { class: "own-status" }, h("strong", {}, labels[status] || status), detail ? ` — ${localTimes(detail)}` : ""),
       item.text ? h("p", { class: "own-text" }, `“${excerpt(item.text)}”`) : null,
       buttons.length ? h("p", { class: "own-actions" }, buttons) : null,
-    );
-    if (status !== "sending") announce(`${labels[status] || status}${detail ? `: ${detail}` : ""}`);
+    ), this.returnTo);
+    if (changed && status !== "sending") announce(`${labels[status] || status}${detail ? `: ${localTimes(detail)}` : ""}`);
   }
 
   drop(key) {
     const item = this.items.get(key);
     if (!item) return;
-    item.element.remove();
     this.items.delete(key);
+    keepFocus(this.list, () => item.element.remove(), this.returnTo);
   }
 
   /** My message appeared in the room: its "Sending…" notice has done its job. */
@@ -166,7 +174,7 @@ export class CrisisPanel {
 
   hide() {
     this.section.hidden = true;
-    document.getElementById("composer-text")?.focus();
+    focusFirst(document.getElementById("composer-text"), mainContent);
   }
 }
 

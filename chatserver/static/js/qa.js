@@ -6,7 +6,7 @@
 // snapshot with recovery from its offset and epoch, so no event is missed or applied twice),
 // the screening feed <c>:<r>/screening, private notices qa.question.* on user#<id>.
 
-import { h, $, announce, timeEl, isStaff, fill } from "./dom.js";
+import { h, $, announce, timeEl, isStaff, fill, keepFocus } from "./dom.js";
 import { ask } from "./dialogs.js";
 import { hiddenWords } from "./messages.js";
 import { AskBox } from "./qa_ask.js";
@@ -47,7 +47,7 @@ export class QAView {
 
   _build() {
     this.header = h("div", { class: "qa-header" });
-    this.controls = h("div", { class: "item-actions qa-controls" });
+    this.controls = h("div", { class: "item-actions qa-controls", dataset: { key: "controls" } });
     this.status = h("p", { class: "room-status", role: "status", hidden: true });
     this.answering = h("section", { class: "card answering", "aria-labelledby": "answering-heading", hidden: true });
     this.askBox = new AskBox({
@@ -73,14 +73,14 @@ export class QAView {
     this.screeningCard = h(
       "section",
       { class: "card", "aria-labelledby": "screening-heading", hidden: !this.runner },
-      h("h2", { id: "screening-heading" }, "Waiting for screening"),
+      h("h2", { id: "screening-heading", tabindex: "-1" }, "Waiting for screening"),
       h("p", { class: "hint" }, "Questions appear on the board only after a host or moderator publishes them."),
       this.screeningList,
     );
     const boardCard = h(
       "section",
       { class: "card", "aria-labelledby": "board-heading" },
-      h("div", { class: "board-head" }, h("h2", { id: "board-heading" }, "Questions"), this.sortGroup),
+      h("div", { class: "board-head" }, h("h2", { id: "board-heading", tabindex: "-1" }, "Questions"), this.sortGroup),
       this.boardList,
     );
     const answeredCard = h(
@@ -89,16 +89,20 @@ export class QAView {
       h("h2", { id: "answered-heading" }, "Answered"),
       this.answeredList,
     );
+    // Re-rendering never drops focus: it stays on the same question's control, or moves to the
+    // question now in its place, or to the heading (keepFocus).
+    this.headerCard = h("section", { class: "card", "aria-labelledby": "qa-title" }, this.header, this.controls);
+    this.boardArea = h("div", {}, this.answering, boardCard, answeredCard);
     fill(this.panel,
       h(
         "div",
         { class: "panel-body qa-body" },
-        h("section", { class: "card", "aria-labelledby": "qa-title" }, this.header, this.controls),
+        this.headerCard,
         this.status,
         h(
           "div",
           { class: "columns" },
-          h("div", {}, this.answering, boardCard, answeredCard),
+          this.boardArea,
           h("div", {}, this.askBox.form, this.screeningCard),
         ),
       ),
@@ -235,15 +239,19 @@ export class QAView {
   }
 
   renderHeader() {
+    keepFocus(this.headerCard, () => this._renderHeader(), () => $("#qa-title", this.panel));
+  }
+
+  _renderHeader() {
     const s = this.qaSession;
     if (!s) {
       fill(this.header,
-        h("h2", { id: "qa-title" }, "Live Q&A"),
+        h("h2", { id: "qa-title", tabindex: "-1" }, "Live Q&A"),
         h("p", { class: "hint" }, this.runner ? "No session in this room yet. Create one to invite questions." : "No Q&A session in this room yet."),
       );
     } else {
       fill(this.header,
-        h("h2", { id: "qa-title" }, s.title, " ", h("span", { class: `badge qa-state qa-${s.state}` }, STATE_LABELS[s.state] || s.state)),
+        h("h2", { id: "qa-title", tabindex: "-1" }, s.title, " ", h("span", { class: `badge qa-state qa-${s.state}` }, STATE_LABELS[s.state] || s.state)),
         h(
           "p",
           { class: "qa-hosts" },
@@ -273,6 +281,10 @@ export class QAView {
   }
 
   renderBoard() {
+    keepFocus(this.boardArea, () => this._renderBoard(), $("#board-heading", this.panel));
+  }
+
+  _renderBoard() {
     const all = [...this.questions.values()];
     const answering = all.find((q) => q.state === "answering");
     const open = all.filter((q) => q.state === "published");
@@ -335,7 +347,12 @@ export class QAView {
     }
     return h(
       "article",
-      { class: `item question${highlighted ? " highlighted" : ""}${q.pinned ? " pinned" : ""}`, "aria-label": `Question ${q.number}` },
+      {
+        class: `item question${highlighted ? " highlighted" : ""}${q.pinned ? " pinned" : ""}`,
+        "aria-label": `Question ${q.number}`,
+        tabindex: "-1",
+        dataset: { key: q.id },
+      },
       h(
         "p",
         { class: "item-meta" },
@@ -362,12 +379,12 @@ export class QAView {
   renderScreening() {
     if (!this.runner) return;
     const items = [...this.screening.values()].sort((a, b) => (a.asked_at || 0) - (b.asked_at || 0));
-    fill(this.screeningList,
+    keepFocus(this.screeningList, () => fill(this.screeningList,
       ...(items.length
         ? items.map((q) =>
             h(
               "li",
-              { class: "item" },
+              { class: "item", tabindex: "-1", dataset: { key: `screen-${q.id}` } },
               h("p", { class: "item-meta" }, h("span", {}, `#${q.number}`), h("span", {}, q.anonymous ? "Anonymous" : q.asker?.name || "A member"), timeEl(q.asked_at)),
               h("p", { class: "item-text" }, q.text),
               h(
@@ -379,7 +396,7 @@ export class QAView {
             ),
           )
         : [h("li", { class: "empty" }, "Nothing to screen.")]),
-    );
+    ), $("#screening-heading", this.panel));
   }
 
   // ------------------------------------------------------------------ actions

@@ -25,7 +25,7 @@ export class AskBox {
     this.text = h("textarea", { id: "qa-question", rows: 3, maxlength: 1000, required: true });
     this.anonymous = h("input", { id: "qa-anonymous", type: "checkbox" });
     const notices = h("ul", { class: "own-notices", "aria-label": "Notices about what you asked" });
-    this.own = new OwnMessages(notices, { labels: QUESTION_LABELS });
+    this.own = new OwnMessages(notices, { labels: QUESTION_LABELS, returnTo: this.text });
     this.form = h(
       "form",
       { class: "card", "aria-labelledby": "ask-heading", onsubmit: (e) => { e.preventDefault(); this.ask(); } },

@@ -1,0 +1,67 @@
+"""Accessibility checks for the browser tests.
+
+``axe_audit(page)`` runs the vendored axe-core (tests/browser/vendor, pinned and checked by
+scripts/build_webclient.py) with the WCAG 2.0 and 2.1 level A and AA rules, plus the in-page
+check for leaked program values (page_checks.js); it returns the serious and critical
+violations and prints every violation. ``reflow_problems(page)`` measures WCAG 1.4.10.
+
+axe is injected as a script tag. The page's Content-Security-Policy allows only its own
+scripts, so the page must come from a browser context opened with ``bypass_csp=True``: the
+test context ignores the policy, the page keeps it (it is never weakened).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).parent
+AXE_MANIFEST = json.loads((HERE / "vendor" / "axe-core.json").read_text())
+AXE_SOURCE = (HERE / "vendor" / "axe.min.js").read_text()
+PAGE_CHECKS = (HERE / "page_checks.js").read_text()
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+FAILING = {"serious", "critical"}
+
+RUN_AXE = """async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    targets: v.nodes.map((n) => n.target.join(" ") + (n.failureSummary ? " (" + n.failureSummary.replace(/\\s+/g, " ") + ")" : "")),
+  }));
+}"""
+
+
+async def _inject_axe(page) -> None:
+    if await page.evaluate("typeof window.axe === 'object'"):
+        return
+    try:
+        await page.add_script_tag(content=AXE_SOURCE)
+    except Exception as exc:
+        raise AssertionError(
+            "could not inject axe-core: open the page with open_page(..., bypass_csp=True) "
+            f"(the page's CSP blocks other scripts): {exc}"
+        ) from exc
+    if not await page.evaluate("typeof window.axe === 'object'"):
+        raise AssertionError("axe-core did not load: open the page with bypass_csp=True")
+
+
+async def axe_audit(page, state: str = "") -> list[str]:
+    """Serious and critical problems in the page as it is now (and print all of them)."""
+    await _inject_axe(page)
+    violations = await page.evaluate(RUN_AXE, WCAG_TAGS)
+    failing = []
+    for v in violations:
+        for target in v["targets"]:
+            line = f"[{state}] axe {v['id']} ({v['impact']}): {v['help']} -> {target}"
+            print(line)
+            if v["impact"] in FAILING:
+                failing.append(line)
+    for leak in await page.evaluate(PAGE_CHECKS, "leaks"):
+        line = f"[{state}] {leak}"
+        print(line)
+        failing.append(line)
+    return failing
+
+
+async def reflow_problems(page, state: str = "") -> list[str]:
+    return [f"[{state}] {p}" for p in await page.evaluate(PAGE_CHECKS, "reflow")]
