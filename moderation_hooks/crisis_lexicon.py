@@ -44,6 +44,8 @@ CANONICAL: dict[str, str] = {
     "wont": "will not",
     "wouldnt": "would not",
     "couldnt": "could not",
+    "shouldnt": "should not",
+    "mustnt": "must not",
     "isnt": "is not",
     "wasnt": "was not",
     "werent": "were not",
@@ -125,8 +127,9 @@ _NOT = r"(?<!not )(?<!never )(?<!dont )"
 _I = r"(?:i|i am|i have|i would|i will|ill|i have been|been|i keep|keep|i just|just|i really|really|honestly i|part of me)"
 _DIE = (
     r"(?:die|be dead|not be alive|not be here anymore|not exist|stop existing|cease to exist|"
-    r"disappear (?:forever|for good|for ever)|sleep (?:and )?never wake up|never wake up|"
-    r"not wake up|go to sleep forever|sleep forever|fall asleep and not wake up)"
+    r"disappear (?:forever|for good|for ever)|be gone(?! by| before| for the| at| from| in)|sleep (?:and )?never wake up|"
+    r"(?:never|not) wake up(?! the| my| him| her| them| anyone| everyone| early| late| in time)|go to sleep forever|sleep forever|"
+    r"fall asleep and not wake up)"
 )
 _SELF_KILL = r"(?:kill|killing|killed|unalive|unaliving|unalived|off|offing|top|topping|hang|hanging) myself"
 _END_LIFE = (
@@ -147,9 +150,10 @@ _EN: tuple[Rule, ...] = (
     Rule("wish_dead", "moderate", "wish wishing",
          r"\b(?:wish|wishing) i (?:was|were|had) never (?:been )?born\b", "h"),
     Rule("wish_dead", "moderate", "hope pray wish",
-         r"\b(?:hope|pray|wish) i (?:do not|will not|never) wake up\b", "h"),
-    Rule("wish_dead", "moderate", "wish hit kill",
-         r"\bwish (?:a |some )?(?:car|bus|truck|lorry|train|someone|something) would (?:just )?(?:hit|kill) me\b", "h"),
+         r"\b(?:hope|pray|wish) i (?:do not|will not|never) wake up\b(?! the| my| him| her| them| anyone| everyone| early| late| in time)", "h"),
+    Rule("wish_dead", "moderate", "wish hope pray hit kill killed",
+         r"\b(?:wish|hope|pray) (?:a |some )?(?:car|bus|truck|lorry|train|someone|something) would (?:just )?(?:hit|kill) me\b|"
+         r"\b(?:wish|hope|pray) (?:i get|i got|i would get|to get|i could get) (?:\w+ )?(?:hit|run over|killed)\b", "h"),
     Rule("wish_dead", "moderate", "never woke wake",
          r"\b(?:if i|i could|i would|and) never (?:woke|wake) up(?: again)?\b", "h"),
     Rule("wish_dead", "moderate", "want live alive here exist",
@@ -157,7 +161,12 @@ _EN: tuple[Rule, ...] = (
     Rule("wish_dead", "moderate", "tired sick",
          r"\b(?:tired|sick) of (?:being alive|living|life|existing|being here)\b", "h"),
     Rule("wish_dead", "moderate", "want end wish",
-         r"\b(?:wish|want) (?:it|everything|this) (?:would )?(?:all )?(?:to )?(?:just )?(?:end|be over)\b(?! soon| already)", "h"),
+         r"\b(?:wish|want) (?:it|everything|this) (?:would )?(?:all )?(?:to )?(?:just )?(?:end|be over)\b(?! soon| already)|"
+         r"\b(?:wish|want) (?:it|everything|this|the pain) (?:would |to )(?:\w+ )?(?:stop|end) (?:forever|for good|permanently)\b", "h"),
+    Rule("wish_dead", "moderate", "thinking think thoughts obsessing dying death dead",
+         r"\b(?:thinking|think|thoughts|obsessing|dreaming|fantasi[sz]ing) (?:\w+ ){0,2}?(?:about|of) (?:dying|my (?:own )?death|being dead|not being (?:here|alive)|not existing)\b", "h"),
+    Rule("wish_dead", "moderate", "deserve alive exist here born dead worth",
+         r"\b(?:do not|does not|did not) deserve to (?:live|be alive|be here|exist)\b|\bi deserve to (?:die|be dead)\b|\b(?:life|it) is not worth living\b|\bnot worth living (?:anymore|any more|for me)\b|\bshould not (?:be alive|exist|be here anymore|have been born)\b|\bi should be dead\b", "h"),
     Rule("wish_dead", "moderate", "rather dead",
          r"\b(?:rather|better) be dead\b|\bbetter off dead\b", "h"),
     Rule("wish_dead", "moderate", "disappear",
@@ -188,6 +197,8 @@ _EN: tuple[Rule, ...] = (
          r"\bhow (?:many|much) (?:\w+ ){0,4}?" + _PILLS + r"(?: \w+){0,3}? (?:would it take|it would take|does it take|it takes|will it take|to (?:die|kill|overdose|od))\b", ""),
     Rule("method", "high", "googled googling looked looking searched searching researching research reading",
          r"\b(?:googled|googling|looked up|looking up|searched|searching|researching|research|reading about) (?:\w+ ){0,3}?(?:how to (?:tie a noose|kill myself|overdose|hang myself|die|end it)|painless ways? (?:to die|of dying)|ways to (?:die|kill myself|end it)|(?:which|what) (?:bridge|building|cliff) is (?:high|tall))", ""),
+    Rule("method", "high", "medicine cabinet cupboard",
+         r"\b(?:swallow|take|taking|empty|emptying|down) (?:\w+ ){0,3}?(?:medicine|bathroom) (?:cabinet|cupboard)\b", ""),
     Rule("method", "high", "noose",
          r"\bnoose\b", "b"),
     Rule("method", "high", "high tall",
@@ -197,7 +208,8 @@ _EN: tuple[Rule, ...] = (
     Rule("method", "high", "standing sitting stood am",
          r"\b(?:standing|sitting|stood|i am) (?:on|at) (?:the|a|my|this) (?:roof|rooftop|ledge|edge of the|bridge|tracks|railway|balcony|cliff)\b", ""),
     Rule("method", "high", "took taken take taking swallow swallowed swallowing downed down",
-         r"\b(?:took|taken|take|taking|swallow|swallowed|swallowing|downed|down) (?:a |the |my )?(?:whole|entire|full) (?:bottle|box|packet|pack|strip|blister)\b", ""),
+         r"\b(?:took|taken|take|taking|swallow|swallowed|swallowing|downed|down) (?:a |the |my )?(?:whole|entire|full) (?:bottle|box|packet|pack|strip|blister|lot)\b|"
+         r"\b(?:took|taken|swallowed|downed) (?:\d{2,}|twenty|thirty|forty|fifty|a (?:load|lot|bunch|handful) of|loads of|lots of) (?:\w+ )?" + _PILLS + r"\b", ""),
     Rule("method", "high", "take taking took swallow swallowing",
          r"\b(?:take|taking|took|swallow|swallowing) (?:all|every one of|the rest of) (?:my|the|of my) (?:pills|tablets|meds|medication|sleeping pills|antidepressants)\b(?! with)", ""),
     Rule("method", "high", "overdosed overdose overdosing od",
@@ -255,15 +267,16 @@ _EN: tuple[Rule, ...] = (
          r"\b(?:i|i have|i am|been|started|start|starting|keep|kept|did|do|doing|was|relapsed|relapse|relapsing|back to|i have been) (?:on |with |into )?(?:\w+ )?(?:self harm(?:ing|ed|s)?|sh)\b(?! awareness)", "ap"),
     Rule("self_harm", "high", "cutting cut",
          r"\b(?:started|start|starting|been|keep|kept|back to|am|i) (?:\w+ )?cutting (?:again|myself|my)\b|\bcutting again\b|\bcut again\b|\b(?:started|been|keep) cutting\b|\bcut deeper\b", "ap"),
-    Rule("self_harm", "high", "cuts cut scars",
-         r"\b(?:fresh|new|deep) (?:cuts|scars)\b|\bcovered in (?:fresh |new )?cuts\b|\bcut (?:my|on my) (?:arms?|wrists?|thighs?|legs?|stomach)\b(?! shaving)", "ap"),
+    Rule("self_harm", "high", "cuts cut cutting scars burn burnt burned burning carve carved carving scratched",
+         r"\b(?:fresh|new|deep) (?:cuts|scars)\b|\bcovered in (?:fresh |new )?cuts\b|"
+         r"\b(?:cut|cutting|burn|burnt|burned|burning|carve|carved|carving|scratched) (?:my|into my|on my) (?:arms?|wrists?|thighs?|legs?|stomach|skin)\b(?! shaving)", "ap"),
     Rule("self_harm", "high", "harming",
          r"\bharming (?:again|myself)\b", "ap"),
     Rule("self_harm", "high", "relapsed relapse relapsing",
          r"\brelaps(?:ed|e|ing)\b", "p"),  # needs a self-harm context word (see detector)
     Rule("self_harm", "high", "bled bleed",
          r"\b(?:until|till|til) (?:it|they|i|my \w+) (?:bled|bleed)\b", "a"),
-    Rule("self_harm", "moderate", "urge urges want wanna wanting",
+    Rule("self_harm", "moderate", "urge urges want wanna wanting need cut",
          r"\b(?:urge|urges|want|wanting|need) (?:\w+ ){0,2}?to (?:cut|self harm|sh|hurt myself|harm myself|burn myself)\b(?! \w+ hair| my hair| down| back| the| it| out| off| ties| up| a | in )", "h"),
     # -------------------------------------------------------------- hopelessness and burden
     Rule("hopelessness", "moderate", "better happier easier",
@@ -273,7 +286,11 @@ _EN: tuple[Rule, ...] = (
     Rule("hopelessness", "moderate", "relieved miss notice care",
          r"\b(?:relieved|nobody would (?:miss|notice|care)|no one would (?:\w+ )?(?:miss|notice|care)|would not (?:miss|notice)) (?:me )?if i (?:was |were )?(?:gone|disappeared|died|dead|not here)\b|\bnobody would miss me\b|\bno one would miss me\b", "h"),
     Rule("hopelessness", "moderate", "point",
-         r"\bno point (?:in )?(?:waking up|living|going on|being alive|being here|trying anymore|carrying on|anything anymore|in anything|of living)\b|\bwhat is (?:even )?the point (?:of|in) (?:living|life|going on|anything|being alive|waking up|me)\b|\bwhat is the point$", "h"),
+         r"\b(?:no|not see (?:the|any)|lost the|not any) point (?:in |of )?(?:waking up|living|going on|being alive|being here|trying anymore|carrying on|anything anymore|in anything|of living|life)\b|\bwhat is (?:even )?the point (?:of|in) (?:living|life|going on|anything|being alive|waking up|me)\b|\bwhat is the point$", "h"),
+    Rule("hopelessness", "moderate", "take handle bear stand",
+         r"\bcan not (?:take|handle|bear|stand) (?:it|this|the pain|this pain|this life|living|life|much more|any of this|any of it) (?:anymore|any more|any longer|much longer)\b", "h"),
+    Rule("hopelessness", "moderate", "cares care",
+         r"\b(?:nobody|no one|noone) (?:\w+ )?(?:cares|care|would care) (?:if|whether) i (?:live|die|am alive|exist|am here)\b", "h"),
     Rule("hopelessness", "moderate", "go keep carry do take",
          r"\bcan not (?:go on|keep going|carry on|do this anymore|do this any more|do it anymore|take it anymore|take this anymore|take any more|keep living|go on living|cope anymore)\b(?! with| at)", "h"),
     Rule("hopelessness", "moderate", "live reason nothing",
@@ -291,7 +308,7 @@ _EN: tuple[Rule, ...] = (
     Rule("hopelessness", "moderate", "waste",
          r"\bwaste of (?:space|oxygen|air|a life|skin)\b", "h"),
     Rule("hopelessness", "moderate", "done",
-         r"\b(?:done with (?:life|living|everything|it all)|done trying|done fighting)\b", "h"),
+         r"\b(?:done with (?:life|living|everything|it all)|done trying|done fighting)\b(?! with| for| over| the| to)", "h"),
 )
 
 _DE: tuple[Rule, ...] = (
@@ -299,10 +316,10 @@ _DE: tuple[Rule, ...] = (
          r"\b(?:will|mochte|mochte nur|wurde gern|wurde lieber|will einfach) (?:\w+ ){0,2}?(?:sterben|nicht mehr leben|nicht mehr aufwachen|tot sein)\b|\bwill nicht mehr (?:leben|aufwachen)\b", "h"),
     Rule("suicidal_thoughts", "moderate", "umbringen umzubringen selbstmord suizid suizidgedanken suizidal nehmen toten",
          r"\b(?:mich umbringen|mich umzubringen|mir das leben (?:zu )?nehmen|mich toten|suizidgedanken|suizidal|(?:denke|dachte|gedanken) (?:\w+ ){0,3}?(?:selbstmord|suizid|umbringen|umzubringen))\b", "h"),
-    Rule("self_harm", "high", "geritzt ritze ritzen verletzt verletze schneide",
-         r"\b(?:geritzt|ritze mich|mich (?:\w+ ){0,2}?ritzen|mich (?:\w+ ){0,2}?verletzt|verletze mich|schneide mich)\b", "a"),
-    Rule("hopelessness", "moderate", "ohne",
-         r"\b(?:besser|glucklicher) (?:dran )?ohne mich\b", "h"),
+    Rule("self_harm", "high", "geritzt ritze ritzen verletzt verletze schneide geschnitten",
+         r"\b(?:geritzt|ritze mich|mich (?:\w+ ){0,3}?(?:ritzen|verletzt|geschnitten)|verletze mich|schneide mich)\b", "a"),
+    Rule("hopelessness", "moderate", "ohne vermissen",
+         r"\b(?:besser|glucklicher) (?:dran )?ohne mich\b|\bniemand (?:\w+ )?mich vermissen\b", "h"),
     Rule("method", "high", "tabletten",
          r"\btabletten (?:\w+ )?(?:gesammelt|gehortet|gespart|versteckt)\b|\b(?:sammle|horte|spare) (?:\w+ )?tabletten\b", ""),
     Rule("preparatory", "high", "abschied abschiedsbrief lebt",
@@ -320,8 +337,10 @@ _ES: tuple[Rule, ...] = (
          r"\b(?:suicidarme|matarme|quitarme la vida|(?:pienso|pensando|pensar|ideas|ganas) (?:\w+ ){0,2}?(?:suicidio|suicidarme|matarme))\b", "h"),
     Rule("self_harm", "high", "cortar corte cortando cortarme autolesion dano lastimo",
          r"\b(?:vuelto a cortar|me corte|me he cortado|me estoy cortando|cortarme|autolesion(?:es|ando)?|me hago dano|me lastimo|hacerme dano)\b", "a"),
-    Rule("hopelessness", "moderate", "sin",
-         r"\bmejor sin mi\b", "h"),
+    Rule("hopelessness", "moderate", "sin aguanto",
+         r"\bmejor sin mi\b|\bno aguanto mas\b", "h"),
+    Rule("wish_dead", "moderate", "harta harto cansada cansado acabar terminar",
+         r"\b(?:harta|harto|cansada|cansado) de vivir\b|\b(?:acabar|terminar) con (?:todo|mi vida)\b", "h"),
     Rule("method", "high", "guardando guardado juntando acumulando guardo",
          r"\b(?:guardando|guardado|juntando|acumulando|guardo) (?:\w+ )?(?:pastillas|pildoras|medicamentos|medicinas)\b", ""),
     Rule("preparatory", "high", "despedida adios",
@@ -339,8 +358,10 @@ _FR: tuple[Rule, ...] = (
          r"\b(?:me tuer|me suicider|en finir|(?:pense|pensees|idees) (?:\w+ ){0,2}?(?:au suicide|suicidaires|a me tuer))\b", "h"),
     Rule("self_harm", "high", "scarifie scarifiee scarifier coupe coupee couper mal automutilation",
          r"\b(?:scarifiee?|me scarifier|me scarifie|me suis (?:\w+ )?coupee?|me couper|me fais du mal|me faire du mal|automutilation)\b", "a"),
-    Rule("hopelessness", "moderate", "sans",
-         r"\bmieux sans moi\b", "h"),
+    Rule("hopelessness", "moderate", "sans regretterait remarquerait manquerait",
+         r"\bmieux sans moi\b|\bpersonne ne (?:me regretterait|remarquerait|me manquerait)\b", "h"),
+    Rule("wish_dead", "moderate", "marre fatigue",
+         r"\b(?:marre|fatigue|fatiguee) de vivre\b", "h"),
     Rule("method", "high", "cote stocke accumule garde",
          r"\b(?:mis de cote|stocke|accumule|garde) (?:des |mes )?(?:medicaments|cachets|pilules|comprimes)\b", ""),
     Rule("preparatory", "high", "adieu dernier",
@@ -384,13 +405,16 @@ TOPIC = (
 ACCIDENT = (
     r"\b(?:on the|on a|shaving|cooking|chopping|cutting (?:onions|vegetables|bread)|accident|accidentally|by mistake|scratch|plaster|"
     r"bandage|kitchen|oven|kettle|pan|pot|gym|fell|fall|falling|tripped|bike|nothing broken|no big deal|washing up|paper cut|"
-    r"beim kochen|versehentlich|aus versehen|cocinando|sin querer|rasguno|en cuisinant|par accident|rien de grave)\b"
+    r"beim kochen|in den (?:finger|daumen)|versehentlich|aus versehen|cocinando|sin querer|rasguno|en cuisinant|par accident|rien de grave)\b"
 )
 NOT_ACCIDENT = r"\b(?:on purpose|deliberately|to feel|urge|urges|relapse|relapsed|clean|blade|razor|deeper|punish|again and again)\b"
 PAST = r"\b(?:used to|years ago|years clean|years free|\d+ years|when i was (?:a |younger|at)|as a (?:teen|kid|child|teenager)|in the past|recovered|recovery)\b"
 PRESENT = r"\b(?:again|started|last night|today|yesterday|tonight|this week|right now|been|currently|relapsed)\b"
 BENIGN_MEANS = r"\b(?:climbing|camping|boat|sailing|skipping|washing line|dog|garden|tent|swing|hammock|pharmacy|prescription|doctor|for migraines|headache)\b"
 # A goodbye that promises to come back is not a farewell.
-RETURN = r"\b(?:see you|see ya|cya|tomorrow|later|next week|for now|have a|weekend|be back|back soon|brb|good night|goodnight|night all|for today|in a bit)\b"
+RETURN = (
+    r"\b(?:see you|see ya|cya|tomorrow|later|next week|for now|have a|weekend|be back|back (?:on|in|at|next|tomorrow|soon|later)|"
+    r"brb|good night|goodnight|night all|for today|in a bit)\b"
+)
 # Self-harm context a "relapse" needs (in members' words; a relapse of MS is not one).
 RELAPSE_CONTEXT = r"\b(?:sh|self harm\w*|cut\w*|blade|razor|burn\w*|days clean|months clean|weeks clean|clean for|streak)\b"
