@@ -144,7 +144,7 @@ _KIN = r"(?:kids|children|family|mum|mom|mother|dad|father|parents|wife|husband|
 _EN: tuple[Rule, ...] = (
     # -------------------------------------------------------------- wish to be dead
     Rule("wish_dead", "moderate", "want wanting wish wishing hope pray praying like",
-         _NOT + r"\b(?:want|wanting|wish|wishing|hope|pray|praying|would like) (?:\w+ ){0,3}?(?:to )?(?:just )?" + _DIE + r"\b", "h"),
+         r"\b" + _NOT + r"(?:want|wanting|wish|wishing|hope|pray|praying|would like) (?:\w+ ){0,3}?(?:to )?(?:just )?" + _DIE + r"\b", "h"),
     Rule("wish_dead", "moderate", "wish wishing hope pray",
          r"\b(?:wish|wishing|hope|pray|praying) (?:that )?i (?:was|were|would|could|will|would just|could just) (?:just )?(?:dead|die|never been born|not wake up|not exist|disappear|not here)", "h"),
     Rule("wish_dead", "moderate", "wish wishing",
@@ -173,9 +173,9 @@ _EN: tuple[Rule, ...] = (
          r"\b(?:want|wish|wanting) to (?:just )?disappear(?: forever| for good)?\b", "h"),
     # -------------------------------------------------------------- suicidal thoughts
     Rule("suicidal_thoughts", "moderate", "kill killing killed unalive unaliving unalived off offing top topping hang hanging",
-         _NOT + r"\b" + _SELF_KILL + r"\b(?! laughing)", "h"),
+         r"\b" + _NOT + _SELF_KILL + r"\b(?! laughing)", "h"),
     Rule("suicidal_thoughts", "moderate", "end ending take taking",
-         _NOT + r"\b(?:want|wanting|wanted|thinking|thought|think|thoughts|considering|consider|contemplating|like|might|could|need|plan|planning|going|ready|time) (?:\w+ ){0,3}?(?:to |about |of |on )?" + _END_LIFE + r"\b", "h"),
+         r"\b" + _NOT + r"(?:want|wanting|wanted|thinking|thought|think|thoughts|considering|consider|contemplating|like|might|could|need|plan|planning|going|ready|time) (?:\w+ ){0,3}?(?:to |about |of |on )?" + _END_LIFE + r"\b", "h"),
     Rule("suicidal_thoughts", "moderate", "end ending take taking",
          r"\b(?:end|ending|take|taking) my (?:own )?life\b|\bend it all\b", "h"),
     Rule("suicidal_thoughts", "moderate", "suicide suicidal unalive unaliving killing ending",
