@@ -9,12 +9,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from moderation_hooks.verdict import (
+    VERDICT_TYPES,
     Allow,
     Hold,
     MessageContext,
     Priority,
-    Redact,
     Reject,
+    Support,
     Verdict,
     combine,
 )
@@ -50,6 +51,16 @@ class Review:
     failures: tuple[str, ...] = ()  # hooks that raised or timed out
     hook_seconds: dict[str, float] = field(default_factory=dict)
 
+    def support(self) -> Hold | Support | None:
+        """The verdict that reaches out to the sender (a crisis ``Hold`` or a ``Support``
+        with resources), even when a stronger verdict of another hook decided: its notice
+        and resources go to the sender and an alert to moderators whatever happens to the
+        message."""
+        for _, verdict in self.verdicts:
+            if isinstance(verdict, (Hold, Support)) and verdict.resources:
+                return verdict
+        return None
+
 
 class Pipeline:
     """Runs hooks in order. ``failure_counts`` (hook name -> count) may be shared between
@@ -84,7 +95,7 @@ class Pipeline:
                 result = spec.hook(ctx)
             if inspect.isawaitable(result):
                 result = await asyncio.wait_for(result, spec.timeout)
-            if not isinstance(result, (Allow, Redact, Hold, Reject)):
+            if not isinstance(result, VERDICT_TYPES):
                 raise TypeError(f"hook returned {type(result).__name__}, not a Verdict")
             return result
         except TimeoutError:

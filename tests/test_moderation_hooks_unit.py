@@ -171,7 +171,9 @@ def test_crisis_locales_and_configured_resources():
 
 
 def test_normalise():
-    assert normalise("Don’t   WANT to... live!!") == " dont want to live "
+    # Contractions are expanded to one canonical spelling (issue 17): "don't" == "dont" == "do not".
+    assert normalise("Don’t   WANT to... live!!") == " do not want to live "
+    assert normalise("dont want to live") == normalise("do not want to live")
 
 
 # ---------------------------------------------------------------------------- combine
