@@ -46,6 +46,17 @@ METHODS = (
     "sub_refresh",
 )
 _METHOD_SET = frozenset(METHODS)
+# Errors that count towards max_errors_per_connection (a client that keeps getting them is broken).
+_CLIENT_MISTAKES = frozenset(
+    e.code
+    for e in (
+        codes.UNKNOWN_CHANNEL,
+        codes.METHOD_NOT_FOUND,
+        codes.ALREADY_SUBSCRIBED,
+        codes.BAD_REQUEST,
+        codes.UNRECOVERABLE_POSITION,
+    )
+)
 
 
 
@@ -126,11 +137,11 @@ class Connection(Outbox):
                 log.exception("command failed for client %s", self.client_id)
                 cid = cmd.get("id")
                 if cid:
-                    self._error(cid, ReplyError(100))
+                    self._error(cid, ReplyError(codes.INTERNAL))
 
     def _error(self, cid: int, err: ReplyError) -> None:
         self.node.stats.count_error(err.code)
-        if err.code in (102, 104, 105, 107, 112):
+        if err.code in _CLIENT_MISTAKES:
             self.errors += 1
             if self.errors > self.node.settings.max_errors_per_connection:
                 self.close(codes.TOO_MANY_ERRORS)
@@ -161,7 +172,7 @@ class Connection(Outbox):
                 method = key
         if method is None:
             if cid:
-                self._error(cid, ReplyError(104, "method not found: command has no method"))
+                self._error(cid, ReplyError(codes.METHOD_NOT_FOUND, "method not found: command has no method"))
             else:
                 self.pong_deadline = 0.0  # an empty command is the client's pong
             return
@@ -169,7 +180,7 @@ class Connection(Outbox):
             if not self.connected:
                 raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: connect first")
             if cid:
-                self._error(cid, ReplyError(104, f"method not found: {method}"))
+                self._error(cid, ReplyError(codes.METHOD_NOT_FOUND, f"method not found: {method}"))
             return
         params = cmd[method]
         if params is None:
@@ -189,7 +200,7 @@ class Connection(Outbox):
         if not cid:
             raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, f"bad request: {method} needs an id")
         if method != "ping" and not self._rate_ok():
-            self._error(cid, ReplyError(111, "too many requests: slow down"))
+            self._error(cid, ReplyError(codes.TOO_MANY_REQUESTS, "too many requests: slow down"))
             return
         handler = getattr(self, "_cmd_" + method)
         try:
@@ -198,7 +209,7 @@ class Connection(Outbox):
             self._error(cid, err)
             return
         except ProtocolError as exc:
-            self._error(cid, ReplyError(107, f"bad request: {exc}"))
+            self._error(cid, ReplyError(codes.BAD_REQUEST, f"bad request: {exc}"))
             return
         if not self.closed:
             self.send_reply({"id": cid, method: result})
@@ -209,7 +220,7 @@ class Connection(Outbox):
         try:
             return self.node.verifier.connection(token)
         except TokenExpired:
-            raise ReplyError(109) from None
+            raise ReplyError(codes.TOKEN_EXPIRED) from None
         except TokenInvalid as exc:
             log.info("invalid token from %s: %s", self.remote, exc)
             raise DisconnectError(codes.INVALID_TOKEN) from None
@@ -287,7 +298,7 @@ class Connection(Outbox):
         channel = params.get("channel", "")
         sub = self.subs.get(channel)
         if sub is None:
-            raise ReplyError(107, "bad request: not subscribed to that channel")
+            raise ReplyError(codes.BAD_REQUEST, "bad request: not subscribed to that channel")
         claims = self._verify_sub_token(channel, params.get("token", ""))
         exp = claims.get("exp")
         sub.expires_at = int(exp) if exp else None
@@ -299,27 +310,27 @@ class Connection(Outbox):
         try:
             return self.node.verifier.subscription(token, self.user, channel)
         except TokenExpired:
-            raise ReplyError(109) from None
+            raise ReplyError(codes.TOKEN_EXPIRED) from None
         except TokenInvalid:
-            raise ReplyError(103, "permission denied: invalid subscription token") from None
+            raise ReplyError(codes.PERMISSION_DENIED, "permission denied: invalid subscription token") from None
 
     # ------------------------------------------------------------------ subscribe
 
     def _resolve(self, channel: Any) -> ChannelSpec:
         if not isinstance(channel, str) or not channel:
-            raise ReplyError(107, "bad request: channel required")
+            raise ReplyError(codes.BAD_REQUEST, "bad request: channel required")
         spec = self.node.resolver.resolve(channel)
         if spec is None:
-            raise ReplyError(102, f"unknown channel {channel}")
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}")
         return spec
 
     async def _cmd_subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel")
         spec = self._resolve(channel)
         if channel in self.subs:
-            raise ReplyError(105)
+            raise ReplyError(codes.ALREADY_SUBSCRIBED)
         if len(self.subs) >= self.node.settings.max_channels_per_connection:
-            raise ReplyError(106, "limit exceeded: too many subscriptions on one connection")
+            raise ReplyError(codes.LIMIT_EXCEEDED, "limit exceeded: too many subscriptions on one connection")
         result, sub = await self._subscribe_to(spec, params, server_side=False)
         self._pl.append(sub)
         # The reply is queued by the caller right after we return; pubs that arrived while we
@@ -373,7 +384,7 @@ class Connection(Outbox):
                 else:
                     flag = _uint(params.get("flag", 0))
                     if flag & 2:
-                        raise ReplyError(112)
+                        raise ReplyError(codes.UNRECOVERABLE_POSITION)
                     result["offset"] = top
                     sub.offset = top
                 sub.epoch = hist_epoch
@@ -392,7 +403,7 @@ class Connection(Outbox):
             raise
         if self.closed:
             self._drop_sub(spec.name)
-            raise ReplyError(100)
+            raise ReplyError(codes.INTERNAL)
         await self.node.on_subscribed(self, sub)
         return _strip_zero(result), sub
 
@@ -418,7 +429,7 @@ class Connection(Outbox):
     async def _cmd_unsubscribe(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel")
         if not isinstance(channel, str) or not channel:
-            raise ReplyError(107, "bad request: channel required")
+            raise ReplyError(codes.BAD_REQUEST, "bad request: channel required")
         sub = self._drop_sub(channel)
         if sub is not None:
             await self.node.on_unsubscribed(self, sub)
@@ -495,7 +506,7 @@ class Connection(Outbox):
             raise ReplyError(denied.code, denied.reason)
         limit = params.get("limit", 0)
         if not isinstance(limit, int) or isinstance(limit, bool):
-            raise ReplyError(107, "bad request: limit must be an integer")
+            raise ReplyError(codes.BAD_REQUEST, "bad request: limit must be an integer")
         max_limit = self.node.settings.history_max_limit
         if limit < 0 or limit > max_limit:
             limit = max_limit
@@ -504,11 +515,11 @@ class Connection(Outbox):
         since_offset: int | None = None
         if since:
             if not isinstance(since, dict):
-                raise ReplyError(107, "bad request: since must be a stream position")
+                raise ReplyError(codes.BAD_REQUEST, "bad request: since must be a stream position")
             since_offset = _uint(since.get("offset", 0))
         hist = await self.node.broker.history(spec.name, since_offset, limit, reverse)
         if since and since.get("epoch") and since.get("epoch") != hist.epoch:
-            raise ReplyError(112)
+            raise ReplyError(codes.UNRECOVERABLE_POSITION)
         pubs = [
             Publication.unpack(spec.name, e.offset, hist.epoch, e.payload).encoded_pub(self.codec_name)
             for e in hist.entries
@@ -532,16 +543,16 @@ class Connection(Outbox):
         if denied is not None:
             raise ReplyError(denied.code, denied.reason)
         if spec.kind is not ChannelKind.ROOM or not spec.presence:
-            raise ReplyError(108, "not available: presence is off for this channel")
+            raise ReplyError(codes.NOT_AVAILABLE, "not available: presence is off for this channel")
         return spec
 
     async def _cmd_rpc(self, params: dict[str, Any]) -> dict[str, Any]:
         method = params.get("method", "")
         if not isinstance(method, str):
-            raise ReplyError(107, "bad request: method must be a string")
+            raise ReplyError(codes.BAD_REQUEST, "bad request: method must be a string")
         handler = self.node.rpc.get(method)
         if handler is None:
-            raise ReplyError(104, f"method not found: {method or '(empty)'}")
+            raise ReplyError(codes.METHOD_NOT_FOUND, f"method not found: {method or '(empty)'}")
         data = self.codec.load_data(params.get("data"))
         result = await handler(self, data)
         if result is None:
@@ -581,13 +592,13 @@ class Connection(Outbox):
 
 def _uint(value: Any) -> int:
     if isinstance(value, bool):
-        raise ReplyError(107, "bad request: offset must be a number")
+        raise ReplyError(codes.BAD_REQUEST, "bad request: offset must be a number")
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ReplyError(107, "bad request: offset must be a number") from None
+        raise ReplyError(codes.BAD_REQUEST, "bad request: offset must be a number") from None
     if number < 0:
-        raise ReplyError(107, "bad request: offset must not be negative")
+        raise ReplyError(codes.BAD_REQUEST, "bad request: offset must not be negative")
     return number
 
 

@@ -361,7 +361,7 @@ class Node:
 
     async def publish_from_client(self, conn: Connection, spec: ChannelSpec, data: Any) -> PostResult:
         if spec.kind is not ChannelKind.ROOM or spec.room is None:
-            raise ReplyError(103, "permission denied: only rooms take messages from clients")
+            raise ReplyError(codes.PERMISSION_DENIED, "permission denied: only rooms take messages from clients")
         return await self.poster.post(conn, spec.room, data)
 
     # ------------------------------------------------------------------ RPC: chat.*
@@ -369,13 +369,13 @@ class Node:
     async def _rpc_send(self, conn: Connection, data: Any) -> dict[str, Any]:
         """``chat.send {channel, text, client_msg_id?}`` -> ``{status, id, offset?, ...}``."""
         if not isinstance(data, dict):
-            raise ReplyError(107, 'bad request: expected {"channel": ..., "text": ...}')
+            raise ReplyError(codes.BAD_REQUEST, 'bad request: expected {"channel": ..., "text": ...}')
         channel = data.get("channel")
         if not isinstance(channel, str):
-            raise ReplyError(107, "bad request: channel required")
+            raise ReplyError(codes.BAD_REQUEST, "bad request: channel required")
         spec = self.resolver.resolve(channel)
         if spec is None:
-            raise ReplyError(102, f"unknown channel {channel}")
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}")
         body = {k: v for k, v in data.items() if k != "channel"}
         result = await self.publish_from_client(conn, spec, body)
         return result.to_dict()
@@ -416,7 +416,7 @@ class Node:
         """Publish a system event (data ``event``) into any channel, with history."""
         spec = self.resolver.resolve(channel)
         if spec is None:
-            raise ReplyError(102, f"unknown channel {channel}")
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}")
         payload = pack_payload(orjson.dumps(event), info=info, time_ms=int(time.time() * 1000))
         return await self.broker.publish(channel, payload, spec.history)
 

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from chatserver.errors import MODERATION_REJECTED, ReplyError
+from chatserver.errors import ReplyError
+from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
 from chatserver.redis.broker import idempotency_key
 from moderation_hooks import (
@@ -103,11 +104,12 @@ class Poster:
         try:
             draft = parse_draft(data, room)
         except InvalidMessage as exc:
-            raise ReplyError(107, f"bad request: {exc}") from None
+            raise ReplyError(codes.BAD_REQUEST, f"bad request: {exc}") from None
         denied = may_post(member, room)
         if denied is not None:
-            code = 1004 if room.settings.locked and denied.code == 103 and member.role_in(room.community) else denied.code
-            raise ReplyError(code, denied.reason)
+            if room.settings.locked and denied.code == codes.PERMISSION_DENIED.code and member.role_in(room.community):
+                raise ReplyError(codes.ROOM_LOCKED, denied.reason)
+            raise ReplyError(denied.code, denied.reason)
         if draft.client_msg_id:
             previous = await self.node.command(
                 b"GET", idempotency_key(room.channel, member.user, draft.client_msg_id)
@@ -137,12 +139,12 @@ class Poster:
         if isinstance(verdict, Reject):
             result = PostResult("rejected", message_id, reason=verdict.reason)
             await self._observe(conn, room, draft, review, result)
-            raise ReplyError(MODERATION_REJECTED, f"message not posted: {verdict.reason}")
+            raise ReplyError(codes.MODERATION_REJECTED, f"message not posted: {verdict.reason}")
         if isinstance(verdict, Hold):
             if self.hold is None:
                 result = PostResult("rejected", message_id, reason="held messages are not enabled")
                 await self._observe(conn, room, draft, review, result)
-                raise ReplyError(MODERATION_REJECTED, "message not posted: it needs review and no review queue is enabled")
+                raise ReplyError(codes.MODERATION_REJECTED, "message not posted: it needs review and no review queue is enabled")
             details = await self.hold(conn, room, draft, review, message_id)
             result = PostResult(
                 "held",

@@ -18,6 +18,7 @@ from starlette.requests import Request
 
 from chatserver.api import ApiError, api_route, json_body
 from chatserver.errors import ReplyError
+from chatserver.protocol import codes
 from presence.model import OnlineMember
 from presence.rules import counts_view, may_see, sort_members
 from rooms.channels import ChannelKind
@@ -38,21 +39,21 @@ def install(node: Node) -> None:
 
     def room_spec(conn: Connection, data: Any, *, need_presence: bool) -> ChannelSpec:
         if not isinstance(data, dict):
-            raise ReplyError(107, 'bad request: expected {"channel": ...}')
+            raise ReplyError(codes.BAD_REQUEST, 'bad request: expected {"channel": ...}')
         channel = data.get("channel")
         if not isinstance(channel, str) or not channel:
-            raise ReplyError(107, "bad request: channel required")
+            raise ReplyError(codes.BAD_REQUEST, "bad request: channel required")
         spec = node.resolver.resolve(channel)
         if spec is None:
-            raise ReplyError(102, f"unknown channel {channel}")
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}")
         if spec.kind is not ChannelKind.ROOM:
-            raise ReplyError(108, "not available: presence and typing are for rooms")
+            raise ReplyError(codes.NOT_AVAILABLE, "not available: presence and typing are for rooms")
         assert conn.identity is not None
         denied = node.resolver.check_subscribe(conn.identity.member, spec)
         if denied is not None:
             raise ReplyError(denied.code, f"permission denied: {denied.reason}")
         if need_presence and not spec.presence:
-            raise ReplyError(108, "not available: presence is off for this room")
+            raise ReplyError(codes.NOT_AVAILABLE, "not available: presence is off for this room")
         return spec
 
     async def rpc_members(conn: Connection, data: Any) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def install(node: Node) -> None:
         spec = room_spec(conn, data, need_presence=True)
         limit = data.get("limit", DEFAULT_MEMBERS_LIMIT)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_MEMBERS_LIMIT:
-            raise ReplyError(107, f"bad request: limit must be an integer from 1 to {MAX_MEMBERS_LIMIT}")
+            raise ReplyError(codes.BAD_REQUEST, f"bad request: limit must be an integer from 1 to {MAX_MEMBERS_LIMIT}")
         ref = presence.room_ref(spec.name)
         read, staff, members = await presence.store.members(ref, limit)
         presence._after_read(spec.name, read.due, read.published)
@@ -94,9 +95,9 @@ def install(node: Node) -> None:
         spec = room_spec(conn, data, need_presence=False)
         typing = data.get("typing", True)
         if not isinstance(typing, bool):
-            raise ReplyError(107, "bad request: typing must be true or false")
+            raise ReplyError(codes.BAD_REQUEST, "bad request: typing must be true or false")
         if spec.name not in conn.subs:
-            raise ReplyError(103, "permission denied: subscribe to the room first")
+            raise ReplyError(codes.PERMISSION_DENIED, "permission denied: subscribe to the room first")
         assert conn.identity is not None and spec.room is not None
         denied = may_post(conn.identity.member, spec.room)
         if denied is not None:

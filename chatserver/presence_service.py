@@ -24,6 +24,7 @@ import msgpack
 import orjson
 
 from chatserver.errors import ReplyError
+from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
 from chatserver.redis.presence import (
     ApplyResult,
@@ -377,7 +378,7 @@ class PresenceService:
         self._after_read(spec.name, read.due, read.published)
         if isinstance(entries, int):
             raise ReplyError(
-                106,
+                codes.LIMIT_EXCEEDED,
                 f"limit exceeded: {entries} connections online; use presence_stats or presence.members",
             )
         staff = self.is_staff(conn, spec.parsed.community)

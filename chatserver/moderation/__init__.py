@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chatserver.config import ConfigError
-from chatserver.protocol import codes
 from moderation_hooks import ModerationConfigError, parse_config
 from moderation_hooks.loading import HookLoadError
 
@@ -29,21 +28,6 @@ if TYPE_CHECKING:
     from chatserver.node import Node
 
 ATTRIBUTE = "moderation"
-
-# Application error codes, so that errors built from a code (e.g. a refused subscribe) carry
-# a message. The codes and their meaning are listed in docs/protocol.md.
-APPLICATION_CODES = {
-    e.code: e.message
-    for e in (
-        codes.MODERATION_REJECTED,
-        codes.MUTED,
-        codes.BANNED,
-        codes.ROOM_LOCKED,
-        codes.SLOW_MODE,
-        codes.STAGE_MODE,
-    )
-}
-
 
 def service(node: Node) -> ModerationService:
     """The moderation service installed on ``node`` (raises LookupError when it is not)."""
@@ -100,4 +84,4 @@ def metrics(svc: ModerationService) -> dict[str, float]:
     return out
 
 
-__all__ = ["APPLICATION_CODES", "install", "service"]
+__all__ = ["install", "service"]

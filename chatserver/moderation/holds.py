@@ -20,6 +20,7 @@ from chatserver.moderation import notices
 from chatserver.moderation.audit import SYSTEM, Actor, AuditLog
 from chatserver.moderation.errors import ModerationError as HoldError
 from chatserver.moderation.records import HoldRecord, RedisHoldStore
+from chatserver.protocol import codes
 from moderation_hooks import Hold, Redact, Review
 
 if TYPE_CHECKING:
@@ -103,19 +104,19 @@ class HoldQueue:
 
     async def _load(self, channel: str, hold_id: Any) -> HoldRecord:
         if not isinstance(hold_id, str) or not hold_id or len(hold_id) > 64:
-            raise HoldError(107, "bad request: hold id required", 400)
+            raise HoldError(codes.BAD_REQUEST, "bad request: hold id required", 400)
         record = await self.store.get(channel, hold_id)
         if record is None:
-            raise HoldError(107, f"bad request: no hold {hold_id} in {channel}", 404)
+            raise HoldError(codes.BAD_REQUEST, f"bad request: no hold {hold_id} in {channel}", 404)
         return record
 
     def _conflict(self, record: HoldRecord, status: str) -> HoldError:
-        return HoldError(107, f"bad request: hold {record.id} is already {status}", 409)
+        return HoldError(codes.BAD_REQUEST, f"bad request: hold {record.id} is already {status}", 409)
 
     async def approve(self, actor: Actor, channel: str, hold_id: Any, text: Any = None) -> dict[str, Any]:
         record = await self._load(channel, hold_id)
         if text is not None and (not isinstance(text, str) or not text.strip()):
-            raise HoldError(107, "bad request: an edited text must be a non-empty string", 400)
+            raise HoldError(codes.BAD_REQUEST, "bad request: an edited text must be a non-empty string", 400)
         if record.status == "approved":
             return {**record.public(), "already": True}
         if record.status != "pending":
@@ -124,10 +125,10 @@ class HoldQueue:
         edited = text is not None and text.strip() != record.text
         final = text.strip() if text is not None else record.redacted_text
         if room is not None and len(final) > room.settings.max_message_length:
-            raise HoldError(107, f"bad request: text longer than {room.settings.max_message_length}", 400)
+            raise HoldError(codes.BAD_REQUEST, f"bad request: text longer than {room.settings.max_message_length}", 400)
         publish = self.kinds.get(record.kind)
         if publish is None:
-            raise HoldError(108, f"not available: nothing publishes held items of kind {record.kind!r}", 409)
+            raise HoldError(codes.NOT_AVAILABLE, f"not available: nothing publishes held items of kind {record.kind!r}", 409)
         resolution: dict[str, Any] = {"by": actor.to_dict(), "at": int(time.time() * 1000), "edited": edited}
         before, changed = await self.store.resolve(record, "pending", "approved", resolution)
         if not changed:
@@ -158,7 +159,7 @@ class HoldQueue:
 
     async def reject(self, actor: Actor, channel: str, hold_id: Any, reason: Any) -> dict[str, Any]:
         if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
-            raise HoldError(107, "bad request: a reason (1-500 characters) is required; the sender sees it", 400)
+            raise HoldError(codes.BAD_REQUEST, "bad request: a reason (1-500 characters) is required; the sender sees it", 400)
         record = await self._load(channel, hold_id)
         if record.status == "rejected":
             return {**record.public(), "already": True}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from chatserver.errors import MODERATION_REJECTED, ReplyError
+from chatserver.errors import ReplyError
 from chatserver.moderation import keys, notices
 from chatserver.moderation.actions import ModeratorActions
 from chatserver.moderation.audit import SYSTEM, Actor, AuditLog, iso
@@ -23,6 +23,7 @@ from chatserver.moderation.reports import Reports
 from chatserver.moderation.sanctions import Sanctions, kick_field
 from chatserver.moderation.watchers import ModeratorWatchers
 from chatserver.posting import PostResult, new_message_id
+from chatserver.protocol import codes
 from chatserver.publication import pack_payload
 from moderation_hooks import (
     Allow,
@@ -117,7 +118,7 @@ class ModerationService:
         item_id = item_id or new_message_id()
         if isinstance(verdict, Reject):
             await self.after_verdict(conn, room, draft, review, "rejected", item_id, kind=kind)
-            raise ReplyError(MODERATION_REJECTED, f"not posted: {verdict.reason}")
+            raise ReplyError(codes.MODERATION_REJECTED, f"not posted: {verdict.reason}")
         if isinstance(verdict, Hold):
             record = self._record(conn, room, draft, review, item_id, kind, payload)
             record, created = await self.holds.hold(record, review)
@@ -184,19 +185,19 @@ class ModerationService:
         mute = self.sanctions.get("mutes", room.community, member.user, now)
         kick = self.sanctions.get("kicks", room.community, kick_field(room.name, member.user), now)
         if ban is not None:
-            refusal = ReplyError(1003, "banned from this community" + (f" until {iso(ban.until)}" if ban.until else ""))
+            refusal = ReplyError(codes.BANNED, "banned from this community" + (f" until {iso(ban.until)}" if ban.until else ""))
         elif mute is not None:
             refusal = ReplyError(
-                1002, f"muted until {iso(mute.until)}" if mute.until else "muted until a moderator lifts it"
+                codes.MUTED, f"muted until {iso(mute.until)}" if mute.until else "muted until a moderator lifts it"
             )
         elif kick is not None:
-            refusal = ReplyError(103, f"permission denied: removed from this room until {iso(kick.until)}")
+            refusal = ReplyError(codes.PERMISSION_DENIED, f"permission denied: removed from this room until {iso(kick.until)}")
         elif room.settings.slow_mode > 0:
             key = keys.slow(room.channel, member.user)
             if not await self.node.command(b"SET", key, b"1", b"NX", b"PX", room.settings.slow_mode * 1000):
                 wait_ms = max(1, int(await self.node.command(b"PTTL", key)))
                 refusal = ReplyError(
-                    1005,
+                    codes.SLOW_MODE,
                     f"slow mode: next post allowed at {iso(now + wait_ms / 1000)} (in {-(-wait_ms // 1000)} s)",
                 )
         if refusal is not None:
@@ -322,8 +323,8 @@ class ModerationService:
             published = record.resolution.get("published", {})
             return PostResult("published", record.id, offset=int(published.get("offset", 0)), epoch=str(published.get("epoch", "")), duplicate=True)
         if record.status == "rejected":
-            raise ReplyError(MODERATION_REJECTED, f"message not posted: {record.resolution.get('reason', 'rejected by a moderator')}")
-        raise ReplyError(MODERATION_REJECTED, "message not posted: it expired without review; send it again with a new client_msg_id")
+            raise ReplyError(codes.MODERATION_REJECTED, f"message not posted: {record.resolution.get('reason', 'rejected by a moderator')}")
+        raise ReplyError(codes.MODERATION_REJECTED, "message not posted: it expired without review; send it again with a new client_msg_id")
 
     async def _observe(self, conn: Connection, room: Room, draft: Draft, review: Review, result: PostResult) -> None:
         if result.duplicate:
@@ -386,7 +387,7 @@ class ModerationService:
     async def _publish_held_message(self, record: HoldRecord, text: str, actor: Actor) -> dict[str, Any]:
         spec = self.node.resolver.resolve(record.channel)
         if spec is None:
-            raise ReplyError(102, f"unknown channel {record.channel}")
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {record.channel}")
         now_ms = int(time.time() * 1000)
         author = Member(record.user, record.name, {})
         redacted = sorted({label for _, _, label in record.spans}) if text == record.redacted_text and record.spans else None

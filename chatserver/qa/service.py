@@ -21,6 +21,7 @@ import orjson
 
 from chatserver.channels import ChannelSpec
 from chatserver.errors import ReplyError
+from chatserver.protocol import codes
 from chatserver.publication import pack_payload
 from chatserver.qa.config import QaConfig
 from chatserver.qa.stage import StageCache
@@ -52,7 +53,7 @@ def refused(denied: Denied) -> ReplyError:
 
 def check_id(value: Any, what: str) -> str:
     if not isinstance(value, str) or not ID_RE.match(value):
-        raise ReplyError(107, f"bad request: {what} must be an id as returned by the server")
+        raise ReplyError(codes.BAD_REQUEST, f"bad request: {what} must be an id as returned by the server")
     return value
 
 
@@ -72,12 +73,12 @@ class QaService:
     def board_of(self, channel: Any) -> tuple[ChannelSpec, Room]:
         """The board channel's spec for ``<c>:<r>/qa`` (or the room channel ``<c>:<r>``)."""
         if not isinstance(channel, str) or not channel:
-            raise ReplyError(107, 'bad request: "channel" (the board, "<community>:<room>/qa") is required')
+            raise ReplyError(codes.BAD_REQUEST, 'bad request: "channel" (the board, "<community>:<room>/qa") is required')
         if "/" not in channel:
             channel += "/qa"
         spec = self.node.resolver.resolve(channel)
         if spec is None or spec.kind is not ChannelKind.QA or spec.room is None:
-            raise ReplyError(102, f"unknown channel {channel}: a Q&A board is <community>:<room>/qa")
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}: a Q&A board is <community>:<room>/qa")
         return spec, spec.room
 
     def actor(self, conn: Connection, spec: ChannelSpec) -> Actor:
@@ -106,12 +107,12 @@ class QaService:
                 return session.id
         if ended and sessions:
             return sessions[0].id
-        raise ReplyError(107, f"bad request: no live or scheduled Q&A session in {board}; pass \"session\"")
+        raise ReplyError(codes.BAD_REQUEST, f"bad request: no live or scheduled Q&A session in {board}; pass \"session\"")
 
     async def load(self, board: str, session_id: str, *, questions: bool = True) -> Loaded:
         loaded = await self.store.load(board, session_id, questions=questions)
         if loaded.board is None:
-            raise ReplyError(107, f"bad request: no Q&A session {session_id} in {board}")
+            raise ReplyError(codes.BAD_REQUEST, f"bad request: no Q&A session {session_id} in {board}")
         return loaded
 
     # ------------------------------------------------------------------ commands
@@ -122,7 +123,7 @@ class QaService:
             raise refused(decision)
         result = await self._commit(spec.name, None, decision.board, decision.events, expected=0)
         if isinstance(result, Conflict):
-            raise ReplyError(100, "could not create the session; try again", temporary=True)
+            raise ReplyError(codes.INTERNAL, "could not create the session; try again", temporary=True)
         return decision.board
 
     async def run(
@@ -141,13 +142,13 @@ class QaService:
             result = await self._commit(board, old, decision.board, decision.events, expected=old.session.version)
             if isinstance(result, Conflict):
                 if result.what == "live":
-                    raise ReplyError(1102, f"another session ({result.value}) is live in this room; end it first")
+                    raise ReplyError(codes.QA_CONFLICT, f"another session ({result.value}) is live in this room; end it first")
                 self.conflicts += 1
                 # Spread out competing writers (many members asking at once).
                 await asyncio.sleep(random.uniform(0, min(0.002 * attempt, 0.05)))
                 continue
             return decision.board, decision.events
-        raise ReplyError(100, "the session is busy; try again", temporary=True)
+        raise ReplyError(codes.INTERNAL, "the session is busy; try again", temporary=True)
 
     async def _commit(
         self, board: str, old: Board | None, new: Board, events: tuple[BoardEvent, ...], *, expected: int

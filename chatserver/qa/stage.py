@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from chatserver.errors import STAGE_MODE, ReplyError
+from chatserver.errors import ReplyError
 from chatserver.hub import CONTROL_CHANNEL, pack_control
+from chatserver.protocol import codes
 from rooms.messages import Draft
 from rooms.model import Role, Room
 from rooms.qa import may_post_in_stage
@@ -63,7 +64,7 @@ class StageCache:
         if session:
             await self._safety_net(conn, room, draft)
             raise ReplyError(
-                STAGE_MODE,
+                codes.STAGE_MODE,
                 f"this room is in Q&A stage mode: only hosts and moderators post here. "
                 f"Ask your question on the Q&A board {room.channel}/qa (rpc qa.ask)",
             )
