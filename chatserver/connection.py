@@ -61,8 +61,8 @@ _CLIENT_MISTAKES = frozenset(
 
 
 
-class Connection(Outbox):
-    """A client session; the write side (outbox, frames, closing) is ``Outbox``."""
+class Connection:
+    """A client session; its write side (outbox, frames, closing) is ``self.out``."""
 
     def __init__(
         self,
@@ -77,24 +77,39 @@ class Connection(Outbox):
         self.node = node
         self.codec = codec
         self.codec_name = codec.name
-        self.binary = codec.binary
         self.client_id = str(uuid.uuid4())
         self.remote = remote
         self.user_agent = user_agent
         self.identity: Identity | None = None
         self.subs: dict[str, Sub] = {}
-        self.closed = False
-        self.close_reason: codes.Disconnect | None = None
+        self.out = Outbox(
+            codec,
+            max_queue=node.settings.send_queue_bytes,
+            max_frame=node.settings.max_frame_bytes,
+            schedule=node.schedule_flush,
+            stats=node.stats,
+            direct=direct,
+            asgi_send=asgi_send,
+        )
         self.opened_at = time.monotonic()
         self.conn_info: bytes = b""
         self._pl: list[Sub] = []  # subscriptions waiting for their reply to go out
-        self._init_outbox(node, direct, asgi_send)
         # keepalive and limits
         self.next_ping = 0.0
         self.pong_deadline = 0.0
         self.errors = 0
         self._tokens = node.settings.command_rate * 2
         self._tokens_at = time.monotonic()
+
+    # ------------------------------------------------------------------ the write side
+
+    @property
+    def closed(self) -> bool:
+        return self.out.closed
+
+    def close(self, disconnect: codes.Disconnect, *, flush: bool = True) -> None:
+        """Close with a protocol close code (pending output is flushed first unless slow)."""
+        self.out.close(disconnect, flush=flush)
 
     # ------------------------------------------------------------------ identity
 
@@ -146,7 +161,7 @@ class Connection(Outbox):
             if self.errors > self.node.settings.max_errors_per_connection:
                 self.close(codes.TOO_MANY_ERRORS)
                 return
-        self.send_reply({"id": cid, "error": err.to_dict()})
+        self.out.send_reply({"id": cid, "error": err.to_dict()})
 
     def _rate_ok(self) -> bool:
         rate = self.node.settings.command_rate
@@ -212,7 +227,7 @@ class Connection(Outbox):
             self._error(cid, ReplyError(codes.BAD_REQUEST, f"bad request: {exc}"))
             return
         if not self.closed:
-            self.send_reply({"id": cid, method: result})
+            self.out.send_reply({"id": cid, method: result})
 
     # ------------------------------------------------------------------ connect / refresh
 
@@ -281,7 +296,7 @@ class Connection(Outbox):
         if subs_result:
             result["subs"] = subs_result
         self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + self.node.jitter())
-        self.send_reply({"id": cid, "connect": result})
+        self.out.send_reply({"id": cid, "connect": result})
         self._go_live()
         log.debug("client %s connected as %s", self.client_id, member.user)
 
@@ -441,7 +456,7 @@ class Connection(Outbox):
         if sub is None:
             return
         asyncio.ensure_future(self.node.on_unsubscribed(self, sub))
-        self.send_reply({"push": {"channel": channel, "unsubscribe": {"code": code, "reason": reason}}})
+        self.out.send_reply({"push": {"channel": channel, "unsubscribe": {"code": code, "reason": reason}}})
 
     # ------------------------------------------------------------------ delivery (from hub)
 
@@ -461,7 +476,7 @@ class Connection(Outbox):
             if offset <= sub.offset:
                 return  # already sent in the subscribe reply
             sub.offset = offset
-        self.push_bytes(pub.push(self.codec_name))
+        self.out.push_bytes(pub.push(self.codec_name))
 
     def _deliver_live(self, sub: Sub, pub: Publication) -> None:
         if pub.kind == KIND_PUB:
@@ -471,7 +486,7 @@ class Connection(Outbox):
                 sub.offset = pub.offset
         elif not self.node.should_push_presence(self, sub, pub):
             return
-        self.push_bytes(pub.push(self.codec_name))
+        self.out.push_bytes(pub.push(self.codec_name))
 
     def position(self, channel: str) -> tuple[int, str] | None:
         """Where this connection is in ``channel``'s stream (for the hub's gap repair)."""
@@ -584,7 +599,7 @@ class Connection(Outbox):
                 self.close(codes.SUB_EXPIRED)
                 return
         if now >= self.next_ping:
-            self.push_bytes(self.codec.ping)
+            self.out.push_bytes(self.codec.ping)
             self.next_ping = now + settings.ping_interval
             if not self.pong_deadline:
                 self.pong_deadline = now + settings.pong_timeout

@@ -61,7 +61,7 @@ class NodeCollector(Collector):
         yield GaugeMetricFamily(
             "chat_send_queue_bytes",
             "Bytes waiting in client outboxes (bounded by send_queue_bytes per connection)",
-            value=sum(c._out_bytes for c in n.open),
+            value=sum(c.out.pending_bytes for c in n.open),
         )
         yield CounterMetricFamily(
             "chat_offset_gaps", "Pub/sub gaps (repaired from history by the hub)", value=n.hub.gaps

@@ -31,6 +31,7 @@ from chatserver.redis.broker import PublishResult, RedisBroker, make_client
 from chatserver.redis.catalog import RedisCatalog
 from chatserver.redis.pubsub import PubSub
 from chatserver.redis.urls import parse_redis_url
+from chatserver.stats import Stats
 from chatserver.typing_service import TypingService
 from rooms.channels import ChannelKind, user_channel
 
@@ -51,24 +52,6 @@ FLUSH_SLICE = 0.001
 
 RpcHandler = Callable[["Connection", Any], Awaitable[Any]]
 SendHandler = Callable[["Connection", Any], Awaitable[None]]
-
-
-class Stats:
-    def __init__(self) -> None:
-        self.commands: dict[str, int] = {}
-        self.errors: dict[int, int] = {}
-        self.disconnects: dict[int, int] = {}
-        self.subscriptions = 0
-        self.published = 0
-        self.slow_closes = 0
-        self.redis_ping = 0.0
-        self.recoveries = {True: 0, False: 0}
-
-    def count_error(self, code: int) -> None:
-        self.errors[code] = self.errors.get(code, 0) + 1
-
-    def count_disconnect(self, code: int) -> None:
-        self.disconnects[code] = self.disconnects.get(code, 0) + 1
 
 
 class Node:
@@ -227,9 +210,7 @@ class Node:
     async def release(self, conn: Connection) -> None:
         """The socket is gone: forget the connection and undo its subscriptions."""
         self.open.discard(conn)
-        if not conn.closed:
-            conn.closed = True
-            self.stats.count_disconnect(codes.CONNECTION_CLOSED.code)
+        conn.out.gone()
         if self.connections.pop(conn.client_id, None) is None:
             return
         peers = self.users.get(conn.user)
