@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chatserver.redis.broker import HistoryOptions
+from chatserver.engine import HistoryOptions
 from chatserver.redis.catalog import RedisCatalog
 from rooms.channels import ChannelKind, ChannelName, parse_channel
 from rooms.model import Member, Room

@@ -22,13 +22,14 @@ from chatserver.auth import TokenVerifier
 from chatserver.channels import ChannelResolver, ChannelSpec
 from chatserver.config import Settings
 from chatserver.errors import ReplyError
-from chatserver.hub import CONTROL_CHANNEL, Hub, pack_control
+from chatserver.hub import Hub
 from chatserver.posting import Poster, PostResult
 from chatserver.presence_service import PresenceService
 from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
 from chatserver.redis.broker import PublishResult, RedisBroker, make_client
 from chatserver.redis.catalog import RedisCatalog
+from chatserver.redis.commands import RedisCommands, RedisControl
 from chatserver.redis.pubsub import PubSub
 from chatserver.redis.urls import parse_redis_url
 from chatserver.stats import Stats
@@ -71,9 +72,13 @@ class Node:
         self.broker = RedisBroker(self.redis, settings.history_meta_ttl, address)
         self.catalog = RedisCatalog(self.redis)
         self.resolver = ChannelResolver(self.catalog, settings.history_meta_ttl)
-        self.hub = Hub(lambda **kw: PubSub(address, **kw))
-        self.hub.recover = self.broker.recover
-        self.hub.repair_limit = settings.history_max_limit
+        self.hub = Hub(
+            lambda **kw: PubSub(address, **kw),
+            recover=self.broker.recover,
+            repair_limit=settings.history_max_limit,
+        )
+        self.redis_commands = RedisCommands(self.redis, self.broker.pipeline)
+        self.control = RedisControl(self.redis)
         self.poster = Poster(self)
         self.rpc: dict[str, RpcHandler] = {}
         self.send_handlers: list[SendHandler] = []
@@ -157,27 +162,10 @@ class Node:
     # ------------------------------------------------------------------ Redis commands
 
     async def command(self, *args: bytes | str | int) -> Any:
-        """One Redis command on the hot path: over the broker's pipelined connection (one
-        write, one future) instead of a trip through redis-py's pool. Raw replies: bytes,
-        int, list or None."""
-        pipeline = self.broker.pipeline
-        if pipeline is None:
-            return await self.redis.execute_command(*args)
-        return await pipeline.execute(*args)
+        return await self.redis_commands.command(*args)
 
     async def commands(self, commands: list[tuple[bytes | str | int, ...]]) -> list[Any]:
-        """Several commands in one write (not a transaction); raises the first error reply."""
-        pipeline = self.broker.pipeline
-        if pipeline is None:
-            pipe = self.redis.pipeline(transaction=False)
-            for args in commands:
-                pipe.execute_command(*args)
-            return list(await pipe.execute())
-        results = await pipeline.execute_many(commands)
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return results
+        return await self.redis_commands.commands(commands)
 
     # ------------------------------------------------------------------ registries
 
@@ -406,16 +394,10 @@ class Node:
         await self.publish_event(user_channel(user), event)
 
     async def disconnect_user(self, user: str, disconnect: codes.Disconnect) -> None:
-        await self.redis.publish(
-            CONTROL_CHANNEL,
-            pack_control("disconnect", user=user, code=disconnect.code, reason=disconnect.reason),
-        )
+        await self.control.send("disconnect", user=user, code=disconnect.code, reason=disconnect.reason)
 
     async def unsubscribe_user(self, user: str, channel: str, code: int, reason: str) -> None:
-        await self.redis.publish(
-            CONTROL_CHANNEL,
-            pack_control("unsubscribe", user=user, channel=channel, code=code, reason=reason),
-        )
+        await self.control.send("unsubscribe", user=user, channel=channel, code=code, reason=reason)
 
     # ------------------------------------------------------------------ control messages
 

@@ -30,7 +30,6 @@ import orjson
 from chatserver.errors import ReplyError
 from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
-from chatserver.redis.broker import idempotency_key
 from moderation_hooks import (
     Hold,
     MessageContext,
@@ -111,11 +110,9 @@ class Poster:
                 raise ReplyError(codes.ROOM_LOCKED, denied.reason)
             raise ReplyError(denied.code, denied.reason)
         if draft.client_msg_id:
-            previous = await self.node.command(
-                b"GET", idempotency_key(room.channel, member.user, draft.client_msg_id)
-            )
+            previous = await self.node.broker.published_offset(room.channel, member.user, draft.client_msg_id)
             if previous is not None:
-                return await self._duplicate(room, draft, int(previous))
+                return await self._duplicate(room, draft, previous)
             for lookup in self.retry_lookups:
                 earlier = await lookup(conn, room, draft)
                 if earlier is not None:

@@ -23,18 +23,11 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 import orjson
 
+from chatserver.engine import ApplyResult, JoinOp, LeaveOp, PresenceOp, RoomRef
 from chatserver.errors import ReplyError
 from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
-from chatserver.redis.presence import (
-    ApplyResult,
-    JoinOp,
-    LeaveOp,
-    PresenceOp,
-    RedisPresence,
-    RoomRef,
-    pack_member,
-)
+from chatserver.redis.presence import RedisPresence, pack_member
 from presence.model import Counts, MemberFlags
 from presence.rules import Liveness, may_see, member_flags, room_threshold
 from rooms.channels import ChannelKind

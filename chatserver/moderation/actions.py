@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from chatserver.engine import StreamEntry
 from chatserver.moderation import keys, notices
 from chatserver.moderation.audit import Actor, iso
 from chatserver.moderation.errors import bad_request, not_found
-from chatserver.moderation.records import HoldRecord, load_lua
+from chatserver.moderation.records import HoldRecord
 from chatserver.moderation.sanctions import UNSUBSCRIBE_KICKED, Sanction, kick_field
 from chatserver.publication import Publication, pack_payload
-from chatserver.redis.broker import deleted_key, meta_key, new_epoch, pubsub_channel, stream_key
 from rooms.model import Room
 
 if TYPE_CHECKING:
@@ -65,7 +65,6 @@ class ModeratorActions:
         self.redis = service.node.redis
         self.audit = service.audit
         self.sanctions = service.sanctions
-        self._delete = self.redis.register_script(load_lua("delete_message.lua"))
         self.deleted = 0
 
     # ---- finding messages ----------------------------------------------------------------
@@ -75,14 +74,15 @@ class ModeratorActions:
         if offset is not None:
             if isinstance(offset, bool) or not isinstance(offset, int) or offset < 1:
                 raise bad_request("offset must be a positive integer")
-            entries = await self.redis.xrange(stream_key(channel), f"{offset}-0", f"{offset}-0")
+            found = await self.node.broker.entry(channel, offset)
+            entries = [found] if found is not None else []
         elif isinstance(message_id, str) and message_id:
             entries = await self._scan_for_id(channel, message_id)
         else:
             raise bad_request("give the message's offset (or its id)")
-        for entry_id, fields in entries:
-            found_offset = int(entry_id.split(b"-", 1)[0])
-            pub = Publication.unpack(channel, found_offset, "", fields.get(b"d", b""))
+        for entry in entries:
+            found_offset = entry.offset
+            pub = Publication.unpack(channel, found_offset, "", entry.payload)
             try:
                 event = orjson.loads(pub.data)
             except orjson.JSONDecodeError:
@@ -99,24 +99,22 @@ class ModeratorActions:
             return ""
         return str(event.get("id", "")) if isinstance(event, dict) else ""
 
-    async def _scan_for_id(self, channel: str, message_id: str) -> list[Any]:
+    async def _scan_for_id(self, channel: str, message_id: str) -> list[StreamEntry]:
         needle = message_id.encode()
-        high = "+"
+        before: int | None = None
         scanned = 0
         limit = self.node.settings.history_max_limit
         while scanned < 10 * limit:
-            batch = await self.redis.xrevrange(stream_key(channel), max=high, min="-", count=200)
+            batch = await self.node.broker.entries_before(channel, before, 200)
             if not batch:
                 return []
-            for entry_id, fields in batch:
-                payload = fields.get(b"d", b"")
-                if needle in payload and self._event_id(channel, payload) == message_id:
-                    return [(entry_id, fields)]
+            for entry in batch:
+                if needle in entry.payload and self._event_id(channel, entry.payload) == message_id:
+                    return [entry]
             scanned += len(batch)
-            last = int(batch[-1][0].split(b"-", 1)[0])
-            if last <= 1:
+            before = batch[-1].offset
+            if before <= 1:
                 return []
-            high = f"({last}-0"
         return []
 
     # ---- delete ------------------------------------------------------------------------------
@@ -128,23 +126,12 @@ class ModeratorActions:
             raise not_found(f"no room {room.channel}")
         now_ms = int(time.time() * 1000)
         payload = pack_payload(orjson.dumps(event), time_ms=now_ms)
-        removed, _original, event_offset, _epoch = await self._delete(
-            keys=[stream_key(room.channel), meta_key(room.channel), deleted_key(room.channel)],
-            args=[
-                found.offset,
-                payload,
-                max(spec.history.size, 1),
-                spec.history.ttl,
-                max(spec.history.meta_ttl, spec.history.ttl),
-                new_epoch(),
-                pubsub_channel(room.channel),
-            ],
-        )
+        removed, event_offset = await self.node.broker.delete(room.channel, found.offset, payload, spec.history)
         if not removed:
             return 0
         self.deleted += 1
         await self.redis.zrem(keys.reports(room.channel), found.offset)
-        return int(event_offset)
+        return event_offset
 
     async def delete_message(
         self, actor: Actor, room: Room, *, offset: Any = None, message_id: Any = None, reason: Any = None, via: str = ""
@@ -208,13 +195,13 @@ class ModeratorActions:
         out: list[FoundMessage] = []
         if most <= 0:
             return out
-        batch = await self.redis.xrevrange(stream_key(room.channel), count=self.node.settings.history_max_limit)
+        batch = await self.node.broker.entries_before(room.channel, None, self.node.settings.history_max_limit)
         needle = user.encode()
-        for entry_id, fields in batch:
-            payload = fields.get(b"d", b"")
+        for entry in batch:
+            payload = entry.payload
             if needle not in payload:
                 continue
-            offset = int(entry_id.split(b"-", 1)[0])
+            offset = entry.offset
             pub = Publication.unpack(room.channel, offset, "", payload)
             try:
                 event = orjson.loads(pub.data)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from chatserver.hub import CONTROL_CHANNEL, pack_control
 from chatserver.moderation import keys
+from chatserver.redis.commands import CONTROL_CHANNEL, pack_control
 from rooms.channels import parse_channel
 
 if TYPE_CHECKING:

@@ -12,7 +12,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from chatserver.errors import ReplyError
-from chatserver.hub import CONTROL_CHANNEL, pack_control
 from chatserver.protocol import codes
 from rooms.messages import Draft
 from rooms.model import Role, Room
@@ -45,9 +44,7 @@ class StageCache:
     async def changed(self, room: str, session_id: str | None, *, broadcast: bool) -> None:
         self._rooms[room] = (session_id, time.monotonic() + TTL)
         if broadcast and self.node is not None:
-            await self.node.redis.publish(
-                CONTROL_CHANNEL, pack_control(CONTROL_KIND, room=room, session=session_id or "")
-            )
+            await self.node.control.send(CONTROL_KIND, room=room, session=session_id or "")
 
     async def on_control(self, msg: dict[str, Any]) -> None:
         room = str(msg.get("room", ""))

@@ -23,9 +23,9 @@ from typing import Any
 import msgpack
 import redis.asyncio as aioredis
 
+from chatserver.engine import HistoryOptions
 from chatserver.qa.records import pack_question, pack_session, unpack_question, unpack_session
 from chatserver.redis.broker import (
-    HistoryOptions,
     load_lua,
     meta_key,
     new_epoch,

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from chatserver.hub import CONTROL_CHANNEL, pack_control
+from chatserver.redis.commands import CONTROL_CHANNEL, pack_control
 from rooms.model import Community, Room, RoomSettings, valid_name
 
 log = logging.getLogger("chatserver.catalog")
