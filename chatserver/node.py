@@ -21,9 +21,10 @@ from chatserver import gc_policy, presence_api
 from chatserver.auth import TokenVerifier
 from chatserver.channels import ChannelResolver, ChannelSpec
 from chatserver.config import Settings
+from chatserver.engine import HistoryOptions
 from chatserver.errors import ReplyError
 from chatserver.hub import Hub
-from chatserver.posting import Poster, PostResult
+from chatserver.posting import Outcome, Poster, outcome_dict
 from chatserver.presence_service import PresenceService
 from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
@@ -60,6 +61,7 @@ class Node:
         if not settings.redis_url:
             raise ValueError("Node needs a redis_url (the CLI starts an embedded Valkey)")
         self.settings = settings
+        self.stats = Stats()
         self.version = VERSION
         self.node_id = settings.node_name or f"{socket.gethostname()}-{os.getpid()}"
         self.redis: aioredis.Redis = make_client(settings.redis_url)
@@ -79,14 +81,13 @@ class Node:
         )
         self.redis_commands = RedisCommands(self.redis, self.broker.pipeline)
         self.control = RedisControl(self.redis)
-        self.poster = Poster(self)
+        self.poster = Poster(self.broker, self._history_of, self.stats, settings.idempotency_ttl)
         self.rpc: dict[str, RpcHandler] = {}
         self.send_handlers: list[SendHandler] = []
         self.personal_channel = True
         self.open: set[Connection] = set()
         self.connections: dict[str, Connection] = {}
         self.users: dict[str, set[Connection]] = {}
-        self.stats = Stats()
         self.started_at = time.time()
         self.ready = False
         self.extension_routes: list[Any] = []
@@ -328,7 +329,11 @@ class Node:
         for handler in self.send_handlers:
             await handler(conn, data)
 
-    async def publish_from_client(self, conn: Connection, spec: ChannelSpec, data: Any) -> PostResult:
+    def _history_of(self, channel: str) -> HistoryOptions | None:
+        spec = self.resolver.resolve(channel)
+        return spec.history if spec is not None else None
+
+    async def publish_from_client(self, conn: Connection, spec: ChannelSpec, data: Any) -> Outcome:
         if spec.kind is not ChannelKind.ROOM or spec.room is None:
             raise ReplyError(codes.PERMISSION_DENIED, "permission denied: only rooms take messages from clients")
         return await self.poster.post(conn, spec.room, data)
@@ -346,8 +351,7 @@ class Node:
         if spec is None:
             raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}")
         body = {k: v for k, v in data.items() if k != "channel"}
-        result = await self.publish_from_client(conn, spec, body)
-        return result.to_dict()
+        return outcome_dict(await self.publish_from_client(conn, spec, body))
 
     async def _rpc_rooms(self, conn: Connection, data: Any) -> dict[str, Any]:
         """``chat.rooms {community?}``: rooms the caller may join."""

@@ -1,5 +1,6 @@
-"""The interface other extensions use (e.g. Q&A questions): ``moderate`` runs an item of any
-kind through the room's pipeline, and the on-approve registered for that kind publishes it.
+"""The interface other extensions use (e.g. Q&A questions): ``Poster.submit`` runs an item of
+any kind through the gates for its kind and the room's pipeline, and the on-approve
+registered for that kind publishes a held one.
 
 This runs a real Node in the test process against the session's real Valkey; the author's
 connection is a real ``Connection`` object without a socket (its pushes are not read here:
@@ -8,6 +9,7 @@ what the author is told travels through Redis, on their private channel)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,7 @@ from chatserver.errors import ReplyError
 from chatserver.moderation import service
 from chatserver.moderation.audit import Actor, AuditFilter
 from chatserver.node import Node
+from chatserver.posting import Held, Outcome, Placed, Published, Submission, from_sender
 from chatserver.protocol.codec import JSON
 from rooms.model import Community, Member, Role, Room
 from tests.harness import API_KEY, SECRET, unique
@@ -57,20 +60,31 @@ async def test_questions_are_moderated_and_published_by_their_kind(node):
         mod.register_hold_kind("question", publish_question)
     conn = author(node, community, unique("asker"))
 
-    fine = await mod.moderate(conn, room, "How do I manage fatigue?", kind="question")
-    assert fine.status == "publish" and fine.text == "How do I manage fatigue?"
-    redacted = await mod.moderate(conn, room, "email me at a@example.org please", kind="question")
-    assert redacted.status == "publish" and redacted.text == "email me at [email hidden] please"
-    assert redacted.hidden == ["email"]
+    placed: list[tuple[str, str, tuple[str, ...]]] = []
 
-    held = await mod.moderate(conn, room, "is there a point, I want to die", kind="question", item_id="q1", payload={"anonymous": True})
-    assert held.status == "held" and held.hold is not None
-    assert held.hold.kind == "question" and held.hold.priority == "high" and held.hold.payload["anonymous"] is True
-    first = await mod.moderate(conn, room, "I can't go on", kind="question", client_msg_id="c1")
-    again = await mod.moderate(conn, room, "I can't go on", kind="question", client_msg_id="c1")
-    assert first.hold is not None and again.hold is not None and again.hold.id == first.hold.id
+    async def to_board(sub: Submission, item_id: str, text: str, hidden: tuple[str, ...]) -> Placed:
+        placed.append((item_id, text, hidden))
+        return Placed()
+
+    async def ask(text: str, **fields: Any) -> Outcome:
+        return await node.poster.submit(from_sender(conn, room, text, to_board, kind="question", **fields))
+
+    fine = await ask("How do I manage fatigue?", item_id="f1")
+    assert isinstance(fine, Published) and fine.text == "How do I manage fatigue?"
+    redacted = await ask("email me at a@example.org please")
+    assert isinstance(redacted, Published) and redacted.text == "email me at [email hidden] please"
+    assert redacted.hidden == ("email",)
+    assert placed[0] == ("f1", "How do I manage fatigue?", ())
+
+    held = await ask("is there a point, I want to die", item_id="q1", payload={"anonymous": True})
+    assert isinstance(held, Held) and held.record is not None
+    assert held.record.kind == "question" and held.record.priority == "high" and held.record.payload["anonymous"] is True
+    first = await ask("I can't go on", client_msg_id="c1")
+    again = await ask("I can't go on", client_msg_id="c1")
+    assert isinstance(first, Held) and isinstance(again, Held) and again.id == first.id and again.duplicate
+    assert len(placed) == 2  # held questions are not placed
     pending = await mod.store.pending(room.channel)
-    assert [h.id for h in pending] == ["q1", first.hold.id]
+    assert [h.id for h in pending] == ["q1", first.id]
 
     result = await mod.holds.approve(Actor("m1", "M", "moderator"), room.channel, "q1", "Is there a point?")
     assert result["status"] == "approved" and result["resolution"]["published"] == {"question_id": "q1"}
@@ -78,7 +92,7 @@ async def test_questions_are_moderated_and_published_by_their_kind(node):
 
     await mod.actions.mute(Actor("m1", "M", "moderator"), community, conn.user, duration=60)
     with pytest.raises(ReplyError) as muted:
-        await mod.moderate(conn, room, "another question", kind="question")
+        await ask("another question")
     assert muted.value.code == 1002
     entries = await mod.audit.read(community, AuditFilter(action="verdict"))
     assert [e["action"] for e in entries] == ["verdict.hold", "verdict.hold", "verdict.redact"]

@@ -8,8 +8,9 @@ Contract:
   kick block 103, slow mode 1005). Allow/redact publish; hold stores the message in the
   room's hold queue; reject answers 1001. The sender is always told what happened.
 - Held items carry a ``kind``; what publishes an approved item is registered per kind
-  (``service(node).register_hold_kind(kind, on_approve)``). Other extensions run their items
-  through the same path with ``service(node).moderate(...)``.
+  (``register_hold_kind(kind, on_approve)``). Other extensions run their items through the
+  same path: ``Poster.submit`` with their ``kind`` (the moderation gates apply to kinds
+  ``message`` and ``question``).
 - Moderator actions (RPC ``mod.*`` and the HTTP API) need the moderator or admin role in the
   community; every action and every non-allow verdict is appended to the community's audit
   log.

@@ -24,8 +24,9 @@ from chatserver.moderation.audit import Actor, iso
 from chatserver.moderation.errors import bad_request, not_found
 from chatserver.moderation.records import HoldRecord
 from chatserver.moderation.sanctions import UNSUBSCRIBE_KICKED, Sanction, kick_field
+from chatserver.posting import Placed, Published, Submission
 from chatserver.publication import Publication, pack_payload
-from rooms.model import Room
+from rooms.model import Member, Role, Room
 
 if TYPE_CHECKING:
     from chatserver.moderation.service import ModerationService
@@ -338,13 +339,25 @@ class ModeratorActions:
             event["edited"] = True
         event["restored"] = True
         spec = self.node.resolver.resolve(record.channel)
-        if spec is None:
+        if spec is None or spec.room is None:
             raise not_found(f"no room {record.channel}")
-        payload = pack_payload(orjson.dumps(event), info=record.info or None, time_ms=int(time.time() * 1000))
-        published = await self.node.broker.publish(
-            record.channel, payload, spec.history, idempotency=(record.user, f"restore-{record.id}"),
-            idempotency_ttl=self.service.config.hold_retention,
+        poster = self.node.poster
+
+        async def republish(sub: Submission, item_id: str, text: str, hidden: tuple[str, ...]) -> Placed:
+            published = await poster.publish_event(
+                record.channel, event, info=record.info, idempotency=(record.user, f"restore-{record.id}"),
+                idempotency_ttl=self.service.config.hold_retention,
+            )
+            return Placed(published.offset, published.epoch, published.duplicate)
+
+        outcome = await poster.submit(
+            Submission(
+                room=spec.room, author=Member(record.user, record.name, {}), role=Role.MEMBER, text=text,
+                destination=republish, kind="reported", item_id=record.id, reviewed=True,
+            )
         )
+        assert isinstance(outcome, Published)
+        published = outcome
         return {"offset": published.offset, "epoch": published.epoch, "message_id": event.get("id", "")}
 
     async def _tell(self, user: str, event: dict[str, Any]) -> None:

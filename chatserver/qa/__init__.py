@@ -34,7 +34,7 @@ def install(node: Node) -> None:
     svc.audit_sinks.append(ModFeedAudit(node))
     rpc = QaRpc(svc, votes)
     rpc.register(node)
-    node.poster.gates.append(svc.stage.gate)
+    node.poster.add_gate(svc.stage.gate, kinds=("message",))
     node.hub.on_control(CONTROL_KIND, svc.stage.on_control)
     node.shutdown_hooks.append(votes.close)
     node.metric_sources.append(

@@ -1,6 +1,6 @@
 """Q&A and the moderation extension (``chatserver.moderation``, required).
 
-- Questions go through ``moderation.moderate(kind="question")``: the room's own pipeline,
+- Questions are submitted with kind ``question`` (``Poster.submit``): the room's own pipeline,
   the same gates (ban, mute), notices (``moderation.redacted``, ``moderation.held``,
   ``moderation.support`` with crisis resources), moderator alerts and audit entries as room
   messages. A held question waits in the room's hold queue; approving it (kind

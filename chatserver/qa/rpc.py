@@ -13,12 +13,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chatserver.errors import ReplyError
+from chatserver.posting import Held, Placed, Published, Rejected, Submission, from_sender
 from chatserver.protocol import codes
 from chatserver.qa.asking import ask
-from chatserver.qa.review import review
 from chatserver.qa.service import QaService, check_id, refused
 from chatserver.qa.votes import VOTABLE_STATES, VOTING_SESSIONS, VoteBatcher
-from rooms.messages import Draft
 from rooms.qa import (
     Actor,
     AnswerQuestion,
@@ -222,22 +221,29 @@ class QaRpc:
         denied = may_run(session, actor)
         if denied:
             raise refused(denied)
-        outcome = await review(self.svc.node, conn, room, text, kind="answer", extra={"session": sid, "question": qid, "channel": spec.name})
-        refused_answer = outcome.status in ("rejected", "held")
-        if outcome.status != "ok":
-            # Audited, and a redaction told to the host, as for a room message.
-            await self.svc.moderation.after_verdict(
-                conn, room, Draft(text=text, client_msg_id=None), outcome.review,
-                "rejected" if refused_answer else "redacted", qid,
-                kind="answer", text=outcome.text, hidden=list(outcome.hidden),
+
+        async def to_board(sub: Submission, item_id: str, accepted: str, hidden: tuple[str, ...]) -> Placed:
+            board, _ = await self.svc.run(spec.name, sid, lambda b: AnswerQuestion(actor, qid, accepted, hidden))
+            return Placed(detail=board)
+
+        # Answers skip the posting gates (a host is not slowed by slow mode) and are never
+        # held: a hold verdict refuses the answer and the host rewrites it.
+        outcome = await self.svc.poster.submit(
+            from_sender(
+                conn, room, text, to_board, kind="answer", item_id=qid, holdable=False, counts_as_post=False,
+                extra={"session": sid, "question": qid, "channel": spec.name},
             )
-        if refused_answer:
-            raise ReplyError(codes.MODERATION_REJECTED, f"answer not posted: {outcome.reason}")
-        board, _ = await self.svc.run(spec.name, sid, lambda b: AnswerQuestion(actor, qid, outcome.text, outcome.hidden))
-        result: dict[str, Any] = {"session": sid, "question": question_view(board.questions[qid])}
-        if outcome.hidden:
-            result["hidden"] = list(outcome.hidden)
-        return result
+        )
+        match outcome:
+            case Rejected(reason=reason):
+                raise ReplyError(codes.MODERATION_REJECTED, f"answer not posted: {reason}")
+            case Held():
+                raise AssertionError("answers are not holdable")
+            case Published(hidden=hidden, detail=board):
+                result: dict[str, Any] = {"session": sid, "question": question_view(board.questions[qid])}
+                if hidden:
+                    result["hidden"] = list(hidden)
+                return result
 
     # ------------------------------------------------------------------ votes
 

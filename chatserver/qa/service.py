@@ -66,6 +66,7 @@ class QaService:
         self.stage = StageCache(self.store)
         self.audit_sinks: list[AuditSink] = []
         self.moderation: Any = None  # the moderation service, when installed (chatserver.qa.moderated)
+        self.poster = node.poster
         self.conflicts = 0  # version conflicts retried (metrics)
 
     # ------------------------------------------------------------------ who and where

@@ -12,13 +12,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from chatserver.errors import ReplyError
+from chatserver.posting import Sender
 from chatserver.protocol import codes
 from rooms.messages import Draft
 from rooms.model import Role, Room
 from rooms.qa import may_post_in_stage
 
 if TYPE_CHECKING:
-    from chatserver.connection import Connection
     from chatserver.node import Node
     from chatserver.qa.store import RedisQaStore
 
@@ -51,7 +51,7 @@ class StageCache:
         if room:
             self._rooms[room] = (str(msg.get("session", "")) or None, time.monotonic() + TTL)
 
-    async def gate(self, conn: Connection, room: Room, draft: Draft) -> None:
+    async def gate(self, conn: Sender, room: Room, draft: Draft) -> None:
         """A posting gate (``node.poster.gates``)."""
         assert conn.identity is not None
         role = conn.identity.member.role_in(room.community) or Role.MEMBER
@@ -66,7 +66,7 @@ class StageCache:
                 f"Ask your question on the Q&A board {room.channel}/qa (rpc qa.ask)",
             )
 
-    async def _safety_net(self, conn: Connection, room: Room, draft: Draft) -> None:
+    async def _safety_net(self, conn: Sender, room: Room, draft: Draft) -> None:
         """A refused post still gets the moderation extension's crisis safety net (support
         resources to the sender, an alert to moderators), as for a muted member's post."""
         mod = getattr(self.node, "moderation", None)
