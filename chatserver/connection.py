@@ -11,22 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-from chatserver.auth import Identity, TokenExpired, TokenInvalid
-from chatserver.channels import ChannelSpec
+from chatserver.auth import Identity, TokenExpired, TokenInvalid, TokenVerifier
+from chatserver.channels import ChannelResolver, ChannelSpec
+from chatserver.config import Settings
+from chatserver.engine import Streams
 from chatserver.errors import DisconnectError, ReplyError
+from chatserver.hub import Hub
 from chatserver.outbox import Outbox
 from chatserver.protocol import codes
 from chatserver.protocol.codec import Codec, ProtocolError, json_dumps
 from chatserver.publication import KIND_PUB, Publication
+from chatserver.registry import Registry
+from chatserver.stats import Stats
 from chatserver.subscription import Sub, recover_publications
+from chatserver.tasks import Tasks
 from rooms.channels import ChannelKind, user_channel
 
 if TYPE_CHECKING:
-    from chatserver.node import Node
     from chatserver.ws_protocol import DirectSend
 
 log = logging.getLogger("chatserver.connection")
@@ -61,12 +69,57 @@ _CLIENT_MISTAKES = frozenset(
 
 
 
+class Sessions(Protocol):
+    """What a connection needs from the node (``chatserver.node.Node``)."""
+
+    def register(self, conn: Connection) -> None: ...
+
+    def schedule_flush(self, out: Outbox) -> None: ...
+
+    async def on_subscribed(self, conn: Connection, sub: Sub) -> None: ...
+
+    async def on_unsubscribed(self, conn: Connection, sub: Sub) -> None: ...
+
+    async def on_send(self, conn: Connection, data: Any) -> None: ...
+
+
+class ConnectionPresence(Protocol):
+    """What a connection needs from presence (``chatserver.presence_service``)."""
+
+    def should_push(self, conn: Connection, sub: Sub, pub: Publication) -> bool: ...
+
+    async def presence(self, conn: Connection, spec: ChannelSpec) -> dict[str, Any]: ...
+
+    async def stats(self, conn: Connection, spec: ChannelSpec) -> tuple[int, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionContext:
+    """Everything a connection uses, built once by the composition root (``chatserver.app``)."""
+
+    settings: Settings
+    stats: Stats
+    verifier: TokenVerifier
+    resolver: ChannelResolver
+    hub: Hub
+    streams: Streams
+    registry: Registry
+    node: Sessions
+    presence: ConnectionPresence
+    post: Callable[[Connection, ChannelSpec, Any], Awaitable[Any]]  # a client's publish
+    tasks: Tasks
+    node_id: str
+    version: str
+    personal_channel: bool = True
+    jitter: Callable[[], float] = random.random
+
+
 class Connection:
     """A client session; its write side (outbox, frames, closing) is ``self.out``."""
 
     def __init__(
         self,
-        node: Node,
+        ctx: ConnectionContext,
         codec: Codec,
         *,
         direct: DirectSend | None = None,
@@ -74,7 +127,7 @@ class Connection:
         remote: str = "",
         user_agent: str = "",
     ) -> None:
-        self.node = node
+        self.ctx = ctx
         self.codec = codec
         self.codec_name = codec.name
         self.client_id = str(uuid.uuid4())
@@ -84,10 +137,10 @@ class Connection:
         self.subs: dict[str, Sub] = {}
         self.out = Outbox(
             codec,
-            max_queue=node.settings.send_queue_bytes,
-            max_frame=node.settings.max_frame_bytes,
-            schedule=node.schedule_flush,
-            stats=node.stats,
+            max_queue=ctx.settings.send_queue_bytes,
+            max_frame=ctx.settings.max_frame_bytes,
+            schedule=ctx.node.schedule_flush,
+            stats=ctx.stats,
             direct=direct,
             asgi_send=asgi_send,
         )
@@ -98,7 +151,7 @@ class Connection:
         self.next_ping = 0.0
         self.pong_deadline = 0.0
         self.errors = 0
-        self._tokens = node.settings.command_rate * 2
+        self._tokens = ctx.settings.command_rate * 2
         self._tokens_at = time.monotonic()
 
     # ------------------------------------------------------------------ the write side
@@ -155,16 +208,16 @@ class Connection:
                     self._error(cid, ReplyError(codes.INTERNAL))
 
     def _error(self, cid: int, err: ReplyError) -> None:
-        self.node.stats.count_error(err.code)
+        self.ctx.stats.count_error(err.code)
         if err.code in _CLIENT_MISTAKES:
             self.errors += 1
-            if self.errors > self.node.settings.max_errors_per_connection:
+            if self.errors > self.ctx.settings.max_errors_per_connection:
                 self.close(codes.TOO_MANY_ERRORS)
                 return
         self.out.send_reply({"id": cid, "error": err.to_dict()})
 
     def _rate_ok(self) -> bool:
-        rate = self.node.settings.command_rate
+        rate = self.ctx.settings.command_rate
         if rate <= 0:
             return True
         now = time.monotonic()
@@ -202,7 +255,7 @@ class Connection:
             params = {}
         if not isinstance(params, dict):
             raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, f"bad request: {method} must be an object")
-        stats = self.node.stats.commands
+        stats = self.ctx.stats.commands
         stats[method] = stats.get(method, 0) + 1
         if method == "connect":
             await self._connect(cid, params)
@@ -210,7 +263,7 @@ class Connection:
         if not self.connected:
             raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: connect first")
         if method == "send":
-            await self.node.on_send(self, self.codec.load_data(params.get("data")))
+            await self.ctx.node.on_send(self, self.codec.load_data(params.get("data")))
             return
         if not cid:
             raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, f"bad request: {method} needs an id")
@@ -233,7 +286,7 @@ class Connection:
 
     def _verify(self, token: Any) -> Identity:
         try:
-            return self.node.verifier.connection(token)
+            return self.ctx.verifier.connection(token)
         except TokenExpired:
             raise ReplyError(codes.TOKEN_EXPIRED) from None
         except TokenInvalid as exc:
@@ -263,26 +316,26 @@ class Connection:
         info["roles"] = {c: r.value for c, r in member.communities.items()}
         self.conn_info = json_dumps(info)
         self.identity = identity
-        self.node.register(self)
-        settings = self.node.settings
+        self.ctx.node.register(self)
+        settings = self.ctx.settings
         result: dict[str, Any] = {
             "client": self.client_id,
-            "version": self.node.version,
+            "version": self.ctx.version,
             "ping": settings.ping_interval,
             "pong": True,
-            "node": self.node.node_id,
+            "node": self.ctx.node_id,
         }
         result.update(self._expiry_fields())
         # Server-side subscriptions: the user's private notice channel, plus token channels.
         requested = params.get("subs") or {}
         if not isinstance(requested, dict):
             requested = {}
-        server_channels = [user_channel(member.user)] if self.node.personal_channel else []
+        server_channels = [user_channel(member.user)] if self.ctx.personal_channel else []
         server_channels += [c for c in identity.channels if c not in server_channels]
         subs_result: dict[str, Any] = {}
         for channel in server_channels:
-            spec = self.node.resolver.resolve(channel)
-            if spec is None or self.node.resolver.check_subscribe(member, spec) is not None:
+            spec = self.ctx.resolver.resolve(channel)
+            if spec is None or self.ctx.resolver.check_subscribe(member, spec) is not None:
                 log.info("token channel %s refused for %s", channel, member.user)
                 continue
             req = requested.get(channel) or {}
@@ -295,7 +348,7 @@ class Connection:
             self._pl.append(sub)
         if subs_result:
             result["subs"] = subs_result
-        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + self.node.jitter())
+        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + self.ctx.jitter())
         self.out.send_reply({"id": cid, "connect": result})
         self._go_live()
         log.debug("client %s connected as %s", self.client_id, member.user)
@@ -305,7 +358,7 @@ class Connection:
         if identity.member.user != self.user:
             raise DisconnectError(codes.INVALID_TOKEN, "invalid token: another user")
         self.identity = identity
-        result: dict[str, Any] = {"client": self.client_id, "version": self.node.version}
+        result: dict[str, Any] = {"client": self.client_id, "version": self.ctx.version}
         result.update(self._expiry_fields())
         return result
 
@@ -323,7 +376,7 @@ class Connection:
 
     def _verify_sub_token(self, channel: str, token: Any) -> dict[str, Any]:
         try:
-            return self.node.verifier.subscription(token, self.user, channel)
+            return self.ctx.verifier.subscription(token, self.user, channel)
         except TokenExpired:
             raise ReplyError(codes.TOKEN_EXPIRED) from None
         except TokenInvalid:
@@ -334,7 +387,7 @@ class Connection:
     def _resolve(self, channel: Any) -> ChannelSpec:
         if not isinstance(channel, str) or not channel:
             raise ReplyError(codes.BAD_REQUEST, "bad request: channel required")
-        spec = self.node.resolver.resolve(channel)
+        spec = self.ctx.resolver.resolve(channel)
         if spec is None:
             raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}")
         return spec
@@ -344,7 +397,7 @@ class Connection:
         spec = self._resolve(channel)
         if channel in self.subs:
             raise ReplyError(codes.ALREADY_SUBSCRIBED)
-        if len(self.subs) >= self.node.settings.max_channels_per_connection:
+        if len(self.subs) >= self.ctx.settings.max_channels_per_connection:
             raise ReplyError(codes.LIMIT_EXCEEDED, "limit exceeded: too many subscriptions on one connection")
         result, sub = await self._subscribe_to(spec, params, server_side=False)
         self._pl.append(sub)
@@ -358,7 +411,7 @@ class Connection:
     ) -> tuple[dict[str, Any], Sub]:
         assert self.identity is not None
         member = self.identity.member
-        denied = self.node.resolver.check_subscribe(member, spec)
+        denied = self.ctx.resolver.check_subscribe(member, spec)
         if denied is not None:
             known = codes.BY_CODE.get(denied.code)
             prefix = f"{known.message}: " if known else ""
@@ -372,13 +425,13 @@ class Connection:
             if claims.get("exp"):
                 sub.expires_at = int(claims["exp"])
         self.subs[spec.name] = sub
-        self.node.stats.subscriptions += 1
+        self.ctx.stats.subscriptions += 1
         try:
-            hub = self.node.hub
+            hub = self.ctx.hub
             await hub.attach(spec.name, self)
             result: dict[str, Any] = {"recoverable": True, "positioned": True}
-            broker = self.node.broker
-            max_count = self.node.settings.history_max_limit
+            broker = self.ctx.streams
+            max_count = self.ctx.settings.history_max_limit
             name = spec.name
             if params.get("recover"):
                 offset = _uint(params.get("offset", 0))
@@ -403,7 +456,7 @@ class Connection:
                     result["offset"] = top
                     sub.offset = top
                 sub.epoch = hist_epoch
-                self.node.stats.recoveries[recovered] += 1
+                self.ctx.stats.recoveries[recovered] += 1
             else:
                 top, epoch = await hub.reads.read(("position", name), lambda: broker.position(name))
                 result["epoch"] = epoch
@@ -419,7 +472,7 @@ class Connection:
         if self.closed:
             self._drop_sub(spec.name)
             raise ReplyError(codes.INTERNAL)
-        await self.node.on_subscribed(self, sub)
+        await self.ctx.node.on_subscribed(self, sub)
         return _strip_zero(result), sub
 
     def _go_live(self) -> None:
@@ -437,8 +490,8 @@ class Connection:
     def _drop_sub(self, channel: str) -> Sub | None:
         sub = self.subs.pop(channel, None)
         if sub is not None:
-            self.node.stats.subscriptions -= 1
-            self.node.hub.detach(channel, self)
+            self.ctx.stats.subscriptions -= 1
+            self.ctx.hub.detach(channel, self)
         return sub
 
     async def _cmd_unsubscribe(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -447,7 +500,7 @@ class Connection:
             raise ReplyError(codes.BAD_REQUEST, "bad request: channel required")
         sub = self._drop_sub(channel)
         if sub is not None:
-            await self.node.on_unsubscribed(self, sub)
+            await self.ctx.node.on_unsubscribed(self, sub)
         return {}
 
     def server_unsubscribe(self, channel: str, code: int, reason: str) -> None:
@@ -455,7 +508,7 @@ class Connection:
         sub = self._drop_sub(channel)
         if sub is None:
             return
-        asyncio.ensure_future(self.node.on_unsubscribed(self, sub))
+        self.ctx.tasks.spawn(self.ctx.node.on_unsubscribed(self, sub), "unsubscribe hooks")
         self.out.send_reply({"push": {"channel": channel, "unsubscribe": {"code": code, "reason": reason}}})
 
     # ------------------------------------------------------------------ delivery (from hub)
@@ -484,7 +537,7 @@ class Connection:
                 if pub.offset <= sub.offset:
                     return  # already sent in the subscribe reply
                 sub.offset = pub.offset
-        elif not self.node.should_push_presence(self, sub, pub):
+        elif not self.ctx.presence.should_push(self, sub, pub):
             return
         self.out.push_bytes(pub.push(self.codec_name))
 
@@ -510,19 +563,19 @@ class Connection:
     async def _cmd_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = self._resolve(params.get("channel"))
         data = self.codec.load_data(params.get("data"))
-        await self.node.publish_from_client(self, spec, data)
+        await self.ctx.post(self, spec, data)
         return {}
 
     async def _cmd_history(self, params: dict[str, Any]) -> dict[str, Any]:
         assert self.identity is not None
         spec = self._resolve(params.get("channel"))
-        denied = self.node.resolver.check_subscribe(self.identity.member, spec)
+        denied = self.ctx.resolver.check_subscribe(self.identity.member, spec)
         if denied is not None:
             raise ReplyError(denied.code, denied.reason)
         limit = params.get("limit", 0)
         if not isinstance(limit, int) or isinstance(limit, bool):
             raise ReplyError(codes.BAD_REQUEST, "bad request: limit must be an integer")
-        max_limit = self.node.settings.history_max_limit
+        max_limit = self.ctx.settings.history_max_limit
         if limit < 0 or limit > max_limit:
             limit = max_limit
         reverse = bool(params.get("reverse", False))
@@ -532,7 +585,7 @@ class Connection:
             if not isinstance(since, dict):
                 raise ReplyError(codes.BAD_REQUEST, "bad request: since must be a stream position")
             since_offset = _uint(since.get("offset", 0))
-        hist = await self.node.broker.history(spec.name, since_offset, limit, reverse)
+        hist = await self.ctx.streams.history(spec.name, since_offset, limit, reverse)
         if since and since.get("epoch") and since.get("epoch") != hist.epoch:
             raise ReplyError(codes.UNRECOVERABLE_POSITION)
         pubs = [
@@ -543,18 +596,18 @@ class Connection:
 
     async def _cmd_presence(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = self._presence_spec(params)
-        entries = await self.node.presence_of(self, spec)
+        entries = await self.ctx.presence.presence(self, spec)
         return {"presence": entries}
 
     async def _cmd_presence_stats(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = self._presence_spec(params)
-        clients, users = await self.node.presence_stats_of(self, spec)
+        clients, users = await self.ctx.presence.stats(self, spec)
         return _strip_zero({"num_clients": clients, "num_users": users})
 
     def _presence_spec(self, params: dict[str, Any]) -> ChannelSpec:
         assert self.identity is not None
         spec = self._resolve(params.get("channel"))
-        denied = self.node.resolver.check_subscribe(self.identity.member, spec)
+        denied = self.ctx.resolver.check_subscribe(self.identity.member, spec)
         if denied is not None:
             raise ReplyError(denied.code, denied.reason)
         if spec.kind is not ChannelKind.ROOM or not spec.presence:
@@ -565,7 +618,7 @@ class Connection:
         method = params.get("method", "")
         if not isinstance(method, str):
             raise ReplyError(codes.BAD_REQUEST, "bad request: method must be a string")
-        handler = self.node.rpc.get(method)
+        handler = self.ctx.registry.rpc.get(method)
         if handler is None:
             raise ReplyError(codes.METHOD_NOT_FOUND, f"method not found: {method or '(empty)'}")
         data = self.codec.load_data(params.get("data"))
@@ -581,7 +634,7 @@ class Connection:
 
     def tick(self, now: float, wall: float) -> None:
         """Called about once a second by the node: pings, pong timeouts, expiry."""
-        settings = self.node.settings
+        settings = self.ctx.settings
         if not self.connected:
             if now - self.opened_at > settings.connect_timeout:
                 self.close(codes.STALE)

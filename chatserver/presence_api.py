@@ -17,8 +17,14 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from chatserver.api import ApiError, api_route, json_body
+from chatserver.channels import ChannelResolver
+from chatserver.config import Settings
 from chatserver.errors import ReplyError
+from chatserver.presence_service import PresenceService
 from chatserver.protocol import codes
+from chatserver.redis.catalog import RedisCatalog
+from chatserver.registry import Registry
+from chatserver.typing_service import TypingService
 from presence.model import OnlineMember
 from presence.rules import counts_view, may_see, sort_members
 from rooms.channels import ChannelKind
@@ -27,15 +33,20 @@ from rooms.policy import may_post
 if TYPE_CHECKING:
     from chatserver.channels import ChannelSpec
     from chatserver.connection import Connection
-    from chatserver.node import Node
 
 DEFAULT_MEMBERS_LIMIT = 100
 MAX_MEMBERS_LIMIT = 1000
 MAX_STATUS_USERS = 1000
 
 
-def install(node: Node) -> None:
-    presence = node.presence
+def install(
+    registry: Registry,
+    settings: Settings,
+    presence: PresenceService,
+    typing_service: TypingService,
+    resolver: ChannelResolver,
+    catalog: RedisCatalog,
+) -> None:
 
     def room_spec(conn: Connection, data: Any, *, need_presence: bool) -> ChannelSpec:
         if not isinstance(data, dict):
@@ -43,13 +54,13 @@ def install(node: Node) -> None:
         channel = data.get("channel")
         if not isinstance(channel, str) or not channel:
             raise ReplyError(codes.BAD_REQUEST, "bad request: channel required")
-        spec = node.resolver.resolve(channel)
+        spec = resolver.resolve(channel)
         if spec is None:
             raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}")
         if spec.kind is not ChannelKind.ROOM:
             raise ReplyError(codes.NOT_AVAILABLE, "not available: presence and typing are for rooms")
         assert conn.identity is not None
-        denied = node.resolver.check_subscribe(conn.identity.member, spec)
+        denied = resolver.check_subscribe(conn.identity.member, spec)
         if denied is not None:
             raise ReplyError(denied.code, f"permission denied: {denied.reason}")
         if need_presence and not spec.presence:
@@ -102,13 +113,13 @@ def install(node: Node) -> None:
         denied = may_post(conn.identity.member, spec.room)
         if denied is not None:
             raise ReplyError(denied.code, f"permission denied: {denied.reason}")
-        return await node.typing.report(conn, spec, typing)
+        return await typing_service.report(conn, spec, typing)
 
-    node.register_rpc("presence.members", rpc_members)
-    node.register_rpc("presence.counts", rpc_counts)
-    node.register_rpc("chat.typing", rpc_typing)
+    registry.register_rpc("presence.members", rpc_members)
+    registry.register_rpc("presence.counts", rpc_counts)
+    registry.register_rpc("chat.typing", rpc_typing)
 
-    @api_route(node, "/api/presence/status", ["POST"])
+    @api_route(settings, "/api/presence/status", ["POST"])
     async def user_status(request: Request) -> Any:
         body = await json_body(request)
         users = body.get("users")
@@ -120,13 +131,13 @@ def install(node: Node) -> None:
         online = await presence.users_online(wanted)
         return {"users": {user: {"online": online[user]} for user in wanted}}
 
-    @api_route(node, "/api/communities/{community}/rooms/{room}/presence", ["GET"])
+    @api_route(settings, "/api/communities/{community}/rooms/{room}/presence", ["GET"])
     async def room_presence(request: Request) -> Any:
-        room = node.catalog.room(request.path_params["community"], request.path_params["room"])
+        room = catalog.room(request.path_params["community"], request.path_params["room"])
         if room is None:
             raise ApiError(404, "not_found", "no such room")
         counts = await presence.read_counts(room.channel)
         view = counts_view(counts, viewer_is_staff=True)
         return {"channel": room.channel, **view.to_dict()}
 
-    node.extension_routes += [user_status, room_presence]
+    registry.routes += [user_status, room_presence]

@@ -13,14 +13,12 @@ from typing import Any
 
 import pytest
 
-from chatserver.app import install_extensions
+from chatserver.app import Server
 from chatserver.auth import Identity
 from chatserver.config import Settings
 from chatserver.connection import Connection
 from chatserver.errors import ReplyError
-from chatserver.moderation import service
 from chatserver.moderation.audit import Actor, AuditFilter
-from chatserver.node import Node
 from chatserver.posting import Held, Outcome, Placed, Published, Submission, from_sender
 from chatserver.protocol.codec import JSON
 from rooms.model import Community, Member, Role, Room
@@ -30,15 +28,14 @@ from tests.harness import API_KEY, SECRET, unique
 @pytest.fixture
 async def node(valkey):
     settings = Settings(redis_url=valkey.url, secret=SECRET, api_key=API_KEY, seed_demo=False, node_name=unique("inproc"))
-    n = Node(settings)
-    install_extensions(n, ["chatserver.moderation"])
-    await n.start()
-    yield n
-    await n.stop()
+    server = Server(settings, ["chatserver.moderation"])
+    await server.start()
+    yield server
+    await server.stop()
 
 
-def author(node: Node, community: str, user: str) -> Connection:
-    conn = Connection(node, JSON)
+def author(node: Server, community: str, user: str) -> Connection:
+    conn = Connection(node.connection_context, JSON)
     conn.identity = Identity(Member(user, user.title(), {community: Role.MEMBER}), None)
     return conn
 
@@ -48,7 +45,8 @@ async def test_questions_are_moderated_and_published_by_their_kind(node):
     await node.catalog.put_community(Community(community))
     room = Room(community, "r")
     await node.catalog.put_room(room)
-    mod = service(node)
+    mod = node.moderation
+    assert mod is not None
     published: list[tuple[str, str, str]] = []
 
     async def publish_question(hold, text: str, actor: Actor) -> dict:

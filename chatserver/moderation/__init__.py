@@ -1,6 +1,6 @@
 """Moderation extension: per-room hook pipelines, the hold queue, live moderator actions,
-member reports and the audit log. ``install(node)`` wires it in (listed in
-``chatserver.app.EXTENSIONS``); ``service(node)`` returns the running ``ModerationService``.
+member reports and the audit log. ``install(ext)`` wires it in and returns the running
+``ModerationService`` (the composition root, ``chatserver.app``, hands it to Q&A).
 
 Contract:
 - Every member message passes the room's pipeline (``[moderation]`` config, layered per
@@ -25,37 +25,28 @@ from moderation_hooks import ModerationConfigError, parse_config
 from moderation_hooks.loading import HookLoadError
 
 if TYPE_CHECKING:
+    from chatserver.extension import ExtensionContext
     from chatserver.moderation.service import ModerationService
-    from chatserver.node import Node
 
-ATTRIBUTE = "moderation"
-
-def service(node: Node) -> ModerationService:
-    """The moderation service installed on ``node`` (raises LookupError when it is not)."""
-    found = getattr(node, ATTRIBUTE, None)
-    if found is None:
-        raise LookupError("the chatserver.moderation extension is not installed")
-    return found  # type: ignore[no-any-return]
-
-
-def install(node: Node) -> None:
+def install(ext: ExtensionContext) -> ModerationService:
+    """Build the moderation service, plug it into the poster, the typing gates, the
+    subscribe checks and the registry (RPC, routes, hooks, metrics); return it."""
     from chatserver.moderation.http import routes
     from chatserver.moderation.rpc import ModerationRpc
     from chatserver.moderation.service import ModerationService
     from chatserver.moderation.subscribe import install_checks
 
     try:
-        config = parse_config(node.settings.sections.get("moderation"))
-        svc = ModerationService(node, config)
+        config = parse_config(ext.settings.sections.get("moderation"))
+        svc = ModerationService(ext, config)
     except (ModerationConfigError, HookLoadError) as exc:
         raise ConfigError(f"[moderation]: {exc}") from None
-    setattr(node, ATTRIBUTE, svc)
     svc.attach()
     install_checks(svc)
     ModerationRpc(svc).install()
-    node.extension_routes.extend(routes(svc))
-    node.subscribe_hooks.append(svc.watchers.on_subscribed)
-    node.unsubscribe_hooks.append(svc.watchers.on_unsubscribed)
+    ext.registry.routes.extend(routes(svc))
+    ext.registry.subscribe_hooks.append(svc.watchers.on_subscribed)
+    ext.registry.unsubscribe_hooks.append(svc.watchers.on_unsubscribed)
 
     async def start() -> None:
         await svc.sanctions.start()
@@ -67,9 +58,10 @@ def install(node: Node) -> None:
         await svc.watchers.stop()
         await svc.sanctions.stop()
 
-    node.startup_hooks.append(start)
-    node.shutdown_hooks.append(stop)
-    node.metric_sources.append(lambda: metrics(svc))
+    ext.registry.startup_hooks.append(start)
+    ext.registry.shutdown_hooks.append(stop)
+    ext.registry.metric_sources.append(lambda: metrics(svc))
+    return svc
 
 
 def metrics(svc: ModerationService) -> dict[str, float]:
@@ -85,4 +77,4 @@ def metrics(svc: ModerationService) -> dict[str, float]:
     return out
 
 
-__all__ = ["install", "service"]
+__all__ = ["install"]

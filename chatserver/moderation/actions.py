@@ -62,8 +62,8 @@ def user_of(value: Any) -> str:
 class ModeratorActions:
     def __init__(self, service: ModerationService) -> None:
         self.service = service
-        self.node = service.node
-        self.redis = service.node.redis
+        self.ext = service.ext
+        self.redis = service.ext.redis
         self.audit = service.audit
         self.sanctions = service.sanctions
         self.deleted = 0
@@ -75,7 +75,7 @@ class ModeratorActions:
         if offset is not None:
             if isinstance(offset, bool) or not isinstance(offset, int) or offset < 1:
                 raise bad_request("offset must be a positive integer")
-            found = await self.node.broker.entry(channel, offset)
+            found = await self.ext.streams.entry(channel, offset)
             entries = [found] if found is not None else []
         elif isinstance(message_id, str) and message_id:
             entries = await self._scan_for_id(channel, message_id)
@@ -104,9 +104,9 @@ class ModeratorActions:
         needle = message_id.encode()
         before: int | None = None
         scanned = 0
-        limit = self.node.settings.history_max_limit
+        limit = self.ext.settings.history_max_limit
         while scanned < 10 * limit:
-            batch = await self.node.broker.entries_before(channel, before, 200)
+            batch = await self.ext.streams.entries_before(channel, before, 200)
             if not batch:
                 return []
             for entry in batch:
@@ -122,12 +122,12 @@ class ModeratorActions:
 
     async def remove_from_room(self, room: Room, found: FoundMessage, event: dict[str, Any]) -> int:
         """Run delete_message.lua; returns the deletion event's offset (0: already gone)."""
-        spec = self.node.resolver.resolve(room.channel)
+        spec = self.ext.resolver.resolve(room.channel)
         if spec is None:
             raise not_found(f"no room {room.channel}")
         now_ms = int(time.time() * 1000)
         payload = pack_payload(orjson.dumps(event), time_ms=now_ms)
-        removed, event_offset = await self.node.broker.delete(room.channel, found.offset, payload, spec.history)
+        removed, event_offset = await self.ext.streams.delete(room.channel, found.offset, payload, spec.history)
         if not removed:
             return 0
         self.deleted += 1
@@ -172,7 +172,7 @@ class ModeratorActions:
         window = self._int(seconds, "seconds", 1, 30 * 86_400, self.service.config.recent_window)
         most = self._int(limit, "limit", 1, 1000, 100)
         cutoff_ms = int((time.time() - window) * 1000)
-        rooms = [room] if room is not None else self.node.catalog.rooms_of(community)
+        rooms = [room] if room is not None else self.ext.catalog.rooms_of(community)
         removed: list[dict[str, Any]] = []
         for r in rooms:
             for found in await self._recent_of(r, target, cutoff_ms, most - len(removed)):
@@ -196,7 +196,7 @@ class ModeratorActions:
         out: list[FoundMessage] = []
         if most <= 0:
             return out
-        batch = await self.node.broker.entries_before(room.channel, None, self.node.settings.history_max_limit)
+        batch = await self.ext.streams.entries_before(room.channel, None, self.ext.settings.history_max_limit)
         needle = user.encode()
         for entry in batch:
             payload = entry.payload
@@ -294,7 +294,7 @@ class ModeratorActions:
             await self.sanctions.put("kicks", room.community, kick_field(room.name, target), Sanction(until, actor.user, reason_text, now))
         why = "removed from the room by a moderator" + (f": {reason_text}" if reason_text else "")
         for channel in (room.channel, room.channel + "/qa"):
-            await self.node.unsubscribe_user(target, channel, UNSUBSCRIBE_KICKED, why[:100])
+            await self.ext.notifier.unsubscribe_user(target, channel, UNSUBSCRIBE_KICKED, why[:100])
         await self._tell(target, notices.sanction("kicked", room.community, until if block else None, reason_text, channel=room.channel))
         await self.audit.append(
             room.community, "kick", actor, target={"user": target, "channel": room.channel}, reason=reason_text,
@@ -307,8 +307,8 @@ class ModeratorActions:
     async def slow_mode(self, actor: Actor, room: Room, seconds: Any, reason: Any = None) -> dict[str, Any]:
         value = self._int(seconds, "seconds", 0, 6 * 3600, None)
         reason_text = reason_of(reason)
-        await self.node.catalog.update_room(room.community, room.name, {"settings": {"slow_mode": value}})
-        await self.node.publish_event(room.channel, {"type": "room.slow_mode", "seconds": value, "ts": int(time.time() * 1000)})
+        await self.ext.catalog.update_room(room.community, room.name, {"settings": {"slow_mode": value}})
+        await self.ext.notifier.publish_event(room.channel, {"type": "room.slow_mode", "seconds": value, "ts": int(time.time() * 1000)})
         await self.audit.append(
             room.community, "slow_mode", actor, target={"channel": room.channel}, reason=reason_text, details={"seconds": value}
         )
@@ -316,11 +316,11 @@ class ModeratorActions:
 
     async def lock(self, actor: Actor, room: Room, locked: bool, reason: Any = None) -> dict[str, Any]:
         reason_text = reason_of(reason)
-        await self.node.catalog.update_room(room.community, room.name, {"settings": {"locked": locked}})
+        await self.ext.catalog.update_room(room.community, room.name, {"settings": {"locked": locked}})
         event = {"type": "room.locked" if locked else "room.unlocked", "ts": int(time.time() * 1000)}
         if reason_text:
             event["reason"] = reason_text
-        await self.node.publish_event(room.channel, event)
+        await self.ext.notifier.publish_event(room.channel, event)
         await self.audit.append(
             room.community, "lock" if locked else "unlock", actor, target={"channel": room.channel}, reason=reason_text
         )
@@ -338,10 +338,10 @@ class ModeratorActions:
             event["text"] = text
             event["edited"] = True
         event["restored"] = True
-        spec = self.node.resolver.resolve(record.channel)
+        spec = self.ext.resolver.resolve(record.channel)
         if spec is None or spec.room is None:
             raise not_found(f"no room {record.channel}")
-        poster = self.node.poster
+        poster = self.ext.poster
 
         async def republish(sub: Submission, item_id: str, text: str, hidden: tuple[str, ...]) -> Placed:
             published = await poster.publish_event(
@@ -362,6 +362,6 @@ class ModeratorActions:
 
     async def _tell(self, user: str, event: dict[str, Any]) -> None:
         try:
-            await self.node.notify_user(user, event)
+            await self.ext.notifier.notify_user(user, event)
         except Exception:
             log.exception("could not notify %s", user)

@@ -51,7 +51,7 @@ def redaction_spans(review: Review) -> list[tuple[int, int, str]]:
 class HoldQueue:
     def __init__(self, service: ModerationService, store: RedisHoldStore, audit: AuditLog) -> None:
         self.service = service
-        self.node = service.node
+        self.ext = service.ext
         self.store = store
         self.audit = audit
         self.kinds: dict[str, OnApprove] = {}
@@ -69,7 +69,7 @@ class HoldQueue:
     async def hold(self, record: HoldRecord, review: Review | None = None) -> tuple[HoldRecord, bool]:
         """Store ``record`` (once per client message id) and tell everyone who must know.
         Returns the stored record (the first one, for a retry) and whether it is new."""
-        room = self.node.catalog.rooms.get(record.channel)
+        room = self.ext.catalog.rooms.get(record.channel)
         policy = self.service.policy_for(room) if room is not None else self.service.config.policy
         now_ms = int(time.time() * 1000)
         record.created_ms = record.created_ms or now_ms
@@ -81,7 +81,7 @@ class HoldQueue:
         if policy.escalate:
             record.escalated = await self.service.watchers.online(record.channel) == 0
         hold_ttl = policy.hold_expiry + self.service.config.hold_retention
-        idem_ttl = policy.hold_expiry + self.node.settings.idempotency_ttl
+        idem_ttl = policy.hold_expiry + self.ext.settings.idempotency_ttl
         hold_id, created = await self.store.create(record, hold_ttl, idem_ttl)
         if not created:
             existing = await self.store.get(record.channel, hold_id)
@@ -121,7 +121,7 @@ class HoldQueue:
             return {**record.public(), "already": True}
         if record.status != "pending":
             raise self._conflict(record, record.status)
-        room = self.node.catalog.rooms.get(channel)
+        room = self.ext.catalog.rooms.get(channel)
         edited = text is not None and text.strip() != record.text
         final = text.strip() if text is not None else record.redacted_text
         if room is not None and len(final) > room.settings.max_message_length:
@@ -221,13 +221,13 @@ class HoldQueue:
 
     async def _notify(self, user: str, event: dict[str, Any]) -> None:
         try:
-            await self.node.notify_user(user, event)
+            await self.ext.notifier.notify_user(user, event)
         except Exception:
             log.exception("could not notify %s of %s", user, event.get("type"))
 
     async def _feed(self, channel: str, event: dict[str, Any]) -> None:
         try:
-            await self.node.publish_event(channel, event)
+            await self.ext.notifier.publish_event(channel, event)
         except Exception:
             log.exception("could not publish %s to %s", event.get("type"), channel)
 

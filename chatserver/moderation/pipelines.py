@@ -31,7 +31,7 @@ from moderation_hooks.newmember import MEMBER_STATS
 from rooms.model import Community, Room
 
 if TYPE_CHECKING:
-    from chatserver.node import Node
+    from chatserver.extension import ExtensionContext
 
 log = logging.getLogger("chatserver.moderation.pipelines")
 
@@ -41,9 +41,9 @@ API_KEY = "moderation"  # community.settings["moderation"], room.settings.extra[
 
 
 class RoomPipelines(Pipeline):
-    def __init__(self, node: Node, config: ModerationConfig) -> None:
+    def __init__(self, ext: ExtensionContext, config: ModerationConfig) -> None:
         super().__init__([])
-        self.node = node
+        self.ext = ext
         self.config = config
         self.failure_counts: dict[str, int] = {}
         self._cache: dict[str, tuple[Room, Community | None, Pipeline, Policy]] = {}
@@ -88,7 +88,7 @@ class RoomPipelines(Pipeline):
         return Pipeline(build_specs(resolved.hooks), self.failure_counts), resolved.policy
 
     def for_room(self, room: Room) -> tuple[Pipeline, Policy]:
-        community = self.node.catalog.communities.get(room.community)
+        community = self.ext.catalog.communities.get(room.community)
         cached = self._cache.get(room.channel)
         if cached is not None and cached[0] is room and cached[1] is community:
             return cached[2], cached[3]
@@ -103,7 +103,7 @@ class RoomPipelines(Pipeline):
         return pipeline, policy
 
     def describe(self, room: Room) -> dict[str, Any]:
-        community = self.node.catalog.communities.get(room.community)
+        community = self.ext.catalog.communities.get(room.community)
         resolved = resolve(self.config, self.layers(room, community))
         return {
             "pipeline": [
@@ -141,7 +141,7 @@ class RoomPipelines(Pipeline):
                     commands.append((b"EXPIRE", recent_key, RECENT_TTL))
             if MEMBER_STATS in needs:
                 commands.append((b"HGET", keys.posts(ctx.room.community), ctx.user))
-            results = await self.node.commands(commands)
+            results = await self.ext.commands.commands(commands)
             if RECENT_POSTS in needs:
                 recent = []
                 for item in results.pop(0):
@@ -162,7 +162,7 @@ class RoomPipelines(Pipeline):
         """Count an accepted (published or held) post towards the member's messages in the
         community, always (so that switching the new-member hold on later does not treat
         everyone as new). In the background: the sender's reply does not wait for it."""
-        task = asyncio.ensure_future(self.node.command(b"HINCRBY", keys.posts(room.community), user, 1))
+        task = asyncio.ensure_future(self.ext.commands.command(b"HINCRBY", keys.posts(room.community), user, 1))
         self._background.add(task)
         task.add_done_callback(self._done)
 

@@ -31,8 +31,8 @@ log = logging.getLogger("chatserver.moderation.reports")
 class Reports:
     def __init__(self, service: ModerationService) -> None:
         self.service = service
-        self.node = service.node
-        self.redis = service.node.redis
+        self.ext = service.ext
+        self.redis = service.ext.redis
         self.received = 0
         self.hidden = 0
 

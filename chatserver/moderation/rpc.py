@@ -27,7 +27,7 @@ Handler = Callable[[Actor, str, "Room | None", dict[str, Any]], Awaitable[Any]]
 class ModerationRpc:
     def __init__(self, service: ModerationService) -> None:
         self.service = service
-        self.node = service.node
+        self.ext = service.ext
 
     def install(self) -> None:
         s = self.service
@@ -60,10 +60,10 @@ class ModerationRpc:
             "mod.audit": lambda actor, c, room, d: self._audit(c, d),
         }
         for name, handler in room_methods.items():
-            self.node.register_rpc(name, self._guard(name, handler, need_room=True))
+            self.ext.registry.register_rpc(name, self._guard(name, handler, need_room=True))
         for name, handler in community_methods.items():
-            self.node.register_rpc(name, self._guard(name, handler, need_room=False))
-        self.node.register_rpc("chat.report", self._report)
+            self.ext.registry.register_rpc(name, self._guard(name, handler, need_room=False))
+        self.ext.registry.register_rpc("chat.report", self._report)
 
     def _scope(self, data: Any, need_room: bool) -> tuple[str, Room | None]:
         if not isinstance(data, dict):
@@ -72,14 +72,14 @@ class ModerationRpc:
         if channel is not None:
             if not isinstance(channel, str):
                 raise bad_request("channel must be a string")
-            spec = self.node.resolver.resolve(channel)
+            spec = self.ext.resolver.resolve(channel)
             if spec is None or spec.kind is not ChannelKind.ROOM or spec.room is None:
                 raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown room {channel}")
             return spec.room.community, spec.room
         if need_room:
             raise bad_request("channel (the room) is required")
         community = data.get("community")
-        if not isinstance(community, str) or community not in self.node.catalog.communities:
+        if not isinstance(community, str) or community not in self.ext.catalog.communities:
             raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown community {community!r}")
         return community, None
 

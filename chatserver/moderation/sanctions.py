@@ -22,7 +22,7 @@ from chatserver.redis.commands import CONTROL_CHANNEL, pack_control
 from rooms.channels import parse_channel
 
 if TYPE_CHECKING:
-    from chatserver.node import Node
+    from chatserver.extension import ExtensionContext
 
 log = logging.getLogger("chatserver.moderation.sanctions")
 
@@ -56,9 +56,9 @@ def kick_field(room: str, user: str) -> str:
 
 
 class Sanctions:
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.redis = node.redis
+    def __init__(self, ext: ExtensionContext) -> None:
+        self.ext = ext
+        self.redis = ext.redis
         # kind -> community -> field (user, or "room\nuser" for kicks) -> sanction
         self.cache: dict[str, dict[str, dict[str, Sanction]]] = {k: {} for k in KINDS}
         self._task: asyncio.Task[None] | None = None
@@ -67,7 +67,7 @@ class Sanctions:
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.node.hub.on_control("mod.sanction", self._on_control)
+        self.ext.registry.on_control("mod.sanction", self._on_control)
         for _ in range(5):
             if await self.reload():
                 break
@@ -88,7 +88,7 @@ class Sanctions:
     async def reload(self) -> bool:
         """Read every community's sanctions; False (cache untouched) if a change raced it."""
         before = self._changes
-        communities = sorted(self.node.catalog.communities)
+        communities = sorted(self.ext.catalog.communities)
         fresh: dict[str, dict[str, dict[str, Sanction]]] = {k: {} for k in KINDS}
         if communities:
             pipe = self.redis.pipeline(transaction=False)
@@ -168,7 +168,7 @@ class Sanctions:
     def drop_local_subscriptions(self, community: str, user: str, reason: str) -> None:
         """Unsubscribe ``user``'s connections on this process from every channel of
         ``community`` (rooms, Q&A boards, moderator feeds). Private channels stay."""
-        for conn in list(self.node.users.get(user, ())):
+        for conn in list(self.ext.local_users.get(user, ())):
             for channel in list(conn.subs):
                 parsed = parse_channel(channel)
                 if parsed is not None and parsed.community == community:

@@ -33,7 +33,7 @@ from rooms.messages import Draft
 from rooms.model import Member, Role, Room
 
 if TYPE_CHECKING:
-    from chatserver.node import Node
+    from chatserver.extension import ExtensionContext
 
 log = logging.getLogger("chatserver.moderation")
 
@@ -46,14 +46,14 @@ def actor_of(member: Member, community: str, via: str = "rpc") -> Actor:
 
 
 class ModerationService:
-    def __init__(self, node: Node, config: ModerationConfig) -> None:
-        self.node = node
+    def __init__(self, ext: ExtensionContext, config: ModerationConfig) -> None:
+        self.ext = ext
         self.config = config
-        self.pipelines = RoomPipelines(node, config)
-        self.audit = AuditLog(node.redis, config.audit_retention)
-        self.sanctions = Sanctions(node)
-        self.watchers = ModeratorWatchers(node)
-        self.store = RedisHoldStore(node.redis)
+        self.pipelines = RoomPipelines(ext, config)
+        self.audit = AuditLog(ext.redis, config.audit_retention)
+        self.sanctions = Sanctions(ext)
+        self.watchers = ModeratorWatchers(ext)
+        self.store = RedisHoldStore(ext.redis)
         self.holds = HoldQueue(self, self.store, self.audit)
         self.actions = ModeratorActions(self)
         self.reports = Reports(self)
@@ -73,21 +73,21 @@ class ModerationService:
 
     async def publish_feed(self, channel: str, event: dict[str, Any]) -> None:
         try:
-            await self.node.publish_event(channel, event)
+            await self.ext.notifier.publish_event(channel, event)
         except Exception:
             log.exception("could not publish %s to %s", event.get("type"), channel)
 
     # ---- wiring into the Poster -------------------------------------------------------------
 
     def attach(self) -> None:
-        poster = self.node.poster
+        poster = self.ext.poster
         poster.use_pipeline(self.pipelines)
         poster.add_gate(self.check_sanctions, kinds=("message", "question"))
         poster.add_context_builder(self._context)
         poster.use_hold(self._hold)
         poster.add_observer(self._observe)
         poster.add_retry_lookup(self._retry)
-        self.node.typing.gates.append(self.typing_gate)
+        self.ext.typing.add_gate(self.typing_gate)
 
     def typing_gate(self, conn: Sender, spec: Any) -> str | None:
         """Muted or banned members do not show as typing (they could not post anyway)."""
@@ -130,17 +130,17 @@ class ModerationService:
             refusal = ReplyError(codes.PERMISSION_DENIED, f"permission denied: removed from this room until {iso(kick.until)}")
         elif room.settings.slow_mode > 0:
             key = keys.slow(room.channel, member.user)
-            if not await self.node.command(b"SET", key, b"1", b"NX", b"PX", room.settings.slow_mode * 1000):
-                wait_ms = max(1, int(await self.node.command(b"PTTL", key)))
+            if not await self.ext.commands.command(b"SET", key, b"1", b"NX", b"PX", room.settings.slow_mode * 1000):
+                wait_ms = max(1, int(await self.ext.commands.command(b"PTTL", key)))
                 refusal = ReplyError(
                     codes.SLOW_MODE,
                     f"slow mode: next post allowed at {iso(now + wait_ms / 1000)} (in {-(-wait_ms // 1000)} s)",
                 )
         if refusal is not None:
-            await self._safety_net(conn, room, draft)
+            await self.safety_net(conn, room, draft)
             raise refusal
 
-    async def _safety_net(self, conn: Sender, room: Room, draft: Draft) -> None:
+    async def safety_net(self, conn: Sender, room: Room, draft: Draft) -> None:
         pipeline, _ = self.pipelines.for_room(room)
         safety = pipeline.safety_pipeline()
         if not safety.hooks:
@@ -158,7 +158,7 @@ class ModerationService:
     async def _crisis_alert(self, member: Member, room: Room, text: str, crisis: Hold, why: str) -> None:
         self.crisis_alerts += 1
         try:
-            await self.node.notify_user(member.user, notices.support_for(room.channel, crisis))
+            await self.ext.notifier.notify_user(member.user, notices.support_for(room.channel, crisis))
         except Exception:
             log.exception("could not send support resources to %s", member.user)
         await self.publish_feed(
@@ -229,7 +229,7 @@ class ModerationService:
     async def _retry(self, conn: Sender, room: Room, draft: Draft) -> Outcome | None:
         if not draft.client_msg_id:
             return None
-        hold_id = await self.node.command(
+        hold_id = await self.ext.commands.command(
             b"GET", keys.hold_idempotency(room.channel, conn.user, draft.client_msg_id)
         )
         if hold_id is None:
@@ -290,7 +290,7 @@ class ModerationService:
         if hidden:
             try:
                 text = outcome.text if isinstance(outcome, Published) else ""
-                await self.node.notify_user(member.user, notices.redacted(room.channel, outcome.id, hidden, text))
+                await self.ext.notifier.notify_user(member.user, notices.redacted(room.channel, outcome.id, hidden, text))
             except Exception:
                 log.exception("could not tell %s about a redaction", member.user)
         if isinstance(outcome, Rejected):
@@ -301,18 +301,18 @@ class ModerationService:
     # ---- publishing an approved message --------------------------------------------------------
 
     async def _publish_held_message(self, record: HoldRecord, text: str, actor: Actor) -> dict[str, Any]:
-        spec = self.node.resolver.resolve(record.channel)
+        spec = self.ext.resolver.resolve(record.channel)
         room = spec.room if spec is not None else None
         if room is None:
             raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {record.channel}")
         redacted = tuple(sorted({label for _, _, label in record.spans})) if text == record.redacted_text and record.spans else ()
-        outcome = await self.node.poster.submit(
+        outcome = await self.ext.poster.submit(
             Submission(
                 room=room,
                 author=Member(record.user, record.name, {}),
                 role=Role(record.role) if record.role in {r.value for r in Role} else Role.MEMBER,
                 text=text,
-                destination=self.node.poster.to_room,
+                destination=self.ext.poster.to_room,
                 info=record.info or None,
                 client_msg_id=record.client_msg_id or None,
                 reply_to=record.reply_to or None,

@@ -37,4 +37,4 @@ def install_checks(service: ModerationService) -> None:
         return None
 
     for kind in (ChannelKind.ROOM, ChannelKind.QA, ChannelKind.ROOM_MOD, ChannelKind.COMMUNITY_MOD):
-        service.node.resolver.add_check(kind, banned)
+        service.ext.resolver.add_check(kind, banned)

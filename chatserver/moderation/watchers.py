@@ -19,7 +19,7 @@ from rooms.channels import ChannelKind
 
 if TYPE_CHECKING:
     from chatserver.connection import Connection, Sub
-    from chatserver.node import Node
+    from chatserver.extension import ExtensionContext
 
 log = logging.getLogger("chatserver.moderation.watchers")
 
@@ -28,14 +28,14 @@ HEARTBEAT = 15
 
 
 class ModeratorWatchers:
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.redis = node.redis
+    def __init__(self, ext: ExtensionContext) -> None:
+        self.ext = ext
+        self.redis = ext.redis
         self.local: dict[tuple[str, str], None] = {}  # (room channel, member) on this process
         self._task: asyncio.Task[None] | None = None
 
     def _member(self, conn: Connection) -> str:
-        return f"{self.node.node_id}/{conn.client_id}"
+        return f"{self.ext.node_id}/{conn.client_id}"
 
     async def start(self) -> None:
         self._task = asyncio.ensure_future(self._heartbeat())

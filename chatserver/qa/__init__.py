@@ -1,6 +1,6 @@
 """Live Q&A sessions in a room's board channel ``<community>:<room>/qa``.
 
-Contract: ``install(node)`` registers the ``qa.*`` RPC methods, the stage-mode posting gate,
+Contract: ``install(ext)`` registers the ``qa.*`` RPC methods, the stage-mode posting gate,
 the transcript HTTP routes, and a control-message handler; it exposes the service as
 ``node.qa``. All state lives in Redis (``chatserver.qa.store``); every change is decided by
 the pure domain ``rooms.qa`` and published on the board channel in the order it happened
@@ -23,38 +23,33 @@ from chatserver.qa.stage import CONTROL_KIND
 from chatserver.qa.votes import VoteBatcher
 
 if TYPE_CHECKING:
-    from chatserver.node import Node
+    from chatserver.extension import ExtensionContext
+    from chatserver.moderation.service import ModerationService
 
 
-def install(node: Node) -> None:
-    config = QaConfig.from_section(node.settings.sections.get("qa"))
-    svc = QaService(node, config)
-    svc.stage.node = node
+def install(ext: ExtensionContext, moderation: ModerationService) -> QaService:
+    """Build the Q&A service on top of the moderation service (questions are held in its
+    queue, ``qa.trace`` goes to its audit log); register RPC methods, the stage-mode
+    posting gate, routes, the control handler and metrics; return the service."""
+    config = QaConfig.from_section(ext.settings.sections.get("qa"))
+    svc = QaService(ext, config, moderation)
     votes = VoteBatcher(svc.store, config.vote_batch_ms)
-    svc.audit_sinks.append(ModFeedAudit(node))
+    svc.audit_sinks.append(ModFeedAudit(ext.notifier))
+    moderated.link(svc, moderation)
     rpc = QaRpc(svc, votes)
-    rpc.register(node)
-    node.poster.add_gate(svc.stage.gate, kinds=("message",))
-    node.hub.on_control(CONTROL_KIND, svc.stage.on_control)
-    node.shutdown_hooks.append(votes.close)
-    node.metric_sources.append(
+    rpc.register(ext.registry)
+    ext.poster.add_gate(svc.stage.gate, kinds=("message",))
+    ext.registry.on_control(CONTROL_KIND, svc.stage.on_control)
+    ext.registry.shutdown_hooks.append(votes.close)
+    ext.registry.metric_sources.append(
         lambda: {
             "qa_votes": float(votes.votes),
             "qa_vote_count_events": float(votes.flushes),
             "qa_commit_conflicts": float(svc.conflicts),
         }
     )
-    node.extension_routes.extend(http.routes(node, svc))
-
-    async def link_moderation() -> None:
-        if not moderated.link(svc):
-            raise RuntimeError(
-                "chatserver.qa needs the chatserver.moderation extension: questions pass the "
-                "room's moderation pipeline and hold queue (add it to EXTENSIONS)"
-            )
-
-    node.startup_hooks.append(link_moderation)
-    node.qa = svc  # type: ignore[attr-defined]
+    ext.registry.routes.extend(http.routes(ext, svc))
+    return svc
 
 
 __all__ = ["install"]

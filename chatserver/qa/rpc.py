@@ -41,7 +41,7 @@ from rooms.qa.views import Order, question_view, session_view, sort_questions, t
 
 if TYPE_CHECKING:
     from chatserver.connection import Connection
-    from chatserver.node import Node
+    from chatserver.registry import Registry
 
 QuestionCommand = Callable[[Actor, str, dict[str, Any]], BoardCommand]
 
@@ -95,7 +95,7 @@ class QaRpc:
         self.svc = svc
         self.votes = votes
 
-    def register(self, node: Node) -> None:
+    def register(self, registry: Registry) -> None:
         methods: dict[str, Callable[[Connection, Any], Any]] = {
             "qa.create": self.create,
             "qa.sessions": self.sessions,
@@ -116,7 +116,7 @@ class QaRpc:
             "qa.trace": self.trace,
         }
         for name, handler in methods.items():
-            node.register_rpc(name, handler)
+            registry.register_rpc(name, handler)
 
     # ------------------------------------------------------------------ sessions
 

@@ -36,7 +36,8 @@ from rooms.qa.views import Audience, event_views
 
 if TYPE_CHECKING:
     from chatserver.connection import Connection
-    from chatserver.node import Node
+    from chatserver.extension import ExtensionContext
+    from chatserver.moderation.service import ModerationService
 
 log = logging.getLogger("chatserver.qa")
 
@@ -58,15 +59,15 @@ def check_id(value: Any, what: str) -> str:
 
 
 class QaService:
-    def __init__(self, node: Node, config: QaConfig) -> None:
-        self.node = node
+    def __init__(self, ext: ExtensionContext, config: QaConfig, moderation: ModerationService) -> None:
+        self.ext = ext
         self.config = config
         self.rules = config.rules
-        self.store = RedisQaStore(node.redis, node.resolver.side_history[ChannelKind.QA], config.retention)
-        self.stage = StageCache(self.store)
+        self.store = RedisQaStore(ext.redis, ext.resolver.side_history[ChannelKind.QA], config.retention)
+        self.stage = StageCache(self.store, ext.control, moderation.safety_net)
         self.audit_sinks: list[AuditSink] = []
-        self.moderation: Any = None  # the moderation service, when installed (chatserver.qa.moderated)
-        self.poster = node.poster
+        self.moderation = moderation
+        self.poster = ext.poster
         self.conflicts = 0  # version conflicts retried (metrics)
 
     # ------------------------------------------------------------------ who and where
@@ -77,7 +78,7 @@ class QaService:
             raise ReplyError(codes.BAD_REQUEST, 'bad request: "channel" (the board, "<community>:<room>/qa") is required')
         if "/" not in channel:
             channel += "/qa"
-        spec = self.node.resolver.resolve(channel)
+        spec = self.ext.resolver.resolve(channel)
         if spec is None or spec.kind is not ChannelKind.QA or spec.room is None:
             raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}: a Q&A board is <community>:<room>/qa")
         return spec, spec.room
@@ -87,7 +88,7 @@ class QaService:
         minimum role)."""
         assert conn.identity is not None
         member = conn.identity.member
-        denied = self.node.resolver.check_subscribe(member, spec)
+        denied = self.ext.resolver.check_subscribe(member, spec)
         if denied is not None:
             raise refused(denied)
         role = member.role_in(spec.parsed.community)
@@ -181,7 +182,7 @@ class QaService:
         room = f"{session.community}:{session.room}"
         for body in screening:
             try:
-                await self.node.publish_event(f"{room}/screening", body)
+                await self.ext.notifier.publish_event(f"{room}/screening", body)
             except Exception:
                 log.exception("screening feed publish failed for %s", room)
         for event in events:
@@ -195,7 +196,7 @@ class QaService:
         """The asker learns privately that their question will not be answered."""
         q = event.question
         try:
-            await self.node.notify_user(
+            await self.ext.notifier.notify_user(
                 q.asker,
                 {
                     "type": "qa.question.dismissed",
