@@ -119,7 +119,8 @@ class Server:
         self._install(EXTENSIONS if extensions is None else tuple(extensions), users)
 
     def _install(self, names: tuple[str, ...], users: dict[str, set[Any]]) -> None:
-        from chatserver import moderation, qa
+        from chatserver.moderation import extension as moderation
+        from chatserver.qa import extension as qa
 
         unknown = set(names) - set(EXTENSIONS)
         if unknown:

@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -29,7 +29,21 @@ from chatserver.publication import Publication, pack_payload
 from rooms.model import Member, Role, Room
 
 if TYPE_CHECKING:
-    from chatserver.moderation.service import ModerationService
+    from chatserver.extension import ExtensionContext
+    from chatserver.moderation.audit import AuditLog
+    from chatserver.moderation.sanctions import Sanctions
+    from moderation_hooks import ModerationConfig, Policy
+
+
+class ActionsHost(Protocol):
+    """What moderator actions use of the moderation service."""
+
+    ext: ExtensionContext
+    config: ModerationConfig
+    audit: AuditLog
+    sanctions: Sanctions
+
+    def policy_for(self, room: Room) -> Policy: ...
 
 log = logging.getLogger("chatserver.moderation.actions")
 
@@ -60,7 +74,7 @@ def user_of(value: Any) -> str:
 
 
 class ModeratorActions:
-    def __init__(self, service: ModerationService) -> None:
+    def __init__(self, service: ActionsHost) -> None:
         self.service = service
         self.ext = service.ext
         self.redis = service.ext.redis

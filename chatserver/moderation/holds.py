@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chatserver.moderation import notices
 from chatserver.moderation.audit import SYSTEM, Actor, AuditLog
@@ -24,7 +24,20 @@ from chatserver.protocol import codes
 from moderation_hooks import Hold, Redact, Review
 
 if TYPE_CHECKING:
-    from chatserver.moderation.service import ModerationService
+    from chatserver.extension import ExtensionContext
+    from chatserver.moderation.watchers import ModeratorWatchers
+    from moderation_hooks import ModerationConfig, Policy
+    from rooms.model import Room
+
+
+class HoldsHost(Protocol):
+    """What the hold queue uses of the moderation service."""
+
+    ext: ExtensionContext
+    config: ModerationConfig
+    watchers: ModeratorWatchers
+
+    def policy_for(self, room: Room) -> Policy: ...
 
 log = logging.getLogger("chatserver.moderation.holds")
 
@@ -49,7 +62,7 @@ def redaction_spans(review: Review) -> list[tuple[int, int, str]]:
 
 
 class HoldQueue:
-    def __init__(self, service: ModerationService, store: RedisHoldStore, audit: AuditLog) -> None:
+    def __init__(self, service: HoldsHost, store: RedisHoldStore, audit: AuditLog) -> None:
         self.service = service
         self.ext = service.ext
         self.store = store

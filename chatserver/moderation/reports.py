@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgpack
 
@@ -23,13 +23,30 @@ from chatserver.moderation.records import HoldRecord
 from rooms.model import Room
 
 if TYPE_CHECKING:
-    from chatserver.moderation.service import ModerationService
+    from chatserver.extension import ExtensionContext
+    from chatserver.moderation.actions import ModeratorActions
+    from chatserver.moderation.audit import AuditLog
+    from chatserver.moderation.holds import HoldQueue
+    from moderation_hooks import Policy
+
+
+class ReportsHost(Protocol):
+    """What member reports use of the moderation service."""
+
+    ext: ExtensionContext
+    audit: AuditLog
+    actions: ModeratorActions
+    holds: HoldQueue
+
+    def policy_for(self, room: Room) -> Policy: ...
+
+    async def publish_feed(self, channel: str, event: dict[str, Any]) -> None: ...
 
 log = logging.getLogger("chatserver.moderation.reports")
 
 
 class Reports:
-    def __init__(self, service: ModerationService) -> None:
+    def __init__(self, service: ReportsHost) -> None:
         self.service = service
         self.ext = service.ext
         self.redis = service.ext.redis
