@@ -77,6 +77,7 @@ class Server:
             lambda **kw: PubSub(address, **kw),
             recover=self.broker.recover,
             repair_limit=settings.history_max_limit,
+            tasks=self.tasks,
         )
         self.registry = Registry(self.hub.on_control)
         self.registry.on_control("catalog", self._on_catalog_changed)

@@ -24,6 +24,7 @@ from chatserver.engine import Subscriptions
 from chatserver.publication import KIND_PUB, Publication
 from chatserver.redis.broker import channel_from_pubsub, pubsub_channel
 from chatserver.redis.commands import CONTROL_CHANNEL
+from chatserver.tasks import Tasks
 
 log = logging.getLogger("chatserver.hub")
 
@@ -123,6 +124,7 @@ class Hub:
         pubsub_factory: Callable[..., Subscriptions],
         recover: Recover | None = None,
         repair_limit: int = 1000,
+        tasks: Tasks | None = None,
     ) -> None:
         self._channels: dict[str, _Channel] = {}
         self._by_key: dict[bytes, _Channel] = {}
@@ -134,6 +136,7 @@ class Hub:
         self.gaps = 0  # gaps seen (each repaired from history, or handed to subscribers)
         self.repairs_failed = 0  # gaps history could not fill: subscribers recover themselves
         self.recover = recover
+        self.tasks = tasks if tasks is not None else Tasks("hub")
         self.repair_limit = repair_limit
         self._repairs: set[asyncio.Task[None]] = set()
 
@@ -142,6 +145,8 @@ class Hub:
         await self.pubsub.subscribe(CONTROL_CHANNEL)
 
     async def close(self) -> None:
+        for task in list(self._repairs):
+            task.cancel()
         await self.pubsub.close()
 
     # ---- membership -------------------------------------------------------------------
@@ -301,7 +306,7 @@ class Hub:
             try:
                 result = handler(msg)
                 if asyncio.iscoroutine(result):
-                    asyncio.ensure_future(result)
+                    self.tasks.spawn(result, f"control {msg.get('t')}")
             except Exception:
                 log.exception("control handler for %r failed", msg.get("t"))
 

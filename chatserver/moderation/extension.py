@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from chatserver.config import ConfigError
 from moderation_hooks import ModerationConfigError, parse_config
 from moderation_hooks.loading import HookLoadError
+from moderation_hooks.pipeline import THREADS
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
@@ -57,6 +58,7 @@ def metrics(svc: ModerationService) -> dict[str, float]:
         "moderation_crisis_alerts": svc.crisis_alerts,
         "moderation_audit_entries": svc.audit.appended,
         "moderation_hook_failures": sum(svc.pipelines.failure_counts.values()),
+        "moderation_hook_threads_stuck": THREADS.stuck,
     }
     return out
 

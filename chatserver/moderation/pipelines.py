@@ -8,7 +8,6 @@ records posts for them afterwards.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -47,7 +46,6 @@ class RoomPipelines(Pipeline):
         self.config = config
         self.failure_counts: dict[str, int] = {}
         self._cache: dict[str, tuple[Room, Community | None, Pipeline, Policy]] = {}
-        self._background: set[asyncio.Task[Any]] = set()
         self.default = Pipeline(build_specs(resolve(config, []).hooks), self.failure_counts)
         # Build every hook and every layer from the file now, so that a bad setting or a hook
         # that cannot be imported stops startup with its reason (not a room's first message).
@@ -162,11 +160,4 @@ class RoomPipelines(Pipeline):
         """Count an accepted (published or held) post towards the member's messages in the
         community, always (so that switching the new-member hold on later does not treat
         everyone as new). In the background: the sender's reply does not wait for it."""
-        task = asyncio.ensure_future(self.ext.commands.command(b"HINCRBY", keys.posts(room.community), user, 1))
-        self._background.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("counting a post failed: %s", task.exception())
+        self.ext.tasks.spawn(self.ext.commands.command(b"HINCRBY", keys.posts(room.community), user, 1), "count a post")
