@@ -1,8 +1,9 @@
 """Live Q&A sessions in a room's board channel ``<community>:<room>/qa``.
 
-Contract: ``install(ext)`` registers the ``qa.*`` RPC methods, the stage-mode posting gate,
-the transcript HTTP routes, and a control-message handler; it exposes the service as
-``node.qa``. All state lives in Redis (``chatserver.qa.store``); every change is decided by
+Contract: ``chatserver.qa.extension.install(ext, moderation)`` registers the ``qa.*`` RPC
+methods, the stage-mode posting gate, the transcript HTTP routes, and a control-message
+handler, and returns the service. All state lives in Redis (``chatserver.redis.qa_store``,
+behind the engine like every Redis access); every change is decided by
 the pure domain ``rooms.qa`` and published on the board channel in the order it happened
 (recoverable). Questions pass the room's moderation (``chatserver.moderation``, required)
 like room messages. Frames

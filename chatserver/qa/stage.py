@@ -21,7 +21,7 @@ from rooms.qa import may_post_in_stage
 
 if TYPE_CHECKING:
     from chatserver.engine import Control
-    from chatserver.qa.store import RedisQaStore
+    from chatserver.redis.qa_store import RedisQaStore
 
 SafetyNet = Callable[[Sender, Room, Draft], Awaitable[None]]
 

@@ -24,7 +24,6 @@ import msgpack
 import redis.asyncio as aioredis
 
 from chatserver.engine import HistoryOptions
-from chatserver.qa.records import pack_question, pack_session, unpack_question, unpack_session
 from chatserver.redis.broker import (
     load_lua,
     meta_key,
@@ -32,6 +31,7 @@ from chatserver.redis.broker import (
     pubsub_channel,
     stream_key,
 )
+from chatserver.redis.qa_records import pack_question, pack_session, unpack_question, unpack_session
 from rooms.qa.model import Board, Question, Session
 
 
