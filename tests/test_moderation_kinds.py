@@ -100,9 +100,10 @@ async def test_questions_are_moderated_and_published_by_their_kind(node):
 async def test_audit_log_keeps_entries_for_the_retention_time_only(node):
     from chatserver.moderation import keys
     from chatserver.moderation.audit import AuditLog
+    from chatserver.redis.moderation_store import RedisModerationStore
 
     community = unique("ret")
-    log = AuditLog(node.redis, retention=1)
+    log = AuditLog(RedisModerationStore(node.redis, node.commands), retention=1)
     await log.append(community, "mute", Actor("m1"), target={"user": "u"}, text="old words")
     await asyncio.sleep(1.2)
     assert await log.read(community, AuditFilter()) == []  # past retention: not returned

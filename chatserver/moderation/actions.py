@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from chatserver.engine import StreamEntry
-from chatserver.moderation import keys, notices
+from chatserver.moderation import notices
 from chatserver.moderation.audit import Actor, iso
 from chatserver.moderation.errors import bad_request, not_found
 from chatserver.moderation.records import HoldRecord
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
     from chatserver.moderation.audit import AuditLog
     from chatserver.moderation.sanctions import Sanctions
+    from chatserver.redis.moderation_store import RedisModerationStore
     from moderation_hooks import ModerationConfig, Policy
 
 
@@ -74,10 +75,10 @@ def user_of(value: Any) -> str:
 
 
 class ModeratorActions:
-    def __init__(self, service: ActionsHost) -> None:
+    def __init__(self, service: ActionsHost, store: RedisModerationStore) -> None:
         self.service = service
         self.ext = service.ext
-        self.redis = service.ext.redis
+        self.store = store
         self.audit = service.audit
         self.sanctions = service.sanctions
         self.deleted = 0
@@ -145,7 +146,7 @@ class ModeratorActions:
         if not removed:
             return 0
         self.deleted += 1
-        await self.redis.zrem(keys.reports(room.channel), found.offset)
+        await self.store.forget_reports(room.channel, found.offset)
         return event_offset
 
     async def delete_message(

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chatserver.moderation import notices
 from chatserver.moderation.audit import SYSTEM, Actor, AuditLog
 from chatserver.moderation.errors import ModerationError as HoldError
-from chatserver.moderation.records import HoldRecord, RedisHoldStore
+from chatserver.moderation.records import HoldRecord
 from chatserver.protocol import codes
 from moderation_hooks import Hold, Redact, Review
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
     from chatserver.moderation.watchers import ModeratorWatchers
+    from chatserver.redis.moderation_store import RedisHoldStore
     from moderation_hooks import ModerationConfig, Policy
     from rooms.model import Room
 

@@ -12,7 +12,6 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from chatserver.moderation import keys
 from moderation_hooks import (
     MessageContext,
     ModerationConfig,
@@ -31,6 +30,7 @@ from rooms.model import Community, Room
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
+    from chatserver.redis.moderation_store import RedisModerationStore
 
 log = logging.getLogger("chatserver.moderation.pipelines")
 
@@ -40,9 +40,10 @@ API_KEY = "moderation"  # community.settings["moderation"], room.settings.extra[
 
 
 class RoomPipelines(Pipeline):
-    def __init__(self, ext: ExtensionContext, config: ModerationConfig) -> None:
+    def __init__(self, ext: ExtensionContext, config: ModerationConfig, store: RedisModerationStore) -> None:
         super().__init__([])
         self.ext = ext
+        self.store = store
         self.config = config
         self.failure_counts: dict[str, int] = {}
         self._cache: dict[str, tuple[Room, Community | None, Pipeline, Policy]] = {}
@@ -129,35 +130,30 @@ class RoomPipelines(Pipeline):
         if locale:
             changes["locale"] = locale
         if RECENT_POSTS in needs or MEMBER_STATS in needs:
-            commands: list[tuple[bytes | str | int, ...]] = []
-            recent_key = keys.recent(ctx.room.channel, ctx.user)
-            if RECENT_POSTS in needs:
-                commands.append((b"LRANGE", recent_key, 0, RECENT_KEEP - 1))
-                if record:
-                    commands.append((b"LPUSH", recent_key, f"{ctx.now:.3f}|{digest(ctx.text)}"))
-                    commands.append((b"LTRIM", recent_key, 0, RECENT_KEEP - 1))
-                    commands.append((b"EXPIRE", recent_key, RECENT_TTL))
-            if MEMBER_STATS in needs:
-                commands.append((b"HGET", keys.posts(ctx.room.community), ctx.user))
-            results = await self.ext.commands.commands(commands)
-            if RECENT_POSTS in needs:
+            listed, count = await self.store.facts(
+                ctx.room.channel,
+                ctx.room.community,
+                ctx.user,
+                recent=RECENT_KEEP if RECENT_POSTS in needs else 0,
+                record=f"{ctx.now:.3f}|{digest(ctx.text)}" if record else None,
+                recent_ttl=RECENT_TTL,
+                posts=MEMBER_STATS in needs,
+            )
+            if listed is not None:
                 recent = []
-                for item in results.pop(0):
-                    at, _, dg = item.decode().partition("|")
+                for item in listed:
+                    at, _, dg = item.partition("|")
                     try:
                         recent.append(RecentPost(float(at), dg))
                     except ValueError:
                         continue
                 changes["extra"] = {**ctx.extra, RECENT_POSTS: tuple(recent)}
-                if record:
-                    del results[:3]
-            if MEMBER_STATS in needs:
-                count = results.pop(0)
-                changes["messages_in_community"] = int(count) if count else 0
+            if count is not None:
+                changes["messages_in_community"] = count
         return replace(ctx, **changes) if changes else ctx
 
     def count_post(self, room: Room, user: str) -> None:
         """Count an accepted (published or held) post towards the member's messages in the
         community, always (so that switching the new-member hold on later does not treat
         everyone as new). In the background: the sender's reply does not wait for it."""
-        self.ext.tasks.spawn(self.ext.commands.command(b"HINCRBY", keys.posts(room.community), user, 1), "count a post")
+        self.ext.tasks.spawn(self.store.count_post(room.community, user), "count a post")

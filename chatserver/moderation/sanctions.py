@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from chatserver.moderation import keys
-from chatserver.redis.commands import CONTROL_CHANNEL, pack_control
 from rooms.channels import parse_channel
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
+    from chatserver.redis.moderation_store import RedisModerationStore
 
 log = logging.getLogger("chatserver.moderation.sanctions")
 
@@ -56,9 +55,9 @@ def kick_field(room: str, user: str) -> str:
 
 
 class Sanctions:
-    def __init__(self, ext: ExtensionContext) -> None:
+    def __init__(self, ext: ExtensionContext, store: RedisModerationStore) -> None:
         self.ext = ext
-        self.redis = ext.redis
+        self.store = store
         # kind -> community -> field (user, or "room\nuser" for kicks) -> sanction
         self.cache: dict[str, dict[str, dict[str, Sanction]]] = {k: {} for k in KINDS}
         self._task: asyncio.Task[None] | None = None
@@ -91,11 +90,7 @@ class Sanctions:
         communities = sorted(self.ext.catalog.communities)
         fresh: dict[str, dict[str, dict[str, Sanction]]] = {k: {} for k in KINDS}
         if communities:
-            pipe = self.redis.pipeline(transaction=False)
-            for community in communities:
-                for kind in KINDS:
-                    pipe.hgetall(keys.sanctions(community, kind))
-            results = await pipe.execute()
+            results = await self.store.sanctions(communities, KINDS)
             i = 0
             for community in communities:
                 for kind in KINDS:
@@ -123,27 +118,13 @@ class Sanctions:
     # ---- writes ----------------------------------------------------------------------------
 
     async def put(self, kind: str, community: str, field: str, sanction: Sanction) -> None:
-        key = keys.sanctions(community, kind)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(key, field, sanction.pack())
-        pipe.publish(
-            CONTROL_CHANNEL,
-            pack_control("mod.sanction", what=kind, community=community, field=field, s=sanction.pack()),
-        )
-        await pipe.execute()
+        await self.store.put_sanction(kind, community, field, sanction.pack())
         self._apply(kind, community, field, sanction)
 
     async def lift(self, kind: str, community: str, field: str) -> bool:
-        key = keys.sanctions(community, kind)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hdel(key, field)
-        pipe.publish(
-            CONTROL_CHANNEL,
-            pack_control("mod.sanction", what=kind, community=community, field=field, s=None),
-        )
-        removed, _ = await pipe.execute()
+        removed = await self.store.lift_sanction(kind, community, field)
         self._apply(kind, community, field, None)
-        return bool(removed)
+        return removed
 
     def _apply(self, kind: str, community: str, field: str, sanction: Sanction | None) -> None:
         self._changes += 1

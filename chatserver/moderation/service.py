@@ -10,17 +10,18 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from chatserver.errors import ReplyError
-from chatserver.moderation import keys, notices
+from chatserver.moderation import notices
 from chatserver.moderation.actions import ModeratorActions
 from chatserver.moderation.audit import SYSTEM, Actor, AuditLog, iso
 from chatserver.moderation.holds import HoldQueue, OnApprove, crisis_hold, redaction_spans
 from chatserver.moderation.pipelines import RoomPipelines
-from chatserver.moderation.records import HoldRecord, RedisHoldStore
+from chatserver.moderation.records import HoldRecord
 from chatserver.moderation.reports import Reports
 from chatserver.moderation.sanctions import Sanctions, kick_field
 from chatserver.moderation.watchers import ModeratorWatchers
 from chatserver.posting import Held, Outcome, Published, Rejected, Sender, Submission
 from chatserver.protocol import codes
+from chatserver.redis.moderation_store import RedisHoldStore, RedisModerationStore
 from moderation_hooks import (
     Allow,
     Hold,
@@ -49,14 +50,15 @@ class ModerationService:
     def __init__(self, ext: ExtensionContext, config: ModerationConfig) -> None:
         self.ext = ext
         self.config = config
-        self.pipelines = RoomPipelines(ext, config)
-        self.audit = AuditLog(ext.redis, config.audit_retention)
-        self.sanctions = Sanctions(ext)
-        self.watchers = ModeratorWatchers(ext)
-        self.store = RedisHoldStore(ext.redis)
+        self.mstore = RedisModerationStore(ext.redis, ext.commands)
+        self.pipelines = RoomPipelines(ext, config, self.mstore)
+        self.audit = AuditLog(self.mstore, config.audit_retention)
+        self.sanctions = Sanctions(ext, self.mstore)
+        self.watchers = ModeratorWatchers(ext, self.mstore)
+        self.store = RedisHoldStore(ext.redis, ext.commands)
         self.holds = HoldQueue(self, self.store, self.audit)
-        self.actions = ModeratorActions(self)
-        self.reports = Reports(self)
+        self.actions = ModeratorActions(self, self.mstore)
+        self.reports = Reports(self, self.mstore)
         self.holds.register_kind("message", self._publish_held_message)
         self.holds.register_kind("reported", self.actions.restore_reported)
         self.crisis_alerts = 0
@@ -129,9 +131,8 @@ class ModerationService:
         elif kick is not None:
             refusal = ReplyError(codes.PERMISSION_DENIED, f"permission denied: removed from this room until {iso(kick.until)}")
         elif room.settings.slow_mode > 0:
-            key = keys.slow(room.channel, member.user)
-            if not await self.ext.commands.command(b"SET", key, b"1", b"NX", b"PX", room.settings.slow_mode * 1000):
-                wait_ms = max(1, int(await self.ext.commands.command(b"PTTL", key)))
+            wait_ms = await self.mstore.claim_slow(room.channel, member.user, room.settings.slow_mode * 1000)
+            if wait_ms:
                 refusal = ReplyError(
                     codes.SLOW_MODE,
                     f"slow mode: next post allowed at {iso(now + wait_ms / 1000)} (in {-(-wait_ms // 1000)} s)",
@@ -229,12 +230,10 @@ class ModerationService:
     async def _retry(self, conn: Sender, room: Room, draft: Draft) -> Outcome | None:
         if not draft.client_msg_id:
             return None
-        hold_id = await self.ext.commands.command(
-            b"GET", keys.hold_idempotency(room.channel, conn.user, draft.client_msg_id)
-        )
+        hold_id = await self.store.id_for_client_msg(room.channel, conn.user, draft.client_msg_id)
         if hold_id is None:
             return None
-        record = await self.store.get(room.channel, hold_id.decode())
+        record = await self.store.get(room.channel, hold_id)
         if record is None:
             return None
         if record.status == "pending":
