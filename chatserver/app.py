@@ -96,7 +96,7 @@ class Server:
             self.tasks,
         )
         self.typing = TypingService(settings, self.presence.store, self.tasks)
-        self.registry.metric_sources += [self.presence.metrics, self.typing.metrics]
+        self.registry.metric_sources.extend([self.presence.metrics, self.typing.metrics])
         self.node = Node(settings, self.stats, self.registry, self.hub, self.presence, users, self.tasks)
         chat = chat_rpc.install(self.registry, self.poster, self.resolver, self.catalog)
         presence_api.install(self.registry, settings, self.presence, self.typing, self.resolver, self.catalog)
@@ -262,9 +262,7 @@ def create_app(settings: Settings, extensions: Sequence[str] | None = None) -> S
             )
 
         routes.append(Route("/", index))
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.server = server
-    return app
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def create_app_from_env() -> Starlette:

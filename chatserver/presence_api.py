@@ -140,4 +140,4 @@ def install(
         view = counts_view(counts, viewer_is_staff=True)
         return {"channel": room.channel, **view.to_dict()}
 
-    registry.routes += [user_status, room_presence]
+    registry.routes.extend([user_status, room_presence])
