@@ -39,6 +39,7 @@ from chatserver.redis.catalog import RedisCatalog
 from chatserver.redis.commands import RedisCommands, RedisControl
 from chatserver.redis.presence import RedisPresence
 from chatserver.redis.pubsub import PubSub
+from chatserver.redis.stores import RedisStores
 from chatserver.redis.urls import parse_redis_url
 from chatserver.registry import Registry
 from chatserver.stats import Stats
@@ -140,7 +141,7 @@ class Server:
             local_users=users,
             node_id=self.node_id,
             tasks=self.tasks,
-            redis=self.redis,
+            stores=RedisStores(self.redis, self.commands),
         )
         self.moderation = moderation.install(ext) if "chatserver.moderation" in names else None
         self.qa = None

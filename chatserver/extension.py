@@ -9,14 +9,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from chatserver.channels import ChannelResolver, ChannelSpec
 from chatserver.config import Settings
 from chatserver.engine import Commands, Control, Streams
 from chatserver.notify import Notifier
 from chatserver.posting import Poster
 from chatserver.redis.catalog import RedisCatalog
+from chatserver.redis.stores import RedisStores
 from chatserver.registry import Registry
 from chatserver.tasks import Tasks
 
@@ -45,4 +44,4 @@ class ExtensionContext:
     local_users: Mapping[str, set[Any]]  # user -> their connections on this process
     node_id: str
     tasks: Tasks
-    redis: aioredis.Redis  # the extensions' Redis stores (moving into chatserver.redis)
+    stores: RedisStores  # the engine's stores for extensions (no Redis client here)

@@ -21,7 +21,6 @@ from chatserver.moderation.sanctions import Sanctions, kick_field
 from chatserver.moderation.watchers import ModeratorWatchers
 from chatserver.posting import Held, Outcome, Published, Rejected, Sender, Submission
 from chatserver.protocol import codes
-from chatserver.redis.moderation_store import RedisHoldStore, RedisModerationStore
 from moderation_hooks import (
     Allow,
     Hold,
@@ -50,12 +49,12 @@ class ModerationService:
     def __init__(self, ext: ExtensionContext, config: ModerationConfig) -> None:
         self.ext = ext
         self.config = config
-        self.mstore = RedisModerationStore(ext.redis, ext.commands)
+        self.mstore = ext.stores.moderation()
         self.pipelines = RoomPipelines(ext, config, self.mstore)
         self.audit = AuditLog(self.mstore, config.audit_retention)
         self.sanctions = Sanctions(ext, self.mstore)
         self.watchers = ModeratorWatchers(ext, self.mstore)
-        self.store = RedisHoldStore(ext.redis, ext.commands)
+        self.store = ext.stores.holds()
         self.holds = HoldQueue(self, self.store, self.audit)
         self.actions = ModeratorActions(self, self.mstore)
         self.reports = Reports(self, self.mstore)

@@ -25,7 +25,7 @@ from chatserver.protocol import codes
 from chatserver.publication import pack_payload
 from chatserver.qa.config import QaConfig
 from chatserver.qa.stage import StageCache
-from chatserver.redis.qa_store import Committed, Conflict, Loaded, RedisQaStore
+from chatserver.redis.qa_store import Committed, Conflict, Loaded
 from rooms.channels import ChannelKind
 from rooms.model import Room
 from rooms.policy import Denied
@@ -63,7 +63,7 @@ class QaService:
         self.ext = ext
         self.config = config
         self.rules = config.rules
-        self.store = RedisQaStore(ext.redis, ext.resolver.side_history[ChannelKind.QA], config.retention)
+        self.store = ext.stores.qa(ext.resolver.side_history[ChannelKind.QA], config.retention)
         self.stage = StageCache(self.store, ext.control, moderation.safety_net)
         self.audit_sinks: list[AuditSink] = []
         self.moderation = moderation
