@@ -1,7 +1,7 @@
 """Per-room pipelines: the layered config resolved for each room, built once and cached
 until the room or its community changes (the catalog replaces those objects on change).
 
-``RoomPipelines`` is installed as ``node.poster.pipeline``: its ``review(ctx)`` runs the
+``RoomPipelines`` is the Poster's reviewer (``Poster.use_pipeline``): its ``review(ctx)`` runs the
 pipeline of ``ctx.room``. It also gathers the facts hooks declare they need (``needs``) and
 records posts for them afterwards.
 """
