@@ -18,9 +18,8 @@ from starlette.routing import Route
 
 from chatserver.auth import make_token
 from chatserver.config import Settings
-from chatserver.engine import Streams
+from chatserver.engine import Catalog, CatalogError, Streams
 from chatserver.publication import Publication
-from chatserver.redis.catalog import CatalogError, RedisCatalog
 from rooms.model import Community, Role, Room, RoomSettings, valid_name
 
 log = logging.getLogger("chatserver.api")
@@ -89,7 +88,7 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 def routes(
     settings: Settings,
-    catalog: RedisCatalog,
+    catalog: Catalog,
     streams: Streams,
     node_id: str,
     ready: Callable[[], bool],

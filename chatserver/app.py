@@ -22,7 +22,16 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from chatserver import api, chat_rpc, dev_signin, gc_policy, metrics, presence_api
+from chatserver import (
+    api,
+    chat_rpc,
+    dev_signin,
+    gc_policy,
+    metrics,
+    presence_api,
+    presence_service,
+    typing_service,
+)
 from chatserver.auth import TokenVerifier
 from chatserver.channels import ChannelResolver
 from chatserver.config import Settings
@@ -33,7 +42,6 @@ from chatserver.hub import Hub
 from chatserver.node import VERSION, Node
 from chatserver.notify import Notifier
 from chatserver.posting import Poster
-from chatserver.presence_service import PresenceService
 from chatserver.redis.broker import RedisBroker, make_client
 from chatserver.redis.catalog import RedisCatalog
 from chatserver.redis.commands import RedisCommands, RedisControl
@@ -44,7 +52,6 @@ from chatserver.redis.urls import parse_redis_url
 from chatserver.registry import Registry
 from chatserver.stats import Stats
 from chatserver.tasks import Tasks
-from chatserver.typing_service import TypingService
 from chatserver.websocket import make_endpoint
 
 log = logging.getLogger("chatserver.app")
@@ -87,8 +94,9 @@ class Server:
         self.notifier = Notifier(self.broker, self._history_of, self.control)
         users: dict[str, set[Any]] = {}
         redis = self.redis
-        self.presence = PresenceService(
+        self.presence = presence_service.install(
             settings,
+            self.registry,
             lambda liveness, instance, hold: RedisPresence(redis, liveness, instance, hold),
             self.broker,
             self.resolver,
@@ -96,8 +104,7 @@ class Server:
             self.node_id,
             self.tasks,
         )
-        self.typing = TypingService(settings, self.presence.store, self.tasks)
-        self.registry.metric_sources.extend([self.presence.metrics, self.typing.metrics])
+        self.typing = typing_service.install(settings, self.registry, self.presence.store, self.tasks)
         self.node = Node(settings, self.stats, self.registry, self.hub, self.presence, users, self.tasks)
         chat = chat_rpc.install(self.registry, self.poster, self.resolver, self.catalog)
         presence_api.install(self.registry, settings, self.presence, self.typing, self.resolver, self.catalog)

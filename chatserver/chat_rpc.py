@@ -6,16 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from chatserver.channels import ChannelResolver, ChannelSpec
+from chatserver.engine import Catalog
 from chatserver.errors import ReplyError
 from chatserver.posting import Outcome, Poster, Sender, outcome_dict
 from chatserver.protocol import codes
-from chatserver.redis.catalog import RedisCatalog
 from chatserver.registry import Registry
 from rooms.channels import ChannelKind
 
 
 class ChatRpc:
-    def __init__(self, poster: Poster, resolver: ChannelResolver, catalog: RedisCatalog) -> None:
+    def __init__(self, poster: Poster, resolver: ChannelResolver, catalog: Catalog) -> None:
         self.poster = poster
         self.resolver = resolver
         self.catalog = catalog
@@ -63,7 +63,7 @@ class ChatRpc:
         return {"rooms": rooms}
 
 
-def install(registry: Registry, poster: Poster, resolver: ChannelResolver, catalog: RedisCatalog) -> ChatRpc:
+def install(registry: Registry, poster: Poster, resolver: ChannelResolver, catalog: Catalog) -> ChatRpc:
     chat = ChatRpc(poster, resolver, catalog)
     registry.register_rpc("chat.send", chat.send)
     registry.register_rpc("chat.rooms", chat.rooms)

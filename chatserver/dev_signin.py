@@ -27,7 +27,7 @@ from rooms.model import valid_name
 
 if TYPE_CHECKING:
     from chatserver.config import Settings
-    from chatserver.redis.catalog import RedisCatalog
+    from chatserver.engine import Catalog
     from chatserver.registry import Registry
 
 log = logging.getLogger("chatserver.dev_signin")
@@ -40,7 +40,7 @@ OFF_MESSAGE = (
 )
 
 
-def install(registry: Registry, settings: Settings, catalog: RedisCatalog) -> None:
+def install(registry: Registry, settings: Settings, catalog: Catalog) -> None:
     registry.routes.extend(routes(settings, catalog))
     if settings.dev and not _is_loopback(settings.host):
         log.warning(
@@ -73,7 +73,7 @@ def user_id_for(name: str) -> str:
     return f"dev-{slug or 'user'}"
 
 
-def routes(settings: Settings, catalog: RedisCatalog) -> list[Route]:
+def routes(settings: Settings, catalog: Catalog) -> list[Route]:
     async def communities(request: Request) -> Response:
         if not settings.dev:
             return _error(404, "not_found", OFF_MESSAGE)

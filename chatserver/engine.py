@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from presence.model import Counts, OnlineMember
+from rooms.model import Community, Room
 
 # ---------------------------------------------------------------------------------- streams
 
@@ -118,6 +119,37 @@ class Control(Protocol):
     async def send(self, kind: str, **fields: Any) -> None:
         """Every process's handlers for ``kind`` (``Hub.on_control``) get ``fields``."""
         ...
+
+
+# ---------------------------------------------------------------------------------- catalog
+
+
+class CatalogError(ValueError):
+    """A catalog change that cannot be made (e.g. a room of a missing community)."""
+
+
+class Catalog(Protocol):
+    """Communities and rooms, cached per process (``load`` refreshes the cache; every change
+    is announced to every process, which reloads)."""
+
+    communities: dict[str, Community]
+    rooms: dict[str, Room]
+
+    async def load(self) -> None: ...
+
+    def room(self, community: str, name: str) -> Room | None: ...
+
+    def rooms_of(self, community: str) -> list[Room]: ...
+
+    async def put_community(self, community: Community, *, create_only: bool = False) -> bool: ...
+
+    async def put_room(self, room: Room, *, create_only: bool = False) -> bool: ...
+
+    async def update_room(self, community: str, name: str, changes: dict[str, Any]) -> Room: ...
+
+    async def delete_room(self, community: str, name: str) -> bool: ...
+
+    async def seed(self, communities: list[dict[str, Any]], rooms: list[dict[str, Any]], demo: bool) -> list[str]: ...
 
 
 # ---------------------------------------------------------------------------------- presence

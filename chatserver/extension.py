@@ -11,10 +11,9 @@ from typing import Any
 
 from chatserver.channels import ChannelResolver, ChannelSpec
 from chatserver.config import Settings
-from chatserver.engine import Commands, Control, Streams
+from chatserver.engine import Catalog, Commands, Control, Streams
 from chatserver.notify import Notifier
 from chatserver.posting import Poster
-from chatserver.redis.catalog import RedisCatalog
 from chatserver.redis.stores import RedisStores
 from chatserver.registry import Registry
 from chatserver.tasks import Tasks
@@ -33,7 +32,7 @@ class TypingGates:
 class ExtensionContext:
     settings: Settings
     registry: Registry
-    catalog: RedisCatalog
+    catalog: Catalog
     resolver: ChannelResolver
     poster: Poster
     notifier: Notifier

@@ -19,10 +19,10 @@ from starlette.requests import Request
 from chatserver.api import ApiError, api_route, json_body
 from chatserver.channels import ChannelResolver
 from chatserver.config import Settings
+from chatserver.engine import Catalog
 from chatserver.errors import ReplyError
 from chatserver.presence_service import PresenceService
 from chatserver.protocol import codes
-from chatserver.redis.catalog import RedisCatalog
 from chatserver.registry import Registry
 from chatserver.typing_service import TypingService
 from presence.model import OnlineMember
@@ -45,7 +45,7 @@ def install(
     presence: PresenceService,
     typing_service: TypingService,
     resolver: ChannelResolver,
-    catalog: RedisCatalog,
+    catalog: Catalog,
 ) -> None:
 
     def room_spec(conn: Connection, data: Any, *, need_presence: bool) -> ChannelSpec:

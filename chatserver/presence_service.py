@@ -38,6 +38,7 @@ from chatserver.errors import ReplyError
 from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
 from chatserver.redis.presence import pack_member
+from chatserver.registry import Registry
 from chatserver.tasks import Tasks
 from presence.model import Counts, MemberFlags
 from presence.rules import Liveness, may_see, member_flags, room_threshold
@@ -467,3 +468,19 @@ def _client_info(info: dict[str, Any]) -> dict[str, Any]:
     if info.get("chan_info"):
         out["chan_info"] = info["chan_info"]
     return out
+
+
+def install(
+    settings: Settings,
+    registry: Registry,
+    store_of: Callable[[Liveness, str, float], PresenceStore],
+    streams: Streams,
+    resolver: ChannelResolver,
+    users: Mapping[str, set[Connection]],
+    node_id: str,
+    tasks: Tasks,
+) -> PresenceService:
+    """Build this process's presence service and register its metrics; return it."""
+    presence = PresenceService(settings, store_of, streams, resolver, users, node_id, tasks)
+    registry.metric_sources.append(presence.metrics)
+    return presence

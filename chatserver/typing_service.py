@@ -21,6 +21,7 @@ import orjson
 from chatserver.config import Settings
 from chatserver.engine import PresenceStore
 from chatserver.publication import pack_payload
+from chatserver.registry import Registry
 from chatserver.tasks import Tasks
 from presence.typing import TypingPolicy, TypingSlot, decide_typing, typing_stale, typing_stopped
 
@@ -140,3 +141,10 @@ class TypingService:
         slot = self.slots.get(key)
         if slot is not None and typing_stale(slot, now, self.policy):
             del self.slots[key]
+
+
+def install(settings: Settings, registry: Registry, store: PresenceStore, tasks: Tasks) -> TypingService:
+    """Build the typing service (its RPC is in ``presence_api``) and register its metrics."""
+    typing = TypingService(settings, store, tasks)
+    registry.metric_sources.append(typing.metrics)
+    return typing

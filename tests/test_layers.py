@@ -249,3 +249,20 @@ def test_no_service_attaches_itself_to_another():
                     if base in _SERVICE_NAMES or chain.count(".") >= 2:
                         problems.append(f"{where} {chain} = ...")
     assert not problems, "attribute injection between services:\n" + "\n".join(problems)
+
+
+def test_error_codes_are_named():
+    """``ReplyError(codes.X, ...)``: a code is defined once (chatserver.protocol.codes, which
+    takes the domain's refusal codes from rooms) and never written as a number."""
+    problems = []
+    for path in sorted(SERVER.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.endswith("Error"):
+                first = node.args[0] if node.args else None
+                if isinstance(first, ast.Constant) and isinstance(first.value, int) and node.func.id != "ApiError":
+                    problems.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.func.id}({first.value}, ...)")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Denied":
+                first = node.args[0] if node.args else None
+                if isinstance(first, ast.Constant):
+                    problems.append(f"{path.relative_to(ROOT)}:{node.lineno} Denied({first.value}, ...)")
+    assert not problems, "error codes written as numbers:\n" + "\n".join(problems)
