@@ -143,8 +143,8 @@ class RedisBroker:
 
     async def published_offset(self, channel: str, user: str, client_msg_id: str) -> int | None:
         key = idempotency_key(channel, user, client_msg_id)
-        previous = await (self.redis.get(key) if self.pipeline is None else self.pipeline.execute(b"GET", key))
-        return None if previous is None else int(previous)  # type: ignore[arg-type]
+        previous: Any = await (self.redis.get(key) if self.pipeline is None else self.pipeline.execute(b"GET", key))
+        return None if previous is None else int(previous)
 
     async def publish_ephemeral(self, channel: str, payload: bytes) -> None:
         """Publish without history or offset (join/leave, typing)."""
@@ -241,7 +241,7 @@ class RedisBroker:
 __all__ = ["HistoryOptions", "HistoryResult", "PublishResult", "RedisBroker", "StreamEntry"]
 
 
-def _entries(raw: list[Any]) -> list[StreamEntry]:
+def _entries(raw: Any) -> list[StreamEntry]:
     return [
         StreamEntry(int(entry_id.split(b"-", 1)[0]), fields.get(b"d", b"")) for entry_id, fields in raw
     ]
