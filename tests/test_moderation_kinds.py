@@ -2,7 +2,7 @@
 any kind through the gates for its kind and the room's pipeline, and the on-approve
 registered for that kind publishes a held one.
 
-This runs a real Node in the test process against the session's real Valkey; the author's
+This runs a real Server (chatserver.app) in the test process against the session's real Valkey; the author's
 connection is a real ``Connection`` object without a socket (its pushes are not read here:
 what the author is told travels through Redis, on their private channel)."""
 
@@ -26,7 +26,7 @@ from tests.harness import API_KEY, SECRET, unique
 
 
 @pytest.fixture
-async def node(valkey):
+async def server(valkey):
     settings = Settings(redis_url=valkey.url, secret=SECRET, api_key=API_KEY, seed_demo=False, node_name=unique("inproc"))
     server = Server(settings, ["chatserver.moderation"])
     await server.start()
@@ -34,18 +34,18 @@ async def node(valkey):
     await server.stop()
 
 
-def author(node: Server, community: str, user: str) -> Connection:
-    conn = Connection(node.connection_context, JSON)
+def author(server: Server, community: str, user: str) -> Connection:
+    conn = Connection(server.connection_context, JSON)
     conn.identity = Identity(Member(user, user.title(), {community: Role.MEMBER}), None)
     return conn
 
 
-async def test_questions_are_moderated_and_published_by_their_kind(node):
+async def test_questions_are_moderated_and_published_by_their_kind(server):
     community = unique("qa")
-    await node.catalog.put_community(Community(community))
+    await server.catalog.put_community(Community(community))
     room = Room(community, "r")
-    await node.catalog.put_room(room)
-    mod = node.moderation
+    await server.catalog.put_room(room)
+    mod = server.moderation
     assert mod is not None
     published: list[tuple[str, str, str]] = []
 
@@ -56,7 +56,7 @@ async def test_questions_are_moderated_and_published_by_their_kind(node):
     mod.register_hold_kind("question", publish_question)
     with pytest.raises(ValueError, match="registered twice"):
         mod.register_hold_kind("question", publish_question)
-    conn = author(node, community, unique("asker"))
+    conn = author(server, community, unique("asker"))
 
     placed: list[tuple[str, str, tuple[str, ...]]] = []
 
@@ -65,7 +65,7 @@ async def test_questions_are_moderated_and_published_by_their_kind(node):
         return Placed()
 
     async def ask(text: str, **fields: Any) -> Outcome:
-        return await node.poster.submit(from_sender(conn, room, text, to_board, kind="question", **fields))
+        return await server.poster.submit(from_sender(conn, room, text, to_board, kind="question", **fields))
 
     fine = await ask("How do I manage fatigue?", item_id="f1")
     assert isinstance(fine, Published) and fine.text == "How do I manage fatigue?"
@@ -97,17 +97,60 @@ async def test_questions_are_moderated_and_published_by_their_kind(node):
     assert {e["details"]["kind"] for e in entries} == {"question"}
 
 
-async def test_audit_log_keeps_entries_for_the_retention_time_only(node):
+async def test_audit_log_keeps_entries_for_the_retention_time_only(server):
     from chatserver.moderation import keys
     from chatserver.moderation.audit import AuditLog
     from chatserver.redis.moderation_store import RedisModerationStore
 
     community = unique("ret")
-    log = AuditLog(RedisModerationStore(node.redis, node.commands), retention=1)
+    log = AuditLog(RedisModerationStore(server.redis, server.commands), retention=1)
     await log.append(community, "mute", Actor("m1"), target={"user": "u"}, text="old words")
     await asyncio.sleep(1.2)
     assert await log.read(community, AuditFilter()) == []  # past retention: not returned
     await log.append(community, "unmute", Actor("m1"), target={"user": "u"})
     assert [e["action"] for e in await log.read(community, AuditFilter())] == ["unmute"]
-    assert await node.redis.xlen(keys.audit(community)) == 1  # and really gone
-    assert 0 < await node.redis.ttl(keys.audit(community)) <= 1
+    assert await server.redis.xlen(keys.audit(community)) == 1  # and really gone
+    assert 0 < await server.redis.ttl(keys.audit(community)) <= 1
+
+
+async def test_a_connection_runs_in_process_with_its_context(server):
+    """A Connection needs only the ConnectionContext the composition root builds: here it is
+    driven without a socket (the ASGI fallback writer captures its frames), against the real
+    Valkey, through connect, subscribe and a publish that comes back to it."""
+    import orjson
+
+    from tests.harness import token
+
+    community = unique("inproc")
+    await server.catalog.put_community(Community(community))
+    await server.catalog.put_room(Room(community, "r"))
+    frames: list[dict] = []
+
+    async def asgi_send(message: dict) -> None:
+        if message["type"] == "websocket.send":
+            frames.extend(orjson.loads(line) for line in message["text"].splitlines())
+
+    conn = Connection(server.connection_context, JSON, asgi_send=asgi_send)
+    server.node.accept(conn)
+    channel = f"{community}:r"
+    user = unique("inproc-user")
+    commands = [
+        {"id": 1, "connect": {"token": token(user, {community: "member"})}},
+        {"id": 2, "subscribe": {"channel": channel}},
+        {"id": 3, "publish": {"channel": channel, "data": {"text": "hello from inside"}}},
+    ]
+    try:
+        await conn.handle_message("\n".join(orjson.dumps(c).decode() for c in commands))
+        for _ in range(100):
+            if any(f.get("push", {}).get("pub") for f in frames):
+                break
+            await asyncio.sleep(0.02)
+        replies = {f["id"]: f for f in frames if f.get("id")}
+        assert replies[1]["connect"]["client"] == conn.client_id
+        assert "error" not in replies[2] and "error" not in replies[3]
+        pushed = [f["push"] for f in frames if f.get("push", {}).get("pub")]
+        assert [p["channel"] for p in pushed] == [channel]
+        assert pushed[0]["pub"]["data"]["text"] == "hello from inside"
+        assert pushed[0]["pub"]["info"]["user"] == user
+    finally:
+        await server.node.release(conn)
