@@ -3,7 +3,7 @@
 A member's post (protocol ``publish``, rpc ``chat.send``), a Q&A question or answer, a held
 item a moderator approved and a server-side post are all a ``Submission``; ``submit`` runs
 the gates registered for its kind, the context builders and the room's moderation pipeline,
-matches the verdict (``Allow | Redact | Hold | Reject``) in one place, hands accepted text to
+matches the verdict (``Allow | Redact | Support | Hold | Reject``) in one place, hands accepted text to
 the submission's ``Destination`` (the room's stream for messages; the Q&A board for
 questions and answers) and returns one typed ``Outcome``: ``Published | Held | Rejected``.
 
@@ -44,6 +44,7 @@ from moderation_hooks import (
     Redact,
     Reject,
     Review,
+    Support,
     apply_redactions,
 )
 from rooms.messages import Draft, InvalidMessage, message_event, parse_draft
@@ -330,13 +331,14 @@ class Poster:
             case Redact(spans=spans, reason=reason):
                 hidden = tuple(sorted({s.label for s in spans}))
                 return await self._place(sub, review, item_id, apply_redactions(sub.text, spans), hidden, reason)
+            case Support(spans=spans):
+                # Published (redacted where a hook asked) so peers can respond; the observers
+                # reach out to the sender privately and alert moderators.
+                hidden = tuple(sorted({s.label for s in spans}))
+                text = apply_redactions(sub.text, spans) if spans else sub.text
+                reason = "; ".join(v.reason for _, v in review.verdicts if isinstance(v, Redact))
+                return await self._place(sub, review, item_id, text, hidden, reason)
             case Allow():
-                return await self._place(sub, review, item_id, sub.text, (), "")
-            case _:
-                # A verdict of a newer domain that this match has no case for yet: it is
-                # published unchanged (what a verdict outside Reject/Hold/Redact got before
-                # this path existed), and the gap is logged; add its case here.
-                log.warning("no case for verdict %s in Poster.submit: published unchanged", type(review.verdict).__name__)
                 return await self._place(sub, review, item_id, sub.text, (), "")
         await self._observe(sub, review, outcome)
         return outcome

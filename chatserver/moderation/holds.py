@@ -21,7 +21,7 @@ from chatserver.moderation.audit import SYSTEM, Actor, AuditLog
 from chatserver.moderation.errors import ModerationError as HoldError
 from chatserver.moderation.records import HoldRecord
 from chatserver.protocol import codes
-from moderation_hooks import Hold, Redact, Review
+from moderation_hooks import Hold, Redact, Review, Support
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
@@ -46,12 +46,10 @@ OnApprove = Callable[[HoldRecord, str, Actor], Awaitable[dict[str, Any]]]
 SWEEP_SECONDS = 1.0
 
 
-def crisis_hold(review: Review) -> Hold | None:
-    """The verdict that carries support resources, if any hook gave one."""
-    for _, verdict in review.verdicts:
-        if isinstance(verdict, Hold) and verdict.resources:
-            return verdict
-    return None
+def crisis_hold(review: Review) -> Hold | Support | None:
+    """The verdict that carries support resources (a crisis ``Hold`` or a ``Support``), if
+    any hook gave one, whichever verdict decided."""
+    return review.support()
 
 
 def redaction_spans(review: Review) -> list[tuple[int, int, str]]:

@@ -28,6 +28,7 @@ from moderation_hooks import (
     ModerationConfig,
     Policy,
     Review,
+    Support,
 )
 from rooms.messages import Draft
 from rooms.model import Member, Role, Room
@@ -155,28 +156,45 @@ class ModerationService:
         if crisis is not None:
             await self._crisis_alert(member, room, draft.text, crisis, "refused before review")
 
-    async def _crisis_alert(self, member: Member, room: Room, text: str, crisis: Hold, why: str) -> None:
+    async def _crisis_alert(
+        self,
+        member: Member,
+        room: Room,
+        text: str,
+        crisis: Hold | Support,
+        why: str,
+        published: Published | None = None,
+    ) -> None:
+        """Support resources to the sender first, then a high-priority alert to the room's
+        moderators (and the community's when none of the room's is online), then the audit
+        log. ``published``: the message went out for peer support (moderate risk)."""
         self.crisis_alerts += 1
+        message_id = published.id if published is not None else ""
         try:
-            await self.ext.notifier.notify_user(member.user, notices.support_for(room.channel, crisis))
+            await self.ext.notifier.notify_user(member.user, notices.support_for(room.channel, crisis, message_id))
         except Exception:
             log.exception("could not send support resources to %s", member.user)
-        await self.publish_feed(
-            room.channel + "/mod",
-            {
-                "type": "crisis.alert",
-                "priority": "high",
-                "channel": room.channel,
-                "user": member.user,
-                "name": member.name,
-                "text": text,
-                "reason": f"{crisis.reason}; {why}",
-                "ts": int(time.time() * 1000),
-            },
-        )
+        alert: dict[str, Any] = {
+            "type": "crisis.alert",
+            "priority": "high",
+            "category": crisis.category,
+            "channel": room.channel,
+            "user": member.user,
+            "name": member.name,
+            "text": text,
+            "reason": f"{crisis.reason}; {why}",
+            "ts": int(time.time() * 1000),
+        }
+        if published is not None:
+            alert.update({"posted": True, "message_id": published.id, "offset": published.offset})
+        await self.publish_feed(room.channel + "/mod", alert)
+        if published is not None and await self.watchers.online(room.channel) == 0:
+            await self.publish_feed(f"{room.community}/mod", dict(alert, escalated=True))
+        target: dict[str, Any] = {"user": member.user, "channel": room.channel}
+        if published is not None:
+            target.update({"message_id": published.id, "offset": published.offset})
         await self.audit.append(
-            room.community, "crisis.alert", SYSTEM, target={"user": member.user, "channel": room.channel},
-            reason=f"{crisis.reason}; {why}", text=text,
+            room.community, "crisis.alert", SYSTEM, target=target, reason=f"{crisis.reason}; {why}", text=text,
         )
 
     @staticmethod
@@ -255,6 +273,8 @@ class ModerationService:
         match outcome:
             case Published(duplicate=True) | Held(duplicate=True):
                 return
+            case Published() if isinstance(review.verdict, Support):
+                action = "verdict.support"
             case Published(hidden=labels) if labels:
                 action = "verdict.redact"
             case Held():
@@ -295,6 +315,10 @@ class ModerationService:
             crisis = crisis_hold(review)
             if crisis is not None:
                 await self._crisis_alert(member, room, sub.text, crisis, "the message was rejected by another rule")
+        elif isinstance(outcome, Published) and isinstance(verdict, Support):
+            await self._crisis_alert(
+                member, room, sub.text, verdict, "posted for peer support (community policy)", published=outcome
+            )
 
     # ---- publishing an approved message --------------------------------------------------------
 
