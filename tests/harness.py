@@ -29,7 +29,7 @@ from chatserver.auth import make_token
 from chatserver.protocol import protobuf
 
 SECRET = "test-secret-" + "x" * 20
-API_KEY = "test-api-key"
+API_KEY = "test-api-key-" + "k" * 24  # production needs >= 32 bytes
 ROOT = Path(__file__).resolve().parent.parent
 
 
