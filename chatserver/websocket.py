@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from chatserver import limits
 from chatserver.connection import Connection
 from chatserver.protocol import codes
 from chatserver.protocol.codec import JSON, PROTOBUF
@@ -76,7 +77,7 @@ def make_endpoint(node: Node) -> Any:
         finally:
             await node.release(conn)
 
-    return _RawAsgi(endpoint)
+    return _RawAsgi(limits.guard(endpoint, node.settings))
 
 
 class _RawAsgi:
