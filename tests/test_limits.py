@@ -10,7 +10,6 @@ import time
 import pytest
 import websockets
 
-from chatserver.limits import LogLimiter
 from tests.harness import RawClient, token
 
 
@@ -142,6 +141,8 @@ def test_oversized_request_head_gets_431(server):
 
 
 def test_log_limiter_one_line_per_key_per_interval():
+    from chatserver.limits import LogLimiter
+
     lim = LogLimiter(60.0, max_keys=4)
     assert lim.allow("a", now=0) == 0
     assert lim.allow("a", now=1) is None and lim.allow("a", now=2) is None

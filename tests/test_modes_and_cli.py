@@ -65,22 +65,27 @@ def test_mode_rules(tmp_path):
 
 
 def test_concurrent_starts_share_one_generated_secret(tmp_path):
-    """Eight processes resolve the development secrets of one fresh data dir at the same
-    instant: none fails, all get the same values."""
-    start_at = time.time() + 1.5
+    """Six processes resolve the development secrets of the same 150 fresh data dirs, in
+    the same order, starting at the same instant (what concurrent `chatserver run` starts
+    do): none fails, none reads a half-written file, all get the same values."""
+    start_at = time.time() + 2
     code = (
-        "import time, sys\n"
+        "import time\n"
         "from chatserver.config import Settings, resolve_secrets\n"
         f"time.sleep(max(0, {start_at} - time.time()))\n"
-        f"s = resolve_secrets(Settings(data_dir={str(tmp_path / 'd')!r}))\n"
-        "print(s.secret, s.api_key)\n"
+        "for i in range(150):\n"
+        f"    s = resolve_secrets(Settings(data_dir={str(tmp_path)!r} + f'/d{{i}}'))\n"
+        "    print(i, s.secret, s.api_key)\n"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(8)]
-    results = [p.communicate(timeout=60) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
-    assert len({out for out, _ in results}) == 1
-    assert not [p for p in (tmp_path / "d").iterdir() if p.name.startswith(".")]  # no temp files left
+                              stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in results]
+    outputs = {out for out, _ in results}
+    assert len(outputs) == 1
+    assert all(len(line.split()) == 3 for line in outputs.pop().splitlines())  # no empty value read
+    leftovers = [p for d in tmp_path.iterdir() for p in d.iterdir() if p.name.startswith(".")]
+    assert not leftovers  # no temporary files left behind
 
 
 def test_token_command_never_writes_a_secret(tmp_path):
