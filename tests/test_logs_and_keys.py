@@ -13,21 +13,20 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.harness import API_KEY, ROOT, SECRET, RawClient, read_close_code, token, ws_frame
+from tests.harness import (
+    API_KEY,
+    ROOT,
+    SECRET,
+    RawClient,
+    raw_handshake,
+    read_close_code,
+    token,
+    ws_frame,
+)
 
 
 def raw_ws(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.sendall(
-        b"GET /connection/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        b"Sec-WebSocket-Version: 13\r\n\r\n"
-    )
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(1)
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return sock
+    return raw_handshake(socket.create_connection(("127.0.0.1", port)))
 
 
 def test_invalid_utf8_text_frames_log_one_line_without_traceback(spawn, valkey):
