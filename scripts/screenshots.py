@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-API_KEY = "screenshots-api-key"
+API_KEY = "screenshots-api-key-" + "k" * 16
 COMMUNITY = "ms"
 WIDE = {"width": 1280, "height": 820}
 TALL = {"width": 1280, "height": 1080}  # the console and the Q&A board need more height
