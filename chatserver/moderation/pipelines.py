@@ -13,12 +13,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from moderation_hooks import (
+    Hold,
     MessageContext,
     ModerationConfig,
     ModerationConfigError,
     Pipeline,
     Policy,
     Review,
+    Support,
+    combine,
     parse_layer,
     resolve,
 )
@@ -27,6 +30,7 @@ from moderation_hooks.flood import RECENT_POSTS, RecentPost, digest
 from moderation_hooks.loading import HookLoadError, build_specs
 from moderation_hooks.newmember import MEMBER_STATS
 from rooms.model import Community, Room
+from rooms.private import private_of
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
@@ -116,7 +120,10 @@ class RoomPipelines(Pipeline):
 
     async def review(self, ctx: MessageContext) -> Review:
         pipeline, _ = self.for_room(ctx.room)
-        return await pipeline.review(ctx)
+        review = await pipeline.review(ctx)
+        if private_of(ctx.room) is not None:
+            return support_instead_of_crisis_hold(review)
+        return review
 
     # ---- facts for hooks -------------------------------------------------------------------
 
@@ -157,3 +164,16 @@ class RoomPipelines(Pipeline):
         community, always (so that switching the new-member hold on later does not treat
         everyone as new). In the background: the sender's reply does not wait for it."""
         self.ext.tasks.spawn(self.store.count_post(room.community, user), "count a post")
+
+
+def support_instead_of_crisis_hold(review: Review) -> Review:
+    """In a private support conversation a member's crisis words reach the moderator they are
+    talking to: a crisis ``Hold`` becomes ``Support`` (posted, redacted where another hook
+    asked; resources to the member and the case opened or joined by the crisis listeners)."""
+    if not any(isinstance(v, Hold) and v.category == "crisis" for _, v in review.verdicts):
+        return review
+    verdicts = tuple(
+        (name, Support(v.reason, v.category, v.notice, v.resources, v.priority) if isinstance(v, Hold) and v.category == "crisis" else v)
+        for name, v in review.verdicts
+    )
+    return Review(combine([v for _, v in verdicts]), verdicts, review.failures, review.hook_seconds)

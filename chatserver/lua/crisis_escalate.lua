@@ -1,0 +1,22 @@
+-- crisis_escalate.lua: escalate a case nobody acknowledged in time. Every process sweeps
+-- the ack-due index; this compare-and-set makes exactly one of them escalate each case.
+--
+-- KEYS[1]  case hash         crisis:{<c>}:case:<id>
+-- KEYS[2]  ack due zset      crisis:{<c>}:due
+--
+-- ARGV[1] case id, ARGV[2] now (ms)
+--
+-- Returns 1 to the one caller that escalates, else 0.
+
+local state = redis.call("hget", KEYS[1], "state")
+if state ~= "open" or redis.call("hexists", KEYS[1], "escalated_at") == 1 then
+  redis.call("zrem", KEYS[2], ARGV[1])
+  return 0
+end
+local deadline = tonumber(redis.call("hget", KEYS[1], "deadline") or "0")
+if deadline > tonumber(ARGV[2]) then
+  return 0
+end
+redis.call("hset", KEYS[1], "escalated_at", ARGV[2])
+redis.call("zrem", KEYS[2], ARGV[1])
+return 1
