@@ -20,6 +20,7 @@ from chatserver.crisis.metrics import CrisisMetrics
 from chatserver.moderation.audit import SYSTEM, Actor, iso
 from chatserver.moderation.errors import ModerationError, bad_request, conflict, not_found
 from chatserver.moderation.records import CrisisSignal
+from chatserver.platform_posts import PLATFORM_USER
 from chatserver.protocol import codes
 from chatserver.publication import Publication
 from rooms.private import private_of
@@ -71,7 +72,10 @@ class CaseService:
     # ---- opening ----------------------------------------------------------------------------
 
     async def on_signal(self, signal: CrisisSignal) -> None:
-        """Moderation saw crisis language: open the member's case or join their open one."""
+        """Moderation saw crisis language: open the member's case or join their open one
+        (not for the platform's own posts, which are refused instead)."""
+        if signal.user == PLATFORM_USER:
+            return
         item: dict[str, Any] = {
             "at": int(time.time() * 1000),
             "source": signal.source,
