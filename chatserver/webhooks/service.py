@@ -96,7 +96,7 @@ class WebhookService:
         targets = hooks if hooks is not None else [h for h in self.hooks.values() if h.wants(event_type, community)]
         deliveries = [
             {"id": "dl-" + secrets.token_hex(8), "hook": h.id, "event": event_id, "type": event_type,
-             "body": body, "attempt": 0, "created": now_ms}
+             "body": body, "attempt": 0, "created": now_ms, "config": h.to_record() if h.source == "config" else None}
             for h in targets
         ]
         if deliveries:
@@ -158,8 +158,22 @@ class WebhookService:
         finally:
             self._slots.release()
 
-    async def _attempt(self, entry_id: str, delivery: dict[str, Any]) -> None:
+    def _hook_of(self, delivery: dict[str, Any]) -> Webhook | None:
+        """The hook as this process knows it; a hook from another process's config file
+        travels with its deliveries, so whichever process takes one can send it."""
         hook = self.hooks.get(delivery["hook"])
+        if hook is None and delivery.get("config"):
+            try:
+                hook = Webhook.parse(delivery["config"], source="config")
+            except WebhookError:
+                return None
+        return hook
+
+    async def _attempt(self, entry_id: str, delivery: dict[str, Any]) -> None:
+        hook = self._hook_of(delivery)
+        if hook is None:  # added through the API a moment ago on another process?
+            await self.reload()
+            hook = self._hook_of(delivery)
         attempt = int(delivery.get("attempt", 0)) + 1
         record: dict[str, Any] = {
             "delivery": delivery["id"], "event": delivery["event"], "type": delivery["type"],
