@@ -253,3 +253,38 @@ async def test_moderator_marks_a_reported_message_as_crisis(crisis_servers, clie
     assert (await next_event(member, f"user#{user}", "support.conversation"))["channel"] == r.json()["channel"]
     again = first.api("POST", f"/api/communities/{community}/support", {"user": user})
     assert again.status_code == 200 and again.json()["channel"] == r.json()["channel"]
+
+
+async def test_invited_hosts_may_join_and_a_refused_post_still_opens_a_case(crisis_servers, clients):
+    first, _ = crisis_servers
+    community, room, _ = setup_community(first)
+    user = unique("u")
+    member = await joined(clients, first.ws_url, user, {community: "member"}, room)
+    moderator = await joined(clients, first.ws_url, unique("m"), {community: "moderator"}, f"{community}/mod")
+    # A muted member's crisis words are refused (1002) but still reach a person: a case opens.
+    r = first.api("PUT", f"/api/communities/{community}/mutes/{user}", {"duration": 600})
+    assert r.status_code == 200, r.text
+    refused = await send(member, room, HIGH)
+    assert refused["error"]["code"] == 1002
+    case = (await next_event(moderator, f"{community}/mod", "crisis.case"))["case"]
+    assert case["user"] == user and case["items"][0]["source"] == "refused"
+
+    host_id, other_host_id = unique("h"), unique("h")
+    host = await joined(clients, first.ws_url, host_id, {community: "host"})
+    other_host = await joined(clients, first.ws_url, other_host_id, {community: "host"})
+    # A host may open one (and is invited to it); a host not invited may not join it.
+    opened = await mod(host, "support.open", community=community, case=case["id"])
+    channel = opened["channel"]
+    assert opened["hosts"] == [host_id]
+    assert "subscribe" in await host.call("subscribe", {"channel": channel})
+    assert (await other_host.call("subscribe", {"channel": channel}))["error"]["code"] == 103
+    # Hosts may not invite; moderators may. The invited host is told and may join.
+    assert (await mod(host, "support.invite", channel=channel, user=other_host_id))["error"]["code"] == 103
+    invited = await mod(moderator, "support.invite", channel=channel, user=other_host_id)
+    assert invited["hosts"] == [host_id, other_host_id]
+    notice = await next_event(other_host, f"user#{other_host_id}", "support.invited")
+    assert notice["channel"] == channel
+    joined_now = await other_host.call("subscribe", {"channel": channel})
+    assert "subscribe" in joined_now, joined_now
+    # A mute is community-wide: it holds in the private conversation too.
+    assert (await send(member, channel, "hello"))["error"]["code"] == 1002

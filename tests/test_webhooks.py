@@ -138,3 +138,30 @@ async def test_server_side_post_goes_through_the_one_submit_path(hook_server, cl
     assert [p["data"].get("platform") for p in history] == [True, True]
     assert hook_server.api("POST", f"/api/communities/{community}/rooms/nope/messages", {"text": "x"}).status_code == 404
     assert hook_server.api("POST", f"/api/communities/{community}/rooms/{name}/messages", {"text": "x"}, key=None).status_code == 401
+
+
+async def test_the_outbox_survives_a_restart(valkey, tmp_path_factory):
+    receiver = Receiver(SECRET)
+    path = tmp_path_factory.mktemp("restart") / "restart.toml"
+    path.write_text('[moderation]\npipeline = ["pii"]\n')
+    first = ServerProcess(valkey.url, name="wh-restart-1", args=["--config", str(path)])
+    second = None
+    try:
+        first.wait_ready()
+        community = unique("wh")
+        first.make_room(community, "r")
+        add_hook(first, receiver, community)
+        receiver.stop()
+        for user in ("r1", "r2"):
+            mute(first, community, user)
+        await asyncio.sleep(0.8)  # failed attempts: the deliveries wait for their retry in Redis
+        first.kill()
+        second = ServerProcess(valkey.url, name="wh-restart-2", args=["--config", str(path)])
+        second.wait_ready()
+        receiver.start()
+        await eventually(lambda: sorted(muted_users(receiver, community)) == ["r1", "r2"], timeout=15)
+    finally:
+        receiver.stop()
+        first.stop()
+        if second is not None:
+            second.stop()
