@@ -57,6 +57,14 @@ def crisis_servers(valkey, receiver, tmp_path_factory):
         s.stop()
 
 
+async def member_and_moderator(clients, community: str, room: str, member_server, moderator_server):
+    """(user id, member client in ``room``, moderator client on ``<community>/mod``)."""
+    user = unique("u")
+    member = await joined(clients, member_server.ws_url, user, {community: "member"}, room)
+    moderator = await joined(clients, moderator_server.ws_url, unique("m"), {community: "moderator"}, f"{community}/mod")
+    return user, member, moderator
+
+
 def setup_community(server: ServerProcess) -> tuple[str, str, str]:
     community = unique("cr")
     room = server.make_room(community, "r")
@@ -156,9 +164,7 @@ async def test_unacknowledged_case_escalates_once_with_a_signed_webhook(crisis_s
 async def test_private_conversation_reaches_the_member_live_and_nobody_else(crisis_servers, clients):
     first, second = crisis_servers
     community, room, _ = setup_community(first)
-    user = unique("u")
-    member = await joined(clients, first.ws_url, user, {community: "member"}, room)
-    moderator = await joined(clients, second.ws_url, unique("m"), {community: "moderator"}, f"{community}/mod")
+    user, member, moderator = await member_and_moderator(clients, community, room, first, second)
     other_member = await joined(clients, first.ws_url, unique("o"), {community: "member"}, room)
     await send(member, room, HIGH)
     case = (await next_event(moderator, f"{community}/mod", "crisis.case"))["case"]
@@ -240,9 +246,7 @@ async def test_bad_input_gets_clear_errors(crisis_servers, clients):
 async def test_moderator_marks_a_reported_message_as_crisis(crisis_servers, clients):
     first, _ = crisis_servers
     community, room, _ = setup_community(first)
-    user = unique("u")
-    member = await joined(clients, first.ws_url, user, {community: "member"}, room)
-    moderator = await joined(clients, first.ws_url, unique("m"), {community: "moderator"}, f"{community}/mod")
+    user, member, moderator = await member_and_moderator(clients, community, room, first, first)
     posted = await send(member, room, "nothing matters any more, honestly")
     assert posted["status"] == "published", posted
     marked = await mod(moderator, "crisis.mark", channel=room, offset=posted["offset"], report=True)
@@ -258,9 +262,7 @@ async def test_moderator_marks_a_reported_message_as_crisis(crisis_servers, clie
 async def test_invited_hosts_may_join_and_a_refused_post_still_opens_a_case(crisis_servers, clients):
     first, _ = crisis_servers
     community, room, _ = setup_community(first)
-    user = unique("u")
-    member = await joined(clients, first.ws_url, user, {community: "member"}, room)
-    moderator = await joined(clients, first.ws_url, unique("m"), {community: "moderator"}, f"{community}/mod")
+    user, member, moderator = await member_and_moderator(clients, community, room, first, first)
     # A muted member's crisis words are refused (1002) but still reach a person: a case opens.
     r = first.api("PUT", f"/api/communities/{community}/mutes/{user}", {"duration": 600})
     assert r.status_code == 200, r.text

@@ -125,9 +125,7 @@ class WebhookService:
                 # other process may take it, not in this process's memory.
                 await self._slots.acquire()
                 self._slots.release()
-                for entry_id, delivery in await self.store.read(self.consumer, 8, 1000):
-                    await self._slots.acquire()
-                    self.ext.tasks.spawn(self._deliver(entry_id, delivery), "webhook delivery")
+                await self._start(await self.store.read(self.consumer, 8, 1000), "webhook delivery")
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -143,14 +141,18 @@ class WebhookService:
                 if time.monotonic() - last_reclaim > 10:
                     last_reclaim = time.monotonic()
                     await self.reload()  # API changes also arrive as a control message
-                    for entry_id, delivery in await self.store.reclaim(self.consumer, RECLAIM_IDLE_MS, 16):
-                        await self._slots.acquire()
-                        self.ext.tasks.spawn(self._deliver(entry_id, delivery), "webhook delivery (claimed)")
+                    await self._start(await self.store.reclaim(self.consumer, RECLAIM_IDLE_MS, 16), "webhook delivery (claimed)")
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("webhook retry sweep failed")
                 await asyncio.sleep(1)
+
+    async def _start(self, batch: list[tuple[str, dict[str, Any]]], name: str) -> None:
+        """Each delivery in its own task, at most CONCURRENCY in flight."""
+        for entry_id, delivery in batch:
+            await self._slots.acquire()
+            self.ext.tasks.spawn(self._deliver(entry_id, delivery), name)
 
     async def _deliver(self, entry_id: str, delivery: dict[str, Any]) -> None:
         try:
