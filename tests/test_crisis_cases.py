@@ -5,6 +5,7 @@ real HTTP receiver on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -83,9 +84,11 @@ async def test_crisis_message_opens_a_case_a_moderator_in_another_room_sees_at_o
     moderator = await joined(clients, second.ws_url, unique("m"), {community: "moderator"}, other, f"{community}/mod")
     member = await joined(clients, first.ws_url, user, {community: "member"}, room)
 
+    started = time.perf_counter()
     held = await send(member, room, HIGH)
     assert held["status"] == "held", held
     event = await next_event(moderator, f"{community}/mod", "crisis.case")
+    print(f"crisis message -> case on the other process's moderator: {(time.perf_counter() - started) * 1000:.1f} ms")
     case = event["case"]
     assert event["change"] == "opened" and case["user"] == user and case["state"] == "open"
     assert case["items"][0]["text"] == HIGH and case["items"][0]["source"] == "hold"
@@ -137,9 +140,11 @@ async def test_unacknowledged_case_escalates_once_with_a_signed_webhook(crisis_s
     user = unique("u")
     room_moderator = await joined(clients, second.ws_url, unique("m"), {community: "moderator"}, other + "/mod")
     member = await joined(clients, first.ws_url, user, {community: "member"}, room)
+    started = time.perf_counter()
     await send(member, room, HIGH)
     # Nobody acknowledges within 2 s: moderators everywhere are alerted (a room feed here).
     escalated = await next_event(room_moderator, other + "/mod", "crisis.escalated", timeout=8)
+    print(f"crisis message -> escalation with ack_timeout 2 s: {time.perf_counter() - started:.2f} s")
     case = escalated["case"]
     assert case["user"] == user and case["escalated"] is True and escalated["priority"] == "high"
 

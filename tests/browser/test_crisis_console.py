@@ -63,6 +63,7 @@ async def test_case_to_private_conversation_in_the_browser(web, open_page):
     await expect(messages(ann)).to_contain_text("I'm here if you want to talk")
     await send(ann, "thank you, it has been a hard week")
     await expect(messages(mo)).to_contain_text("it has been a hard week")
+    await expect(ann.locator("#member-list")).to_contain_text("Mo")  # presence like any room
     assert await axe_audit(ann, "member in a private conversation") == []
     await ann.get_by_role("alert").filter(has_text="not alone").get_by_role("button", name="Close").click()
     await shot(ann, "member-private.png")
