@@ -44,8 +44,18 @@ async def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
         fields = status_line.decode("latin-1").split(" ", 2)
         if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
             raise ValueError(f"not an HTTP answer: {status_line[:80]!r}")
-        # Read (and drop) the rest, bounded, so the receiver is not cut off mid-answer.
-        await reader.read(MAX_ANSWER)
+        # Read (and drop) the headers and a bounded body, without waiting for the receiver to
+        # close: a receiver that keeps the connection open still gets its answer counted.
+        length = 0
+        for _ in range(100):
+            line = await reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length" and value.strip().isdigit():
+                length = int(value.strip())
+        if 0 < length <= MAX_ANSWER:
+            await reader.readexactly(length)
         return int(fields[1])
     finally:
         writer.close()
