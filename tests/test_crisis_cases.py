@@ -295,3 +295,26 @@ async def test_invited_hosts_may_join_and_a_refused_post_still_opens_a_case(cris
     assert "subscribe" in joined_now, joined_now
     # A mute is community-wide: it holds in the private conversation too.
     assert (await send(member, channel, "hello"))["error"]["code"] == 1002
+
+
+async def test_an_escalation_whose_process_died_before_announcing_it_is_announced(crisis_servers, valkey, clients):
+    import redis.asyncio as aioredis
+
+    first, _ = crisis_servers
+    community, room, other = setup_community(first)  # ack timeout 600 s: no escalation by itself
+    user, member, moderator = await member_and_moderator(clients, community, room, first, first)
+    await send(member, room, HIGH)
+    case = (await next_event(moderator, f"{community}/mod", "crisis.case"))["case"]
+    # What crisis_escalate.lua leaves when its process dies before announcing: escalated,
+    # off the due index, waiting in the notify index past its grace time.
+    r = aioredis.from_url(valkey.url)
+    try:
+        await r.hset(f"crisis:{{{community}}}:case:{case['id']}", "escalated_at", case["opened_at"] + 1)
+        await r.zrem(f"crisis:{{{community}}}:due", case["id"])
+        await r.zadd(f"crisis:{{{community}}}:notify", {case["id"]: 1})
+        escalated = await next_event(moderator, f"{community}/mod", "crisis.case", timeout=5)
+        assert escalated["change"] == "escalated" and escalated["case"]["id"] == case["id"]
+        await no_event(moderator, f"{community}/mod", "crisis.case", wait=1.0)  # once
+        assert await r.zcard(f"crisis:{{{community}}}:notify") == 0
+    finally:
+        await r.aclose()

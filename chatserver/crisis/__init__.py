@@ -8,7 +8,8 @@ Contract:
 - States ``open -> acknowledged -> in_contact -> closed`` (closing outcome required); every
   change is audited and published on ``<community>/mod`` as ``crisis.case``.
 - A case nobody acknowledges within the community's ``ack_timeout`` escalates once
-  (``crisis.escalated`` on the community's and every room's moderator feed; audit action
+  (``crisis.case`` with change ``escalated`` on ``<community>/mod``, ``crisis.escalated``
+  on every room's moderator feed; audit action
   ``crisis.escalate``, webhook ``crisis.unacknowledged``).
 - Private support conversations are rooms ``<community>:dm-<id>`` (``rooms.private``): only
   the member, the community's moderators and invited hosts may join (103 otherwise, audited).

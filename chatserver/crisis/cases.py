@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chatserver.crisis")
 
+ANNOUNCE_GRACE_MS = 30_000  # an escalation not announced by then is announced by another sweeper
 STATES = ("open", "acknowledged", "in_contact", "closed")
 ACTIVE = ("open", "acknowledged", "in_contact")
 _INT_FIELDS = ("opened_at", "deadline", "last_at", "count", "ack_at", "contact_at", "closed_at", "escalated_at")
@@ -269,8 +270,13 @@ class CaseService:
         now_ms = int(time.time() * 1000)
         done = 0
         for community, case_id in await self.store.due(communities, now_ms):
-            if await self.store.escalate(community, case_id, now_ms):
+            if await self.store.escalate(community, case_id, now_ms, ANNOUNCE_GRACE_MS):
                 done += 1
+                await self._escalated(community, case_id)
+        # Escalations whose process died before announcing them: announced again, once.
+        for community, case_id in await self.store.unannounced(communities, now_ms):
+            if await self.store.claim_announcement(community, case_id, now_ms, ANNOUNCE_GRACE_MS):
+                log.warning("announcing the escalation of case %s in %s again", case_id, community)
                 await self._escalated(community, case_id)
         if time.monotonic() - self._last_counts > 5:
             self._last_counts = time.monotonic()
@@ -278,8 +284,12 @@ class CaseService:
         return done
 
     async def _escalated(self, community: str, case_id: str) -> None:
+        found = await self.store.get(community, case_id)
+        if found is None or found[0].get("state") != "open":
+            await self.store.announced(community, case_id)  # gone, or a person has it now
+            return
         self.metrics.escalated += 1
-        case = await self.get(community, case_id)
+        case = case_view(community, *found)
         waited = (case["escalated_at"] - case["opened_at"]) / 1000
         await self.audit.append(
             community, "crisis.escalate", SYSTEM,
@@ -292,6 +302,7 @@ class CaseService:
         for room in self.ext.catalog.rooms_of(community)[:500]:
             if private_of(room) is None:
                 await self.moderation.publish_feed(room.channel + "/mod", event)
+        await self.store.announced(community, case_id)
 
 
 def _note(note: Any) -> str:

@@ -8,10 +8,13 @@ community's hash tag, so each Lua call touches one cluster slot:
 - ``crisis:{<c>}:open``        hash: user -> their open (not closed) case id
 - ``crisis:{<c>}:cases``       zset: case id -> opened (ms), newest listed first
 - ``crisis:{<c>}:due``         zset: open case id -> acknowledgement deadline (ms)
+- ``crisis:{<c>}:notify``      zset: escalated case id -> announce again after (ms), until the
+  escalating process confirms it announced the escalation
 
 Lua: ``crisis_open.lua`` (one open case per member), ``crisis_join.lua``,
 ``crisis_transition.lua`` (compare-and-set between states), ``crisis_escalate.lua`` (exactly
-one sweeper escalates a case).
+one sweeper escalates a case), ``crisis_renotify.lua`` (an unannounced escalation is claimed
+again after the grace time).
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ def due_key(community: str) -> str:
     return f"crisis:{{{community}}}:due"
 
 
+def notify_key(community: str) -> str:
+    return f"crisis:{{{community}}}:notify"
+
+
 def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
@@ -59,6 +66,7 @@ class RedisCaseStore:
         self._join = client.register_script(load_lua("crisis_join.lua"))
         self._transition = client.register_script(load_lua("crisis_transition.lua"))
         self._escalate = client.register_script(load_lua("crisis_escalate.lua"))
+        self._renotify = client.register_script(load_lua("crisis_renotify.lua"))
 
     async def open(
         self, community: str, user: str, case_id: str, now_ms: int, deadline_ms: int, item: dict[str, Any], fields: dict[str, str]
@@ -99,8 +107,30 @@ class RedisCaseStore:
         )
         return (before.decode() if isinstance(before, bytes) else str(before)), bool(changed)
 
-    async def escalate(self, community: str, case_id: str, now_ms: int) -> bool:
-        return bool(await self._escalate(keys=[case_key(community, case_id), due_key(community)], args=[case_id, now_ms]))
+    async def escalate(self, community: str, case_id: str, now_ms: int, grace_ms: int) -> bool:
+        return bool(
+            await self._escalate(
+                keys=[case_key(community, case_id), due_key(community), notify_key(community)], args=[case_id, now_ms, grace_ms]
+            )
+        )
+
+    async def unannounced(self, communities: Sequence[str], now_ms: int) -> list[tuple[str, str]]:
+        """(community, case id) of escalations nobody confirmed announcing by now."""
+        if not communities:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for community in communities:
+            pipe.zrangebyscore(notify_key(community), "-inf", now_ms, start=0, num=100)
+        out = []
+        for community, ids in zip(communities, await pipe.execute(), strict=True):
+            out += [(community, i.decode()) for i in ids]
+        return out
+
+    async def claim_announcement(self, community: str, case_id: str, now_ms: int, grace_ms: int) -> bool:
+        return bool(await self._renotify(keys=[notify_key(community)], args=[case_id, now_ms, grace_ms]))
+
+    async def announced(self, community: str, case_id: str) -> None:
+        await self.redis.zrem(notify_key(community), case_id)
 
     async def set_field(self, community: str, case_id: str, name: str, value: str) -> None:
         await self.redis.hset(case_key(community, case_id), name, value)

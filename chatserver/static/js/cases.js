@@ -1,5 +1,5 @@
 // Crisis cases in the moderator console: a prominent list above the hold queue, live from
-// the community feed <community>/mod (crisis.case, crisis.escalated), with the time since each
+// the community feed <community>/mod (crisis.case), with the time since each
 // case opened and its actions: acknowledge, talk privately (opens a private conversation and
 // marks the case in contact), close with an outcome. Also "talk privately with a member" by
 // user id. Server side: RPC crisis.* and support.open (docs/crisis.md, docs/protocol.md).
@@ -83,7 +83,7 @@ export class CasesPanel {
     const known = this.cases.has(c.id);
     this.cases.set(c.id, c);
     this.render();
-    if (data.type === "crisis.escalated") announce(`Urgent: ${c.name}'s crisis case has waited ${since(c.opened_at)} without a moderator`);
+    if (data.type === "crisis.escalated" || data.change === "escalated") announce(`Urgent: ${c.name}'s crisis case has waited ${since(c.opened_at)} without a moderator`);
     else if (!known && c.state === "open") announce(`High priority: a crisis case opened for ${c.name}`);
   }
 
