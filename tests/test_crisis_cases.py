@@ -189,6 +189,10 @@ async def test_private_conversation_reaches_the_member_live_and_nobody_else(cris
     hello = await send(moderator, channel, "Hi, I'm here. Do you want to talk?")
     assert hello["status"] == "published"
     assert (await next_event(member, channel, "message"))["text"].startswith("Hi, I'm here")
+    # The moderator may ask the direct question: posted as written, no case for them.
+    asked = await send(moderator, channel, "Are you thinking about killing yourself?")
+    assert asked["status"] == "published" and not asked.get("hidden"), asked
+    await no_event(moderator, f"{community}/mod", "crisis.case")
     # PII redaction stays on; crisis words reach the moderator (posted) and join the case.
     reply = await send(member, channel, "mail me at someone@example.com")
     assert reply["status"] == "redacted", reply
