@@ -46,7 +46,7 @@ export class CasesPanel {
       h(
         "form",
         { class: "controls-row", onsubmit: (event) => { event.preventDefault(); this.talkTo(this.userInput.value.trim()); } },
-        h("div", { class: "field" }, h("label", { for: "case-user" }, "Talk privately with a member (user id)"), this.userInput),
+        h("div", { class: "field" }, h("label", { for: "case-user" }, "Open a private conversation with (user id)"), this.userInput),
         h("button", { type: "submit", class: "secondary" }, "Open private conversation"),
       ),
     );
@@ -114,7 +114,7 @@ export class CasesPanel {
     }
     return h(
       "li",
-      { class: `item case-${c.state}${urgent ? " priority-high" : ""}`, tabindex: "-1", dataset: { key: c.id, case: c.id } },
+      { class: `item case-${c.state}${urgent ? " case-urgent" : ""}`, tabindex: "-1", dataset: { key: c.id, case: c.id } },
       h(
         "p",
         { class: "item-meta" },
