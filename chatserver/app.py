@@ -28,6 +28,7 @@ from chatserver import (
     dev_signin,
     gc_policy,
     metrics,
+    platform_posts,
     presence_api,
     presence_service,
     typing_service,
@@ -56,8 +57,15 @@ from chatserver.websocket import make_endpoint
 
 log = logging.getLogger("chatserver.app")
 
-# Extensions installed into every server, in this order (Q&A needs moderation).
-EXTENSIONS: tuple[str, ...] = ("chatserver.moderation", "chatserver.qa", "chatserver.dev_signin")
+# Extensions installed into every server, in this order (Q&A and crisis response need
+# moderation; webhooks follow moderation's audit log).
+EXTENSIONS: tuple[str, ...] = (
+    "chatserver.moderation",
+    "chatserver.qa",
+    "chatserver.crisis",
+    "chatserver.webhooks",
+    "chatserver.dev_signin",
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -128,8 +136,10 @@ class Server:
         self._install(EXTENSIONS if extensions is None else tuple(extensions), users)
 
     def _install(self, names: tuple[str, ...], users: dict[str, set[Any]]) -> None:
+        from chatserver.crisis import extension as crisis
         from chatserver.moderation import extension as moderation
         from chatserver.qa import extension as qa
+        from chatserver.webhooks import extension as webhooks
 
         unknown = set(names) - set(EXTENSIONS)
         if unknown:
@@ -159,6 +169,17 @@ class Server:
                     "room's moderation pipeline and hold queue"
                 )
             self.qa = qa.install(ext, self.moderation)
+        self.crisis = None
+        self.webhooks = None
+        for name in ("chatserver.crisis", "chatserver.webhooks"):
+            if name in names and self.moderation is None:
+                raise ValueError(f"{name} needs the chatserver.moderation extension (crisis signals, the audit log)")
+        if "chatserver.crisis" in names:
+            assert self.moderation is not None
+            self.crisis = crisis.install(ext, self.moderation)
+        if "chatserver.webhooks" in names:
+            assert self.moderation is not None
+            self.webhooks = webhooks.install(ext, self.moderation)
         if "chatserver.dev_signin" in names:
             dev_signin.install(self.registry, self.settings, self.catalog)
 
@@ -242,6 +263,7 @@ class Server:
             self.broker.ping,
             self.metrics_text,
         )
+        routes += platform_posts.routes(self.settings, self.poster, self.catalog)
         routes += self.registry.routes
         return routes
 

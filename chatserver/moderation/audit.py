@@ -10,6 +10,7 @@ newest first and filters in Python, scanning at most ``MAX_SCAN`` entries per re
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -84,11 +85,19 @@ class AuditStore(Protocol):
     async def audit_range(self, community: str, high: str, low: str, count: int) -> list[tuple[str, bytes | None]]: ...
 
 
+AuditListener = Callable[[str, dict[str, Any]], None]  # (community, entry); must not block
+
+
 class AuditLog:
     def __init__(self, store: AuditStore, retention: int) -> None:
         self.store = store
         self.retention = retention
         self.appended = 0
+        self._listeners: list[AuditListener] = []
+
+    def add_listener(self, listener: AuditListener) -> None:
+        """``listener(community, entry)`` after every append (webhooks follow the log)."""
+        self._listeners.append(listener)
 
     async def append(
         self,
@@ -116,6 +125,9 @@ class AuditLog:
             community, msgpack.packb(entry, use_bin_type=True), min_id, self.retention
         )
         self.appended += 1
+        entry["id"] = entry_id
+        for listener in self._listeners:
+            listener(community, entry)
         return entry_id
 
     async def read(self, community: str, flt: AuditFilter) -> list[dict[str, Any]]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from chatserver.engine import Commands, HistoryOptions
+from chatserver.redis.crisis_store import RedisCaseStore
 from chatserver.redis.moderation_store import RedisHoldStore, RedisModerationStore
 from chatserver.redis.qa_store import RedisQaStore
+from chatserver.redis.webhook_store import RedisWebhookStore
 
 
 class RedisStores:
@@ -23,3 +25,9 @@ class RedisStores:
 
     def qa(self, board_history: HistoryOptions, retention: int) -> RedisQaStore:
         return RedisQaStore(self._redis, board_history, retention)
+
+    def crisis(self) -> RedisCaseStore:
+        return RedisCaseStore(self._redis)
+
+    def webhooks(self) -> RedisWebhookStore:
+        return RedisWebhookStore(self._redis)

@@ -9,6 +9,8 @@ import { setupTabs } from "./tabs.js";
 import { ModerationConsole } from "./moderation.js";
 import { QAView } from "./qa.js";
 import { setupSkipLink } from "./skiplink.js";
+import { CasesPanel } from "./cases.js";
+import { PrivateConversations } from "./private.js";
 
 async function showSignIn(message = "") {
   $("#app").hidden = true;
@@ -109,8 +111,13 @@ function start(s, { focus = false } = {}) {
     if (event.detail.state === "connected" && !views.started) {
       views.started = true;
       if (staff) chat.moderation = views.moderation = new ModerationConsole(conn, s, chat);
+      views.private = new PrivateConversations(conn, s, chat);
+      if (staff) {
+        views.cases = new CasesPanel(conn, s, { onConversation: (c) => views.private.open(c) });
+        views.cases.mount($("#panel-mod"));
+      }
       views.qa = new QAView(conn, s, chat);
-      chat.start();
+      chat.start().then(() => views.private.load());
     }
     if (event.detail.state === "disconnected" && [1, 3500].includes(event.detail.code) && s.source === "token") {
       session.forget();
