@@ -155,6 +155,7 @@ export class MessageLog {
 
   _markUnread(element) {
     if (!this.unread.length) {
+      for (const el of this.list.querySelectorAll(".first-unread")) el.classList.remove("first-unread");
       element.classList.add("first-unread");
       element.dataset.unreadLabel = t("messages.unread_marker");
     }

@@ -28,6 +28,14 @@ export class OwnMessages {
     this.labels = labels;
     this.returnTo = returnTo;
     this.items = new Map(); // key (client_msg_id or message id) -> {element, state}
+    window.addEventListener("resize", () => this._fit());
+  }
+
+  // The list scrolls and gives way to the conversation, but never so far that the newest
+  // notice (on top) is cut off: it keeps at least that notice's height (up to 30% of the window).
+  _fit() {
+    const first = this.list.firstElementChild;
+    this.list.style.minHeight = first ? `${Math.min(first.offsetHeight, Math.round(window.innerHeight * 0.3))}px` : "";
   }
 
   _key(ref) {
@@ -79,6 +87,7 @@ export class OwnMessages {
       item.text ? h("p", { class: "own-text" }, `“${excerpt(item.text)}”`) : null,
       buttons.length ? h("p", { class: "own-actions" }, buttons) : null,
     ), this.returnTo);
+    this._fit();
     if (changed && status !== "sending") announce(`${this.label(status)}${detail ? `: ${localTimes(detail)}` : ""}`);
   }
 
@@ -87,6 +96,7 @@ export class OwnMessages {
     if (!item) return;
     this.items.delete(key);
     keepFocus(this.list, () => item.element.remove(), this.returnTo);
+    this._fit();
   }
 
   /** My message appeared in the room: its "Sending…" notice has done its job. */
@@ -166,13 +176,11 @@ export class CrisisPanel {
 
   _stateLine() {
     const words = {
-      waiting: t("crisis.waiting"),
-      refused: t("crisis.refused"),
       approved: t("crisis.approved"),
       rejected: t("crisis.rejected"),
       expired: t("crisis.expired"),
     }[this.state];
-    return h("p", { class: `crisis-state crisis-${this.state}` }, words, this.state === "rejected" && this.reason ? ` ${t("crisis.reason", { reason: this.reason })}` : "");
+    return h("p", { class: `crisis-state crisis-${this.state}`, tabindex: "-1" }, words, this.state === "rejected" && this.reason ? ` ${t("crisis.reason", { reason: this.reason })}` : "");
   }
 
   render() {
@@ -180,7 +188,8 @@ export class CrisisPanel {
     const resources = data.resources || [];
     const keep = this.section.contains(document.activeElement) ? document.activeElement.dataset.role : null;
     if (this.collapsed) {
-      const first = resources[0];
+      // The first resource that is one tap away (a phone number or a web address).
+      const first = resources.find((r) => resourceLink(r)?.tagName === "A") || resources[0];
       fill(this.section,
         h(
           "div",
@@ -206,8 +215,11 @@ export class CrisisPanel {
             h("button", { type: "button", class: "secondary small", dataset: { role: "close" }, onclick: () => this.hide() }, t("crisis.close")),
           ),
         ),
-        this._stateLine(),
-        h("p", {}, data.message || t("crisis.default_message")),
+        // Waiting: the server's words say so. Once a moderator decided (or time ran out), a
+        // line says what happened instead, and the resources stay.
+        ...(this.state === "waiting" || this.state === "refused"
+          ? [h("p", {}, data.message || t("crisis.default_message"))]
+          : [this._stateLine(), h("p", {}, t("crisis.still_there"))]),
         h(
           "ul",
           { class: "resources" },
