@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -17,13 +17,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatserver.auth import make_token
-from chatserver.metrics import render
+from chatserver.config import Settings
+from chatserver.engine import Catalog, CatalogError, Streams
 from chatserver.publication import Publication
-from chatserver.redis.catalog import CatalogError
 from rooms.model import Community, Role, Room, RoomSettings, valid_name
-
-if TYPE_CHECKING:
-    from chatserver.node import Node
 
 log = logging.getLogger("chatserver.api")
 
@@ -42,12 +39,12 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def api_route(node: Node, path: str, methods: list[str]) -> Callable[[Callable[..., Awaitable[Any]]], Route]:
+def api_route(settings: Settings, path: str, methods: list[str]) -> Callable[[Callable[..., Awaitable[Any]]], Route]:
     """Wrap a handler with API key auth, JSON errors and a JSON body parser."""
 
     def wrap(fn: Callable[..., Awaitable[Any]]) -> Route:
         async def endpoint(request: Request) -> Response:
-            if not authorized(node, request):
+            if not authorized(settings, request):
                 return error_response(401, "unauthorized", "missing or wrong API key")
             try:
                 result = await fn(request)
@@ -67,8 +64,8 @@ def api_route(node: Node, path: str, methods: list[str]) -> Callable[[Callable[.
     return wrap
 
 
-def authorized(node: Node, request: Request) -> bool:
-    key = node.settings.api_key
+def authorized(settings: Settings, request: Request) -> bool:
+    key = settings.api_key
     got = request.headers.get("x-api-key", "")
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -89,23 +86,31 @@ async def json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-def routes(node: Node) -> list[Route]:
+def routes(
+    settings: Settings,
+    catalog: Catalog,
+    streams: Streams,
+    node_id: str,
+    ready: Callable[[], bool],
+    ping: Callable[[], Awaitable[float]],
+    metrics_text: Callable[[], bytes],
+) -> list[Route]:
     r = []
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "node": node.node_id})
+        return JSONResponse({"status": "ok", "node": node_id})
 
     async def readyz(request: Request) -> Response:
         try:
-            latency = await node.broker.ping()
+            latency = await ping()
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "redis": str(exc)}, status_code=503)
-        if not node.ready:
+        if not ready():
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ready", "redis_ms": round(latency * 1000, 3)})
 
     async def metrics(request: Request) -> Response:
-        return Response(render(node), media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     r += [
         Route("/healthz", healthz, methods=["GET"]),
@@ -113,12 +118,12 @@ def routes(node: Node) -> list[Route]:
         Route("/metrics", metrics, methods=["GET"]),
     ]
 
-    @api_route(node, "/api/communities", ["GET"])
+    @api_route(settings, "/api/communities", ["GET"])
     async def list_communities(request: Request) -> Any:
-        await node.catalog.load()
-        return {"communities": [c.to_dict() for c in sorted(node.catalog.communities.values(), key=lambda c: c.name)]}
+        await catalog.load()
+        return {"communities": [c.to_dict() for c in sorted(catalog.communities.values(), key=lambda c: c.name)]}
 
-    @api_route(node, "/api/communities/{community}", ["PUT"])
+    @api_route(settings, "/api/communities/{community}", ["PUT"])
     async def put_community(request: Request) -> Any:
         name = request.path_params["community"]
         body = await json_body(request)
@@ -127,33 +132,33 @@ def routes(node: Node) -> list[Route]:
         if not isinstance(title, str) or not isinstance(settings, dict):
             raise ApiError(400, "bad_request", "title must be a string and settings an object")
         community = Community(name, title, settings)
-        existed = name in node.catalog.communities
-        await node.catalog.put_community(community)
+        existed = name in catalog.communities
+        await catalog.put_community(community)
         return (200 if existed else 201), community.to_dict()
 
-    @api_route(node, "/api/communities/{community}/rooms", ["GET"])
+    @api_route(settings, "/api/communities/{community}/rooms", ["GET"])
     async def list_rooms(request: Request) -> Any:
         community = request.path_params["community"]
-        await node.catalog.load()
-        if community not in node.catalog.communities:
+        await catalog.load()
+        if community not in catalog.communities:
             raise ApiError(404, "not_found", f"no community {community}")
-        return {"rooms": [room.to_dict() for room in node.catalog.rooms_of(community)]}
+        return {"rooms": [room.to_dict() for room in catalog.rooms_of(community)]}
 
-    @api_route(node, "/api/communities/{community}/rooms/{room}", ["GET"])
+    @api_route(settings, "/api/communities/{community}/rooms/{room}", ["GET"])
     async def get_room(request: Request) -> Any:
-        room = node.catalog.room(request.path_params["community"], request.path_params["room"])
+        room = catalog.room(request.path_params["community"], request.path_params["room"])
         if room is None:
             raise ApiError(404, "not_found", "no such room")
         return room.to_dict()
 
-    @api_route(node, "/api/communities/{community}/rooms/{room}", ["PUT"])
+    @api_route(settings, "/api/communities/{community}/rooms/{room}", ["PUT"])
     async def put_room(request: Request) -> Any:
         community = request.path_params["community"]
         name = request.path_params["room"]
         if not valid_name(name):
             raise ApiError(400, "bad_request", "room names use 1-64 of a-z, 0-9, '-', '_'")
-        await node.catalog.load()
-        if community not in node.catalog.communities:
+        await catalog.load()
+        if community not in catalog.communities:
             raise ApiError(404, "not_found", f"no community {community}; PUT /api/communities/{community} first")
         body = await json_body(request)
         title = body.get("title", "")
@@ -163,46 +168,46 @@ def routes(node: Node) -> list[Route]:
         if not isinstance(settings_data, dict):
             raise ApiError(400, "bad_request", "settings must be an object")
         room = Room(community, name, title, RoomSettings.from_dict(settings_data))
-        existed = node.catalog.room(community, name) is not None
-        await node.catalog.put_room(room)
+        existed = catalog.room(community, name) is not None
+        await catalog.put_room(room)
         return (200 if existed else 201), room.to_dict()
 
-    @api_route(node, "/api/communities/{community}/rooms/{room}", ["PATCH"])
+    @api_route(settings, "/api/communities/{community}/rooms/{room}", ["PATCH"])
     async def patch_room(request: Request) -> Any:
         body = await json_body(request)
         try:
-            room = await node.catalog.update_room(
+            room = await catalog.update_room(
                 request.path_params["community"], request.path_params["room"], body
             )
         except KeyError:
             raise ApiError(404, "not_found", "no such room") from None
         return room.to_dict()
 
-    @api_route(node, "/api/communities/{community}/rooms/{room}", ["DELETE"])
+    @api_route(settings, "/api/communities/{community}/rooms/{room}", ["DELETE"])
     async def delete_room(request: Request) -> Any:
-        removed = await node.catalog.delete_room(request.path_params["community"], request.path_params["room"])
+        removed = await catalog.delete_room(request.path_params["community"], request.path_params["room"])
         if not removed:
             raise ApiError(404, "not_found", "no such room")
         return {"deleted": True}
 
-    @api_route(node, "/api/communities/{community}/rooms/{room}/history", ["GET"])
+    @api_route(settings, "/api/communities/{community}/rooms/{room}/history", ["GET"])
     async def room_history(request: Request) -> Any:
-        room = node.catalog.room(request.path_params["community"], request.path_params["room"])
+        room = catalog.room(request.path_params["community"], request.path_params["room"])
         if room is None:
             raise ApiError(404, "not_found", "no such room")
         try:
             limit = int(request.query_params.get("limit", "50"))
         except ValueError:
             raise ApiError(400, "bad_request", "limit must be an integer") from None
-        limit = max(0, min(limit, node.settings.history_max_limit))
-        hist = await node.broker.history(room.channel, None, limit, reverse=True)
+        limit = max(0, min(limit, settings.history_max_limit))
+        hist = await streams.history(room.channel, None, limit, reverse=True)
         items = []
         for entry in reversed(hist.entries):
             pub = Publication.unpack(room.channel, entry.offset, hist.epoch, entry.payload)
             items.append({"offset": entry.offset, "data": orjson.loads(pub.data)})
         return {"channel": room.channel, "epoch": hist.epoch, "offset": hist.top, "publications": items}
 
-    @api_route(node, "/api/tokens", ["POST"])
+    @api_route(settings, "/api/tokens", ["POST"])
     async def issue_token(request: Request) -> Any:
         body = await json_body(request)
         user = body.get("user")
@@ -216,10 +221,10 @@ def routes(node: Node) -> list[Route]:
         ttl = body.get("ttl", 3600)
         if not isinstance(ttl, int) or ttl < 0:
             raise ApiError(400, "bad_request", "ttl must be a non-negative integer (0: no expiry)")
-        if not node.settings.secret:
+        if not settings.secret:
             raise ApiError(409, "conflict", "tokens are signed by your platform (asymmetric keys configured)")
         token = make_token(
-            node.settings.secret,
+            settings.secret,
             user,
             name=body.get("name") or None,
             communities=communities,

@@ -1,16 +1,20 @@
-"""The composition root: build a Node from Settings, install extensions, wrap it in an ASGI app.
+"""The composition root: the only place that builds services and wires them together.
 
-``create_app(settings)`` is what tests and the CLI use. ``create_app_from_env()`` is the
+``Server(settings)`` builds the engine (Redis), the hub, the node (this process's
+connections), posting, presence and typing, and installs the extensions, handing each
+exactly what it uses; ``start``/``stop`` run the lifecycle in order. ``create_app(settings)``
+wraps a Server in an ASGI app (what tests and the CLI use); ``create_app_from_env()`` is the
 factory uvicorn workers import (settings travel in ``CHATSERVER_SETTINGS_JSON``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import importlib
 import logging
 import os
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,40 +22,242 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from chatserver import api
+from chatserver import (
+    api,
+    chat_rpc,
+    dev_signin,
+    gc_policy,
+    metrics,
+    presence_api,
+    presence_service,
+    typing_service,
+)
+from chatserver.auth import TokenVerifier
+from chatserver.channels import ChannelResolver
 from chatserver.config import Settings
-from chatserver.node import Node
+from chatserver.connection import ConnectionContext
+from chatserver.engine import HistoryOptions
+from chatserver.extension import ExtensionContext, TypingGates
+from chatserver.hub import Hub
+from chatserver.node import VERSION, Node
+from chatserver.notify import Notifier
+from chatserver.posting import Poster
+from chatserver.redis.broker import RedisBroker, make_client
+from chatserver.redis.catalog import RedisCatalog
+from chatserver.redis.commands import RedisCommands, RedisControl
+from chatserver.redis.presence import RedisPresence
+from chatserver.redis.pubsub import PubSub
+from chatserver.redis.stores import RedisStores
+from chatserver.redis.urls import parse_redis_url
+from chatserver.registry import Registry
+from chatserver.stats import Stats
+from chatserver.tasks import Tasks
 from chatserver.websocket import make_endpoint
 
 log = logging.getLogger("chatserver.app")
 
-# Extensions installed into every node, in order. Each module has ``install(node)``.
-EXTENSIONS: list[str] = ["chatserver.moderation", "chatserver.qa", "chatserver.dev_signin"]
+# Extensions installed into every server, in this order (Q&A needs moderation).
+EXTENSIONS: tuple[str, ...] = ("chatserver.moderation", "chatserver.qa", "chatserver.dev_signin")
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def install_extensions(node: Node, names: list[str] | None = None) -> None:
-    for name in names if names is not None else EXTENSIONS:
-        module = importlib.import_module(name)
-        module.install(node)
+class Server:
+    """Everything one server process runs, built and wired here."""
+
+    def __init__(self, settings: Settings, extensions: Sequence[str] | None = None) -> None:
+        if not settings.redis_url:
+            raise ValueError("the server needs a redis_url (the CLI starts an embedded Valkey)")
+        self.settings = settings
+        self.node_id = settings.node_name or f"{socket.gethostname()}-{os.getpid()}"
+        self.ready = False
+        self.tasks = Tasks()
+        self.stats = Stats()
+        # The engine.
+        address = parse_redis_url(settings.redis_url)
+        self.redis = make_client(settings.redis_url)
+        self.broker = RedisBroker(self.redis, settings.history_meta_ttl, address)
+        self.commands = RedisCommands(self.redis, self.broker.pipeline)
+        self.control = RedisControl(self.redis)
+        self.catalog = RedisCatalog(self.redis)
+        self.resolver = ChannelResolver(self.catalog, settings.history_meta_ttl)
+        self.hub = Hub(
+            lambda **kw: PubSub(address, **kw),
+            recover=self.broker.recover,
+            repair_limit=settings.history_max_limit,
+            tasks=self.tasks,
+        )
+        self.registry = Registry(self.hub.on_control)
+        self.registry.on_control("catalog", self._on_catalog_changed)
+        # Messages, notices, presence and typing.
+        self.poster = Poster(self.broker, self._history_of, self.stats, settings.idempotency_ttl)
+        self.notifier = Notifier(self.broker, self._history_of, self.control)
+        users: dict[str, set[Any]] = {}
+        redis = self.redis
+        self.presence = presence_service.install(
+            settings,
+            self.registry,
+            lambda liveness, instance, hold: RedisPresence(redis, liveness, instance, hold),
+            self.broker,
+            self.resolver,
+            users,
+            self.node_id,
+            self.tasks,
+        )
+        self.typing = typing_service.install(settings, self.registry, self.presence.store, self.tasks)
+        self.node = Node(settings, self.stats, self.registry, self.hub, self.presence, users, self.tasks)
+        chat = chat_rpc.install(self.registry, self.poster, self.resolver, self.catalog)
+        presence_api.install(self.registry, settings, self.presence, self.typing, self.resolver, self.catalog)
+        self.connection_context = ConnectionContext(
+            settings=settings,
+            stats=self.stats,
+            verifier=TokenVerifier(
+                settings.secret, tuple(settings.token_algorithms), settings.token_public_key or None
+            ),
+            resolver=self.resolver,
+            hub=self.hub,
+            streams=self.broker,
+            registry=self.registry,
+            node=self.node,
+            presence=self.presence,
+            post=chat.publish_from_client,
+            tasks=self.tasks,
+            node_id=self.node_id,
+            version=VERSION,
+        )
+        self._install(EXTENSIONS if extensions is None else tuple(extensions), users)
+
+    def _install(self, names: tuple[str, ...], users: dict[str, set[Any]]) -> None:
+        from chatserver.moderation import extension as moderation
+        from chatserver.qa import extension as qa
+
+        unknown = set(names) - set(EXTENSIONS)
+        if unknown:
+            raise ValueError(f"unknown extensions: {sorted(unknown)}")
+        ext = ExtensionContext(
+            settings=self.settings,
+            registry=self.registry,
+            catalog=self.catalog,
+            resolver=self.resolver,
+            poster=self.poster,
+            notifier=self.notifier,
+            streams=self.broker,
+            commands=self.commands,
+            control=self.control,
+            typing=TypingGates(self.typing.add_gate),
+            local_users=users,
+            node_id=self.node_id,
+            tasks=self.tasks,
+            stores=RedisStores(self.redis, self.commands),
+        )
+        self.moderation = moderation.install(ext) if "chatserver.moderation" in names else None
+        self.qa = None
+        if "chatserver.qa" in names:
+            if self.moderation is None:
+                raise ValueError(
+                    "chatserver.qa needs the chatserver.moderation extension: questions pass the "
+                    "room's moderation pipeline and hold queue"
+                )
+            self.qa = qa.install(ext, self.moderation)
+        if "chatserver.dev_signin" in names:
+            dev_signin.install(self.registry, self.settings, self.catalog)
+
+    def _history_of(self, channel: str) -> HistoryOptions | None:
+        spec = self.resolver.resolve(channel)
+        return spec.history if spec is not None else None
+
+    async def _on_catalog_changed(self, msg: dict[str, Any]) -> None:
+        await self.catalog.load()
+
+    def is_ready(self) -> bool:
+        return self.ready
+
+    def metrics_text(self) -> bytes:
+        return metrics.render(metrics.NodeCollector(self.node, self.hub, self.broker, self.registry))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        await self.redis.ping()
+        await self.hub.start()
+        created = await self.catalog.seed(
+            self.settings.communities, self.settings.rooms, self.settings.seed_demo
+        )
+        for item in created:
+            log.info("created %s", item)
+        await self.catalog.load()
+        for hook in self.registry.startup_hooks:
+            await hook()
+        await self.presence.start()
+        self.node.start()
+        self.tasks.spawn(self._redis_watch(), "redis watch")
+        gc_policy.apply()
+        self.ready = True
+        log.info(
+            "node %s ready: %d communities, %d rooms",
+            self.node_id,
+            len(self.catalog.communities),
+            len(self.catalog.rooms),
+        )
+
+    async def stop(self) -> None:
+        self.ready = False
+        self.node.close_all()
+        for hook in reversed(self.registry.shutdown_hooks):
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook failed")
+        self.typing.stop()
+        await self.presence.stop()
+        await self.tasks.close()
+        await self.hub.close()
+        self.broker.close()
+        await self.redis.aclose()
+
+    async def _redis_watch(self) -> None:
+        while True:
+            try:
+                self.stats.redis_ping = await self.broker.ping()
+                self.ready = True
+            except Exception as exc:
+                log.error("Redis is not answering: %s", exc)
+                self.ready = False
+            await asyncio.sleep(5)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def routes(self) -> list[Any]:
+        routes: list[Any] = [
+            WebSocketRoute(
+                "/connection/websocket", make_endpoint(self.connection_context, self.node, self.is_ready)
+            )
+        ]
+        routes += api.routes(
+            self.settings,
+            self.catalog,
+            self.broker,
+            self.node_id,
+            self.is_ready,
+            self.broker.ping,
+            self.metrics_text,
+        )
+        routes += self.registry.routes
+        return routes
 
 
-def create_app(settings: Settings, extensions: list[str] | None = None) -> Starlette:
-    node = Node(settings)
-    install_extensions(node, extensions)
+def create_app(settings: Settings, extensions: Sequence[str] | None = None) -> Starlette:
+    server = Server(settings, extensions)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await node.start()
+        await server.start()
         try:
             yield
         finally:
-            await node.stop()
+            await server.stop()
 
-    routes: list[Any] = [WebSocketRoute("/connection/websocket", make_endpoint(node))]
-    routes += api.routes(node)
-    routes += node.extension_routes
+    routes = server.routes()
     if (STATIC_DIR / "index.html").exists():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
     else:
@@ -64,9 +270,7 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> Starl
             )
 
         routes.append(Route("/", index))
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.node = node
-    return app
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def create_app_from_env() -> Starlette:

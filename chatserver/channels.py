@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chatserver.redis.broker import HistoryOptions
-from chatserver.redis.catalog import RedisCatalog
+from chatserver.engine import Catalog, HistoryOptions
 from rooms.channels import ChannelKind, ChannelName, parse_channel
 from rooms.model import Member, Room
 from rooms.policy import Denied, may_subscribe
@@ -38,7 +37,7 @@ SubscribeCheck = Callable[[Member, ChannelSpec], Denied | None]
 
 
 class ChannelResolver:
-    def __init__(self, catalog: RedisCatalog, meta_ttl: int) -> None:
+    def __init__(self, catalog: Catalog, meta_ttl: int) -> None:
         self.catalog = catalog
         self.meta_ttl = meta_ttl
         self._checks: dict[ChannelKind, list[SubscribeCheck]] = {}

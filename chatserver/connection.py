@@ -11,22 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-from chatserver.auth import Identity, TokenExpired, TokenInvalid
-from chatserver.channels import ChannelSpec
+from chatserver.auth import Identity, TokenExpired, TokenInvalid, TokenVerifier
+from chatserver.channels import ChannelResolver, ChannelSpec
+from chatserver.config import Settings
+from chatserver.engine import Streams
 from chatserver.errors import DisconnectError, ReplyError
+from chatserver.hub import Hub
 from chatserver.outbox import Outbox
 from chatserver.protocol import codes
 from chatserver.protocol.codec import Codec, ProtocolError, json_dumps
 from chatserver.publication import KIND_PUB, Publication
+from chatserver.registry import Registry
+from chatserver.stats import Stats
 from chatserver.subscription import Sub, recover_publications
+from chatserver.tasks import Tasks
 from rooms.channels import ChannelKind, user_channel
 
 if TYPE_CHECKING:
-    from chatserver.node import Node
     from chatserver.ws_protocol import DirectSend
 
 log = logging.getLogger("chatserver.connection")
@@ -46,16 +54,72 @@ METHODS = (
     "sub_refresh",
 )
 _METHOD_SET = frozenset(METHODS)
+# Errors that count towards max_errors_per_connection (a client that keeps getting them is broken).
+_CLIENT_MISTAKES = frozenset(
+    e.code
+    for e in (
+        codes.UNKNOWN_CHANNEL,
+        codes.METHOD_NOT_FOUND,
+        codes.ALREADY_SUBSCRIBED,
+        codes.BAD_REQUEST,
+        codes.UNRECOVERABLE_POSITION,
+    )
+)
 
 
 
 
-class Connection(Outbox):
-    """A client session; the write side (outbox, frames, closing) is ``Outbox``."""
+class Sessions(Protocol):
+    """What a connection needs from the node (``chatserver.node.Node``)."""
+
+    def register(self, conn: Connection) -> None: ...
+
+    def schedule_flush(self, out: Outbox) -> None: ...
+
+    async def on_subscribed(self, conn: Connection, sub: Sub) -> None: ...
+
+    async def on_unsubscribed(self, conn: Connection, sub: Sub) -> None: ...
+
+    async def on_send(self, conn: Connection, data: Any) -> None: ...
+
+
+class ConnectionPresence(Protocol):
+    """What a connection needs from presence (``chatserver.presence_service``)."""
+
+    def should_push(self, conn: Connection, sub: Sub, pub: Publication) -> bool: ...
+
+    async def presence(self, conn: Connection, spec: ChannelSpec) -> dict[str, Any]: ...
+
+    async def stats(self, conn: Connection, spec: ChannelSpec) -> tuple[int, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionContext:
+    """Everything a connection uses, built once by the composition root (``chatserver.app``)."""
+
+    settings: Settings
+    stats: Stats
+    verifier: TokenVerifier
+    resolver: ChannelResolver
+    hub: Hub
+    streams: Streams
+    registry: Registry
+    node: Sessions
+    presence: ConnectionPresence
+    post: Callable[[Connection, ChannelSpec, Any], Awaitable[Any]]  # a client's publish
+    tasks: Tasks
+    node_id: str
+    version: str
+    personal_channel: bool = True
+    jitter: Callable[[], float] = random.random
+
+
+class Connection:
+    """A client session; its write side (outbox, frames, closing) is ``self.out``."""
 
     def __init__(
         self,
-        node: Node,
+        ctx: ConnectionContext,
         codec: Codec,
         *,
         direct: DirectSend | None = None,
@@ -63,27 +127,42 @@ class Connection(Outbox):
         remote: str = "",
         user_agent: str = "",
     ) -> None:
-        self.node = node
+        self.ctx = ctx
         self.codec = codec
         self.codec_name = codec.name
-        self.binary = codec.binary
         self.client_id = str(uuid.uuid4())
         self.remote = remote
         self.user_agent = user_agent
         self.identity: Identity | None = None
         self.subs: dict[str, Sub] = {}
-        self.closed = False
-        self.close_reason: codes.Disconnect | None = None
+        self.out = Outbox(
+            codec,
+            max_queue=ctx.settings.send_queue_bytes,
+            max_frame=ctx.settings.max_frame_bytes,
+            schedule=ctx.node.schedule_flush,
+            stats=ctx.stats,
+            direct=direct,
+            asgi_send=asgi_send,
+        )
         self.opened_at = time.monotonic()
         self.conn_info: bytes = b""
         self._pl: list[Sub] = []  # subscriptions waiting for their reply to go out
-        self._init_outbox(node, direct, asgi_send)
         # keepalive and limits
         self.next_ping = 0.0
         self.pong_deadline = 0.0
         self.errors = 0
-        self._tokens = node.settings.command_rate * 2
+        self._tokens = ctx.settings.command_rate * 2
         self._tokens_at = time.monotonic()
+
+    # ------------------------------------------------------------------ the write side
+
+    @property
+    def closed(self) -> bool:
+        return self.out.closed
+
+    def close(self, disconnect: codes.Disconnect, *, flush: bool = True) -> None:
+        """Close with a protocol close code (pending output is flushed first unless slow)."""
+        self.out.close(disconnect, flush=flush)
 
     # ------------------------------------------------------------------ identity
 
@@ -126,19 +205,19 @@ class Connection(Outbox):
                 log.exception("command failed for client %s", self.client_id)
                 cid = cmd.get("id")
                 if cid:
-                    self._error(cid, ReplyError(100))
+                    self._error(cid, ReplyError(codes.INTERNAL))
 
     def _error(self, cid: int, err: ReplyError) -> None:
-        self.node.stats.count_error(err.code)
-        if err.code in (102, 104, 105, 107, 112):
+        self.ctx.stats.count_error(err.code)
+        if err.code in _CLIENT_MISTAKES:
             self.errors += 1
-            if self.errors > self.node.settings.max_errors_per_connection:
+            if self.errors > self.ctx.settings.max_errors_per_connection:
                 self.close(codes.TOO_MANY_ERRORS)
                 return
-        self.send_reply({"id": cid, "error": err.to_dict()})
+        self.out.send_reply({"id": cid, "error": err.to_dict()})
 
     def _rate_ok(self) -> bool:
-        rate = self.node.settings.command_rate
+        rate = self.ctx.settings.command_rate
         if rate <= 0:
             return True
         now = time.monotonic()
@@ -161,7 +240,7 @@ class Connection(Outbox):
                 method = key
         if method is None:
             if cid:
-                self._error(cid, ReplyError(104, "method not found: command has no method"))
+                self._error(cid, ReplyError(codes.METHOD_NOT_FOUND, "method not found: command has no method"))
             else:
                 self.pong_deadline = 0.0  # an empty command is the client's pong
             return
@@ -169,14 +248,14 @@ class Connection(Outbox):
             if not self.connected:
                 raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: connect first")
             if cid:
-                self._error(cid, ReplyError(104, f"method not found: {method}"))
+                self._error(cid, ReplyError(codes.METHOD_NOT_FOUND, f"method not found: {method}"))
             return
         params = cmd[method]
         if params is None:
             params = {}
         if not isinstance(params, dict):
             raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, f"bad request: {method} must be an object")
-        stats = self.node.stats.commands
+        stats = self.ctx.stats.commands
         stats[method] = stats.get(method, 0) + 1
         if method == "connect":
             await self._connect(cid, params)
@@ -184,12 +263,12 @@ class Connection(Outbox):
         if not self.connected:
             raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: connect first")
         if method == "send":
-            await self.node.on_send(self, self.codec.load_data(params.get("data")))
+            await self.ctx.node.on_send(self, self.codec.load_data(params.get("data")))
             return
         if not cid:
             raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, f"bad request: {method} needs an id")
         if method != "ping" and not self._rate_ok():
-            self._error(cid, ReplyError(111, "too many requests: slow down"))
+            self._error(cid, ReplyError(codes.TOO_MANY_REQUESTS, "too many requests: slow down"))
             return
         handler = getattr(self, "_cmd_" + method)
         try:
@@ -198,18 +277,18 @@ class Connection(Outbox):
             self._error(cid, err)
             return
         except ProtocolError as exc:
-            self._error(cid, ReplyError(107, f"bad request: {exc}"))
+            self._error(cid, ReplyError(codes.BAD_REQUEST, f"bad request: {exc}"))
             return
         if not self.closed:
-            self.send_reply({"id": cid, method: result})
+            self.out.send_reply({"id": cid, method: result})
 
     # ------------------------------------------------------------------ connect / refresh
 
     def _verify(self, token: Any) -> Identity:
         try:
-            return self.node.verifier.connection(token)
+            return self.ctx.verifier.connection(token)
         except TokenExpired:
-            raise ReplyError(109) from None
+            raise ReplyError(codes.TOKEN_EXPIRED) from None
         except TokenInvalid as exc:
             log.info("invalid token from %s: %s", self.remote, exc)
             raise DisconnectError(codes.INVALID_TOKEN) from None
@@ -237,26 +316,26 @@ class Connection(Outbox):
         info["roles"] = {c: r.value for c, r in member.communities.items()}
         self.conn_info = json_dumps(info)
         self.identity = identity
-        self.node.register(self)
-        settings = self.node.settings
+        self.ctx.node.register(self)
+        settings = self.ctx.settings
         result: dict[str, Any] = {
             "client": self.client_id,
-            "version": self.node.version,
+            "version": self.ctx.version,
             "ping": settings.ping_interval,
             "pong": True,
-            "node": self.node.node_id,
+            "node": self.ctx.node_id,
         }
         result.update(self._expiry_fields())
         # Server-side subscriptions: the user's private notice channel, plus token channels.
         requested = params.get("subs") or {}
         if not isinstance(requested, dict):
             requested = {}
-        server_channels = [user_channel(member.user)] if self.node.personal_channel else []
+        server_channels = [user_channel(member.user)] if self.ctx.personal_channel else []
         server_channels += [c for c in identity.channels if c not in server_channels]
         subs_result: dict[str, Any] = {}
         for channel in server_channels:
-            spec = self.node.resolver.resolve(channel)
-            if spec is None or self.node.resolver.check_subscribe(member, spec) is not None:
+            spec = self.ctx.resolver.resolve(channel)
+            if spec is None or self.ctx.resolver.check_subscribe(member, spec) is not None:
                 log.info("token channel %s refused for %s", channel, member.user)
                 continue
             req = requested.get(channel) or {}
@@ -269,8 +348,8 @@ class Connection(Outbox):
             self._pl.append(sub)
         if subs_result:
             result["subs"] = subs_result
-        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + self.node.jitter())
-        self.send_reply({"id": cid, "connect": result})
+        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + self.ctx.jitter())
+        self.out.send_reply({"id": cid, "connect": result})
         self._go_live()
         log.debug("client %s connected as %s", self.client_id, member.user)
 
@@ -279,7 +358,7 @@ class Connection(Outbox):
         if identity.member.user != self.user:
             raise DisconnectError(codes.INVALID_TOKEN, "invalid token: another user")
         self.identity = identity
-        result: dict[str, Any] = {"client": self.client_id, "version": self.node.version}
+        result: dict[str, Any] = {"client": self.client_id, "version": self.ctx.version}
         result.update(self._expiry_fields())
         return result
 
@@ -287,7 +366,7 @@ class Connection(Outbox):
         channel = params.get("channel", "")
         sub = self.subs.get(channel)
         if sub is None:
-            raise ReplyError(107, "bad request: not subscribed to that channel")
+            raise ReplyError(codes.BAD_REQUEST, "bad request: not subscribed to that channel")
         claims = self._verify_sub_token(channel, params.get("token", ""))
         exp = claims.get("exp")
         sub.expires_at = int(exp) if exp else None
@@ -297,29 +376,29 @@ class Connection(Outbox):
 
     def _verify_sub_token(self, channel: str, token: Any) -> dict[str, Any]:
         try:
-            return self.node.verifier.subscription(token, self.user, channel)
+            return self.ctx.verifier.subscription(token, self.user, channel)
         except TokenExpired:
-            raise ReplyError(109) from None
+            raise ReplyError(codes.TOKEN_EXPIRED) from None
         except TokenInvalid:
-            raise ReplyError(103, "permission denied: invalid subscription token") from None
+            raise ReplyError(codes.PERMISSION_DENIED, "permission denied: invalid subscription token") from None
 
     # ------------------------------------------------------------------ subscribe
 
     def _resolve(self, channel: Any) -> ChannelSpec:
         if not isinstance(channel, str) or not channel:
-            raise ReplyError(107, "bad request: channel required")
-        spec = self.node.resolver.resolve(channel)
+            raise ReplyError(codes.BAD_REQUEST, "bad request: channel required")
+        spec = self.ctx.resolver.resolve(channel)
         if spec is None:
-            raise ReplyError(102, f"unknown channel {channel}")
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}")
         return spec
 
     async def _cmd_subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel")
         spec = self._resolve(channel)
         if channel in self.subs:
-            raise ReplyError(105)
-        if len(self.subs) >= self.node.settings.max_channels_per_connection:
-            raise ReplyError(106, "limit exceeded: too many subscriptions on one connection")
+            raise ReplyError(codes.ALREADY_SUBSCRIBED)
+        if len(self.subs) >= self.ctx.settings.max_channels_per_connection:
+            raise ReplyError(codes.LIMIT_EXCEEDED, "limit exceeded: too many subscriptions on one connection")
         result, sub = await self._subscribe_to(spec, params, server_side=False)
         self._pl.append(sub)
         # The reply is queued by the caller right after we return; pubs that arrived while we
@@ -332,7 +411,7 @@ class Connection(Outbox):
     ) -> tuple[dict[str, Any], Sub]:
         assert self.identity is not None
         member = self.identity.member
-        denied = self.node.resolver.check_subscribe(member, spec)
+        denied = self.ctx.resolver.check_subscribe(member, spec)
         if denied is not None:
             known = codes.BY_CODE.get(denied.code)
             prefix = f"{known.message}: " if known else ""
@@ -346,13 +425,13 @@ class Connection(Outbox):
             if claims.get("exp"):
                 sub.expires_at = int(claims["exp"])
         self.subs[spec.name] = sub
-        self.node.stats.subscriptions += 1
+        self.ctx.stats.subscriptions += 1
         try:
-            hub = self.node.hub
+            hub = self.ctx.hub
             await hub.attach(spec.name, self)
             result: dict[str, Any] = {"recoverable": True, "positioned": True}
-            broker = self.node.broker
-            max_count = self.node.settings.history_max_limit
+            broker = self.ctx.streams
+            max_count = self.ctx.settings.history_max_limit
             name = spec.name
             if params.get("recover"):
                 offset = _uint(params.get("offset", 0))
@@ -373,11 +452,11 @@ class Connection(Outbox):
                 else:
                     flag = _uint(params.get("flag", 0))
                     if flag & 2:
-                        raise ReplyError(112)
+                        raise ReplyError(codes.UNRECOVERABLE_POSITION)
                     result["offset"] = top
                     sub.offset = top
                 sub.epoch = hist_epoch
-                self.node.stats.recoveries[recovered] += 1
+                self.ctx.stats.recoveries[recovered] += 1
             else:
                 top, epoch = await hub.reads.read(("position", name), lambda: broker.position(name))
                 result["epoch"] = epoch
@@ -392,8 +471,8 @@ class Connection(Outbox):
             raise
         if self.closed:
             self._drop_sub(spec.name)
-            raise ReplyError(100)
-        await self.node.on_subscribed(self, sub)
+            raise ReplyError(codes.INTERNAL)
+        await self.ctx.node.on_subscribed(self, sub)
         return _strip_zero(result), sub
 
     def _go_live(self) -> None:
@@ -411,17 +490,17 @@ class Connection(Outbox):
     def _drop_sub(self, channel: str) -> Sub | None:
         sub = self.subs.pop(channel, None)
         if sub is not None:
-            self.node.stats.subscriptions -= 1
-            self.node.hub.detach(channel, self)
+            self.ctx.stats.subscriptions -= 1
+            self.ctx.hub.detach(channel, self)
         return sub
 
     async def _cmd_unsubscribe(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel")
         if not isinstance(channel, str) or not channel:
-            raise ReplyError(107, "bad request: channel required")
+            raise ReplyError(codes.BAD_REQUEST, "bad request: channel required")
         sub = self._drop_sub(channel)
         if sub is not None:
-            await self.node.on_unsubscribed(self, sub)
+            await self.ctx.node.on_unsubscribed(self, sub)
         return {}
 
     def server_unsubscribe(self, channel: str, code: int, reason: str) -> None:
@@ -429,8 +508,8 @@ class Connection(Outbox):
         sub = self._drop_sub(channel)
         if sub is None:
             return
-        asyncio.ensure_future(self.node.on_unsubscribed(self, sub))
-        self.send_reply({"push": {"channel": channel, "unsubscribe": {"code": code, "reason": reason}}})
+        self.ctx.tasks.spawn(self.ctx.node.on_unsubscribed(self, sub), "unsubscribe hooks")
+        self.out.send_reply({"push": {"channel": channel, "unsubscribe": {"code": code, "reason": reason}}})
 
     # ------------------------------------------------------------------ delivery (from hub)
 
@@ -450,7 +529,7 @@ class Connection(Outbox):
             if offset <= sub.offset:
                 return  # already sent in the subscribe reply
             sub.offset = offset
-        self.push_bytes(pub.push(self.codec_name))
+        self.out.push_bytes(pub.push(self.codec_name))
 
     def _deliver_live(self, sub: Sub, pub: Publication) -> None:
         if pub.kind == KIND_PUB:
@@ -458,9 +537,9 @@ class Connection(Outbox):
                 if pub.offset <= sub.offset:
                     return  # already sent in the subscribe reply
                 sub.offset = pub.offset
-        elif not self.node.should_push_presence(self, sub, pub):
+        elif not self.ctx.presence.should_push(self, sub, pub):
             return
-        self.push_bytes(pub.push(self.codec_name))
+        self.out.push_bytes(pub.push(self.codec_name))
 
     def position(self, channel: str) -> tuple[int, str] | None:
         """Where this connection is in ``channel``'s stream (for the hub's gap repair)."""
@@ -484,19 +563,19 @@ class Connection(Outbox):
     async def _cmd_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = self._resolve(params.get("channel"))
         data = self.codec.load_data(params.get("data"))
-        await self.node.publish_from_client(self, spec, data)
+        await self.ctx.post(self, spec, data)
         return {}
 
     async def _cmd_history(self, params: dict[str, Any]) -> dict[str, Any]:
         assert self.identity is not None
         spec = self._resolve(params.get("channel"))
-        denied = self.node.resolver.check_subscribe(self.identity.member, spec)
+        denied = self.ctx.resolver.check_subscribe(self.identity.member, spec)
         if denied is not None:
             raise ReplyError(denied.code, denied.reason)
         limit = params.get("limit", 0)
         if not isinstance(limit, int) or isinstance(limit, bool):
-            raise ReplyError(107, "bad request: limit must be an integer")
-        max_limit = self.node.settings.history_max_limit
+            raise ReplyError(codes.BAD_REQUEST, "bad request: limit must be an integer")
+        max_limit = self.ctx.settings.history_max_limit
         if limit < 0 or limit > max_limit:
             limit = max_limit
         reverse = bool(params.get("reverse", False))
@@ -504,11 +583,11 @@ class Connection(Outbox):
         since_offset: int | None = None
         if since:
             if not isinstance(since, dict):
-                raise ReplyError(107, "bad request: since must be a stream position")
+                raise ReplyError(codes.BAD_REQUEST, "bad request: since must be a stream position")
             since_offset = _uint(since.get("offset", 0))
-        hist = await self.node.broker.history(spec.name, since_offset, limit, reverse)
+        hist = await self.ctx.streams.history(spec.name, since_offset, limit, reverse)
         if since and since.get("epoch") and since.get("epoch") != hist.epoch:
-            raise ReplyError(112)
+            raise ReplyError(codes.UNRECOVERABLE_POSITION)
         pubs = [
             Publication.unpack(spec.name, e.offset, hist.epoch, e.payload).encoded_pub(self.codec_name)
             for e in hist.entries
@@ -517,31 +596,31 @@ class Connection(Outbox):
 
     async def _cmd_presence(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = self._presence_spec(params)
-        entries = await self.node.presence_of(self, spec)
+        entries = await self.ctx.presence.presence(self, spec)
         return {"presence": entries}
 
     async def _cmd_presence_stats(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = self._presence_spec(params)
-        clients, users = await self.node.presence_stats_of(self, spec)
+        clients, users = await self.ctx.presence.stats(self, spec)
         return _strip_zero({"num_clients": clients, "num_users": users})
 
     def _presence_spec(self, params: dict[str, Any]) -> ChannelSpec:
         assert self.identity is not None
         spec = self._resolve(params.get("channel"))
-        denied = self.node.resolver.check_subscribe(self.identity.member, spec)
+        denied = self.ctx.resolver.check_subscribe(self.identity.member, spec)
         if denied is not None:
             raise ReplyError(denied.code, denied.reason)
         if spec.kind is not ChannelKind.ROOM or not spec.presence:
-            raise ReplyError(108, "not available: presence is off for this channel")
+            raise ReplyError(codes.NOT_AVAILABLE, "not available: presence is off for this channel")
         return spec
 
     async def _cmd_rpc(self, params: dict[str, Any]) -> dict[str, Any]:
         method = params.get("method", "")
         if not isinstance(method, str):
-            raise ReplyError(107, "bad request: method must be a string")
-        handler = self.node.rpc.get(method)
+            raise ReplyError(codes.BAD_REQUEST, "bad request: method must be a string")
+        handler = self.ctx.registry.rpc.get(method)
         if handler is None:
-            raise ReplyError(104, f"method not found: {method or '(empty)'}")
+            raise ReplyError(codes.METHOD_NOT_FOUND, f"method not found: {method or '(empty)'}")
         data = self.codec.load_data(params.get("data"))
         result = await handler(self, data)
         if result is None:
@@ -555,7 +634,7 @@ class Connection(Outbox):
 
     def tick(self, now: float, wall: float) -> None:
         """Called about once a second by the node: pings, pong timeouts, expiry."""
-        settings = self.node.settings
+        settings = self.ctx.settings
         if not self.connected:
             if now - self.opened_at > settings.connect_timeout:
                 self.close(codes.STALE)
@@ -573,7 +652,7 @@ class Connection(Outbox):
                 self.close(codes.SUB_EXPIRED)
                 return
         if now >= self.next_ping:
-            self.push_bytes(self.codec.ping)
+            self.out.push_bytes(self.codec.ping)
             self.next_ping = now + settings.ping_interval
             if not self.pong_deadline:
                 self.pong_deadline = now + settings.pong_timeout
@@ -581,13 +660,13 @@ class Connection(Outbox):
 
 def _uint(value: Any) -> int:
     if isinstance(value, bool):
-        raise ReplyError(107, "bad request: offset must be a number")
+        raise ReplyError(codes.BAD_REQUEST, "bad request: offset must be a number")
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ReplyError(107, "bad request: offset must be a number") from None
+        raise ReplyError(codes.BAD_REQUEST, "bad request: offset must be a number") from None
     if number < 0:
-        raise ReplyError(107, "bad request: offset must not be negative")
+        raise ReplyError(codes.BAD_REQUEST, "bad request: offset must not be negative")
     return number
 
 

@@ -26,7 +26,9 @@ from chatserver.auth import ROLES, make_token
 from rooms.model import valid_name
 
 if TYPE_CHECKING:
-    from chatserver.node import Node
+    from chatserver.config import Settings
+    from chatserver.engine import Catalog
+    from chatserver.registry import Registry
 
 log = logging.getLogger("chatserver.dev_signin")
 
@@ -38,13 +40,13 @@ OFF_MESSAGE = (
 )
 
 
-def install(node: Node) -> None:
-    node.extension_routes.extend(routes(node))
-    if node.settings.dev and not _is_loopback(node.settings.host):
+def install(registry: Registry, settings: Settings, catalog: Catalog) -> None:
+    registry.routes.extend(routes(settings, catalog))
+    if settings.dev and not _is_loopback(settings.host):
         log.warning(
             "development mode on %s: anyone who can reach this address can mint tokens "
             "with any role at /dev/token",
-            node.settings.host,
+            settings.host,
         )
 
 
@@ -71,21 +73,21 @@ def user_id_for(name: str) -> str:
     return f"dev-{slug or 'user'}"
 
 
-def routes(node: Node) -> list[Route]:
+def routes(settings: Settings, catalog: Catalog) -> list[Route]:
     async def communities(request: Request) -> Response:
-        if not node.settings.dev:
+        if not settings.dev:
             return _error(404, "not_found", OFF_MESSAGE)
-        await node.catalog.load()
+        await catalog.load()
         items = [
             {"name": c.name, "title": c.title}
-            for c in sorted(node.catalog.communities.values(), key=lambda c: c.name)
+            for c in sorted(catalog.communities.values(), key=lambda c: c.name)
         ]
         return _json({"communities": items})
 
     async def token(request: Request) -> Response:
-        if not node.settings.dev:
+        if not settings.dev:
             return _error(404, "not_found", OFF_MESSAGE)
-        if not node.settings.secret:
+        if not settings.secret:
             return _error(409, "conflict", "no HS256 secret: tokens are signed by your platform")
         try:
             body = orjson.loads(await request.body() or b"{}")
@@ -106,15 +108,15 @@ def routes(node: Node) -> list[Route]:
         user = body.get("user") or user_id_for(name)
         if not isinstance(user, str) or len(user) > 128 or any(c in user for c in "\n\r#"):
             return _error(400, "bad_request", "user: an id of at most 128 characters")
-        await node.catalog.load()
-        if community not in node.catalog.communities:
+        await catalog.load()
+        if community not in catalog.communities:
             return _error(
                 404,
                 "not_found",
                 f"no community {community!r}; create it with PUT /api/communities/{community}",
             )
         signed = make_token(
-            node.settings.secret,
+            settings.secret,
             user,
             name=name,
             communities={community: role},

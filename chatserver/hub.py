@@ -20,13 +20,14 @@ from typing import Any, Protocol, TypeVar
 
 import msgpack
 
+from chatserver.engine import Subscriptions
 from chatserver.publication import KIND_PUB, Publication
 from chatserver.redis.broker import channel_from_pubsub, pubsub_channel
-from chatserver.redis.pubsub import PubSub
+from chatserver.redis.commands import CONTROL_CHANNEL
+from chatserver.tasks import Tasks
 
 log = logging.getLogger("chatserver.hub")
 
-CONTROL_CHANNEL = b"chat:control"
 
 
 class Subscriber(Protocol):
@@ -118,7 +119,13 @@ class SharedReads:
 
 
 class Hub:
-    def __init__(self, pubsub_factory: Callable[..., PubSub]) -> None:
+    def __init__(
+        self,
+        pubsub_factory: Callable[..., Subscriptions],
+        recover: Recover | None = None,
+        repair_limit: int = 1000,
+        tasks: Tasks | None = None,
+    ) -> None:
         self._channels: dict[str, _Channel] = {}
         self._by_key: dict[bytes, _Channel] = {}
         self._control: dict[str, list[ControlHandler]] = {}
@@ -128,8 +135,9 @@ class Hub:
         self.deliveries = 0
         self.gaps = 0  # gaps seen (each repaired from history, or handed to subscribers)
         self.repairs_failed = 0  # gaps history could not fill: subscribers recover themselves
-        self.recover: Recover | None = None
-        self.repair_limit = 1000
+        self.recover = recover
+        self.tasks = tasks if tasks is not None else Tasks("hub")
+        self.repair_limit = repair_limit
         self._repairs: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -137,6 +145,8 @@ class Hub:
         await self.pubsub.subscribe(CONTROL_CHANNEL)
 
     async def close(self) -> None:
+        for task in list(self._repairs):
+            task.cancel()
         await self.pubsub.close()
 
     # ---- membership -------------------------------------------------------------------
@@ -296,13 +306,9 @@ class Hub:
             try:
                 result = handler(msg)
                 if asyncio.iscoroutine(result):
-                    asyncio.ensure_future(result)
+                    self.tasks.spawn(result, f"control {msg.get('t')}")
             except Exception:
                 log.exception("control handler for %r failed", msg.get("t"))
 
 
-def pack_control(kind: str, **fields: Any) -> bytes:
-    return msgpack.packb({"t": kind, **fields}, use_bin_type=True)
-
-
-__all__ = ["CONTROL_CHANNEL", "Hub", "SharedReads", "pack_control", "channel_from_pubsub"]
+__all__ = ["Hub", "SharedReads", "channel_from_pubsub"]

@@ -7,19 +7,29 @@ The hot path only bumps integers; this collector turns them into metric families
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from chatserver.hub import Hub
     from chatserver.node import Node
+    from chatserver.registry import Registry
+
+
+class EngineCounters(Protocol):
+    commands: int  # Redis round trips
+    latency_sum: float  # seconds spent in them
 
 
 class NodeCollector(Collector):
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, hub: Hub, engine: EngineCounters, registry: Registry) -> None:
         self.node = node
+        self.hub = hub
+        self.engine = engine
+        self.registry = registry
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         n = self.node
@@ -34,7 +44,7 @@ class NodeCollector(Collector):
         yield GaugeMetricFamily(
             "chat_redis_channel_subscriptions",
             "Redis pub/sub channels this process subscribes to (one per active room)",
-            value=n.hub.channel_count(),
+            value=self.hub.channel_count(),
         )
         c = CounterMetricFamily("chat_commands", "Client commands handled", labels=["method"])
         for method, count in sorted(s.commands.items()):
@@ -49,10 +59,10 @@ class NodeCollector(Collector):
             d.add_metric([str(code)], count)
         yield d
         yield CounterMetricFamily(
-            "chat_messages_in", "Messages received from Redis pub/sub", value=n.hub.messages_in
+            "chat_messages_in", "Messages received from Redis pub/sub", value=self.hub.messages_in
         )
         yield CounterMetricFamily(
-            "chat_messages_out", "Messages queued to client connections", value=n.hub.deliveries
+            "chat_messages_out", "Messages queued to client connections", value=self.hub.deliveries
         )
         yield CounterMetricFamily("chat_published", "Messages accepted and published", value=s.published)
         yield CounterMetricFamily(
@@ -61,28 +71,28 @@ class NodeCollector(Collector):
         yield GaugeMetricFamily(
             "chat_send_queue_bytes",
             "Bytes waiting in client outboxes (bounded by send_queue_bytes per connection)",
-            value=sum(c._out_bytes for c in n.open),
+            value=sum(c.out.pending_bytes for c in n.open),
         )
         yield CounterMetricFamily(
-            "chat_offset_gaps", "Pub/sub gaps (repaired from history by the hub)", value=n.hub.gaps
+            "chat_offset_gaps", "Pub/sub gaps (repaired from history by the hub)", value=self.hub.gaps
         )
         yield CounterMetricFamily(
             "chat_offset_gaps_unrepaired",
             "Gaps history could not fill (subscribers resubscribed and recovered)",
-            value=n.hub.repairs_failed,
+            value=self.hub.repairs_failed,
         )
-        yield CounterMetricFamily("chat_redis_commands", "Redis round trips", value=n.broker.commands)
+        yield CounterMetricFamily("chat_redis_commands", "Redis round trips", value=self.engine.commands)
         yield CounterMetricFamily(
-            "chat_redis_seconds", "Total time spent in Redis round trips", value=n.broker.latency_sum
+            "chat_redis_seconds", "Total time spent in Redis round trips", value=self.engine.latency_sum
         )
         yield GaugeMetricFamily(
             "chat_redis_ping_seconds", "Latency of the last Redis PING", value=s.redis_ping
         )
-        for name, value in sorted(n.extra_metrics().items()):
+        for name, value in sorted(self.registry.extra_metrics().items()):
             yield GaugeMetricFamily(f"chat_{name}", name.replace("_", " "), value=value)
 
 
-def render(node: Node) -> bytes:
+def render(collector: NodeCollector) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(NodeCollector(node))
+    registry.register(collector)
     return generate_latest(registry)

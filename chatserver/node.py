@@ -1,42 +1,27 @@
-"""The node: one server process's runtime. Owns the hub, the broker, the catalog, the
-connections, and the registries extensions plug into (RPC methods, posting gates, moderation
-pipeline, control messages, HTTP routes).
+"""The node: this process's client connections. Keeps the open connections (by client id and
+by user), flushes their outboxes in paced rounds, ticks them once a second (pings,
+expiry), runs the connection lifecycle hooks and applies the disconnect/unsubscribe control
+messages to local connections. It holds no services: the composition root
+(``chatserver.app``) gives it what it uses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import random
-import socket
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-import redis.asyncio as aioredis
-
-from chatserver import gc_policy, presence_api
-from chatserver.auth import TokenVerifier
-from chatserver.channels import ChannelResolver, ChannelSpec
 from chatserver.config import Settings
-from chatserver.errors import ReplyError
-from chatserver.hub import CONTROL_CHANNEL, Hub, pack_control
-from chatserver.posting import Poster, PostResult
-from chatserver.presence_service import PresenceService
 from chatserver.protocol import codes
-from chatserver.publication import Publication, pack_payload
-from chatserver.redis.broker import PublishResult, RedisBroker, make_client
-from chatserver.redis.catalog import RedisCatalog
-from chatserver.redis.pubsub import PubSub
-from chatserver.redis.urls import parse_redis_url
-from chatserver.typing_service import TypingService
-from rooms.channels import ChannelKind, user_channel
+from chatserver.registry import Registry
+from chatserver.stats import Stats
+from chatserver.tasks import Tasks
 
 if TYPE_CHECKING:
-    from chatserver.connection import Connection, Sub
+    from chatserver.connection import Connection
     from chatserver.outbox import Outbox
+    from chatserver.subscription import Sub
 
 log = logging.getLogger("chatserver.node")
 
@@ -49,65 +34,41 @@ FLUSH_MIN_WAIT = 0.0005
 FLUSH_MAX_WAIT = 0.020
 FLUSH_SLICE = 0.001
 
-RpcHandler = Callable[["Connection", Any], Awaitable[Any]]
-SendHandler = Callable[["Connection", Any], Awaitable[None]]
+
+class Detach(Protocol):
+    def detach(self, channel: str, sub: Any) -> None: ...
 
 
-class Stats:
-    def __init__(self) -> None:
-        self.commands: dict[str, int] = {}
-        self.errors: dict[int, int] = {}
-        self.disconnects: dict[int, int] = {}
-        self.subscriptions = 0
-        self.published = 0
-        self.slow_closes = 0
-        self.redis_ping = 0.0
-        self.recoveries = {True: 0, False: 0}
+class NodePresence(Protocol):
+    """What the node needs from presence (``PresenceService``)."""
 
-    def count_error(self, code: int) -> None:
-        self.errors[code] = self.errors.get(code, 0) + 1
+    def user_changed(self, user: str) -> None: ...
 
-    def count_disconnect(self, code: int) -> None:
-        self.disconnects[code] = self.disconnects.get(code, 0) + 1
+    async def on_subscribed(self, conn: Connection, sub: Sub) -> None: ...
+
+    async def on_unsubscribed(self, conn: Connection, sub: Sub) -> None: ...
 
 
 class Node:
-    def __init__(self, settings: Settings) -> None:
-        if not settings.redis_url:
-            raise ValueError("Node needs a redis_url (the CLI starts an embedded Valkey)")
+    def __init__(
+        self,
+        settings: Settings,
+        stats: Stats,
+        registry: Registry,
+        hub: Detach,
+        presence: NodePresence,
+        users: dict[str, set[Connection]],
+        tasks: Tasks,
+    ) -> None:
         self.settings = settings
-        self.version = VERSION
-        self.node_id = settings.node_name or f"{socket.gethostname()}-{os.getpid()}"
-        self.redis: aioredis.Redis = make_client(settings.redis_url)
-        self.verifier = TokenVerifier(
-            settings.secret,
-            tuple(settings.token_algorithms),
-            settings.token_public_key or None,
-        )
-        address = parse_redis_url(settings.redis_url)
-        self.broker = RedisBroker(self.redis, settings.history_meta_ttl, address)
-        self.catalog = RedisCatalog(self.redis)
-        self.resolver = ChannelResolver(self.catalog, settings.history_meta_ttl)
-        self.hub = Hub(lambda **kw: PubSub(address, **kw))
-        self.hub.recover = self.broker.recover
-        self.hub.repair_limit = settings.history_max_limit
-        self.poster = Poster(self)
-        self.rpc: dict[str, RpcHandler] = {}
-        self.send_handlers: list[SendHandler] = []
-        self.personal_channel = True
+        self.stats = stats
+        self.registry = registry
+        self.hub = hub
+        self.presence = presence
+        self.tasks = tasks
         self.open: set[Connection] = set()
         self.connections: dict[str, Connection] = {}
-        self.users: dict[str, set[Connection]] = {}
-        self.stats = Stats()
-        self.started_at = time.time()
-        self.ready = False
-        self.extension_routes: list[Any] = []
-        self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
-        self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
-        self.subscribe_hooks: list[Callable[[Connection, Sub], Awaitable[None]]] = []
-        self.unsubscribe_hooks: list[Callable[[Connection, Sub], Awaitable[None]]] = []
-        self.disconnect_hooks: list[Callable[[Connection], Awaitable[None]]] = []
-        self.metric_sources: list[Callable[[], dict[str, float]]] = []
+        self.users = users
         self._dirty: list[Outbox] = []
         self._flush_pending = False
         self._flush_cost = 0.0  # seconds the last flush round took (all its slices)
@@ -115,102 +76,19 @@ class Node:
         self._round: list[Outbox] | None = None  # the round being flushed, in slices
         self._round_pos = 0
         self._round_cost = 0.0
-        self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.register_rpc("chat.send", self._rpc_send)
-        self.register_rpc("chat.rooms", self._rpc_rooms)
-        # Presence (members online, join/leave, counts) and typing: see docs/presence.md.
-        self.presence = PresenceService(self)
-        self.typing = TypingService(self)
-        self.metric_sources.append(self.typing.metrics)
-        presence_api.install(self)
+        registry.on_control("disconnect", self._on_control_disconnect)
+        registry.on_control("unsubscribe", self._on_control_unsubscribe)
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
+    def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self.redis.ping()
-        self.hub.on_control("catalog", self._on_catalog_changed)
-        self.hub.on_control("disconnect", self._on_control_disconnect)
-        self.hub.on_control("unsubscribe", self._on_control_unsubscribe)
-        await self.hub.start()
-        created = await self.catalog.seed(
-            self.settings.communities, self.settings.rooms, self.settings.seed_demo
-        )
-        for item in created:
-            log.info("created %s", item)
-        await self.catalog.load()
-        for hook in self.startup_hooks:
-            await hook()
-        await self.presence.start()
-        self._tasks.append(asyncio.ensure_future(self._ticker()))
-        self._tasks.append(asyncio.ensure_future(self._redis_watch()))
-        gc_policy.apply()
-        self.ready = True
-        log.info(
-            "node %s ready: %d communities, %d rooms",
-            self.node_id,
-            len(self.catalog.communities),
-            len(self.catalog.rooms),
-        )
+        self.tasks.spawn(self._ticker(), "connection ticker")
 
-    async def stop(self) -> None:
-        self.ready = False
+    def close_all(self) -> None:
         for conn in list(self.open):
             conn.close(codes.SHUTDOWN)
-        for hook in reversed(self.shutdown_hooks):
-            try:
-                await hook()
-            except Exception:
-                log.exception("shutdown hook failed")
-        self.typing.stop()
-        await self.presence.stop()
-        for task in self._tasks:
-            task.cancel()
-        await self.hub.close()
-        self.broker.close()
-        await self.redis.aclose()
-
-    # ------------------------------------------------------------------ Redis commands
-
-    async def command(self, *args: bytes | str | int) -> Any:
-        """One Redis command on the hot path: over the broker's pipelined connection (one
-        write, one future) instead of a trip through redis-py's pool. Raw replies: bytes,
-        int, list or None."""
-        pipeline = self.broker.pipeline
-        if pipeline is None:
-            return await self.redis.execute_command(*args)
-        return await pipeline.execute(*args)
-
-    async def commands(self, commands: list[tuple[bytes | str | int, ...]]) -> list[Any]:
-        """Several commands in one write (not a transaction); raises the first error reply."""
-        pipeline = self.broker.pipeline
-        if pipeline is None:
-            pipe = self.redis.pipeline(transaction=False)
-            for args in commands:
-                pipe.execute_command(*args)
-            return list(await pipe.execute())
-        results = await pipeline.execute_many(commands)
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return results
-
-    # ------------------------------------------------------------------ registries
-
-    def register_rpc(self, method: str, handler: RpcHandler) -> None:
-        if method in self.rpc:
-            raise ValueError(f"rpc method {method!r} registered twice")
-        self.rpc[method] = handler
-
-    def jitter(self) -> float:
-        return random.random()
-
-    def extra_metrics(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for source in self.metric_sources:
-            out.update(source())
-        return out
 
     # ------------------------------------------------------------------ connections
 
@@ -227,9 +105,7 @@ class Node:
     async def release(self, conn: Connection) -> None:
         """The socket is gone: forget the connection and undo its subscriptions."""
         self.open.discard(conn)
-        if not conn.closed:
-            conn.closed = True
-            self.stats.count_disconnect(codes.CONNECTION_CLOSED.code)
+        conn.out.gone()
         if self.connections.pop(conn.client_id, None) is None:
             return
         peers = self.users.get(conn.user)
@@ -248,7 +124,7 @@ class Node:
                 await self.on_unsubscribed(conn, sub)
             except Exception:
                 log.exception("cleanup of %s failed", sub.spec.name)
-        for hook in self.disconnect_hooks:
+        for hook in self.registry.disconnect_hooks:
             try:
                 await hook(conn)
             except Exception:
@@ -324,122 +200,23 @@ class Node:
                 except Exception:
                     log.exception("tick failed")
 
-    async def _redis_watch(self) -> None:
-        while True:
-            try:
-                self.stats.redis_ping = await self.broker.ping()
-                self.ready = True
-            except Exception as exc:
-                log.error("Redis is not answering: %s", exc)
-                self.ready = False
-            await asyncio.sleep(5)
-
     # ------------------------------------------------------------------ hooks from Connection
 
     async def on_subscribed(self, conn: Connection, sub: Sub) -> None:
         await self.presence.on_subscribed(conn, sub)
-        for hook in self.subscribe_hooks:
+        for hook in self.registry.subscribe_hooks:
             await hook(conn, sub)
 
     async def on_unsubscribed(self, conn: Connection, sub: Sub) -> None:
         await self.presence.on_unsubscribed(conn, sub)
-        for hook in self.unsubscribe_hooks:
+        for hook in self.registry.unsubscribe_hooks:
             await hook(conn, sub)
 
-    def should_push_presence(self, conn: Connection, sub: Sub, pub: Publication) -> bool:
-        return self.presence.should_push(conn, sub, pub)
-
-    async def presence_of(self, conn: Connection, spec: ChannelSpec) -> dict[str, Any]:
-        return await self.presence.presence(conn, spec)
-
-    async def presence_stats_of(self, conn: Connection, spec: ChannelSpec) -> tuple[int, int]:
-        return await self.presence.stats(conn, spec)
-
     async def on_send(self, conn: Connection, data: Any) -> None:
-        for handler in self.send_handlers:
+        for handler in self.registry.send_handlers:
             await handler(conn, data)
 
-    async def publish_from_client(self, conn: Connection, spec: ChannelSpec, data: Any) -> PostResult:
-        if spec.kind is not ChannelKind.ROOM or spec.room is None:
-            raise ReplyError(103, "permission denied: only rooms take messages from clients")
-        return await self.poster.post(conn, spec.room, data)
-
-    # ------------------------------------------------------------------ RPC: chat.*
-
-    async def _rpc_send(self, conn: Connection, data: Any) -> dict[str, Any]:
-        """``chat.send {channel, text, client_msg_id?}`` -> ``{status, id, offset?, ...}``."""
-        if not isinstance(data, dict):
-            raise ReplyError(107, 'bad request: expected {"channel": ..., "text": ...}')
-        channel = data.get("channel")
-        if not isinstance(channel, str):
-            raise ReplyError(107, "bad request: channel required")
-        spec = self.resolver.resolve(channel)
-        if spec is None:
-            raise ReplyError(102, f"unknown channel {channel}")
-        body = {k: v for k, v in data.items() if k != "channel"}
-        result = await self.publish_from_client(conn, spec, body)
-        return result.to_dict()
-
-    async def _rpc_rooms(self, conn: Connection, data: Any) -> dict[str, Any]:
-        """``chat.rooms {community?}``: rooms the caller may join."""
-        assert conn.identity is not None
-        member = conn.identity.member
-        wanted = data.get("community") if isinstance(data, dict) else None
-        rooms = []
-        for room in sorted(self.catalog.rooms.values(), key=lambda r: r.channel):
-            if wanted and room.community != wanted:
-                continue
-            spec = self.resolver.resolve(room.channel)
-            if spec is None or self.resolver.check_subscribe(member, spec) is not None:
-                continue
-            rooms.append(
-                {
-                    "channel": room.channel,
-                    "community": room.community,
-                    "name": room.name,
-                    "title": room.title,
-                    "slow_mode": room.settings.slow_mode,
-                    "locked": room.settings.locked,
-                }
-            )
-        return {"rooms": rooms}
-
-    # ------------------------------------------------------------------ server-side publishing
-
-    async def publish_event(
-        self,
-        channel: str,
-        event: dict[str, Any],
-        *,
-        info: dict[str, Any] | None = None,
-    ) -> PublishResult:
-        """Publish a system event (data ``event``) into any channel, with history."""
-        spec = self.resolver.resolve(channel)
-        if spec is None:
-            raise ReplyError(102, f"unknown channel {channel}")
-        payload = pack_payload(orjson.dumps(event), info=info, time_ms=int(time.time() * 1000))
-        return await self.broker.publish(channel, payload, spec.history)
-
-    async def notify_user(self, user: str, event: dict[str, Any]) -> None:
-        """A private notice to every connection of ``user`` (kept for recovery)."""
-        await self.publish_event(user_channel(user), event)
-
-    async def disconnect_user(self, user: str, disconnect: codes.Disconnect) -> None:
-        await self.redis.publish(
-            CONTROL_CHANNEL,
-            pack_control("disconnect", user=user, code=disconnect.code, reason=disconnect.reason),
-        )
-
-    async def unsubscribe_user(self, user: str, channel: str, code: int, reason: str) -> None:
-        await self.redis.publish(
-            CONTROL_CHANNEL,
-            pack_control("unsubscribe", user=user, channel=channel, code=code, reason=reason),
-        )
-
     # ------------------------------------------------------------------ control messages
-
-    async def _on_catalog_changed(self, msg: dict[str, Any]) -> None:
-        await self.catalog.load()
 
     def _on_control_disconnect(self, msg: dict[str, Any]) -> None:
         for conn in list(self.users.get(msg.get("user", ""), ())):

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chatserver.protocol import codes
+from chatserver.stats import Stats
 
 if TYPE_CHECKING:
-    from chatserver.node import Node
     from chatserver.protocol.codec import Codec
     from chatserver.ws_protocol import DirectSend
 
@@ -26,7 +27,7 @@ log = logging.getLogger("chatserver.connection")
 
 
 class _JoinCache:
-    """The last outbox joined into a frame (see ``Connection._take_frames``)."""
+    """The last outbox joined into a frame (see ``Outbox._take_frames``)."""
 
     __slots__ = ("items", "join", "joined")
 
@@ -40,26 +41,61 @@ _LAST_JOIN = _JoinCache()
 
 
 class Outbox:
-    """Mixed into ``Connection``; needs ``node``, ``codec``, ``binary`` and ``closed``."""
+    """A connection's write side. ``schedule`` queues it for the next flush round (the
+    node's ``schedule_flush``); ``stats`` counts slow closes and disconnect codes."""
 
-    node: Node
-    codec: Codec
-    binary: bool
-    closed: bool
-    close_reason: codes.Disconnect | None
+    __slots__ = (
+        "_asgi_send",
+        "_closer",
+        "_direct",
+        "_flush_scheduled",
+        "_max_frame",
+        "_max_queue",
+        "_out",
+        "_out_bytes",
+        "_schedule",
+        "_stats",
+        "_writer",
+        "_writer_wake",
+        "binary",
+        "close_reason",
+        "closed",
+        "codec",
+    )
 
-    def _init_outbox(self, node: Node, direct: DirectSend | None, asgi_send: Any) -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        *,
+        max_queue: int,
+        max_frame: int,
+        schedule: Callable[[Outbox], None],
+        stats: Stats,
+        direct: DirectSend | None = None,
+        asgi_send: Any = None,
+    ) -> None:
+        self.codec = codec
+        self.binary = codec.binary
+        self.closed = False
+        self.close_reason: codes.Disconnect | None = None
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._flush_scheduled = False
-        self._max_queue = node.settings.send_queue_bytes
-        self._max_frame = node.settings.max_frame_bytes
+        self._max_queue = max_queue
+        self._max_frame = max_frame
+        self._schedule = schedule
+        self._stats = stats
         self._direct = direct
         self._asgi_send = asgi_send
         self._writer: asyncio.Task[None] | None = None
         self._writer_wake: asyncio.Future[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
         if direct is not None:
             direct.on_writable = self._on_writable
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._out_bytes
 
     def push_bytes(self, data: bytes) -> None:
         """Queue one encoded reply/push. Never blocks; overflow closes the connection."""
@@ -67,14 +103,14 @@ class Outbox:
             return
         size = self._out_bytes + len(data)
         if size > self._max_queue:
-            self.node.stats.slow_closes += 1
+            self._stats.slow_closes += 1
             self.close(codes.SLOW, flush=False)
             return
         self._out.append(data)
         self._out_bytes = size
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            self.node.schedule_flush(self)
+            self._schedule(self)
 
     def send_reply(self, reply: dict[str, Any]) -> None:
         self.push_bytes(self.codec.encode(reply))
@@ -140,7 +176,7 @@ class Outbox:
     def _on_writable(self) -> None:
         if self._out and not self._flush_scheduled:
             self._flush_scheduled = True
-            self.node.schedule_flush(self)
+            self._schedule(self)
 
     async def _asgi_writer(self) -> None:
         """Fallback writer for ASGI servers without the direct-send extension."""
@@ -161,13 +197,19 @@ class Outbox:
 
     # ------------------------------------------------------------------ closing
 
+    def gone(self) -> None:
+        """The socket closed without us closing it (the client left)."""
+        if not self.closed:
+            self.closed = True
+            self._stats.count_disconnect(codes.CONNECTION_CLOSED.code)
+
     def close(self, disconnect: codes.Disconnect, *, flush: bool = True) -> None:
         """Close with a protocol close code. Pending output is flushed first unless slow."""
         if self.closed:
             return
         self.closed = True
         self.close_reason = disconnect
-        self.node.stats.count_disconnect(disconnect.code)
+        self._stats.count_disconnect(disconnect.code)
         reason = disconnect.reason.encode()[:120].decode(errors="ignore")
         if flush and self._out:
             if self._direct is not None and self._direct.writable():
@@ -181,18 +223,17 @@ class Outbox:
             return
         if self._writer_wake is not None and not self._writer_wake.done():
             self._writer_wake.set_result(None)
-        asyncio.ensure_future(self._send_close(disconnect.code, reason))
+        self._closer = asyncio.ensure_future(self._send_close(disconnect.code, reason))
 
     async def _send_close(self, code: int, reason: str) -> None:
+        """ASGI fallback only: let the writer drain (at most 2 s), then send the close frame.
+        The task is kept in ``_closer``; the writer logs its own failures."""
         if self._writer is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._writer), 2)
-            except (TimeoutError, Exception):
-                pass
+            except TimeoutError:
+                log.debug("writer still busy after 2 s; closing anyway")
         try:
-            await self.node_send_close(code, reason)
+            await self._asgi_send({"type": "websocket.close", "code": code, "reason": reason})
         except Exception:
             log.debug("close frame not sent", exc_info=True)
-
-    async def node_send_close(self, code: int, reason: str) -> None:
-        await self._asgi_send({"type": "websocket.close", "code": code, "reason": reason})

@@ -1,19 +1,23 @@
-"""Posting a member's message: validate, gate, moderate, then publish, hold or reject.
+"""The one path of every message that enters a room: ``Poster.submit``.
 
-This is the one path every member message takes (protocol ``publish`` and rpc ``chat.send``).
-Extension points:
-- ``gates``: async ``(conn, room, draft) -> None``; raise ``ReplyError`` to refuse before
-  moderation (mutes, bans, slow mode, stage mode).
-- ``pipeline``: the ``moderation_hooks.Pipeline``; its verdict decides.
-- ``hold``: async ``(conn, room, draft, review, message_id) -> dict`` stores a held message
-  and returns details for the sender (``id`` and ``reason`` there, if given, replace the new
-  message id and the verdict's reason in the result); without one installed, holds are
-  refused safely.
-- ``retry_lookups``: async ``(conn, room, draft) -> PostResult | None``, asked (before gates)
-  when a message with a ``client_msg_id`` was not published before: a lookup that knows the
-  id (e.g. a held message) answers the retry with the first attempt's result.
-- ``observers``: async ``(conn, room, draft, review, result)`` called after every decision
-  (audit log, counters).
+A member's post (protocol ``publish``, rpc ``chat.send``), a Q&A question or answer, a held
+item a moderator approved and a server-side post are all a ``Submission``; ``submit`` runs
+the gates registered for its kind, the context builders and the room's moderation pipeline,
+matches the verdict (``Allow | Redact | Support | Hold | Reject``) in one place, hands accepted text to
+the submission's ``Destination`` (the room's stream for messages; the Q&A board for
+questions and answers) and returns one typed ``Outcome``: ``Published | Held | Rejected``.
+
+Extension points (given to extensions by the composition root, ``chatserver.app``):
+- ``add_gate(gate, kinds)``: async ``(sender, room, draft) -> None``; raise ``ReplyError`` to
+  refuse before moderation (mutes, bans, slow mode, stage mode);
+- ``use_pipeline(pipeline)``: what reviews (``review(ctx) -> Review``);
+- ``add_context_builder(build)``: async ``(sender, room, draft, ctx) -> ctx`` (facts for hooks);
+- ``use_hold(handler)``: async ``(submission, review, item_id) -> Held`` stores a held item;
+  without one, a hold verdict is refused safely;
+- ``add_retry_lookup(lookup)``: async ``(sender, room, draft) -> Outcome | None``, asked for a
+  member's message with a ``client_msg_id`` that was not published (e.g. a held one);
+- ``add_observer(observer)``: async ``(submission, review, outcome)`` after every decision
+  (audit log, counters, notices).
 """
 
 from __future__ import annotations
@@ -21,213 +25,397 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from chatserver.errors import MODERATION_REJECTED, ReplyError
+from chatserver.engine import HistoryOptions, Streams
+from chatserver.errors import ReplyError
+from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
-from chatserver.redis.broker import idempotency_key
+from chatserver.stats import Stats
 from moderation_hooks import (
+    Allow,
     Hold,
     MessageContext,
     Pipeline,
     Redact,
     Reject,
     Review,
+    Support,
     apply_redactions,
 )
 from rooms.messages import Draft, InvalidMessage, message_event, parse_draft
-from rooms.model import Role, Room
+from rooms.model import Member, Role, Room
 from rooms.policy import may_post
 
 if TYPE_CHECKING:
-    from chatserver.connection import Connection
-    from chatserver.node import Node
+    from chatserver.auth import Identity
+    from chatserver.subscription import Sub
 
 log = logging.getLogger("chatserver.posting")
 
-Gate = Callable[["Connection", Room, Draft], Awaitable[None]]
-HoldHandler = Callable[["Connection", Room, Draft, Review, str], Awaitable[dict[str, Any]]]
-Observer = Callable[["Connection", Room, Draft, Review, "PostResult"], Awaitable[None]]
-ContextBuilder = Callable[["Connection", Room, Draft, MessageContext], Awaitable[MessageContext]]
-RetryLookup = Callable[["Connection", Room, Draft], Awaitable["PostResult | None"]]
+
+class Sender(Protocol):
+    """What posting needs from a client connection."""
+
+    identity: Identity | None
+    subs: dict[str, Sub]
+
+    @property
+    def user(self) -> str: ...
+
+    def client_info(self, chan_info: bytes = b"") -> dict[str, Any]: ...
 
 
-@dataclass
-class PostResult:
-    status: str  # published | redacted | held | rejected
+class Reviewer(Protocol):
+    async def review(self, ctx: MessageContext) -> Review: ...
+
+
+# ---------------------------------------------------------------------------------- outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """Accepted (maybe redacted) and placed by the destination."""
+
     id: str
+    text: str = ""
+    hidden: tuple[str, ...] = ()
+    reason: str = ""  # the redaction's reason
     offset: int = 0
     epoch: str = ""
-    reason: str = ""
-    hidden: list[str] = field(default_factory=list)
     duplicate: bool = False
-    hold: dict[str, Any] = field(default_factory=dict)
+    detail: Any = None  # what the destination returned (e.g. the Q&A board)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"status": self.status, "id": self.id}
-        if self.offset:
-            out["offset"] = self.offset
-            out["epoch"] = self.epoch
-        if self.reason:
-            out["reason"] = self.reason
-        if self.hidden:
-            out["hidden"] = self.hidden
-        if self.duplicate:
-            out["duplicate"] = True
-        if self.hold:
-            out["hold"] = self.hold
-        return out
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Waiting in the room's hold queue."""
+
+    id: str
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)  # for the sender (``hold`` in chat.send)
+    duplicate: bool = False
+    record: Any = None  # the hold queue's record
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Refused by moderation; ``notice`` is what the sender is told."""
+
+    id: str
+    reason: str
+    notice: str
+
+
+Outcome = Published | Held | Rejected
+
+
+def outcome_dict(outcome: Outcome) -> dict[str, Any]:
+    """The ``chat.send`` answer: ``{status, id, offset?, epoch?, reason?, hidden?, ...}``."""
+    match outcome:
+        case Published():
+            out: dict[str, Any] = {"status": "redacted" if outcome.hidden else "published", "id": outcome.id}
+            if outcome.offset:
+                out["offset"] = outcome.offset
+                out["epoch"] = outcome.epoch
+            if outcome.reason:
+                out["reason"] = outcome.reason
+            if outcome.hidden:
+                out["hidden"] = list(outcome.hidden)
+            if outcome.duplicate:
+                out["duplicate"] = True
+            return out
+        case Held():
+            out = {"status": "held", "id": outcome.id}
+            if outcome.reason:
+                out["reason"] = outcome.reason
+            if outcome.duplicate:
+                out["duplicate"] = True
+            if outcome.details:
+                out["hold"] = outcome.details
+            return out
+        case Rejected():
+            return {"status": "rejected", "id": outcome.id, "reason": outcome.reason}
+
+
+# ---------------------------------------------------------------------------------- submissions
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """What a destination reports after placing accepted text."""
+
+    offset: int = 0
+    epoch: str = ""
+    duplicate: bool = False
+    detail: Any = None
+
+
+Destination = Callable[["Submission", str, str, tuple[str, ...]], Awaitable[Placed]]
+"""``async (submission, item_id, text, hidden) -> Placed``: put accepted text where it goes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One item entering a room. ``sender`` is the client connection (None for server-side
+    and approved items, which skip gates and review)."""
+
+    room: Room
+    author: Member
+    role: Role
+    text: str
+    destination: Destination
+    kind: str = "message"
+    sender: Sender | None = None
+    info: dict[str, Any] | None = None  # the publication's ClientInfo
+    client_msg_id: str | None = None
+    reply_to: str | None = None
+    item_id: str | None = None
+    payload: dict[str, Any] | None = None  # kept with a hold, given back on approval
+    extra: dict[str, Any] = field(default_factory=dict)  # facts for the hooks (ctx.extra)
+    holdable: bool = True  # False: a hold verdict refuses (a host's answer is rewritten)
+    counts_as_post: bool = True  # counted as the member's post (new-member rules)
+    reviewed: bool = False  # already reviewed (approved by a moderator; server-side)
+    hidden: tuple[str, ...] = ()  # of a reviewed item: labels of what its text hides
+    event_extra: dict[str, Any] | None = None  # extra fields of the message event
+
+    @property
+    def draft(self) -> Draft:
+        return Draft(text=self.text, client_msg_id=self.client_msg_id, reply_to=self.reply_to)
+
+
+Gate = Callable[[Sender, Room, Draft], Awaitable[None]]
+HoldHandler = Callable[[Submission, Review, str], Awaitable[Held]]
+Observer = Callable[[Submission, Review, Outcome], Awaitable[None]]
+ContextBuilder = Callable[[Sender, Room, Draft, MessageContext], Awaitable[MessageContext]]
+RetryLookup = Callable[[Sender, Room, Draft], Awaitable[Outcome | None]]
+
+_NOT_REVIEWED = Review(Allow(), ())
 
 
 def new_message_id() -> str:
     return secrets.token_hex(8)
 
 
-class Poster:
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.gates: list[Gate] = []
-        self.pipeline = Pipeline([])
-        self.hold: HoldHandler | None = None
-        self.observers: list[Observer] = []
-        self.context_builders: list[ContextBuilder] = []
-        self.retry_lookups: list[RetryLookup] = []
+def from_sender(
+    sender: Sender, room: Room, text: str, destination: Destination, **fields: Any
+) -> Submission:
+    """A submission by the member behind ``sender`` (ClientInfo with the room's chan_info)."""
+    assert sender.identity is not None
+    member = sender.identity.member
+    sub = sender.subs.get(room.channel)
+    return Submission(
+        room=room,
+        author=member,
+        role=member.role_in(room.community) or Role.MEMBER,
+        text=text,
+        destination=destination,
+        sender=sender,
+        info=sender.client_info(sub.chan_info if sub is not None else b""),
+        **fields,
+    )
 
-    async def post(self, conn: Connection, room: Room, data: Any) -> PostResult:
+
+class Poster:
+    def __init__(self, streams: Streams, history_of: Callable[[str], HistoryOptions | None], stats: Stats, idempotency_ttl: int) -> None:
+        self._streams = streams
+        self._history_of = history_of
+        self._stats = stats
+        self._idempotency_ttl = idempotency_ttl
+        self._gates: list[tuple[Gate, frozenset[str]]] = []
+        self._pipeline: Reviewer = Pipeline([])
+        self._hold: HoldHandler | None = None
+        self._observers: list[Observer] = []
+        self._context_builders: list[ContextBuilder] = []
+        self._retry_lookups: list[RetryLookup] = []
+
+    # ---- registries ---------------------------------------------------------------------
+
+    def add_gate(self, gate: Gate, kinds: Collection[str] = ("message",)) -> None:
+        self._gates.append((gate, frozenset(kinds)))
+
+    def use_pipeline(self, pipeline: Reviewer) -> None:
+        self._pipeline = pipeline
+
+    def use_hold(self, handler: HoldHandler) -> None:
+        self._hold = handler
+
+    def add_observer(self, observer: Observer) -> None:
+        self._observers.append(observer)
+
+    def add_context_builder(self, build: ContextBuilder) -> None:
+        self._context_builders.append(build)
+
+    def add_retry_lookup(self, lookup: RetryLookup) -> None:
+        self._retry_lookups.append(lookup)
+
+    # ---- a member's message ---------------------------------------------------------------
+
+    async def post(self, conn: Sender, room: Room, data: Any) -> Outcome:
+        """A member's message (``publish``, ``chat.send``): validate, then ``submit``.
+        A rejection is raised as error 1001."""
         assert conn.identity is not None
         member = conn.identity.member
         try:
             draft = parse_draft(data, room)
         except InvalidMessage as exc:
-            raise ReplyError(107, f"bad request: {exc}") from None
+            raise ReplyError(codes.BAD_REQUEST, f"bad request: {exc}") from None
         denied = may_post(member, room)
         if denied is not None:
-            code = 1004 if room.settings.locked and denied.code == 103 and member.role_in(room.community) else denied.code
-            raise ReplyError(code, denied.reason)
+            if room.settings.locked and denied.code == codes.PERMISSION_DENIED.code and member.role_in(room.community):
+                raise ReplyError(codes.ROOM_LOCKED, denied.reason)
+            raise ReplyError(denied.code, denied.reason)
         if draft.client_msg_id:
-            previous = await self.node.command(
-                b"GET", idempotency_key(room.channel, member.user, draft.client_msg_id)
-            )
+            previous = await self._streams.published_offset(room.channel, member.user, draft.client_msg_id)
             if previous is not None:
-                return await self._duplicate(room, draft, int(previous))
-            for lookup in self.retry_lookups:
+                return await self._duplicate(room, previous)
+            for lookup in self._retry_lookups:
                 earlier = await lookup(conn, room, draft)
                 if earlier is not None:
                     return earlier
-        for gate in self.gates:
-            await gate(conn, room, draft)
-        role = member.role_in(room.community) or Role.MEMBER
+        outcome = await self.submit(
+            from_sender(
+                conn, room, draft.text, self.to_room, client_msg_id=draft.client_msg_id, reply_to=draft.reply_to
+            )
+        )
+        if isinstance(outcome, Rejected):
+            raise ReplyError(codes.MODERATION_REJECTED, f"message not posted: {outcome.notice}")
+        return outcome
+
+    # ---- the one path ---------------------------------------------------------------------
+
+    async def submit(self, sub: Submission) -> Outcome:
+        """Gates (for the submission's kind), context, review, the verdict, then the
+        destination or the hold queue; observers see every decision. Gates raise
+        ``ReplyError``; a rejection is returned (``Rejected``) for the caller to word."""
+        item_id = sub.item_id or new_message_id()
+        if sub.reviewed:
+            return await self._place(sub, _NOT_REVIEWED, item_id, sub.text, sub.hidden, "")
+        sender = sub.sender
+        assert sender is not None, "a submission to review needs its sender"
+        room = sub.room
+        draft = sub.draft
+        for gate, kinds in self._gates:
+            if sub.kind in kinds:
+                await gate(sender, room, draft)
         ctx = MessageContext(
-            text=draft.text,
-            user=member.user,
-            name=member.name,
-            role=role,
+            text=sub.text,
+            user=sub.author.user,
+            name=sub.author.name,
+            role=sub.role,
             room=room,
             now=time.time(),
+            kind=sub.kind,
+            extra=dict(sub.extra),
         )
-        for build in self.context_builders:
-            ctx = await build(conn, room, draft, ctx)
-        review = await self.pipeline.review(ctx)
-        verdict = review.verdict
-        message_id = new_message_id()
-        if isinstance(verdict, Reject):
-            result = PostResult("rejected", message_id, reason=verdict.reason)
-            await self._observe(conn, room, draft, review, result)
-            raise ReplyError(MODERATION_REJECTED, f"message not posted: {verdict.reason}")
-        if isinstance(verdict, Hold):
-            if self.hold is None:
-                result = PostResult("rejected", message_id, reason="held messages are not enabled")
-                await self._observe(conn, room, draft, review, result)
-                raise ReplyError(MODERATION_REJECTED, "message not posted: it needs review and no review queue is enabled")
-            details = await self.hold(conn, room, draft, review, message_id)
-            result = PostResult(
-                "held",
-                str(details.get("id", message_id)),
-                reason=str(details.get("reason", verdict.reason)),
-                hold=details,
-                duplicate=bool(details.get("duplicate", False)),
-            )
-            await self._observe(conn, room, draft, review, result)
-            return result
-        text = draft.text
-        hidden: list[str] = []
-        if isinstance(verdict, Redact):
-            text = apply_redactions(draft.text, verdict.spans)
-            hidden = sorted({s.label for s in verdict.spans})
-        published = await self.publish_message(
-            room,
-            conn,
-            message_id=message_id,
-            text=text,
-            role=role,
-            client_msg_id=draft.client_msg_id,
-            redacted=hidden or None,
-            reply_to=draft.reply_to,
-        )
-        status = "redacted" if hidden else "published"
-        result = PostResult(
-            status,
-            message_id,
-            offset=published.offset,
-            epoch=published.epoch,
-            reason=verdict.reason if isinstance(verdict, Redact) else "",
-            hidden=hidden,
-            duplicate=published.duplicate,
-        )
-        await self._observe(conn, room, draft, review, result)
-        return result
+        for build in self._context_builders:
+            ctx = await build(sender, room, draft, ctx)
+        review = await self._pipeline.review(ctx)
+        outcome: Outcome
+        match review.verdict:
+            case Reject(reason=reason):
+                outcome = Rejected(item_id, reason, reason)
+            case Hold(reason=reason) if not sub.holdable:
+                outcome = Rejected(item_id, reason, reason)
+            case Hold() if self._hold is None:
+                outcome = Rejected(
+                    item_id, "held messages are not enabled", "it needs review and no review queue is enabled"
+                )
+            case Hold():
+                assert self._hold is not None
+                outcome = await self._hold(sub, review, item_id)
+            case Redact(spans=spans, reason=reason):
+                hidden = tuple(sorted({s.label for s in spans}))
+                return await self._place(sub, review, item_id, apply_redactions(sub.text, spans), hidden, reason)
+            case Support(spans=spans):
+                # Published (redacted where a hook asked) so peers can respond; the observers
+                # reach out to the sender privately and alert moderators.
+                hidden = tuple(sorted({s.label for s in spans}))
+                text = apply_redactions(sub.text, spans) if spans else sub.text
+                reason = "; ".join(v.reason for _, v in review.verdicts if isinstance(v, Redact))
+                return await self._place(sub, review, item_id, text, hidden, reason)
+            case Allow():
+                return await self._place(sub, review, item_id, sub.text, (), "")
+        await self._observe(sub, review, outcome)
+        return outcome
 
-    async def publish_message(
-        self,
-        room: Room,
-        conn: Connection,
-        *,
-        message_id: str,
-        text: str,
-        role: Role,
-        client_msg_id: str | None = None,
-        redacted: list[str] | None = None,
-        reply_to: str | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> Any:
-        """Publish an accepted message into the room (history + fan-out, one Lua call)."""
-        assert conn.identity is not None
+    async def _place(
+        self, sub: Submission, review: Review, item_id: str, text: str, hidden: tuple[str, ...], reason: str
+    ) -> Published:
+        placed = await sub.destination(sub, item_id, text, hidden)
+        outcome = Published(item_id, text, hidden, reason, placed.offset, placed.epoch, placed.duplicate, placed.detail)
+        if not sub.reviewed:
+            await self._observe(sub, review, outcome)
+        return outcome
+
+    async def _observe(self, sub: Submission, review: Review, outcome: Outcome) -> None:
+        for observer in self._observers:
+            try:
+                await observer(sub, review, outcome)
+            except Exception:
+                log.exception("post observer failed")
+
+    # ---- the room's stream ----------------------------------------------------------------
+
+    async def to_room(self, sub: Submission, item_id: str, text: str, hidden: tuple[str, ...]) -> Placed:
+        """The destination of room messages: the room's stream (history + fan-out, one call),
+        idempotent per (author, client message id)."""
         now_ms = int(time.time() * 1000)
         event = message_event(
-            message_id=message_id,
+            message_id=item_id,
             text=text,
-            author=conn.identity.member,
-            role=role,
+            author=sub.author,
+            role=sub.role,
             ts_ms=now_ms,
-            client_msg_id=client_msg_id,
-            redacted=redacted,
-            reply_to=reply_to,
+            client_msg_id=sub.client_msg_id,
+            redacted=list(hidden) or None,
+            reply_to=sub.reply_to,
         )
-        if extra:
-            event.update(extra)
-        sub = conn.subs.get(room.channel)
-        info = conn.client_info(sub.chan_info if sub is not None else b"")
-        payload = pack_payload(orjson.dumps(event), info=info, time_ms=now_ms)
-        spec = self.node.resolver.resolve(room.channel)
-        assert spec is not None
-        published = await self.node.broker.publish(
-            room.channel,
+        if sub.event_extra:
+            event.update(sub.event_extra)
+        key = sub.client_msg_id if sub.client_msg_id else (f"hold-{item_id}" if sub.reviewed else None)
+        published = await self.publish_event(
+            sub.room.channel,
+            event,
+            info=sub.info,
+            idempotency=(sub.author.user, key) if key else None,
+            time_ms=now_ms,
+        )
+        return Placed(published.offset, published.epoch, published.duplicate)
+
+    async def publish_event(
+        self,
+        channel: str,
+        event: dict[str, Any],
+        *,
+        info: dict[str, Any] | None = None,
+        idempotency: tuple[str, str] | None = None,
+        idempotency_ttl: int | None = None,
+        time_ms: int | None = None,
+    ) -> Any:
+        """Publish a message event into a room's stream (with history)."""
+        history = self._history_of(channel)
+        if history is None:
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}")
+        payload = pack_payload(orjson.dumps(event), info=info or None, time_ms=time_ms or int(time.time() * 1000))
+        published = await self._streams.publish(
+            channel,
             payload,
-            spec.history,
-            idempotency=(conn.user, client_msg_id) if client_msg_id else None,
-            idempotency_ttl=self.node.settings.idempotency_ttl,
+            history,
+            idempotency=idempotency,
+            idempotency_ttl=self._idempotency_ttl if idempotency_ttl is None else idempotency_ttl,
         )
         if not published.duplicate:
-            self.node.stats.published += 1
+            self._stats.published += 1
         return published
 
-    async def _duplicate(self, room: Room, draft: Draft, offset: int) -> PostResult:
+    async def _duplicate(self, room: Room, offset: int) -> Published:
         message_id = ""
-        hist = await self.node.broker.history(room.channel, offset - 1, 1)
+        hist = await self._streams.history(room.channel, offset - 1, 1)
         for entry in hist.entries:
             if entry.offset == offset:
                 pub = Publication.unpack(room.channel, offset, hist.epoch, entry.payload)
@@ -235,15 +423,4 @@ class Poster:
                     message_id = orjson.loads(pub.data).get("id", "")
                 except (orjson.JSONDecodeError, AttributeError):
                     message_id = ""
-        return PostResult(
-            "published", message_id, offset=offset, epoch=hist.epoch, duplicate=True
-        )
-
-    async def _observe(
-        self, conn: Connection, room: Room, draft: Draft, review: Review, result: PostResult
-    ) -> None:
-        for observer in self.observers:
-            try:
-                await observer(conn, room, draft, review, result)
-            except Exception:
-                log.exception("post observer failed")
+        return Published(message_id, offset=offset, epoch=hist.epoch, duplicate=True)

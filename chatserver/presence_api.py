@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from chatserver.api import ApiError, api_route, json_body
+from chatserver.channels import ChannelResolver
+from chatserver.config import Settings
+from chatserver.engine import Catalog
 from chatserver.errors import ReplyError
+from chatserver.presence_service import PresenceService
+from chatserver.protocol import codes
+from chatserver.registry import Registry
+from chatserver.typing_service import TypingService
 from presence.model import OnlineMember
 from presence.rules import counts_view, may_see, sort_members
 from rooms.channels import ChannelKind
@@ -26,33 +33,38 @@ from rooms.policy import may_post
 if TYPE_CHECKING:
     from chatserver.channels import ChannelSpec
     from chatserver.connection import Connection
-    from chatserver.node import Node
 
 DEFAULT_MEMBERS_LIMIT = 100
 MAX_MEMBERS_LIMIT = 1000
 MAX_STATUS_USERS = 1000
 
 
-def install(node: Node) -> None:
-    presence = node.presence
+def install(
+    registry: Registry,
+    settings: Settings,
+    presence: PresenceService,
+    typing_service: TypingService,
+    resolver: ChannelResolver,
+    catalog: Catalog,
+) -> None:
 
     def room_spec(conn: Connection, data: Any, *, need_presence: bool) -> ChannelSpec:
         if not isinstance(data, dict):
-            raise ReplyError(107, 'bad request: expected {"channel": ...}')
+            raise ReplyError(codes.BAD_REQUEST, 'bad request: expected {"channel": ...}')
         channel = data.get("channel")
         if not isinstance(channel, str) or not channel:
-            raise ReplyError(107, "bad request: channel required")
-        spec = node.resolver.resolve(channel)
+            raise ReplyError(codes.BAD_REQUEST, "bad request: channel required")
+        spec = resolver.resolve(channel)
         if spec is None:
-            raise ReplyError(102, f"unknown channel {channel}")
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}")
         if spec.kind is not ChannelKind.ROOM:
-            raise ReplyError(108, "not available: presence and typing are for rooms")
+            raise ReplyError(codes.NOT_AVAILABLE, "not available: presence and typing are for rooms")
         assert conn.identity is not None
-        denied = node.resolver.check_subscribe(conn.identity.member, spec)
+        denied = resolver.check_subscribe(conn.identity.member, spec)
         if denied is not None:
             raise ReplyError(denied.code, f"permission denied: {denied.reason}")
         if need_presence and not spec.presence:
-            raise ReplyError(108, "not available: presence is off for this room")
+            raise ReplyError(codes.NOT_AVAILABLE, "not available: presence is off for this room")
         return spec
 
     async def rpc_members(conn: Connection, data: Any) -> dict[str, Any]:
@@ -60,7 +72,7 @@ def install(node: Node) -> None:
         spec = room_spec(conn, data, need_presence=True)
         limit = data.get("limit", DEFAULT_MEMBERS_LIMIT)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_MEMBERS_LIMIT:
-            raise ReplyError(107, f"bad request: limit must be an integer from 1 to {MAX_MEMBERS_LIMIT}")
+            raise ReplyError(codes.BAD_REQUEST, f"bad request: limit must be an integer from 1 to {MAX_MEMBERS_LIMIT}")
         ref = presence.room_ref(spec.name)
         read, staff, members = await presence.store.members(ref, limit)
         presence._after_read(spec.name, read.due, read.published)
@@ -94,20 +106,20 @@ def install(node: Node) -> None:
         spec = room_spec(conn, data, need_presence=False)
         typing = data.get("typing", True)
         if not isinstance(typing, bool):
-            raise ReplyError(107, "bad request: typing must be true or false")
+            raise ReplyError(codes.BAD_REQUEST, "bad request: typing must be true or false")
         if spec.name not in conn.subs:
-            raise ReplyError(103, "permission denied: subscribe to the room first")
+            raise ReplyError(codes.PERMISSION_DENIED, "permission denied: subscribe to the room first")
         assert conn.identity is not None and spec.room is not None
         denied = may_post(conn.identity.member, spec.room)
         if denied is not None:
             raise ReplyError(denied.code, f"permission denied: {denied.reason}")
-        return await node.typing.report(conn, spec, typing)
+        return await typing_service.report(conn, spec, typing)
 
-    node.register_rpc("presence.members", rpc_members)
-    node.register_rpc("presence.counts", rpc_counts)
-    node.register_rpc("chat.typing", rpc_typing)
+    registry.register_rpc("presence.members", rpc_members)
+    registry.register_rpc("presence.counts", rpc_counts)
+    registry.register_rpc("chat.typing", rpc_typing)
 
-    @api_route(node, "/api/presence/status", ["POST"])
+    @api_route(settings, "/api/presence/status", ["POST"])
     async def user_status(request: Request) -> Any:
         body = await json_body(request)
         users = body.get("users")
@@ -119,13 +131,13 @@ def install(node: Node) -> None:
         online = await presence.users_online(wanted)
         return {"users": {user: {"online": online[user]} for user in wanted}}
 
-    @api_route(node, "/api/communities/{community}/rooms/{room}/presence", ["GET"])
+    @api_route(settings, "/api/communities/{community}/rooms/{room}/presence", ["GET"])
     async def room_presence(request: Request) -> Any:
-        room = node.catalog.room(request.path_params["community"], request.path_params["room"])
+        room = catalog.room(request.path_params["community"], request.path_params["room"])
         if room is None:
             raise ApiError(404, "not_found", "no such room")
         counts = await presence.read_counts(room.channel)
         view = counts_view(counts, viewer_is_staff=True)
         return {"channel": room.channel, **view.to_dict()}
 
-    node.extension_routes += [user_status, room_presence]
+    registry.routes.extend([user_status, room_presence])

@@ -16,24 +16,30 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgpack
 import orjson
 
-from chatserver.errors import ReplyError
-from chatserver.publication import Publication, pack_payload
-from chatserver.redis.presence import (
+from chatserver.channels import ChannelResolver
+from chatserver.config import Settings
+from chatserver.engine import (
     ApplyResult,
     JoinOp,
     LeaveOp,
     PresenceOp,
-    RedisPresence,
+    PresenceStore,
     RoomRef,
-    pack_member,
+    Streams,
 )
+from chatserver.errors import ReplyError
+from chatserver.protocol import codes
+from chatserver.publication import Publication, pack_payload
+from chatserver.redis.presence import pack_member
+from chatserver.registry import Registry
+from chatserver.tasks import Tasks
 from presence.model import Counts, MemberFlags
 from presence.rules import Liveness, may_see, member_flags, room_threshold
 from rooms.channels import ChannelKind
@@ -42,7 +48,6 @@ from rooms.model import Role
 if TYPE_CHECKING:
     from chatserver.channels import ChannelSpec
     from chatserver.connection import Connection, Sub
-    from chatserver.node import Node
 
 log = logging.getLogger("chatserver.presence")
 
@@ -71,7 +76,7 @@ class _RoomWriter:
         self.queue.append((item, fut))
         if not self.running:
             self.running = True
-            asyncio.ensure_future(self._drain())
+            self.service.tasks.spawn(self._drain(), f"presence writer {self.channel}")
         return fut
 
     async def _drain(self) -> None:
@@ -96,16 +101,29 @@ class _RoomWriter:
 
 
 class PresenceService:
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        settings = node.settings
+    def __init__(
+        self,
+        settings: Settings,
+        store_of: Callable[[Liveness, str, float], PresenceStore],
+        streams: Streams,
+        resolver: ChannelResolver,
+        users: Mapping[str, set[Connection]],
+        node_id: str,
+        tasks: Tasks,
+    ) -> None:
+        """``store_of(liveness, instance, count_hold)`` makes the engine's presence store;
+        ``users`` is the node's map of the users connected here."""
+        self.streams = streams
+        self.resolver = resolver
+        self.users = users
+        self.tasks = tasks
         self.liveness = Liveness(settings.presence_ttl)
         self.threshold = settings.presence_threshold
         self.count_interval = settings.presence_count_interval
         self.list_max = settings.presence_list_max
         # A per-process id: a restarted process never inherits its previous life's entries.
-        self.instance = f"{node.node_id}~{secrets.token_hex(4)}"
-        self.store = RedisPresence(node.redis, self.liveness, self.instance, self.count_interval * 3)
+        self.instance = f"{node_id}~{secrets.token_hex(4)}"
+        self.store = store_of(self.liveness, self.instance, self.count_interval * 3)
         self.local: dict[str, dict[str, Connection]] = {}  # room -> client id -> connection
         self._writers: dict[str, _RoomWriter] = {}
         self._registered: set[str] = set()  # rooms where this node's entries were written
@@ -122,14 +140,13 @@ class PresenceService:
         self.pushes_published = 0  # join/leave messages published by this process's calls
         self.count_events = 0
         self.sweeps = 0
-        node.metric_sources.append(self.metrics)
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         await self.store.register_node(None)
-        self._tasks.append(asyncio.ensure_future(self._heartbeat()))
-        self._tasks.append(asyncio.ensure_future(self._sweeper()))
+        self._tasks.append(self.tasks.spawn(self._heartbeat(), "presence heartbeat"))
+        self._tasks.append(self.tasks.spawn(self._sweeper(), "presence sweeper"))
 
     async def stop(self) -> None:
         """Leave every room at once (members hear the leaves now, not after the expiry)."""
@@ -161,7 +178,7 @@ class PresenceService:
     # ------------------------------------------------------------------ rooms and roles
 
     def room_ref(self, channel: str) -> RoomRef:
-        spec = self.node.resolver.resolve(channel)
+        spec = self.resolver.resolve(channel)
         if spec is None or spec.room is None:
             return RoomRef(channel, False, self.threshold)
         threshold = room_threshold(self.threshold, spec.room.settings.extra)
@@ -286,8 +303,8 @@ class PresenceService:
             if isinstance(result, BaseException):
                 log.warning("presence beat for %s failed: %s", room, result)
                 self._resync.add(room)
-        if not await self.store.register_node(None) and self.node.users:
-            await self.store.register_node(list(self.node.users))
+        if not await self.store.register_node(None) and self.users:
+            await self.store.register_node(list(self.users))
 
     async def _sweeper(self) -> None:
         """Every second or so, look for processes that stopped beating and sweep them from
@@ -320,7 +337,7 @@ class PresenceService:
             return
         self._counts_pending.add(room)
         loop = asyncio.get_running_loop()
-        loop.call_later(self.count_interval, lambda: asyncio.ensure_future(self._publish_counts(room)))
+        loop.call_later(self.count_interval, lambda: self.tasks.spawn(self._publish_counts(room), "presence counts"))
 
     async def _publish_counts(self, room: str) -> None:
         """One count event per room per window, whatever the number of joins and leaves."""
@@ -332,7 +349,7 @@ class PresenceService:
             read = await self.store.counts(ref, pending=True)
             event = count_event(read.counts, ref.threshold)
             payload = pack_payload(orjson.dumps(event), time_ms=int(time.time() * 1000))
-            await self.node.broker.publish_ephemeral(room, payload)
+            await self.streams.publish_ephemeral(room, payload)
             self.count_events += 1
         except Exception:
             log.exception("presence: count event for %s failed", room)
@@ -377,7 +394,7 @@ class PresenceService:
         self._after_read(spec.name, read.due, read.published)
         if isinstance(entries, int):
             raise ReplyError(
-                106,
+                codes.LIMIT_EXCEEDED,
                 f"limit exceeded: {entries} connections online; use presence_stats or presence.members",
             )
         staff = self.is_staff(conn, spec.parsed.community)
@@ -407,7 +424,7 @@ class PresenceService:
         self._status_dirty.add(user)
         if not self._status_scheduled:
             self._status_scheduled = True
-            asyncio.get_running_loop().call_later(0.02, lambda: asyncio.ensure_future(self._flush_status()))
+            asyncio.get_running_loop().call_later(0.02, lambda: self.tasks.spawn(self._flush_status(), "user status"))
 
     async def _flush_status(self) -> None:
         self._status_scheduled = False
@@ -415,8 +432,8 @@ class PresenceService:
         self._status_dirty = set()
         if not dirty or self._stopped:
             return
-        online = [u for u in dirty if u in self.node.users]
-        offline = [u for u in dirty if u not in self.node.users]
+        online = [u for u in dirty if u in self.users]
+        offline = [u for u in dirty if u not in self.users]
         try:
             await self.store.update_users(online, offline)
         except Exception:
@@ -424,7 +441,7 @@ class PresenceService:
             self._status_dirty |= dirty
             if not self._status_scheduled:
                 self._status_scheduled = True
-                asyncio.get_running_loop().call_later(1.0, lambda: asyncio.ensure_future(self._flush_status()))
+                asyncio.get_running_loop().call_later(1.0, lambda: self.tasks.spawn(self._flush_status(), "user status"))
 
     async def users_online(self, users: Sequence[str]) -> dict[str, bool]:
         return await self.store.online(users)
@@ -451,3 +468,19 @@ def _client_info(info: dict[str, Any]) -> dict[str, Any]:
     if info.get("chan_info"):
         out["chan_info"] = info["chan_info"]
     return out
+
+
+def install(
+    settings: Settings,
+    registry: Registry,
+    store_of: Callable[[Liveness, str, float], PresenceStore],
+    streams: Streams,
+    resolver: ChannelResolver,
+    users: Mapping[str, set[Connection]],
+    node_id: str,
+    tasks: Tasks,
+) -> PresenceService:
+    """Build this process's presence service and register its metrics; return it."""
+    presence = PresenceService(settings, store_of, streams, resolver, users, node_id, tasks)
+    registry.metric_sources.append(presence.metrics)
+    return presence

@@ -18,13 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from chatserver.config import Settings
+from chatserver.engine import PresenceStore
 from chatserver.publication import pack_payload
+from chatserver.registry import Registry
+from chatserver.tasks import Tasks
 from presence.typing import TypingPolicy, TypingSlot, decide_typing, typing_stale, typing_stopped
 
 if TYPE_CHECKING:
     from chatserver.channels import ChannelSpec
     from chatserver.connection import Connection
-    from chatserver.node import Node
 
 log = logging.getLogger("chatserver.typing")
 
@@ -41,16 +44,20 @@ def typing_event(user: str, name: str, typing: bool, expires_in: float = 0.0, re
 
 
 class TypingService:
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.policy = TypingPolicy(node.settings.typing_interval, node.settings.typing_expiry)
+    def __init__(self, settings: Settings, store: PresenceStore, tasks: Tasks) -> None:
+        self.store = store
+        self.tasks = tasks
+        self.policy = TypingPolicy(settings.typing_interval, settings.typing_expiry)
         self.slots: dict[_Key, TypingSlot] = {}
         self.timers: dict[_Key, asyncio.TimerHandle] = {}
         self.events = 0
         self.throttled = 0
         # Extra checks before a typing report is published, e.g. moderation refusing muted or
         # banned members: ``gate(conn, spec) -> str | None`` (a reason refuses, quietly).
-        self.gates: list[Callable[[Connection, ChannelSpec], str | None]] = []
+        self._gates: list[Callable[[Connection, ChannelSpec], str | None]] = []
+
+    def add_gate(self, gate: Callable[[Connection, ChannelSpec], str | None]) -> None:
+        self._gates.append(gate)
 
     def metrics(self) -> dict[str, float]:
         return {"typing_events": self.events, "typing_throttled": self.throttled, "typing_slots": len(self.slots)}
@@ -63,14 +70,14 @@ class TypingService:
     async def report(self, conn: Connection, spec: ChannelSpec, typing: bool) -> dict[str, Any]:
         assert conn.identity is not None
         if typing:
-            for gate in self.gates:
+            for gate in self._gates:
                 reason = gate(conn, spec)
                 if reason:
                     return {"sent": False, "reason": reason}
         key = (spec.name, conn.user)
         now = time.time()
         slot = self.slots.get(key, TypingSlot())
-        store = self.node.presence.store
+        store = self.store
         name = conn.identity.member.name
         if not typing:
             _, self.slots[key] = typing_stopped(slot, now)
@@ -116,7 +123,7 @@ class TypingService:
             old.cancel()
         loop = asyncio.get_running_loop()
         self.timers[key] = loop.call_later(
-            max(0.0, delay) + 0.05, lambda: asyncio.ensure_future(self._expire(key, name))
+            max(0.0, delay) + 0.05, lambda: self.tasks.spawn(self._expire(key, name), "typing expiry")
         )
 
     async def _expire(self, key: _Key, name: str) -> None:
@@ -127,10 +134,17 @@ class TypingService:
         now = time.time()
         try:
             message = self._message(user, name, False, "expired", None)
-            sent = await self.node.presence.store.typing(room, user, "expire", message, now=now)
+            sent = await self.store.typing(room, user, "expire", message, now=now)
             self.events += sent > 0
         except Exception:
             log.exception("typing expiry for %s in %s failed", user, room)
         slot = self.slots.get(key)
         if slot is not None and typing_stale(slot, now, self.policy):
             del self.slots[key]
+
+
+def install(settings: Settings, registry: Registry, store: PresenceStore, tasks: Tasks) -> TypingService:
+    """Build the typing service (its RPC is in ``presence_api``) and register its metrics."""
+    typing = TypingService(settings, store, tasks)
+    registry.metric_sources.append(typing.metrics)
+    return typing

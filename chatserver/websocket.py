@@ -8,10 +8,11 @@ in JSON mode) or an empty one (older SDKs; see ``ws_protocol``) gets JSON.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from chatserver.connection import Connection
+from chatserver.connection import Connection, ConnectionContext
 from chatserver.protocol import codes
 from chatserver.protocol.codec import JSON, PROTOBUF
 from chatserver.ws_protocol import DIRECT_EXTENSION
@@ -24,8 +25,8 @@ log = logging.getLogger("chatserver.websocket")
 PROTOBUF_SUBPROTOCOL = "centrifuge-protobuf"
 
 
-def make_endpoint(node: Node) -> Any:
-    max_size = node.settings.max_message_size
+def make_endpoint(ctx: ConnectionContext, node: Node, ready: Callable[[], bool]) -> Any:
+    max_size = ctx.settings.max_message_size
 
     async def endpoint(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
@@ -34,7 +35,7 @@ def make_endpoint(node: Node) -> Any:
         offered = [p.strip() for p in scope.get("subprotocols", []) if p.strip()]
         query = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
         use_protobuf = PROTOBUF_SUBPROTOCOL in offered or query.get("format") == ["protobuf"]
-        if not node.ready:
+        if not ready():
             await send({"type": "websocket.close", "code": 1013})
             return
         accept: dict[str, Any] = {"type": "websocket.accept"}
@@ -45,7 +46,7 @@ def make_endpoint(node: Node) -> Any:
         client = scope.get("client") or ("", 0)
         direct = scope.get("extensions", {}).get(DIRECT_EXTENSION)
         conn = Connection(
-            node,
+            ctx,
             PROTOBUF if use_protobuf else JSON,
             direct=direct,
             asgi_send=send,

@@ -1,14 +1,15 @@
 """Moderation hooks: the pipeline every message passes before it is stored or broadcast.
 
 Contract: a hook takes a ``MessageContext`` and returns one ``Verdict`` (``Allow``,
-``Redact``, ``Hold`` or ``Reject``); hooks may be plain or async. ``Pipeline.review`` runs
-the hooks in order, each under its time limit, and combines their verdicts by strength
-(reject > hold > redact > allow; redactions compose). A hook that raises or times out
+``Redact``, ``Support``, ``Hold`` or ``Reject``); hooks may be plain or async.
+``Pipeline.review`` runs the hooks in order, each under its time limit, and combines their
+verdicts by strength (reject > hold > support > redact > allow; redactions compose, also
+into a support verdict). A hook that raises or times out
 *holds* the message unless configured otherwise. Pure domain: no sockets, no Redis, no clock
 of its own (``ctx.now`` is passed in); the only side effect is importing third-party hooks
 named in the config (``loading``).
 
-Built-in hooks: ``crisis`` (crisis language), ``flood`` (rate, duplicates, mentions),
+Built-in hooks: ``crisis`` (crisis language graded by risk), ``flood`` (rate, duplicates, mentions),
 ``rules`` (blocklist and regex rules), ``links`` (link policy), ``pii`` (personal data
 redaction), ``new_member`` (hold a member's first messages). ``config`` parses the
 ``[moderation]`` section into per-room hook lists and policy.
@@ -33,6 +34,7 @@ from moderation_hooks.verdict import (
     Reject,
     Resource,
     Span,
+    Support,
     Verdict,
     apply_redactions,
     combine,
@@ -54,6 +56,7 @@ __all__ = [
     "Review",
     "RoomModeration",
     "Span",
+    "Support",
     "Verdict",
     "apply_redactions",
     "combine",

@@ -1,99 +1,51 @@
-"""Crisis language: hold the message, offer the sender support at once, alert moderators.
+"""Crisis language, graded by risk: hold or support, give the sender resources at once,
+alert moderators.
 
-Matching is by phrase, after normalising the text (lower case, curly quotes straightened,
-punctuation to spaces, "dont" == "don't", repeated letters squeezed: "diiiie" -> "die").
-A phrase matches on word boundaries only, so "die" does not fire on "diet" or "studied".
+The detector (``crisis_detect``, language data in ``crisis_lexicon``) reads how members
+actually write risk (word forms, contractions, slang, emphasis, a means word next to a time
+word) and what only looks like it (hyperbole, talk about the topic, accidents, medication
+talk), and grades a message ``none``, ``moderate`` (ideation, hopelessness, burden) or
+``high`` (plan, intent, means with a time, preparatory acts, recent self-harm).
 
-The trade-off (see docs/moderation.md): a phrase list cannot read intent. It misses
-indirect wording it does not know, and it also fires on hyperbole ("I could kill myself for
-forgetting") and on talk *about* the topic ("suicide prevention week"). Here a false
-positive costs a delay of one message until a moderator approves it and a kind private note;
-a miss can cost far more. So the default list leans towards first-person intent and direct
-self-harm words, and each community can replace or extend it per locale.
+- high risk: ``Hold`` with high priority, the locale's notice and resources;
+- moderate risk: by the community's policy ``moderate_risk``: ``"hold"`` (the default, as
+  high risk) or ``"post"``: a ``Support`` verdict, so the message is published for peers to
+  answer while the sender still gets resources privately and moderators are alerted.
+
+Why hold both by default, and the measured recall and false positives: docs/moderation.md.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from moderation_hooks import crisis_lexicon as lex
+from moderation_hooks.crisis_detect import Detector, RiskAssessment, detector_for, phrase_words
 from moderation_hooks.settings import SettingsReader
-from moderation_hooks.verdict import Allow, Hold, MessageContext, Priority, Resource, Verdict
+from moderation_hooks.verdict import (
+    Allow,
+    Hold,
+    MessageContext,
+    Priority,
+    Resource,
+    Support,
+    Verdict,
+)
 
-DEFAULT_PHRASES: dict[str, tuple[str, ...]] = {
-    "en": (
-        "kill myself",
-        "killing myself",
-        "end my life",
-        "ending my life",
-        "end it all",
-        "take my own life",
-        "taking my own life",
-        "want to die",
-        "wanna die",
-        "wish i was dead",
-        "wish i were dead",
-        "better off dead",
-        "better off without me",
-        "no reason to live",
-        "nothing to live for",
-        "dont want to live",
-        "dont want to be here anymore",
-        "dont want to wake up",
-        "cant go on",
-        "suicide",
-        "suicidal",
-        "commit suicide",
-        "hurt myself",
-        "hurting myself",
-        "harm myself",
-        "self harm",
-        "selfharm",
-        "cut myself",
-        "cutting myself",
-        "overdose",
-        "od on my",
-        "hang myself",
-        "jump off a bridge",
-        "goodbye forever",
-    ),
-    "de": (
-        "mich umbringen",
-        "mir das leben nehmen",
-        "will sterben",
-        "will nicht mehr leben",
-        "selbstmord",
-        "suizid",
-        "mich ritzen",
-        "selbstverletzung",
-    ),
-    "es": (
-        "quiero morir",
-        "matarme",
-        "quitarme la vida",
-        "suicidarme",
-        "suicidio",
-        "hacerme daño",
-        "no quiero vivir",
-    ),
-    "fr": (
-        "me tuer",
-        "veux mourir",
-        "en finir",
-        "suicide",
-        "me suicider",
-        "me faire du mal",
-        "me scarifier",
-    ),
-}
+MODERATE_RISK_ACTIONS = ("hold", "post")
 
 DEFAULT_NOTICE = (
     "Your message is waiting for a moderator. It sounds like you might be going through a "
     "lot right now, and you don't have to face it alone. If you are in danger, please call "
     "your local emergency number now. These people are there to listen, any time:"
+)
+DEFAULT_SUPPORT_NOTICE = (
+    "Your message is posted, so people here can answer you. It sounds like you might be going "
+    "through a lot right now, and you don't have to face it alone; a moderator has been told "
+    "too. If you are in danger, please call your local emergency number now. These people "
+    "are there to listen, any time:"
 )
 
 # Real, widely available services; communities should configure their own per locale.
@@ -106,67 +58,10 @@ DEFAULT_RESOURCES: dict[str, tuple[Resource, ...]] = {
     ),
 }
 
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
-_NON_WORD = re.compile(r"[^\w']+")
-_REPEATS = re.compile(r"(\w)\1{2,}")
-_ASCII_REPEATS = re.compile(r"([a-z])\1\1+")
-# ASCII fast path: letters, digits and "_" stay, apostrophes go, everything else is a space.
-_ASCII_TABLE = bytes(c if chr(c).isalnum() or c == 95 else 32 for c in range(128)) + bytes(range(128, 256))
-
 
 def normalise(text: str) -> str:
-    """Lower case, accents kept, apostrophes dropped ("don't" -> "dont"), punctuation to
-    single spaces, three or more repeated letters squeezed to one."""
-    if text.isascii():
-        text = text.lower().encode().translate(_ASCII_TABLE, b"'").decode()
-        text = _ASCII_REPEATS.sub(r"\1", text)
-        return " " + " ".join(text.split()) + " "
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
-    text = text.replace("'", "")
-    text = _NON_WORD.sub(" ", text)
-    text = _REPEATS.sub(r"\1", text)
-    return f" {text.strip()} "
-
-
-PhraseIndex = Mapping[str, tuple[tuple[str, ...], ...]]  # first word -> phrases as words
-
-
-def build_index(phrases: tuple[str, ...]) -> PhraseIndex:
-    index: dict[str, list[tuple[str, ...]]] = {}
-    for phrase in phrases:
-        words = tuple(phrase.split())
-        if words:
-            index.setdefault(words[0], []).append(words)
-    return {first: tuple(sorted(found, key=len)) for first, found in index.items()}
-
-
-def find_phrase(words: list[str], index: PhraseIndex) -> str | None:
-    """The first phrase of ``index`` that occurs in ``words`` as whole words, or None.
-    One dictionary lookup per word: cheap enough to run on every message."""
-    for i, word in enumerate(words):
-        candidates = index.get(word)
-        if candidates is None:
-            continue
-        for phrase in candidates:
-            if tuple(words[i : i + len(phrase)]) == phrase:
-                return " ".join(phrase)
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class LocaleRules:
-    phrases: tuple[str, ...]
-    resources: tuple[Resource, ...]
-    notice: str
-    index: PhraseIndex = field(default_factory=dict, compare=False)
-
-    @classmethod
-    def build(cls, phrases: tuple[str, ...], resources: tuple[Resource, ...], notice: str) -> LocaleRules:
-        cleaned = tuple(sorted({normalise(p).strip() for p in phrases if normalise(p).strip()}))
-        return cls(cleaned, resources, notice, build_index(cleaned))
-
-    def match(self, text: str) -> str | None:
-        return find_phrase(normalise(text).split(), self.index)
+    """The text as the detector reads it, sentences joined (" dont want to live ")."""
+    return " " + " ".join(" ".join(phrase_words(text)).split()) + " "
 
 
 def _resources(items: list[Mapping[str, Any]], where: str) -> tuple[Resource, ...]:
@@ -182,15 +77,25 @@ def _resources(items: list[Mapping[str, Any]], where: str) -> tuple[Resource, ..
 
 
 @dataclass(frozen=True, slots=True)
-class CrisisLanguage:
-    """Settings: ``default_locale`` ("en"), and per locale under ``locales.<code>``:
-    ``phrases`` (replaces the built-in list), ``extra_phrases`` (adds to it), ``resources``
-    (a list of ``{name, contact?, url?}``) and ``notice`` (the private note's text).
-    A locale without its own resources uses the default locale's."""
+class LocaleSupport:
+    resources: tuple[Resource, ...]
+    notice: str  # with a hold
+    support_notice: str  # with a posted message (moderate risk, policy "post")
 
-    locales: Mapping[str, LocaleRules]
+
+@dataclass(frozen=True, slots=True)
+class CrisisLanguage:
+    """Settings: ``moderate_risk`` ("hold" or "post"), ``default_locale`` ("en"), and per
+    locale under ``locales.<code>``: ``phrases`` (replaces the built-in rules of that locale
+    with these phrases), ``extra_phrases`` (adds phrases), both matched as whole words and
+    treated as high risk; ``resources`` (a list of ``{name, contact?, url?}``), ``notice``
+    (the private note with a hold) and ``support_notice`` (with a posted message). A locale
+    without its own resources or notes uses the default locale's."""
+
+    detector: Detector
+    locales: Mapping[str, LocaleSupport]
     default_locale: str = "en"
-    all_phrases: PhraseIndex = field(default_factory=dict)  # every locale's phrases
+    moderate_risk: str = "hold"
     needs: frozenset[str] = frozenset()
     safety: bool = True  # also consulted for posts that gates refuse (mutes, slow mode)
 
@@ -198,46 +103,55 @@ class CrisisLanguage:
     def from_settings(cls, settings: Mapping[str, Any]) -> CrisisLanguage:
         r = SettingsReader("crisis", settings)
         default_locale = r.string("default_locale", "en")
+        moderate_risk = r.string("moderate_risk", "hold", MODERATE_RISK_ACTIONS)
         configured = r.table("locales")
         r.done()
-        codes = sorted(set(DEFAULT_PHRASES) | set(configured) | {default_locale})
-        raw: dict[str, tuple[tuple[str, ...], tuple[Resource, ...] | None, str | None]] = {}
+        codes = sorted(set(lex.RULES) | set(configured) | {default_locale})
+        builtin: list[str] = []
+        phrases: list[str] = []
+        raw: dict[str, tuple[tuple[Resource, ...] | None, str, str]] = {}
         for code in codes:
             loc = SettingsReader(f"crisis.locales.{code}", configured.get(code, {}))
-            phrases = tuple(loc.str_list("phrases", list(DEFAULT_PHRASES.get(code, ()))))
-            phrases += tuple(loc.str_list("extra_phrases", []))
+            if loc.has("phrases"):
+                phrases += loc.str_list("phrases", [])
+            elif code in lex.RULES:
+                builtin.append(code)
+            phrases += loc.str_list("extra_phrases", [])
             resources = (
                 _resources(loc.tables("resources"), f"crisis.locales.{code}.resources")
                 if loc.has("resources")
                 else DEFAULT_RESOURCES.get(code)
             )
-            notice = loc.string("notice", "") or None
+            raw[code] = (resources, loc.string("notice", ""), loc.string("support_notice", ""))
             loc.done()
-            raw[code] = (phrases, resources, notice)
-        fallback_resources = raw[default_locale][1] or DEFAULT_RESOURCES["en"]
-        fallback_notice = raw[default_locale][2] or DEFAULT_NOTICE
+        own_resources, own_notice, own_support = raw[default_locale]
+        fallback = LocaleSupport(
+            own_resources or DEFAULT_RESOURCES["en"], own_notice or DEFAULT_NOTICE, own_support or DEFAULT_SUPPORT_NOTICE
+        )
         locales = {
-            code: LocaleRules.build(phrases, resources or fallback_resources, notice or fallback_notice)
-            for code, (phrases, resources, notice) in raw.items()
+            code: LocaleSupport(
+                resources or fallback.resources, notice or fallback.notice, support or fallback.support_notice
+            )
+            for code, (resources, notice, support) in raw.items()
         }
-        every = tuple(sorted({p for rules in locales.values() for p in rules.phrases}))
-        return cls(locales, default_locale, build_index(every))
+        cleaned = tuple(sorted({p for p in phrases if phrase_words(p)}))
+        return cls(detector_for(tuple(builtin), cleaned), locales, default_locale, moderate_risk)
 
-    def rules_for(self, locale: str) -> LocaleRules:
+    def support_for(self, locale: str) -> LocaleSupport:
         base = locale.split("-")[0].split("_")[0].lower()
         return self.locales.get(base) or self.locales[self.default_locale]
 
+    def assess(self, text: str) -> RiskAssessment:
+        return self.detector.assess(text)
+
     def __call__(self, ctx: MessageContext) -> Verdict:
-        # Members write in more than one language: every locale's phrases are checked, and the
+        # Members write in more than one language: every locale's rules are checked, and the
         # sender gets the resources and note of their own locale.
-        phrase = find_phrase(normalise(ctx.text).split(), self.all_phrases)
-        if phrase is None:
+        risk = self.detector.assess(ctx.text)
+        if not risk.flagged:
             return Allow()
-        own = self.rules_for(ctx.locale)
-        return Hold(
-            f"crisis language ({phrase!r})",
-            Priority.HIGH,
-            category="crisis",
-            notice=own.notice,
-            resources=own.resources,
-        )
+        own = self.support_for(ctx.locale)
+        reason = f"crisis language, {risk.level} risk ({', '.join(sorted(risk.categories))}): {'; '.join(risk.evidence)}"
+        if risk.level == "moderate" and self.moderate_risk == "post":
+            return Support(reason, "crisis", own.support_notice, own.resources, Priority.HIGH)
+        return Hold(reason, Priority.HIGH, category="crisis", notice=own.notice, resources=own.resources)

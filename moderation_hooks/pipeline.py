@@ -6,15 +6,18 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from moderation_hooks.verdict import (
+    VERDICT_TYPES,
     Allow,
     Hold,
     MessageContext,
     Priority,
-    Redact,
     Reject,
+    Support,
     Verdict,
     combine,
 )
@@ -43,12 +46,58 @@ class HookSpec:
         return bool(getattr(self.hook, "safety", False))
 
 
+class HookThreads:
+    """A bounded pool for blocking hooks (``in_thread``). A thread cannot be stopped: a hook
+    that times out keeps its worker until it returns. Those are counted (``stuck``, logged);
+    when every worker is stuck, thread hooks fail at once (their ``on_failure`` applies)
+    instead of queueing behind them without a bound."""
+
+    def __init__(self, workers: int = 4) -> None:
+        self.workers = workers
+        self.stuck = 0  # calls that timed out and are still running
+        self._pool: ThreadPoolExecutor | None = None
+
+    async def run(self, hook: Hook, ctx: MessageContext, timeout: float) -> Any:
+        if self.stuck >= self.workers:
+            raise RuntimeError(f"all {self.workers} hook threads are stuck in timed-out hooks")
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="moderation-hook")
+        fut = asyncio.get_running_loop().run_in_executor(self._pool, hook, ctx)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            self.stuck += 1
+            log.warning("a hook thread is still running after its timeout (%d stuck)", self.stuck)
+            fut.add_done_callback(self._finished)
+            raise
+
+    def _finished(self, fut: asyncio.Future[Any]) -> None:
+        self.stuck -= 1
+        if not fut.cancelled() and fut.exception() is not None:
+            log.info("a timed-out hook thread ended with %r", fut.exception())
+        else:
+            log.info("a timed-out hook thread ended (%d still stuck)", self.stuck)
+
+
+THREADS = HookThreads()  # shared by every pipeline of the process
+
+
 @dataclass(frozen=True, slots=True)
 class Review:
     verdict: Verdict
     verdicts: tuple[tuple[str, Verdict], ...] = ()
     failures: tuple[str, ...] = ()  # hooks that raised or timed out
     hook_seconds: dict[str, float] = field(default_factory=dict)
+
+    def support(self) -> Hold | Support | None:
+        """The verdict that reaches out to the sender (a crisis ``Hold`` or a ``Support``
+        with resources), even when a stronger verdict of another hook decided: its notice
+        and resources go to the sender and an alert to moderators whatever happens to the
+        message."""
+        for _, verdict in self.verdicts:
+            if isinstance(verdict, (Hold, Support)) and verdict.resources:
+                return verdict
+        return None
 
 
 class Pipeline:
@@ -79,12 +128,12 @@ class Pipeline:
     async def _run(self, spec: HookSpec, ctx: MessageContext, failures: list[str]) -> Verdict:
         try:
             if spec.in_thread:
-                result = await asyncio.wait_for(asyncio.to_thread(spec.hook, ctx), spec.timeout)
+                result = await THREADS.run(spec.hook, ctx, spec.timeout)
             else:
                 result = spec.hook(ctx)
             if inspect.isawaitable(result):
                 result = await asyncio.wait_for(result, spec.timeout)
-            if not isinstance(result, (Allow, Redact, Hold, Reject)):
+            if not isinstance(result, VERDICT_TYPES):
                 raise TypeError(f"hook returned {type(result).__name__}, not a Verdict")
             return result
         except TimeoutError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -64,13 +64,29 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class Support:
+    """Publish the message so peers can respond, and reach out: the sender privately gets
+    ``notice`` with ``resources``, and moderators are alerted (``reason`` is for them and the
+    audit log). ``spans``: redactions to apply to the published text (``combine`` merges any
+    ``Redact`` verdicts into them). Stronger than ``Redact``, weaker than ``Hold``."""
+
+    reason: str
+    category: str = "crisis"
+    notice: str = ""
+    resources: tuple[Resource, ...] = ()
+    priority: Priority = Priority.HIGH
+    spans: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Reject:
     reason: str  # shown to the sender
 
 
-Verdict = Allow | Redact | Hold | Reject
+Verdict = Allow | Redact | Support | Hold | Reject
+VERDICT_TYPES = (Allow, Redact, Support, Hold, Reject)
 
-_STRENGTH = {Allow: 0, Redact: 1, Hold: 2, Reject: 3}
+_STRENGTH = {Allow: 0, Redact: 1, Support: 2, Hold: 3, Reject: 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,19 +115,26 @@ def strength(verdict: Verdict) -> int:
 
 
 def combine(verdicts: list[Verdict]) -> Verdict:
-    """The strongest verdict wins; several redactions merge into one."""
+    """The strongest verdict wins (reject > hold > support > redact > allow); several
+    redactions merge into one, and into a support verdict (publish redacted, and support)."""
     if not verdicts:
         return Allow()
     strongest = max(verdicts, key=strength)
-    if isinstance(strongest, Redact):
+    if isinstance(strongest, (Redact, Support)):
         spans: list[Span] = []
         reasons: list[str] = []
         for v in verdicts:
-            if isinstance(v, Redact):
+            if isinstance(v, (Redact, Support)):
                 spans.extend(v.spans)
-                if v.reason not in reasons:
-                    reasons.append(v.reason)
-        return Redact(tuple(_merge_spans(spans)), "; ".join(reasons))
+            if isinstance(v, Redact) and v.reason not in reasons:
+                reasons.append(v.reason)
+        merged = tuple(_merge_spans(spans))
+        if isinstance(strongest, Support):
+            # Among several, the first that offers resources speaks to the sender.
+            supports = [v for v in verdicts if isinstance(v, Support)]
+            chosen = next((v for v in supports if v.resources), supports[0])
+            return replace(chosen, spans=merged)
+        return Redact(merged, "; ".join(reasons))
     if isinstance(strongest, (Hold, Reject)):
         # Among equals, the first hook's verdict (pipeline order) decides; high priority wins.
         same = [v for v in verdicts if type(v) is type(strongest)]

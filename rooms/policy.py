@@ -18,8 +18,10 @@ class Denied:
     reason: str
 
 
+# Refusal codes; they double as protocol error codes (chatserver.protocol.codes names them).
 UNKNOWN_CHANNEL = 102
 PERMISSION_DENIED = 103
+BAD_REQUEST = 107
 
 
 def _rank(role: Role) -> int:

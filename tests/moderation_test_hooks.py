@@ -50,3 +50,11 @@ class KeywordHold:
             if word in lowered:
                 return Reject(f"{word!r} is not allowed here") if self.reject else Hold(f"mentions {word!r}")
         return Allow()
+
+
+def score_text(text: str) -> float:
+    """A stand-in model for ``moderation_hooks.process_pool``: it runs in a worker process.
+    "slowly" makes it take half a second (a slow model); "nasty" scores high."""
+    if "slowly" in text:
+        time.sleep(0.5)
+    return 0.95 if "nasty" in text else 0.05

@@ -57,3 +57,212 @@ def test_loadtests_use_only_the_wire():
             ):
                 problems.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------- chatserver's shape
+#
+# The server's own modules: no import circle (type-only and function-level imports count: the
+# coupling is real either way), nothing imports the composition root, Redis commands only in
+# the engine package, and no service attaches itself to another by assignment.
+
+SERVER = ROOT / "chatserver"
+ENGINE = SERVER / "redis"
+COMPOSITION_ROOT = "chatserver.app"
+
+
+def _server_modules() -> dict[str, Path]:
+    modules = {}
+    for path in SERVER.rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    return modules
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the chatserver modules it imports anywhere in its source (top level, in
+    functions, under ``if TYPE_CHECKING``); ``from pkg import sub`` names the submodule."""
+    modules = _server_modules()
+
+    def owner(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    module = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    module = node.module or ""
+                subs = [f"{module}.{a.name}" for a in node.names if f"{module}.{a.name}" in modules]
+                targets.update(subs or [module])
+        graph[name] = {t for t in (owner(x) for x in targets) if t is not None and t != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_cycle_finder_finds_a_type_only_circle(tmp_path):
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_circle_in_chatserver():
+    graph = _import_graph()
+    assert "chatserver.connection" in graph["chatserver.node"]  # a type-only import is an edge
+    circles = _cycles(graph)
+    assert not circles, "import circles (type-only imports included):\n" + "\n".join(
+        " -> ".join(c) for c in circles
+    )
+
+
+def test_nothing_imports_the_composition_root():
+    offenders = sorted(name for name, targets in _import_graph().items() if COMPOSITION_ROOT in targets)
+    assert not offenders, f"{offenders} import {COMPOSITION_ROOT}: only it builds and wires services"
+
+
+# Redis command methods of redis-py, and raw command names as the pipelined connection takes them.
+_REDIS_METHODS = {
+    "execute_command", "pipeline", "register_script", "eval", "evalsha", "publish", "get", "set",
+    "delete", "expire", "pexpire", "ttl", "pttl", "incr", "hset", "hget", "hgetall", "hmget", "hdel",
+    "hincrby", "hlen", "xadd", "xrange", "xrevrange", "xdel", "xlen", "zadd", "zrem", "zrange",
+    "zrevrange", "zrangebyscore", "zremrangebyscore", "zcard", "sadd", "srem", "smembers",
+    "smismember", "lrange", "lpush", "ltrim",
+}
+_RAW_COMMANDS = {
+    b"GET", b"SET", b"DEL", b"EXPIRE", b"PEXPIRE", b"PTTL", b"INCR", b"HSET", b"HGET", b"HDEL",
+    b"HINCRBY", b"XADD", b"XRANGE", b"XDEL", b"ZADD", b"ZREM", b"ZRANGE", b"ZRANGEBYSCORE",
+    b"EVAL", b"EVALSHA", b"PUBLISH", b"SUBSCRIBE", b"LRANGE", b"LPUSH", b"LTRIM", b"SADD", b"SREM",
+}
+_REDIS_RECEIVER = ("redis", "pipe", "client")
+
+
+def _redis_commands(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            receiver = ast.unparse(node.func.value).lower()
+            if node.func.attr in _REDIS_METHODS and any(r in receiver for r in _REDIS_RECEIVER):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {receiver}.{node.func.attr}()")
+            if node.func.attr in ("command", "commands", "execute", "execute_many"):
+                for arg in ast.walk(node):
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, bytes) and arg.value.upper() in _RAW_COMMANDS:
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno} raw command {arg.value!r}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, (bytes, str)):
+            value = node.value.encode() if isinstance(node.value, str) else node.value
+            if value in _RAW_COMMANDS and isinstance(node.value, bytes):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} raw command {node.value!r}")
+    return found
+
+
+def test_redis_command_check_sees_commands(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "async def f(self):\n"
+        "    await self.redis.xadd('k', {})\n"
+        "    await self.commands.command(b'HINCRBY', 'k', 'f', 1)\n"
+        "    pipe = self.redis.pipeline()\n"
+        "    d = {}.get('x')\n"
+    )
+    original = ROOT
+    try:
+        globals()["ROOT"] = tmp_path
+        found = _redis_commands(sample)
+    finally:
+        globals()["ROOT"] = original
+    assert len(found) == 4, found  # xadd, the raw HINCRBY (twice: call and constant), pipeline
+
+
+def test_only_the_engine_names_redis_commands():
+    problems = []
+    for path in sorted(SERVER.rglob("*.py")):
+        if ENGINE in path.parents:
+            continue
+        problems += _redis_commands(path)
+    assert not problems, "Redis commands outside chatserver/redis (use the engine's interfaces):\n" + "\n".join(problems)
+
+
+# Names services go by where they are passed around; assigning to their attributes from outside
+# is attaching one service to another.
+_SERVICE_NAMES = {"node", "ext", "server", "svc", "service", "poster", "hub", "registry", "mod", "moderation", "qa", "stage", "typing", "presence"}
+
+
+def test_no_service_attaches_itself_to_another():
+    problems = []
+    for path in sorted(SERVER.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
+                problems.append(f"{where} setattr(...)")
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if not isinstance(target, ast.Attribute):
+                        continue
+                    chain = ast.unparse(target)
+                    base = chain.split(".")[0]
+                    if base in ("self", "cls"):
+                        continue
+                    if base in _SERVICE_NAMES or chain.count(".") >= 2:
+                        problems.append(f"{where} {chain} = ...")
+    assert not problems, "attribute injection between services:\n" + "\n".join(problems)
+
+
+def test_error_codes_are_named():
+    """``ReplyError(codes.X, ...)``: a code is defined once (chatserver.protocol.codes, which
+    takes the domain's refusal codes from rooms) and never written as a number."""
+    problems = []
+    for path in sorted(SERVER.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.endswith("Error"):
+                first = node.args[0] if node.args else None
+                if isinstance(first, ast.Constant) and isinstance(first.value, int) and node.func.id != "ApiError":
+                    problems.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.func.id}({first.value}, ...)")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Denied":
+                first = node.args[0] if node.args else None
+                if isinstance(first, ast.Constant):
+                    problems.append(f"{path.relative_to(ROOT)}:{node.lineno} Denied({first.value}, ...)")
+    assert not problems, "error codes written as numbers:\n" + "\n".join(problems)

@@ -171,7 +171,9 @@ def test_crisis_locales_and_configured_resources():
 
 
 def test_normalise():
-    assert normalise("Don’t   WANT to... live!!") == " dont want to live "
+    # Contractions are expanded to one canonical spelling (issue 17): "don't" == "dont" == "do not".
+    assert normalise("Don’t   WANT to... live!!") == " do not want to live "
+    assert normalise("dont want to live") == normalise("do not want to live")
 
 
 # ---------------------------------------------------------------------------- combine
@@ -347,3 +349,32 @@ async def test_default_pipeline_crisis_first_sees_everything():
     assert any(isinstance(v, Redact) for _, v in review.verdicts)
     review = await pipeline.review(ctx("call me: +44 7700 900123"))
     assert isinstance(review.verdict, Redact)
+
+
+async def test_timed_out_thread_hooks_are_counted_and_bounded():
+    import threading
+
+    from moderation_hooks.pipeline import HookThreads
+
+    release = threading.Event()
+
+    def stuck(c: MessageContext) -> Allow:
+        release.wait(5)
+        return Allow()
+
+    threads = HookThreads(workers=1)
+    with pytest.raises(TimeoutError):
+        await threads.run(stuck, ctx("x"), 0.05)
+    assert threads.stuck == 1
+    # Its only worker is still busy: the next thread hook fails at once instead of queueing.
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="stuck"):
+        await threads.run(stuck, ctx("y"), 1.0)
+    assert time.monotonic() - start < 0.5
+    release.set()
+    for _ in range(100):
+        if threads.stuck == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert threads.stuck == 0
+    assert await threads.run(lambda c: Allow(), ctx("z"), 1.0) == Allow()

@@ -10,16 +10,10 @@ import random
 import msgpack
 import redis.asyncio as aioredis
 
+from chatserver.engine import JoinOp, LeaveOp, RoomRef
 from chatserver.publication import Publication
 from chatserver.redis.broker import pubsub_channel
-from chatserver.redis.presence import (
-    JoinOp,
-    LeaveOp,
-    RedisPresence,
-    RoomRef,
-    pack_member,
-    room_keys,
-)
+from chatserver.redis.presence import RedisPresence, pack_member, room_keys
 from presence import Liveness, MemberFlags, MemberJoined, MemberLeft, RoomPresence, RoomRules
 from tests.harness import unique
 

@@ -1,7 +1,8 @@
 -- delete_message.lua: remove one publication from a channel's history and announce it,
 -- atomically: XDEL the entry, record its offset as removed (so recovery still proves it
 -- returns every publication or none), and append + publish the deletion event with the
--- next offset (so clients that were offline learn of it when they recover).
+-- next offset (so clients that were offline learn of it when they recover), through
+-- stream_lib.lua's append, the same code publish.lua uses.
 --
 -- KEYS[1]  history stream          chat:{<channel>}:h
 -- KEYS[2]  stream meta hash        chat:{<channel>}:m   (e = epoch, s = top offset)
@@ -31,15 +32,8 @@ end
 redis.call("xdel", KEYS[1], id)
 redis.call("zadd", KEYS[3], tonumber(ARGV[1]), ARGV[1])
 
-local epoch = redis.call("hget", KEYS[2], "e")
-if not epoch then
-  epoch = ARGV[6]
-  redis.call("hset", KEYS[2], "e", epoch)
-end
-local offset = redis.call("hincrby", KEYS[2], "s", 1)
-redis.call("expire", KEYS[2], ARGV[5])
-redis.call("xadd", KEYS[1], "MAXLEN", ARGV[3], tostring(offset) .. "-0", "d", ARGV[2])
-redis.call("expire", KEYS[1], ARGV[4])
+local offset, epoch = append(KEYS[1], KEYS[2], redis.call("hget", KEYS[2], "e"), ARGV[2],
+  ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 -- Removed offsets far below the oldest kept entry can no longer matter for recovery.
 local first = redis.call("xrange", KEYS[1], "-", "+", "COUNT", 1)
 if #first > 0 then
@@ -47,5 +41,4 @@ if #first > 0 then
   redis.call("zremrangebyscore", KEYS[3], "-inf", "(" .. (first_offset - tonumber(ARGV[3])))
 end
 redis.call("expire", KEYS[3], ARGV[4])
-redis.call("publish", ARGV[7], tostring(offset) .. ":" .. epoch .. ":" .. ARGV[2])
 return {1, original, offset, epoch}

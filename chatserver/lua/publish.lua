@@ -14,7 +14,7 @@
 --
 -- Publishes "<offset>:<epoch>:" .. payload and returns {offset, epoch, duplicate}.
 -- duplicate = 1 when the idempotency key already existed: nothing is appended or published,
--- and the offset is the one the first attempt got.
+-- and the offset is the one the first attempt got. ``append`` is in stream_lib.lua.
 
 local epoch = redis.call("hget", KEYS[2], "e")
 if ARGV[7] ~= "0" then
@@ -23,16 +23,9 @@ if ARGV[7] ~= "0" then
     return {tonumber(previous), epoch or "", 1}
   end
 end
-if not epoch then
-  epoch = ARGV[5]
-  redis.call("hset", KEYS[2], "e", epoch)
-end
-local offset = redis.call("hincrby", KEYS[2], "s", 1)
-redis.call("expire", KEYS[2], ARGV[4])
-redis.call("xadd", KEYS[1], "MAXLEN", ARGV[2], tostring(offset) .. "-0", "d", ARGV[1])
-redis.call("expire", KEYS[1], ARGV[3])
+local offset
+offset, epoch = append(KEYS[1], KEYS[2], epoch, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 if ARGV[7] ~= "0" then
   redis.call("set", KEYS[3], offset, "EX", ARGV[7])
 end
-redis.call("publish", ARGV[6], tostring(offset) .. ":" .. epoch .. ":" .. ARGV[1])
 return {offset, epoch, 0}

@@ -1,6 +1,6 @@
 """Moderation extension: per-room hook pipelines, the hold queue, live moderator actions,
-member reports and the audit log. ``install(node)`` wires it in (listed in
-``chatserver.app.EXTENSIONS``); ``service(node)`` returns the running ``ModerationService``.
+member reports and the audit log. ``install(ext)`` wires it in and returns the running
+``ModerationService`` (the composition root, ``chatserver.app``, hands it to Q&A).
 
 Contract:
 - Every member message passes the room's pipeline (``[moderation]`` config, layered per
@@ -8,96 +8,10 @@ Contract:
   kick block 103, slow mode 1005). Allow/redact publish; hold stores the message in the
   room's hold queue; reject answers 1001. The sender is always told what happened.
 - Held items carry a ``kind``; what publishes an approved item is registered per kind
-  (``service(node).register_hold_kind(kind, on_approve)``). Other extensions run their items
-  through the same path with ``service(node).moderate(...)``.
+  (``register_hold_kind(kind, on_approve)``). Other extensions run their items through the
+  same path: ``Poster.submit`` with their ``kind`` (the moderation gates apply to kinds
+  ``message`` and ``question``).
 - Moderator actions (RPC ``mod.*`` and the HTTP API) need the moderator or admin role in the
   community; every action and every non-allow verdict is appended to the community's audit
   log.
 """
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from chatserver.config import ConfigError
-from chatserver.protocol import codes
-from moderation_hooks import ModerationConfigError, parse_config
-from moderation_hooks.loading import HookLoadError
-
-if TYPE_CHECKING:
-    from chatserver.moderation.service import ModerationService
-    from chatserver.node import Node
-
-ATTRIBUTE = "moderation"
-
-# Application error codes, so that errors built from a code (e.g. a refused subscribe) carry
-# a message. The codes and their meaning are listed in docs/protocol.md.
-APPLICATION_CODES = {
-    e.code: e.message
-    for e in (
-        codes.MODERATION_REJECTED,
-        codes.MUTED,
-        codes.BANNED,
-        codes.ROOM_LOCKED,
-        codes.SLOW_MODE,
-        codes.STAGE_MODE,
-    )
-}
-
-
-def service(node: Node) -> ModerationService:
-    """The moderation service installed on ``node`` (raises LookupError when it is not)."""
-    found = getattr(node, ATTRIBUTE, None)
-    if found is None:
-        raise LookupError("the chatserver.moderation extension is not installed")
-    return found  # type: ignore[no-any-return]
-
-
-def install(node: Node) -> None:
-    from chatserver.moderation.http import routes
-    from chatserver.moderation.rpc import ModerationRpc
-    from chatserver.moderation.service import ModerationService
-    from chatserver.moderation.subscribe import install_checks
-
-    try:
-        config = parse_config(node.settings.sections.get("moderation"))
-        svc = ModerationService(node, config)
-    except (ModerationConfigError, HookLoadError) as exc:
-        raise ConfigError(f"[moderation]: {exc}") from None
-    setattr(node, ATTRIBUTE, svc)
-    svc.attach()
-    install_checks(svc)
-    ModerationRpc(svc).install()
-    node.extension_routes.extend(routes(svc))
-    node.subscribe_hooks.append(svc.watchers.on_subscribed)
-    node.unsubscribe_hooks.append(svc.watchers.on_unsubscribed)
-
-    async def start() -> None:
-        await svc.sanctions.start()
-        await svc.watchers.start()
-        await svc.holds.start()
-
-    async def stop() -> None:
-        await svc.holds.stop()
-        await svc.watchers.stop()
-        await svc.sanctions.stop()
-
-    node.startup_hooks.append(start)
-    node.shutdown_hooks.append(stop)
-    node.metric_sources.append(lambda: metrics(svc))
-
-
-def metrics(svc: ModerationService) -> dict[str, float]:
-    out: dict[str, float] = {
-        "moderation_holds_created": svc.holds.created,
-        "moderation_holds_expired": svc.holds.expired,
-        "moderation_messages_deleted": svc.actions.deleted,
-        "moderation_reports": svc.reports.received,
-        "moderation_crisis_alerts": svc.crisis_alerts,
-        "moderation_audit_entries": svc.audit.appended,
-        "moderation_hook_failures": sum(svc.pipelines.failure_counts.values()),
-    }
-    return out
-
-
-__all__ = ["APPLICATION_CODES", "install", "service"]

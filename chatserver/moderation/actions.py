@@ -14,21 +14,37 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from chatserver.moderation import keys, notices
+from chatserver.engine import StreamEntry
+from chatserver.moderation import notices
 from chatserver.moderation.audit import Actor, iso
 from chatserver.moderation.errors import bad_request, not_found
-from chatserver.moderation.records import HoldRecord, load_lua
+from chatserver.moderation.records import HoldRecord
 from chatserver.moderation.sanctions import UNSUBSCRIBE_KICKED, Sanction, kick_field
+from chatserver.posting import Placed, Published, Submission
 from chatserver.publication import Publication, pack_payload
-from chatserver.redis.broker import deleted_key, meta_key, new_epoch, pubsub_channel, stream_key
-from rooms.model import Room
+from rooms.model import Member, Role, Room
 
 if TYPE_CHECKING:
-    from chatserver.moderation.service import ModerationService
+    from chatserver.extension import ExtensionContext
+    from chatserver.moderation.audit import AuditLog
+    from chatserver.moderation.sanctions import Sanctions
+    from chatserver.redis.moderation_store import RedisModerationStore
+    from moderation_hooks import ModerationConfig, Policy
+
+
+class ActionsHost(Protocol):
+    """What moderator actions use of the moderation service."""
+
+    ext: ExtensionContext
+    config: ModerationConfig
+    audit: AuditLog
+    sanctions: Sanctions
+
+    def policy_for(self, room: Room) -> Policy: ...
 
 log = logging.getLogger("chatserver.moderation.actions")
 
@@ -59,13 +75,12 @@ def user_of(value: Any) -> str:
 
 
 class ModeratorActions:
-    def __init__(self, service: ModerationService) -> None:
+    def __init__(self, service: ActionsHost, store: RedisModerationStore) -> None:
         self.service = service
-        self.node = service.node
-        self.redis = service.node.redis
+        self.ext = service.ext
+        self.store = store
         self.audit = service.audit
         self.sanctions = service.sanctions
-        self._delete = self.redis.register_script(load_lua("delete_message.lua"))
         self.deleted = 0
 
     # ---- finding messages ----------------------------------------------------------------
@@ -75,14 +90,15 @@ class ModeratorActions:
         if offset is not None:
             if isinstance(offset, bool) or not isinstance(offset, int) or offset < 1:
                 raise bad_request("offset must be a positive integer")
-            entries = await self.redis.xrange(stream_key(channel), f"{offset}-0", f"{offset}-0")
+            found = await self.ext.streams.entry(channel, offset)
+            entries = [found] if found is not None else []
         elif isinstance(message_id, str) and message_id:
             entries = await self._scan_for_id(channel, message_id)
         else:
             raise bad_request("give the message's offset (or its id)")
-        for entry_id, fields in entries:
-            found_offset = int(entry_id.split(b"-", 1)[0])
-            pub = Publication.unpack(channel, found_offset, "", fields.get(b"d", b""))
+        for entry in entries:
+            found_offset = entry.offset
+            pub = Publication.unpack(channel, found_offset, "", entry.payload)
             try:
                 event = orjson.loads(pub.data)
             except orjson.JSONDecodeError:
@@ -99,52 +115,39 @@ class ModeratorActions:
             return ""
         return str(event.get("id", "")) if isinstance(event, dict) else ""
 
-    async def _scan_for_id(self, channel: str, message_id: str) -> list[Any]:
+    async def _scan_for_id(self, channel: str, message_id: str) -> list[StreamEntry]:
         needle = message_id.encode()
-        high = "+"
+        before: int | None = None
         scanned = 0
-        limit = self.node.settings.history_max_limit
+        limit = self.ext.settings.history_max_limit
         while scanned < 10 * limit:
-            batch = await self.redis.xrevrange(stream_key(channel), max=high, min="-", count=200)
+            batch = await self.ext.streams.entries_before(channel, before, 200)
             if not batch:
                 return []
-            for entry_id, fields in batch:
-                payload = fields.get(b"d", b"")
-                if needle in payload and self._event_id(channel, payload) == message_id:
-                    return [(entry_id, fields)]
+            for entry in batch:
+                if needle in entry.payload and self._event_id(channel, entry.payload) == message_id:
+                    return [entry]
             scanned += len(batch)
-            last = int(batch[-1][0].split(b"-", 1)[0])
-            if last <= 1:
+            before = batch[-1].offset
+            if before <= 1:
                 return []
-            high = f"({last}-0"
         return []
 
     # ---- delete ------------------------------------------------------------------------------
 
     async def remove_from_room(self, room: Room, found: FoundMessage, event: dict[str, Any]) -> int:
         """Run delete_message.lua; returns the deletion event's offset (0: already gone)."""
-        spec = self.node.resolver.resolve(room.channel)
+        spec = self.ext.resolver.resolve(room.channel)
         if spec is None:
             raise not_found(f"no room {room.channel}")
         now_ms = int(time.time() * 1000)
         payload = pack_payload(orjson.dumps(event), time_ms=now_ms)
-        removed, _original, event_offset, _epoch = await self._delete(
-            keys=[stream_key(room.channel), meta_key(room.channel), deleted_key(room.channel)],
-            args=[
-                found.offset,
-                payload,
-                max(spec.history.size, 1),
-                spec.history.ttl,
-                max(spec.history.meta_ttl, spec.history.ttl),
-                new_epoch(),
-                pubsub_channel(room.channel),
-            ],
-        )
+        removed, event_offset = await self.ext.streams.delete(room.channel, found.offset, payload, spec.history)
         if not removed:
             return 0
         self.deleted += 1
-        await self.redis.zrem(keys.reports(room.channel), found.offset)
-        return int(event_offset)
+        await self.store.forget_reports(room.channel, found.offset)
+        return event_offset
 
     async def delete_message(
         self, actor: Actor, room: Room, *, offset: Any = None, message_id: Any = None, reason: Any = None, via: str = ""
@@ -184,7 +187,7 @@ class ModeratorActions:
         window = self._int(seconds, "seconds", 1, 30 * 86_400, self.service.config.recent_window)
         most = self._int(limit, "limit", 1, 1000, 100)
         cutoff_ms = int((time.time() - window) * 1000)
-        rooms = [room] if room is not None else self.node.catalog.rooms_of(community)
+        rooms = [room] if room is not None else self.ext.catalog.rooms_of(community)
         removed: list[dict[str, Any]] = []
         for r in rooms:
             for found in await self._recent_of(r, target, cutoff_ms, most - len(removed)):
@@ -208,13 +211,13 @@ class ModeratorActions:
         out: list[FoundMessage] = []
         if most <= 0:
             return out
-        batch = await self.redis.xrevrange(stream_key(room.channel), count=self.node.settings.history_max_limit)
+        batch = await self.ext.streams.entries_before(room.channel, None, self.ext.settings.history_max_limit)
         needle = user.encode()
-        for entry_id, fields in batch:
-            payload = fields.get(b"d", b"")
+        for entry in batch:
+            payload = entry.payload
             if needle not in payload:
                 continue
-            offset = int(entry_id.split(b"-", 1)[0])
+            offset = entry.offset
             pub = Publication.unpack(room.channel, offset, "", payload)
             try:
                 event = orjson.loads(pub.data)
@@ -306,7 +309,7 @@ class ModeratorActions:
             await self.sanctions.put("kicks", room.community, kick_field(room.name, target), Sanction(until, actor.user, reason_text, now))
         why = "removed from the room by a moderator" + (f": {reason_text}" if reason_text else "")
         for channel in (room.channel, room.channel + "/qa"):
-            await self.node.unsubscribe_user(target, channel, UNSUBSCRIBE_KICKED, why[:100])
+            await self.ext.notifier.unsubscribe_user(target, channel, UNSUBSCRIBE_KICKED, why[:100])
         await self._tell(target, notices.sanction("kicked", room.community, until if block else None, reason_text, channel=room.channel))
         await self.audit.append(
             room.community, "kick", actor, target={"user": target, "channel": room.channel}, reason=reason_text,
@@ -319,8 +322,8 @@ class ModeratorActions:
     async def slow_mode(self, actor: Actor, room: Room, seconds: Any, reason: Any = None) -> dict[str, Any]:
         value = self._int(seconds, "seconds", 0, 6 * 3600, None)
         reason_text = reason_of(reason)
-        await self.node.catalog.update_room(room.community, room.name, {"settings": {"slow_mode": value}})
-        await self.node.publish_event(room.channel, {"type": "room.slow_mode", "seconds": value, "ts": int(time.time() * 1000)})
+        await self.ext.catalog.update_room(room.community, room.name, {"settings": {"slow_mode": value}})
+        await self.ext.notifier.publish_event(room.channel, {"type": "room.slow_mode", "seconds": value, "ts": int(time.time() * 1000)})
         await self.audit.append(
             room.community, "slow_mode", actor, target={"channel": room.channel}, reason=reason_text, details={"seconds": value}
         )
@@ -328,11 +331,11 @@ class ModeratorActions:
 
     async def lock(self, actor: Actor, room: Room, locked: bool, reason: Any = None) -> dict[str, Any]:
         reason_text = reason_of(reason)
-        await self.node.catalog.update_room(room.community, room.name, {"settings": {"locked": locked}})
+        await self.ext.catalog.update_room(room.community, room.name, {"settings": {"locked": locked}})
         event = {"type": "room.locked" if locked else "room.unlocked", "ts": int(time.time() * 1000)}
         if reason_text:
             event["reason"] = reason_text
-        await self.node.publish_event(room.channel, event)
+        await self.ext.notifier.publish_event(room.channel, event)
         await self.audit.append(
             room.community, "lock" if locked else "unlock", actor, target={"channel": room.channel}, reason=reason_text
         )
@@ -350,18 +353,30 @@ class ModeratorActions:
             event["text"] = text
             event["edited"] = True
         event["restored"] = True
-        spec = self.node.resolver.resolve(record.channel)
-        if spec is None:
+        spec = self.ext.resolver.resolve(record.channel)
+        if spec is None or spec.room is None:
             raise not_found(f"no room {record.channel}")
-        payload = pack_payload(orjson.dumps(event), info=record.info or None, time_ms=int(time.time() * 1000))
-        published = await self.node.broker.publish(
-            record.channel, payload, spec.history, idempotency=(record.user, f"restore-{record.id}"),
-            idempotency_ttl=self.service.config.hold_retention,
+        poster = self.ext.poster
+
+        async def republish(sub: Submission, item_id: str, text: str, hidden: tuple[str, ...]) -> Placed:
+            published = await poster.publish_event(
+                record.channel, event, info=record.info, idempotency=(record.user, f"restore-{record.id}"),
+                idempotency_ttl=self.service.config.hold_retention,
+            )
+            return Placed(published.offset, published.epoch, published.duplicate)
+
+        outcome = await poster.submit(
+            Submission(
+                room=spec.room, author=Member(record.user, record.name, {}), role=Role.MEMBER, text=text,
+                destination=republish, kind="reported", item_id=record.id, reviewed=True,
+            )
         )
+        assert isinstance(outcome, Published)
+        published = outcome
         return {"offset": published.offset, "epoch": published.epoch, "message_id": event.get("id", "")}
 
     async def _tell(self, user: str, event: dict[str, Any]) -> None:
         try:
-            await self.node.notify_user(user, event)
+            await self.ext.notifier.notify_user(user, event)
         except Exception:
             log.exception("could not notify %s", user)

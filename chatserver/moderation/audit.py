@@ -12,12 +12,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import msgpack
-import redis.asyncio as aioredis
-
-from chatserver.moderation import keys
 
 MAX_SCAN = 20_000
 _BATCH = 500
@@ -81,9 +78,15 @@ class AuditFilter:
         return not (self.channel and entry.get("target", {}).get("channel") != self.channel)
 
 
+class AuditStore(Protocol):
+    async def audit_append(self, community: str, packed: bytes, min_id_ms: int, retention: int) -> str: ...
+
+    async def audit_range(self, community: str, high: str, low: str, count: int) -> list[tuple[str, bytes | None]]: ...
+
+
 class AuditLog:
-    def __init__(self, client: aioredis.Redis, retention: int) -> None:
-        self.redis = client
+    def __init__(self, store: AuditStore, retention: int) -> None:
+        self.store = store
         self.retention = retention
         self.appended = 0
 
@@ -109,13 +112,11 @@ class AuditLog:
         if details:
             entry["details"] = details
         min_id = max(0, now_ms - self.retention * 1000)
-        key = keys.audit(community)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.execute_command("XADD", key, "MINID", str(min_id), "*", "d", msgpack.packb(entry, use_bin_type=True))
-        pipe.expire(key, self.retention)
-        entry_id, _ = await pipe.execute()
+        entry_id = await self.store.audit_append(
+            community, msgpack.packb(entry, use_bin_type=True), min_id, self.retention
+        )
         self.appended += 1
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        return entry_id
 
     async def read(self, community: str, flt: AuditFilter) -> list[dict[str, Any]]:
         high = f"{flt.until_ms}-99999999" if flt.until_ms is not None else "+"
@@ -123,24 +124,22 @@ class AuditLog:
         low = f"{max(flt.since_ms or 0, oldest, 0)}-0"
         out: list[dict[str, Any]] = []
         scanned = 0
-        key = keys.audit(community)
         while scanned < MAX_SCAN and len(out) < flt.limit:
-            batch = await self.redis.xrevrange(key, max=high, min=low, count=_BATCH)
+            batch = await self.store.audit_range(community, high, low, _BATCH)
             if not batch:
                 break
-            for entry_id, fields in batch:
+            for entry_id, raw in batch:
                 scanned += 1
-                raw = fields.get(b"d")
                 if raw is None:
                     continue
                 entry = msgpack.unpackb(raw, raw=False)
-                entry["id"] = entry_id.decode()
+                entry["id"] = entry_id
                 entry["time"] = iso(entry.get("ts", 0) / 1000)
                 if flt.matches(entry):
                     out.append(entry)
                     if len(out) >= flt.limit:
                         break
-            last = batch[-1][0].decode()
+            last = batch[-1][0]
             ms, _, seq = last.partition("-")
             high = f"{ms}-{int(seq) - 1}" if int(seq) > 0 else f"{int(ms) - 1}-99999999"
             if len(batch) < _BATCH:

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from chatserver.errors import ReplyError
+from chatserver.protocol import codes
 
-HTTP_STATUS = {102: 404, 103: 403, 107: 400, 108: 409}
+HTTP_STATUS = {
+    codes.UNKNOWN_CHANNEL.code: 404,
+    codes.PERMISSION_DENIED.code: 403,
+    codes.BAD_REQUEST.code: 400,
+    codes.NOT_AVAILABLE.code: 409,
+}
 
 
 class ModerationError(ReplyError):
-    def __init__(self, code: int, message: str, status: int | None = None) -> None:
-        super().__init__(code, message)
-        self.status = status or HTTP_STATUS.get(code, 400)
+    def __init__(self, error: codes.ErrorCode, message: str, status: int | None = None) -> None:
+        super().__init__(error, message)
+        self.status = status or HTTP_STATUS.get(error.code, 400)
 
 
 def bad_request(message: str) -> ModerationError:
-    return ModerationError(107, f"bad request: {message}", 400)
+    return ModerationError(codes.BAD_REQUEST, f"bad request: {message}", 400)
 
 
 def not_found(message: str) -> ModerationError:
-    return ModerationError(107, f"bad request: {message}", 404)
+    return ModerationError(codes.BAD_REQUEST, f"bad request: {message}", 404)
 
 
 def conflict(message: str) -> ModerationError:
-    return ModerationError(107, f"bad request: {message}", 409)
+    return ModerationError(codes.BAD_REQUEST, f"bad request: {message}", 409)

@@ -14,16 +14,31 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chatserver.moderation import notices
 from chatserver.moderation.audit import SYSTEM, Actor, AuditLog
 from chatserver.moderation.errors import ModerationError as HoldError
-from chatserver.moderation.records import HoldRecord, RedisHoldStore
-from moderation_hooks import Hold, Redact, Review
+from chatserver.moderation.records import HoldRecord
+from chatserver.protocol import codes
+from moderation_hooks import Hold, Redact, Review, Support
 
 if TYPE_CHECKING:
-    from chatserver.moderation.service import ModerationService
+    from chatserver.extension import ExtensionContext
+    from chatserver.moderation.watchers import ModeratorWatchers
+    from chatserver.redis.moderation_store import RedisHoldStore
+    from moderation_hooks import ModerationConfig, Policy
+    from rooms.model import Room
+
+
+class HoldsHost(Protocol):
+    """What the hold queue uses of the moderation service."""
+
+    ext: ExtensionContext
+    config: ModerationConfig
+    watchers: ModeratorWatchers
+
+    def policy_for(self, room: Room) -> Policy: ...
 
 log = logging.getLogger("chatserver.moderation.holds")
 
@@ -31,12 +46,10 @@ OnApprove = Callable[[HoldRecord, str, Actor], Awaitable[dict[str, Any]]]
 SWEEP_SECONDS = 1.0
 
 
-def crisis_hold(review: Review) -> Hold | None:
-    """The verdict that carries support resources, if any hook gave one."""
-    for _, verdict in review.verdicts:
-        if isinstance(verdict, Hold) and verdict.resources:
-            return verdict
-    return None
+def crisis_hold(review: Review) -> Hold | Support | None:
+    """The verdict that carries support resources (a crisis ``Hold`` or a ``Support``), if
+    any hook gave one, whichever verdict decided."""
+    return review.support()
 
 
 def redaction_spans(review: Review) -> list[tuple[int, int, str]]:
@@ -48,9 +61,9 @@ def redaction_spans(review: Review) -> list[tuple[int, int, str]]:
 
 
 class HoldQueue:
-    def __init__(self, service: ModerationService, store: RedisHoldStore, audit: AuditLog) -> None:
+    def __init__(self, service: HoldsHost, store: RedisHoldStore, audit: AuditLog) -> None:
         self.service = service
-        self.node = service.node
+        self.ext = service.ext
         self.store = store
         self.audit = audit
         self.kinds: dict[str, OnApprove] = {}
@@ -68,7 +81,7 @@ class HoldQueue:
     async def hold(self, record: HoldRecord, review: Review | None = None) -> tuple[HoldRecord, bool]:
         """Store ``record`` (once per client message id) and tell everyone who must know.
         Returns the stored record (the first one, for a retry) and whether it is new."""
-        room = self.node.catalog.rooms.get(record.channel)
+        room = self.ext.catalog.rooms.get(record.channel)
         policy = self.service.policy_for(room) if room is not None else self.service.config.policy
         now_ms = int(time.time() * 1000)
         record.created_ms = record.created_ms or now_ms
@@ -80,7 +93,7 @@ class HoldQueue:
         if policy.escalate:
             record.escalated = await self.service.watchers.online(record.channel) == 0
         hold_ttl = policy.hold_expiry + self.service.config.hold_retention
-        idem_ttl = policy.hold_expiry + self.node.settings.idempotency_ttl
+        idem_ttl = policy.hold_expiry + self.ext.settings.idempotency_ttl
         hold_id, created = await self.store.create(record, hold_ttl, idem_ttl)
         if not created:
             existing = await self.store.get(record.channel, hold_id)
@@ -103,31 +116,31 @@ class HoldQueue:
 
     async def _load(self, channel: str, hold_id: Any) -> HoldRecord:
         if not isinstance(hold_id, str) or not hold_id or len(hold_id) > 64:
-            raise HoldError(107, "bad request: hold id required", 400)
+            raise HoldError(codes.BAD_REQUEST, "bad request: hold id required", 400)
         record = await self.store.get(channel, hold_id)
         if record is None:
-            raise HoldError(107, f"bad request: no hold {hold_id} in {channel}", 404)
+            raise HoldError(codes.BAD_REQUEST, f"bad request: no hold {hold_id} in {channel}", 404)
         return record
 
     def _conflict(self, record: HoldRecord, status: str) -> HoldError:
-        return HoldError(107, f"bad request: hold {record.id} is already {status}", 409)
+        return HoldError(codes.BAD_REQUEST, f"bad request: hold {record.id} is already {status}", 409)
 
     async def approve(self, actor: Actor, channel: str, hold_id: Any, text: Any = None) -> dict[str, Any]:
         record = await self._load(channel, hold_id)
         if text is not None and (not isinstance(text, str) or not text.strip()):
-            raise HoldError(107, "bad request: an edited text must be a non-empty string", 400)
+            raise HoldError(codes.BAD_REQUEST, "bad request: an edited text must be a non-empty string", 400)
         if record.status == "approved":
             return {**record.public(), "already": True}
         if record.status != "pending":
             raise self._conflict(record, record.status)
-        room = self.node.catalog.rooms.get(channel)
+        room = self.ext.catalog.rooms.get(channel)
         edited = text is not None and text.strip() != record.text
         final = text.strip() if text is not None else record.redacted_text
         if room is not None and len(final) > room.settings.max_message_length:
-            raise HoldError(107, f"bad request: text longer than {room.settings.max_message_length}", 400)
+            raise HoldError(codes.BAD_REQUEST, f"bad request: text longer than {room.settings.max_message_length}", 400)
         publish = self.kinds.get(record.kind)
         if publish is None:
-            raise HoldError(108, f"not available: nothing publishes held items of kind {record.kind!r}", 409)
+            raise HoldError(codes.NOT_AVAILABLE, f"not available: nothing publishes held items of kind {record.kind!r}", 409)
         resolution: dict[str, Any] = {"by": actor.to_dict(), "at": int(time.time() * 1000), "edited": edited}
         before, changed = await self.store.resolve(record, "pending", "approved", resolution)
         if not changed:
@@ -158,7 +171,7 @@ class HoldQueue:
 
     async def reject(self, actor: Actor, channel: str, hold_id: Any, reason: Any) -> dict[str, Any]:
         if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
-            raise HoldError(107, "bad request: a reason (1-500 characters) is required; the sender sees it", 400)
+            raise HoldError(codes.BAD_REQUEST, "bad request: a reason (1-500 characters) is required; the sender sees it", 400)
         record = await self._load(channel, hold_id)
         if record.status == "rejected":
             return {**record.public(), "already": True}
@@ -220,13 +233,13 @@ class HoldQueue:
 
     async def _notify(self, user: str, event: dict[str, Any]) -> None:
         try:
-            await self.node.notify_user(user, event)
+            await self.ext.notifier.notify_user(user, event)
         except Exception:
             log.exception("could not notify %s of %s", user, event.get("type"))
 
     async def _feed(self, channel: str, event: dict[str, Any]) -> None:
         try:
-            await self.node.publish_event(channel, event)
+            await self.ext.notifier.publish_event(channel, event)
         except Exception:
             log.exception("could not publish %s to %s", event.get("type"), channel)
 

@@ -43,18 +43,18 @@ def _code(status: int) -> str:
 
 
 def routes(service: ModerationService) -> list[Route]:
-    node = service.node
+    ext = service.ext
     a = service.actions
 
     def community_of(request: Request) -> Community:
         name = request.path_params["community"]
-        community = node.catalog.communities.get(name)
+        community = ext.catalog.communities.get(name)
         if community is None:
             raise ApiError(404, "not_found", f"no community {name}")
         return community
 
     def room_of(request: Request) -> Room:
-        room = node.catalog.room(request.path_params["community"], request.path_params["room"])
+        room = ext.catalog.room(request.path_params["community"], request.path_params["room"])
         if room is None:
             raise ApiError(404, "not_found", "no such room")
         return room
@@ -77,7 +77,7 @@ def routes(service: ModerationService) -> list[Route]:
         return layer.to_dict()
 
     def route(path: str, methods: list[str]) -> Callable[[Callable[[Request], Awaitable[Any]]], Route]:
-        return api_route(node, path, methods)
+        return api_route(ext.settings, path, methods)
 
     base = "/api/communities/{community}"
     room_base = base + "/rooms/{room}"
@@ -91,8 +91,8 @@ def routes(service: ModerationService) -> list[Route]:
         if request.method == "PUT":
             layer = check_layer(await json_body(request), f"community {community.name}")
             settings = {**community.settings, API_KEY: layer}
-            await node.catalog.put_community(Community(community.name, community.title, settings))
-            community = node.catalog.communities[community.name]
+            await ext.catalog.put_community(Community(community.name, community.title, settings))
+            community = ext.catalog.communities[community.name]
         file_layer = service.config.communities.get(community.name)
         return {
             "community": community.name,
@@ -105,7 +105,7 @@ def routes(service: ModerationService) -> list[Route]:
         room = room_of(request)
         if request.method == "PUT":
             layer = check_layer(await json_body(request), f"room {room.channel}")
-            room = await node.catalog.update_room(room.community, room.name, {"settings": {"extra": {API_KEY: layer}}})
+            room = await ext.catalog.update_room(room.community, room.name, {"settings": {"extra": {API_KEY: layer}}})
         file_layer = service.config.rooms.get(room.channel)
         return {
             "channel": room.channel,
@@ -156,7 +156,7 @@ def routes(service: ModerationService) -> list[Route]:
         body = await json_body(request)
         room = None
         if body.get("room") is not None:
-            room = node.catalog.room(community.name, str(body["room"]))
+            room = ext.catalog.room(community.name, str(body["room"]))
             if room is None:
                 raise ApiError(404, "not_found", "no such room")
         return await _call(

@@ -16,7 +16,7 @@ Per community ``k``:
 - ``mod:{k}:audit``            stream: the audit log (field ``d`` = msgpack entry)
 - ``mod:{k}:mutes`` / ``mod:{k}:bans`` / ``mod:{k}:kicks``  hashes: sanctions (msgpack)
 - ``mod:{k}:posts``            hash: user -> messages posted or held (new-member hold)
-Global: ``mod:expiring`` zset of "<channel>\\n<hold id>" -> expiry (ms), swept by every node.
+Global: ``mod:expiring`` zset of "<channel>\\n<hold id>" -> expiry (ms), swept by every ext.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 
 from chatserver.moderation.audit import Actor, iso
 from chatserver.moderation.records import HoldRecord
-from moderation_hooks import Hold
+from moderation_hooks import Hold, Support
 
 _HELD_TEXT = {
     "link": "Messages with links are read by a moderator before they appear.",
@@ -46,22 +46,26 @@ def held(record: HoldRecord, note: str = "") -> dict[str, Any]:
     return event
 
 
-def support(record: HoldRecord, crisis: Hold) -> dict[str, Any]:
+def support(record: HoldRecord, crisis: Hold | Support) -> dict[str, Any]:
     event = _base("moderation.support", record)
     event["message"] = crisis.notice
     event["resources"] = [r.to_dict() for r in crisis.resources]
     return event
 
 
-def support_for(channel: str, crisis: Hold) -> dict[str, Any]:
-    """Support resources for a post that was refused before it could be held."""
-    return {
+def support_for(channel: str, crisis: Hold | Support, message_id: str = "") -> dict[str, Any]:
+    """Support resources for a post that was not held: refused before it could be, or
+    published for peer support (``message_id``)."""
+    event: dict[str, Any] = {
         "type": "moderation.support",
         "channel": channel,
         "ts": _now_ms(),
         "message": crisis.notice,
         "resources": [r.to_dict() for r in crisis.resources],
     }
+    if message_id:
+        event["message_id"] = message_id
+    return event
 
 
 def approved(record: HoldRecord, text: str, edited: bool, published: dict[str, Any]) -> dict[str, Any]:

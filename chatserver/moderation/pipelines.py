@@ -1,19 +1,17 @@
 """Per-room pipelines: the layered config resolved for each room, built once and cached
 until the room or its community changes (the catalog replaces those objects on change).
 
-``RoomPipelines`` is installed as ``node.poster.pipeline``: its ``review(ctx)`` runs the
+``RoomPipelines`` is the Poster's reviewer (``Poster.use_pipeline``): its ``review(ctx)`` runs the
 pipeline of ``ctx.room``. It also gathers the facts hooks declare they need (``needs``) and
 records posts for them afterwards.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from chatserver.moderation import keys
 from moderation_hooks import (
     MessageContext,
     ModerationConfig,
@@ -31,7 +29,8 @@ from moderation_hooks.newmember import MEMBER_STATS
 from rooms.model import Community, Room
 
 if TYPE_CHECKING:
-    from chatserver.node import Node
+    from chatserver.extension import ExtensionContext
+    from chatserver.redis.moderation_store import RedisModerationStore
 
 log = logging.getLogger("chatserver.moderation.pipelines")
 
@@ -41,13 +40,13 @@ API_KEY = "moderation"  # community.settings["moderation"], room.settings.extra[
 
 
 class RoomPipelines(Pipeline):
-    def __init__(self, node: Node, config: ModerationConfig) -> None:
+    def __init__(self, ext: ExtensionContext, config: ModerationConfig, store: RedisModerationStore) -> None:
         super().__init__([])
-        self.node = node
+        self.ext = ext
+        self.store = store
         self.config = config
         self.failure_counts: dict[str, int] = {}
         self._cache: dict[str, tuple[Room, Community | None, Pipeline, Policy]] = {}
-        self._background: set[asyncio.Task[Any]] = set()
         self.default = Pipeline(build_specs(resolve(config, []).hooks), self.failure_counts)
         # Build every hook and every layer from the file now, so that a bad setting or a hook
         # that cannot be imported stops startup with its reason (not a room's first message).
@@ -88,7 +87,7 @@ class RoomPipelines(Pipeline):
         return Pipeline(build_specs(resolved.hooks), self.failure_counts), resolved.policy
 
     def for_room(self, room: Room) -> tuple[Pipeline, Policy]:
-        community = self.node.catalog.communities.get(room.community)
+        community = self.ext.catalog.communities.get(room.community)
         cached = self._cache.get(room.channel)
         if cached is not None and cached[0] is room and cached[1] is community:
             return cached[2], cached[3]
@@ -103,7 +102,7 @@ class RoomPipelines(Pipeline):
         return pipeline, policy
 
     def describe(self, room: Room) -> dict[str, Any]:
-        community = self.node.catalog.communities.get(room.community)
+        community = self.ext.catalog.communities.get(room.community)
         resolved = resolve(self.config, self.layers(room, community))
         return {
             "pipeline": [
@@ -131,42 +130,30 @@ class RoomPipelines(Pipeline):
         if locale:
             changes["locale"] = locale
         if RECENT_POSTS in needs or MEMBER_STATS in needs:
-            commands: list[tuple[bytes | str | int, ...]] = []
-            recent_key = keys.recent(ctx.room.channel, ctx.user)
-            if RECENT_POSTS in needs:
-                commands.append((b"LRANGE", recent_key, 0, RECENT_KEEP - 1))
-                if record:
-                    commands.append((b"LPUSH", recent_key, f"{ctx.now:.3f}|{digest(ctx.text)}"))
-                    commands.append((b"LTRIM", recent_key, 0, RECENT_KEEP - 1))
-                    commands.append((b"EXPIRE", recent_key, RECENT_TTL))
-            if MEMBER_STATS in needs:
-                commands.append((b"HGET", keys.posts(ctx.room.community), ctx.user))
-            results = await self.node.commands(commands)
-            if RECENT_POSTS in needs:
+            listed, count = await self.store.facts(
+                ctx.room.channel,
+                ctx.room.community,
+                ctx.user,
+                recent=RECENT_KEEP if RECENT_POSTS in needs else 0,
+                record=f"{ctx.now:.3f}|{digest(ctx.text)}" if record else None,
+                recent_ttl=RECENT_TTL,
+                posts=MEMBER_STATS in needs,
+            )
+            if listed is not None:
                 recent = []
-                for item in results.pop(0):
-                    at, _, dg = item.decode().partition("|")
+                for item in listed:
+                    at, _, dg = item.partition("|")
                     try:
                         recent.append(RecentPost(float(at), dg))
                     except ValueError:
                         continue
                 changes["extra"] = {**ctx.extra, RECENT_POSTS: tuple(recent)}
-                if record:
-                    del results[:3]
-            if MEMBER_STATS in needs:
-                count = results.pop(0)
-                changes["messages_in_community"] = int(count) if count else 0
+            if count is not None:
+                changes["messages_in_community"] = count
         return replace(ctx, **changes) if changes else ctx
 
     def count_post(self, room: Room, user: str) -> None:
         """Count an accepted (published or held) post towards the member's messages in the
         community, always (so that switching the new-member hold on later does not treat
         everyone as new). In the background: the sender's reply does not wait for it."""
-        task = asyncio.ensure_future(self.node.command(b"HINCRBY", keys.posts(room.community), user, 1))
-        self._background.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("counting a post failed: %s", task.exception())
+        self.ext.tasks.spawn(self.store.count_post(room.community, user), "count a post")

@@ -11,11 +11,10 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgpack
 
-from chatserver.moderation import keys
 from chatserver.moderation.actions import FoundMessage, reason_of
 from chatserver.moderation.audit import SYSTEM, Actor
 from chatserver.moderation.errors import bad_request
@@ -23,16 +22,34 @@ from chatserver.moderation.records import HoldRecord
 from rooms.model import Room
 
 if TYPE_CHECKING:
-    from chatserver.moderation.service import ModerationService
+    from chatserver.extension import ExtensionContext
+    from chatserver.moderation.actions import ModeratorActions
+    from chatserver.moderation.audit import AuditLog
+    from chatserver.moderation.holds import HoldQueue
+    from chatserver.redis.moderation_store import RedisModerationStore
+    from moderation_hooks import Policy
+
+
+class ReportsHost(Protocol):
+    """What member reports use of the moderation service."""
+
+    ext: ExtensionContext
+    audit: AuditLog
+    actions: ModeratorActions
+    holds: HoldQueue
+
+    def policy_for(self, room: Room) -> Policy: ...
+
+    async def publish_feed(self, channel: str, event: dict[str, Any]) -> None: ...
 
 log = logging.getLogger("chatserver.moderation.reports")
 
 
 class Reports:
-    def __init__(self, service: ModerationService) -> None:
+    def __init__(self, service: ReportsHost, store: RedisModerationStore) -> None:
         self.service = service
-        self.node = service.node
-        self.redis = service.node.redis
+        self.ext = service.ext
+        self.store = store
         self.received = 0
         self.hidden = 0
 
@@ -43,14 +60,10 @@ class Reports:
         if author == reporter.user:
             raise bad_request("you cannot report your own message")
         ttl = room.settings.history_ttl
-        key = keys.reporters(room.channel, found.offset)
         report = {"reason": reason_text, "at": int(time.time() * 1000), "name": reporter.name}
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(key, reporter.user, msgpack.packb(report, use_bin_type=True))
-        pipe.expire(key, ttl)
-        pipe.hlen(key)
-        _, _, count = await pipe.execute()
-        await self.redis.zadd(keys.reports(room.channel), {str(found.offset): count})
+        count = await self.store.add_report(
+            room.channel, found.offset, reporter.user, msgpack.packb(report, use_bin_type=True), ttl
+        )
         self.received += 1
         await self.service.publish_feed(
             room.channel + "/mod",
@@ -79,7 +92,7 @@ class Reports:
         )
         threshold = self.service.policy_for(room).report_threshold
         hidden = False
-        if count >= threshold and await self.redis.set(keys.hidden(room.channel, found.offset), b"1", nx=True, ex=ttl):
+        if count >= threshold and await self.store.claim_hide(room.channel, found.offset, ttl):
             hidden = await self._hide(room, found, count)
         return {"status": "reported", "channel": room.channel, "offset": found.offset, "hidden": hidden}
 
@@ -121,15 +134,12 @@ class Reports:
         return True
 
     async def open_reports(self, room: Room, limit: int = 100) -> list[dict[str, Any]]:
-        items = await self.redis.zrevrange(keys.reports(room.channel), 0, max(0, limit - 1), withscores=True)
         out = []
-        for raw_offset, score in items:
-            offset = int(raw_offset)
-            reporters = await self.redis.hgetall(keys.reporters(room.channel, offset))
+        for offset, count, reporters in await self.store.open_reports(room.channel, limit):
             out.append(
                 {
                     "offset": offset,
-                    "count": int(score),
+                    "count": count,
                     "reports": [
                         {"user": u.decode(), **msgpack.unpackb(v, raw=False)} for u, v in reporters.items()
                     ],
@@ -141,10 +151,7 @@ class Reports:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 1:
             raise bad_request("offset must be a positive integer")
         reason_text = reason_of(reason)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zrem(keys.reports(room.channel), str(offset))
-        pipe.delete(keys.reporters(room.channel, offset))
-        removed, _ = await pipe.execute()
+        removed = await self.store.dismiss_reports(room.channel, offset)
         await self.service.audit.append(
             room.community, "report.dismiss", actor, target={"channel": room.channel, "offset": offset}, reason=reason_text
         )

@@ -12,6 +12,7 @@ from chatserver.errors import ReplyError
 from chatserver.moderation.audit import Actor, AuditFilter, parse_time
 from chatserver.moderation.errors import bad_request
 from chatserver.moderation.service import actor_of
+from chatserver.protocol import codes
 from rooms.channels import ChannelKind
 from rooms.model import Room
 from rooms.policy import may_moderate
@@ -26,7 +27,7 @@ Handler = Callable[[Actor, str, "Room | None", dict[str, Any]], Awaitable[Any]]
 class ModerationRpc:
     def __init__(self, service: ModerationService) -> None:
         self.service = service
-        self.node = service.node
+        self.ext = service.ext
 
     def install(self) -> None:
         s = self.service
@@ -59,10 +60,10 @@ class ModerationRpc:
             "mod.audit": lambda actor, c, room, d: self._audit(c, d),
         }
         for name, handler in room_methods.items():
-            self.node.register_rpc(name, self._guard(name, handler, need_room=True))
+            self.ext.registry.register_rpc(name, self._guard(name, handler, need_room=True))
         for name, handler in community_methods.items():
-            self.node.register_rpc(name, self._guard(name, handler, need_room=False))
-        self.node.register_rpc("chat.report", self._report)
+            self.ext.registry.register_rpc(name, self._guard(name, handler, need_room=False))
+        self.ext.registry.register_rpc("chat.report", self._report)
 
     def _scope(self, data: Any, need_room: bool) -> tuple[str, Room | None]:
         if not isinstance(data, dict):
@@ -71,15 +72,15 @@ class ModerationRpc:
         if channel is not None:
             if not isinstance(channel, str):
                 raise bad_request("channel must be a string")
-            spec = self.node.resolver.resolve(channel)
+            spec = self.ext.resolver.resolve(channel)
             if spec is None or spec.kind is not ChannelKind.ROOM or spec.room is None:
-                raise ReplyError(102, f"unknown room {channel}")
+                raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown room {channel}")
             return spec.room.community, spec.room
         if need_room:
             raise bad_request("channel (the room) is required")
         community = data.get("community")
-        if not isinstance(community, str) or community not in self.node.catalog.communities:
-            raise ReplyError(102, f"unknown community {community!r}")
+        if not isinstance(community, str) or community not in self.ext.catalog.communities:
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown community {community!r}")
         return community, None
 
     def _guard(self, method: str, handler: Handler, *, need_room: bool) -> Callable[[Connection, Any], Awaitable[Any]]:
@@ -98,7 +99,7 @@ class ModerationRpc:
                     reason=denied.reason,
                     details={"method": method},
                 )
-                raise ReplyError(103, f"permission denied: {denied.reason}")
+                raise ReplyError(codes.PERMISSION_DENIED, f"permission denied: {denied.reason}")
             return await handler(actor, community, room, data)
 
         return call
@@ -124,9 +125,9 @@ class ModerationRpc:
         member = conn.identity.member
         community, room = self._scope(data, need_room=True)
         if member.role_in(community) is None:
-            raise ReplyError(103, f"permission denied: not a member of community {community}")
+            raise ReplyError(codes.PERMISSION_DENIED, f"permission denied: not a member of community {community}")
         if self.service.sanctions.get("bans", community, member.user) is not None:
-            raise ReplyError(1003, "banned from this community")
+            raise ReplyError(codes.BANNED, "banned from this community")
         return await self.service.reports.report(
             actor_of(member, community), _room(room), offset=data.get("offset"), message_id=data.get("id"), reason=data.get("reason")
         )

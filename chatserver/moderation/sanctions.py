@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from chatserver.hub import CONTROL_CHANNEL, pack_control
-from chatserver.moderation import keys
 from rooms.channels import parse_channel
 
 if TYPE_CHECKING:
-    from chatserver.node import Node
+    from chatserver.extension import ExtensionContext
+    from chatserver.redis.moderation_store import RedisModerationStore
 
 log = logging.getLogger("chatserver.moderation.sanctions")
 
@@ -56,9 +55,9 @@ def kick_field(room: str, user: str) -> str:
 
 
 class Sanctions:
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.redis = node.redis
+    def __init__(self, ext: ExtensionContext, store: RedisModerationStore) -> None:
+        self.ext = ext
+        self.store = store
         # kind -> community -> field (user, or "room\nuser" for kicks) -> sanction
         self.cache: dict[str, dict[str, dict[str, Sanction]]] = {k: {} for k in KINDS}
         self._task: asyncio.Task[None] | None = None
@@ -67,7 +66,7 @@ class Sanctions:
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.node.hub.on_control("mod.sanction", self._on_control)
+        self.ext.registry.on_control("mod.sanction", self._on_control)
         for _ in range(5):
             if await self.reload():
                 break
@@ -88,14 +87,10 @@ class Sanctions:
     async def reload(self) -> bool:
         """Read every community's sanctions; False (cache untouched) if a change raced it."""
         before = self._changes
-        communities = sorted(self.node.catalog.communities)
+        communities = sorted(self.ext.catalog.communities)
         fresh: dict[str, dict[str, dict[str, Sanction]]] = {k: {} for k in KINDS}
         if communities:
-            pipe = self.redis.pipeline(transaction=False)
-            for community in communities:
-                for kind in KINDS:
-                    pipe.hgetall(keys.sanctions(community, kind))
-            results = await pipe.execute()
+            results = await self.store.sanctions(communities, KINDS)
             i = 0
             for community in communities:
                 for kind in KINDS:
@@ -123,27 +118,13 @@ class Sanctions:
     # ---- writes ----------------------------------------------------------------------------
 
     async def put(self, kind: str, community: str, field: str, sanction: Sanction) -> None:
-        key = keys.sanctions(community, kind)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(key, field, sanction.pack())
-        pipe.publish(
-            CONTROL_CHANNEL,
-            pack_control("mod.sanction", what=kind, community=community, field=field, s=sanction.pack()),
-        )
-        await pipe.execute()
+        await self.store.put_sanction(kind, community, field, sanction.pack())
         self._apply(kind, community, field, sanction)
 
     async def lift(self, kind: str, community: str, field: str) -> bool:
-        key = keys.sanctions(community, kind)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hdel(key, field)
-        pipe.publish(
-            CONTROL_CHANNEL,
-            pack_control("mod.sanction", what=kind, community=community, field=field, s=None),
-        )
-        removed, _ = await pipe.execute()
+        removed = await self.store.lift_sanction(kind, community, field)
         self._apply(kind, community, field, None)
-        return bool(removed)
+        return removed
 
     def _apply(self, kind: str, community: str, field: str, sanction: Sanction | None) -> None:
         self._changes += 1
@@ -168,7 +149,7 @@ class Sanctions:
     def drop_local_subscriptions(self, community: str, user: str, reason: str) -> None:
         """Unsubscribe ``user``'s connections on this process from every channel of
         ``community`` (rooms, Q&A boards, moderator feeds). Private channels stay."""
-        for conn in list(self.node.users.get(user, ())):
+        for conn in list(self.ext.local_users.get(user, ())):
             for channel in list(conn.subs):
                 parsed = parse_channel(channel)
                 if parsed is not None and parsed.community == community:

@@ -7,40 +7,34 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from chatserver.errors import MODERATION_REJECTED, ReplyError
-from chatserver.moderation import keys, notices
+from chatserver.errors import ReplyError
+from chatserver.moderation import notices
 from chatserver.moderation.actions import ModeratorActions
 from chatserver.moderation.audit import SYSTEM, Actor, AuditLog, iso
 from chatserver.moderation.holds import HoldQueue, OnApprove, crisis_hold, redaction_spans
 from chatserver.moderation.pipelines import RoomPipelines
-from chatserver.moderation.records import HoldRecord, RedisHoldStore
+from chatserver.moderation.records import HoldRecord
 from chatserver.moderation.reports import Reports
 from chatserver.moderation.sanctions import Sanctions, kick_field
 from chatserver.moderation.watchers import ModeratorWatchers
-from chatserver.posting import PostResult, new_message_id
-from chatserver.publication import pack_payload
+from chatserver.posting import Held, Outcome, Published, Rejected, Sender, Submission
+from chatserver.protocol import codes
 from moderation_hooks import (
     Allow,
     Hold,
     MessageContext,
     ModerationConfig,
     Policy,
-    Redact,
-    Reject,
     Review,
-    apply_redactions,
+    Support,
 )
-from rooms.messages import Draft, message_event
+from rooms.messages import Draft
 from rooms.model import Member, Role, Room
 
 if TYPE_CHECKING:
-    from chatserver.connection import Connection
-    from chatserver.node import Node
+    from chatserver.extension import ExtensionContext
 
 log = logging.getLogger("chatserver.moderation")
 
@@ -52,30 +46,19 @@ def actor_of(member: Member, community: str, via: str = "rpc") -> Actor:
     return Actor(member.user, member.name, role.value if role else "none", via)
 
 
-@dataclass
-class Outcome:
-    """The result of ``ModerationService.moderate`` for an item of any kind."""
-
-    status: str  # "publish" (text is ready to publish), "held", "rejected"
-    text: str  # the text to publish (redacted if needed)
-    review: Review
-    hidden: list[str] = field(default_factory=list)
-    hold: HoldRecord | None = None
-    reason: str = ""
-
-
 class ModerationService:
-    def __init__(self, node: Node, config: ModerationConfig) -> None:
-        self.node = node
+    def __init__(self, ext: ExtensionContext, config: ModerationConfig) -> None:
+        self.ext = ext
         self.config = config
-        self.pipelines = RoomPipelines(node, config)
-        self.audit = AuditLog(node.redis, config.audit_retention)
-        self.sanctions = Sanctions(node)
-        self.watchers = ModeratorWatchers(node)
-        self.store = RedisHoldStore(node.redis)
+        self.mstore = ext.stores.moderation()
+        self.pipelines = RoomPipelines(ext, config, self.mstore)
+        self.audit = AuditLog(self.mstore, config.audit_retention)
+        self.sanctions = Sanctions(ext, self.mstore)
+        self.watchers = ModeratorWatchers(ext, self.mstore)
+        self.store = ext.stores.holds()
         self.holds = HoldQueue(self, self.store, self.audit)
-        self.actions = ModeratorActions(self)
-        self.reports = Reports(self)
+        self.actions = ModeratorActions(self, self.mstore)
+        self.reports = Reports(self, self.mstore)
         self.holds.register_kind("message", self._publish_held_message)
         self.holds.register_kind("reported", self.actions.restore_reported)
         self.crisis_alerts = 0
@@ -90,69 +73,25 @@ class ModerationService:
     def policy_for(self, room: Room) -> Policy:
         return self.pipelines.for_room(room)[1]
 
-    async def moderate(
-        self,
-        conn: Connection,
-        room: Room,
-        text: str,
-        *,
-        kind: str,
-        item_id: str | None = None,
-        client_msg_id: str | None = None,
-        payload: dict[str, Any] | None = None,
-    ) -> Outcome:
-        """Run ``text`` of ``kind`` (e.g. "question") through the room's pipeline, with the
-        same gates (ban, mute), holding, notices and audit as room messages. The caller
-        publishes when ``status == "publish"``; a hold is published on approval by the
-        on-approve registered for ``kind``. Raises ReplyError for a gate or a rejection."""
-        assert conn.identity is not None
-        member = conn.identity.member
-        draft = Draft(text=text, client_msg_id=client_msg_id)
-        await self.check_sanctions(conn, room, draft)
-        role = member.role_in(room.community) or Role.MEMBER
-        ctx = MessageContext(text=text, user=member.user, name=member.name, role=role, room=room, now=time.time(), kind=kind)
-        ctx = await self._context(conn, room, draft, ctx)
-        review = await self.pipelines.review(ctx)
-        verdict = review.verdict
-        item_id = item_id or new_message_id()
-        if isinstance(verdict, Reject):
-            await self.after_verdict(conn, room, draft, review, "rejected", item_id, kind=kind)
-            raise ReplyError(MODERATION_REJECTED, f"not posted: {verdict.reason}")
-        if isinstance(verdict, Hold):
-            record = self._record(conn, room, draft, review, item_id, kind, payload)
-            record, created = await self.holds.hold(record, review)
-            if created:
-                self.pipelines.count_post(room, member.user)
-                await self.after_verdict(conn, room, draft, review, "held", record.id, kind=kind)
-            return Outcome("held", text, review, hold=record, reason=self._sender_reason(record, review))
-        self.pipelines.count_post(room, member.user)
-        out = text
-        hidden: list[str] = []
-        if isinstance(verdict, Redact):
-            out = apply_redactions(text, verdict.spans)
-            hidden = sorted({s.label for s in verdict.spans})
-            await self.after_verdict(conn, room, draft, review, "redacted", item_id, kind=kind, text=out, hidden=hidden)
-        return Outcome("publish", out, review, hidden=hidden)
-
     async def publish_feed(self, channel: str, event: dict[str, Any]) -> None:
         try:
-            await self.node.publish_event(channel, event)
+            await self.ext.notifier.publish_event(channel, event)
         except Exception:
             log.exception("could not publish %s to %s", event.get("type"), channel)
 
     # ---- wiring into the Poster -------------------------------------------------------------
 
     def attach(self) -> None:
-        poster = self.node.poster
-        poster.pipeline = self.pipelines
-        poster.gates.append(self.check_sanctions)
-        poster.context_builders.append(self._context)
-        poster.hold = self._hold_message
-        poster.observers.append(self._observe)
-        poster.retry_lookups.append(self._retry)
-        self.node.typing.gates.append(self.typing_gate)
+        poster = self.ext.poster
+        poster.use_pipeline(self.pipelines)
+        poster.add_gate(self.check_sanctions, kinds=("message", "question"))
+        poster.add_context_builder(self._context)
+        poster.use_hold(self._hold)
+        poster.add_observer(self._observe)
+        poster.add_retry_lookup(self._retry)
+        self.ext.typing.add_gate(self.typing_gate)
 
-    def typing_gate(self, conn: Connection, spec: Any) -> str | None:
+    def typing_gate(self, conn: Sender, spec: Any) -> str | None:
         """Muted or banned members do not show as typing (they could not post anyway)."""
         assert conn.identity is not None
         member = conn.identity.member
@@ -169,7 +108,7 @@ class ModerationService:
             return "muted"
         return None
 
-    async def check_sanctions(self, conn: Connection, room: Room, draft: Draft) -> None:
+    async def check_sanctions(self, conn: Sender, room: Room, draft: Draft) -> None:
         """Gate: bans (1003), mutes (1002), kick blocks (103) from the local cache, then slow
         mode (1005) claimed atomically in Redis. Staff pass. A refused post still gets the
         crisis safety net: support resources and a moderator alert when it needs them."""
@@ -184,26 +123,25 @@ class ModerationService:
         mute = self.sanctions.get("mutes", room.community, member.user, now)
         kick = self.sanctions.get("kicks", room.community, kick_field(room.name, member.user), now)
         if ban is not None:
-            refusal = ReplyError(1003, "banned from this community" + (f" until {iso(ban.until)}" if ban.until else ""))
+            refusal = ReplyError(codes.BANNED, "banned from this community" + (f" until {iso(ban.until)}" if ban.until else ""))
         elif mute is not None:
             refusal = ReplyError(
-                1002, f"muted until {iso(mute.until)}" if mute.until else "muted until a moderator lifts it"
+                codes.MUTED, f"muted until {iso(mute.until)}" if mute.until else "muted until a moderator lifts it"
             )
         elif kick is not None:
-            refusal = ReplyError(103, f"permission denied: removed from this room until {iso(kick.until)}")
+            refusal = ReplyError(codes.PERMISSION_DENIED, f"permission denied: removed from this room until {iso(kick.until)}")
         elif room.settings.slow_mode > 0:
-            key = keys.slow(room.channel, member.user)
-            if not await self.node.command(b"SET", key, b"1", b"NX", b"PX", room.settings.slow_mode * 1000):
-                wait_ms = max(1, int(await self.node.command(b"PTTL", key)))
+            wait_ms = await self.mstore.claim_slow(room.channel, member.user, room.settings.slow_mode * 1000)
+            if wait_ms:
                 refusal = ReplyError(
-                    1005,
+                    codes.SLOW_MODE,
                     f"slow mode: next post allowed at {iso(now + wait_ms / 1000)} (in {-(-wait_ms // 1000)} s)",
                 )
         if refusal is not None:
-            await self._safety_net(conn, room, draft)
+            await self.safety_net(conn, room, draft)
             raise refusal
 
-    async def _safety_net(self, conn: Connection, room: Room, draft: Draft) -> None:
+    async def safety_net(self, conn: Sender, room: Room, draft: Draft) -> None:
         pipeline, _ = self.pipelines.for_room(room)
         safety = pipeline.safety_pipeline()
         if not safety.hooks:
@@ -218,28 +156,45 @@ class ModerationService:
         if crisis is not None:
             await self._crisis_alert(member, room, draft.text, crisis, "refused before review")
 
-    async def _crisis_alert(self, member: Member, room: Room, text: str, crisis: Hold, why: str) -> None:
+    async def _crisis_alert(
+        self,
+        member: Member,
+        room: Room,
+        text: str,
+        crisis: Hold | Support,
+        why: str,
+        published: Published | None = None,
+    ) -> None:
+        """Support resources to the sender first, then a high-priority alert to the room's
+        moderators (and the community's when none of the room's is online), then the audit
+        log. ``published``: the message went out for peer support (moderate risk)."""
         self.crisis_alerts += 1
+        message_id = published.id if published is not None else ""
         try:
-            await self.node.notify_user(member.user, notices.support_for(room.channel, crisis))
+            await self.ext.notifier.notify_user(member.user, notices.support_for(room.channel, crisis, message_id))
         except Exception:
             log.exception("could not send support resources to %s", member.user)
-        await self.publish_feed(
-            room.channel + "/mod",
-            {
-                "type": "crisis.alert",
-                "priority": "high",
-                "channel": room.channel,
-                "user": member.user,
-                "name": member.name,
-                "text": text,
-                "reason": f"{crisis.reason}; {why}",
-                "ts": int(time.time() * 1000),
-            },
-        )
+        alert: dict[str, Any] = {
+            "type": "crisis.alert",
+            "priority": "high",
+            "category": crisis.category,
+            "channel": room.channel,
+            "user": member.user,
+            "name": member.name,
+            "text": text,
+            "reason": f"{crisis.reason}; {why}",
+            "ts": int(time.time() * 1000),
+        }
+        if published is not None:
+            alert.update({"posted": True, "message_id": published.id, "offset": published.offset})
+        await self.publish_feed(room.channel + "/mod", alert)
+        if published is not None and await self.watchers.online(room.channel) == 0:
+            await self.publish_feed(f"{room.community}/mod", dict(alert, escalated=True))
+        target: dict[str, Any] = {"user": member.user, "channel": room.channel}
+        if published is not None:
+            target.update({"message_id": published.id, "offset": published.offset})
         await self.audit.append(
-            room.community, "crisis.alert", SYSTEM, target={"user": member.user, "channel": room.channel},
-            reason=f"{crisis.reason}; {why}", text=text,
+            room.community, "crisis.alert", SYSTEM, target=target, reason=f"{crisis.reason}; {why}", text=text,
         )
 
     @staticmethod
@@ -247,44 +202,33 @@ class ModerationService:
         locale = member.info.get("locale")
         return locale if isinstance(locale, str) and 0 < len(locale) <= 16 else None
 
-    async def _context(self, conn: Connection, room: Room, draft: Draft, ctx: MessageContext) -> MessageContext:
+    async def _context(self, conn: Sender, room: Room, draft: Draft, ctx: MessageContext) -> MessageContext:
         assert conn.identity is not None
         return await self.pipelines.add_facts(ctx, self._locale(conn.identity.member))
 
-    def _record(
-        self, conn: Connection, room: Room, draft: Draft, review: Review, item_id: str, kind: str, payload: dict[str, Any] | None
-    ) -> HoldRecord:
-        assert conn.identity is not None
-        member = conn.identity.member
+    def _record(self, sub: Submission, review: Review, item_id: str) -> HoldRecord:
         verdict = review.verdict
         assert isinstance(verdict, Hold)
-        body = dict(payload or {})
+        body = dict(sub.payload or {})
         if review.failures:
             body["failed_hooks"] = list(review.failures)
         return HoldRecord(
             id=item_id,
-            kind=kind,
-            channel=room.channel,
-            user=member.user,
-            name=member.name,
-            role=(member.role_in(room.community) or Role.MEMBER).value,
-            text=draft.text,
+            kind=sub.kind,
+            channel=sub.room.channel,
+            user=sub.author.user,
+            name=sub.author.name,
+            role=sub.role.value,
+            text=sub.text,
             reason=verdict.reason,
             category=verdict.category,
             priority=verdict.priority.value,
-            client_msg_id=draft.client_msg_id or "",
-            reply_to=draft.reply_to or "",
+            client_msg_id=sub.client_msg_id or "",
+            reply_to=sub.reply_to or "",
             spans=redaction_spans(review),
-            info=self._client_info(conn, room),
+            info=dict(sub.info or {}),
             payload=body,
         )
-
-    @staticmethod
-    def _client_info(conn: Connection, room: Room) -> dict[str, Any]:
-        """The info a publication of this sender carries (with the room's chan_info, if any),
-        kept with a hold so the approved message looks like any other."""
-        sub = conn.subs.get(room.channel)
-        return conn.client_info(sub.chan_info if sub is not None else b"")
 
     @staticmethod
     def _sender_reason(record: HoldRecord, review: Review | None) -> str:
@@ -292,124 +236,113 @@ class ModerationService:
             return review.verdict.notice
         return notices.held(record)["message"]
 
-    async def _hold_message(self, conn: Connection, room: Room, draft: Draft, review: Review, message_id: str) -> dict[str, Any]:
-        record = self._record(conn, room, draft, review, message_id, "message", None)
-        record, created = await self.holds.hold(record, review)
-        return {
-            "id": record.id,
-            "expires_at": iso(record.expires_ms / 1000),
-            "reason": self._sender_reason(record, review),
-            "duplicate": not created,
-        }
+    async def _hold(self, sub: Submission, review: Review, item_id: str) -> Held:
+        """The Poster's hold handler: store the item in the room's hold queue (once per
+        client message id)."""
+        record, created = await self.holds.hold(self._record(sub, review, item_id), review)
+        reason = self._sender_reason(record, review)
+        details = {"id": record.id, "expires_at": iso(record.expires_ms / 1000), "reason": reason, "duplicate": not created}
+        return Held(record.id, reason, details, duplicate=not created, record=record)
 
-    async def _retry(self, conn: Connection, room: Room, draft: Draft) -> PostResult | None:
+    async def _retry(self, conn: Sender, room: Room, draft: Draft) -> Outcome | None:
         if not draft.client_msg_id:
             return None
-        hold_id = await self.node.command(
-            b"GET", keys.hold_idempotency(room.channel, conn.user, draft.client_msg_id)
-        )
+        hold_id = await self.store.id_for_client_msg(room.channel, conn.user, draft.client_msg_id)
         if hold_id is None:
             return None
-        record = await self.store.get(room.channel, hold_id.decode())
+        record = await self.store.get(room.channel, hold_id)
         if record is None:
             return None
         if record.status == "pending":
-            return PostResult(
-                "held", record.id, reason=notices.held(record)["message"], duplicate=True,
-                hold={"id": record.id, "expires_at": iso(record.expires_ms / 1000), "duplicate": True},
+            return Held(
+                record.id, notices.held(record)["message"],
+                {"id": record.id, "expires_at": iso(record.expires_ms / 1000), "duplicate": True},
+                duplicate=True, record=record,
             )
         if record.status == "approved":
             published = record.resolution.get("published", {})
-            return PostResult("published", record.id, offset=int(published.get("offset", 0)), epoch=str(published.get("epoch", "")), duplicate=True)
+            return Published(record.id, offset=int(published.get("offset", 0)), epoch=str(published.get("epoch", "")), duplicate=True)
         if record.status == "rejected":
-            raise ReplyError(MODERATION_REJECTED, f"message not posted: {record.resolution.get('reason', 'rejected by a moderator')}")
-        raise ReplyError(MODERATION_REJECTED, "message not posted: it expired without review; send it again with a new client_msg_id")
+            raise ReplyError(codes.MODERATION_REJECTED, f"message not posted: {record.resolution.get('reason', 'rejected by a moderator')}")
+        raise ReplyError(codes.MODERATION_REJECTED, "message not posted: it expired without review; send it again with a new client_msg_id")
 
-    async def _observe(self, conn: Connection, room: Room, draft: Draft, review: Review, result: PostResult) -> None:
-        if result.duplicate:
+    async def _observe(self, sub: Submission, review: Review, outcome: Outcome) -> None:
+        """After every decision: count the member's post, audit a non-allow verdict, tell
+        the sender of a redaction, alert moderators of crisis language in a rejection."""
+        action = ""
+        match outcome:
+            case Published(duplicate=True) | Held(duplicate=True):
+                return
+            case Published() if isinstance(review.verdict, Support):
+                action = "verdict.support"
+            case Published(hidden=labels) if labels:
+                action = "verdict.redact"
+            case Held():
+                action = "verdict.hold"
+            case Rejected():
+                action = "verdict.reject"
+        if sub.counts_as_post and not isinstance(outcome, Rejected):
+            self.pipelines.count_post(sub.room, sub.author.user)
+        if not action:
             return
-        if result.status in ("published", "redacted", "held"):
-            self.pipelines.count_post(room, conn.user)
-        if isinstance(review.verdict, Allow) and not review.failures:
-            return
-        text = apply_redactions(draft.text, review.verdict.spans) if isinstance(review.verdict, Redact) else None
-        await self.after_verdict(conn, room, draft, review, result.status, result.id, text=text, hidden=result.hidden, offset=result.offset)
-
-    async def after_verdict(
-        self,
-        conn: Connection,
-        room: Room,
-        draft: Draft,
-        review: Review,
-        status: str,
-        item_id: str,
-        *,
-        kind: str = "message",
-        text: str | None = None,
-        hidden: list[str] | None = None,
-        offset: int = 0,
-    ) -> None:
-        """Audit a non-allow verdict and tell the sender what they need to know."""
-        assert conn.identity is not None
-        member = conn.identity.member
-        action = _VERDICT_ACTIONS.get(status)
-        if action is None:
-            return
+        room = sub.room
+        member = sub.author
         verdict = review.verdict
         deciding = [name for name, v in review.verdicts if not isinstance(v, Allow)]
-        details: dict[str, Any] = {"hooks": deciding, "kind": kind}
+        details: dict[str, Any] = {"hooks": deciding, "kind": sub.kind}
         if review.failures:
             details["failures"] = list(review.failures)
+        hidden = list(outcome.hidden) if isinstance(outcome, Published) else []
         if hidden:
             details["hidden"] = hidden
+        offset = outcome.offset if isinstance(outcome, Published) else 0
         await self.audit.append(
             room.community,
             action,
             SYSTEM,
-            target={"user": member.user, "channel": room.channel, "message_id": item_id, "offset": offset or None},
+            target={"user": member.user, "channel": room.channel, "message_id": outcome.id, "offset": offset or None},
             reason=getattr(verdict, "reason", ""),
-            text=draft.text,
+            text=sub.text,
             details=details,
         )
-        if status == "redacted" and hidden:
+        if hidden:
             try:
-                await self.node.notify_user(member.user, notices.redacted(room.channel, item_id, hidden, text or ""))
+                text = outcome.text if isinstance(outcome, Published) else ""
+                await self.ext.notifier.notify_user(member.user, notices.redacted(room.channel, outcome.id, hidden, text))
             except Exception:
                 log.exception("could not tell %s about a redaction", member.user)
-        if status == "rejected":
+        if isinstance(outcome, Rejected):
             crisis = crisis_hold(review)
             if crisis is not None:
-                await self._crisis_alert(member, room, draft.text, crisis, "the message was rejected by another rule")
+                await self._crisis_alert(member, room, sub.text, crisis, "the message was rejected by another rule")
+        elif isinstance(outcome, Published) and isinstance(verdict, Support):
+            await self._crisis_alert(
+                member, room, sub.text, verdict, "posted for peer support (community policy)", published=outcome
+            )
 
     # ---- publishing an approved message --------------------------------------------------------
 
     async def _publish_held_message(self, record: HoldRecord, text: str, actor: Actor) -> dict[str, Any]:
-        spec = self.node.resolver.resolve(record.channel)
-        if spec is None:
-            raise ReplyError(102, f"unknown channel {record.channel}")
-        now_ms = int(time.time() * 1000)
-        author = Member(record.user, record.name, {})
-        redacted = sorted({label for _, _, label in record.spans}) if text == record.redacted_text and record.spans else None
-        event = message_event(
-            message_id=record.id,
-            text=text,
-            author=author,
-            role=Role(record.role) if record.role in {r.value for r in Role} else Role.MEMBER,
-            ts_ms=now_ms,
-            client_msg_id=record.client_msg_id or None,
-            redacted=redacted,
-            reply_to=record.reply_to or None,
+        spec = self.ext.resolver.resolve(record.channel)
+        room = spec.room if spec is not None else None
+        if room is None:
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {record.channel}")
+        redacted = tuple(sorted({label for _, _, label in record.spans})) if text == record.redacted_text and record.spans else ()
+        outcome = await self.ext.poster.submit(
+            Submission(
+                room=room,
+                author=Member(record.user, record.name, {}),
+                role=Role(record.role) if record.role in {r.value for r in Role} else Role.MEMBER,
+                text=text,
+                destination=self.ext.poster.to_room,
+                info=record.info or None,
+                client_msg_id=record.client_msg_id or None,
+                reply_to=record.reply_to or None,
+                item_id=record.id,
+                reviewed=True,
+                hidden=redacted,
+                event_extra={"edited": True} if text != record.redacted_text else None,
+            )
         )
-        if text != record.redacted_text:
-            event["edited"] = True
-        payload = pack_payload(orjson.dumps(event), info=record.info or None, time_ms=now_ms)
-        published = await self.node.broker.publish(
-            record.channel,
-            payload,
-            spec.history,
-            idempotency=(record.user, record.client_msg_id or f"hold-{record.id}"),
-            idempotency_ttl=self.node.settings.idempotency_ttl,
-        )
-        if not published.duplicate:
-            self.node.stats.published += 1
-        return {"offset": published.offset, "epoch": published.epoch, "message_id": record.id}
+        assert isinstance(outcome, Published)
+        return {"offset": outcome.offset, "epoch": outcome.epoch, "message_id": record.id}

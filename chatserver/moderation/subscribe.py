@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from chatserver.channels import ChannelSpec
 from chatserver.moderation.audit import iso
 from chatserver.moderation.sanctions import kick_field
+from chatserver.protocol import codes
 from rooms.channels import ChannelKind
 from rooms.model import Member
 from rooms.policy import Denied
@@ -28,12 +29,12 @@ def install_checks(service: ModerationService) -> None:
         ban = sanctions.get("bans", community, member.user)
         if ban is not None:
             until = f" until {iso(ban.until)}" if ban.until else ""
-            return Denied(1003, f"you are banned from this community{until}")
+            return Denied(codes.BANNED.code, f"you are banned from this community{until}")
         if spec.kind in (ChannelKind.ROOM, ChannelKind.QA):
             kick = sanctions.get("kicks", community, kick_field(spec.parsed.room, member.user))
             if kick is not None:
-                return Denied(103, f"removed from this room by a moderator; you may rejoin after {iso(kick.until)}")
+                return Denied(codes.PERMISSION_DENIED.code, f"removed from this room by a moderator; you may rejoin after {iso(kick.until)}")
         return None
 
     for kind in (ChannelKind.ROOM, ChannelKind.QA, ChannelKind.ROOM_MOD, ChannelKind.COMMUNITY_MOD):
-        service.node.resolver.add_check(kind, banned)
+        service.ext.resolver.add_check(kind, banned)

@@ -14,12 +14,12 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from chatserver.moderation import keys
 from rooms.channels import ChannelKind
 
 if TYPE_CHECKING:
     from chatserver.connection import Connection, Sub
-    from chatserver.node import Node
+    from chatserver.extension import ExtensionContext
+    from chatserver.redis.moderation_store import RedisModerationStore
 
 log = logging.getLogger("chatserver.moderation.watchers")
 
@@ -28,14 +28,14 @@ HEARTBEAT = 15
 
 
 class ModeratorWatchers:
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.redis = node.redis
+    def __init__(self, ext: ExtensionContext, store: RedisModerationStore) -> None:
+        self.ext = ext
+        self.store = store
         self.local: dict[tuple[str, str], None] = {}  # (room channel, member) on this process
         self._task: asyncio.Task[None] | None = None
 
     def _member(self, conn: Connection) -> str:
-        return f"{self.node.node_id}/{conn.client_id}"
+        return f"{self.ext.node_id}/{conn.client_id}"
 
     async def start(self) -> None:
         self._task = asyncio.ensure_future(self._heartbeat())
@@ -44,11 +44,8 @@ class ModeratorWatchers:
         if self._task is not None:
             self._task.cancel()
         if self.local:
-            pipe = self.redis.pipeline(transaction=False)
-            for room, member in self.local:
-                pipe.zrem(keys.watchers(room), member)
             try:
-                await pipe.execute()
+                await self.store.unwatch(list(self.local))
             except Exception:
                 log.warning("could not remove moderator-feed entries on shutdown", exc_info=True)
 
@@ -58,10 +55,7 @@ class ModeratorWatchers:
         room = sub.spec.parsed.room_channel
         member = self._member(conn)
         self.local[(room, member)] = None
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zadd(keys.watchers(room), {member: time.time() + TTL})
-        pipe.expire(keys.watchers(room), TTL * 2)
-        await pipe.execute()
+        await self.store.watch([(room, member)], time.time() + TTL, TTL * 2)
 
     async def on_unsubscribed(self, conn: Connection, sub: Sub) -> None:
         if sub.spec.kind is not ChannelKind.ROOM_MOD:
@@ -69,29 +63,18 @@ class ModeratorWatchers:
         room = sub.spec.parsed.room_channel
         member = self._member(conn)
         self.local.pop((room, member), None)
-        await self.redis.zrem(keys.watchers(room), member)
+        await self.store.unwatch([(room, member)])
 
     async def online(self, room: str) -> int:
         """How many moderator-feed subscriptions of ``room`` are live (all processes)."""
-        now = time.time()
-        key = keys.watchers(room)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zremrangebyscore(key, "-inf", now)
-        pipe.zcard(key)
-        _, count = await pipe.execute()
-        return int(count)
+        return await self.store.watchers_online(room, time.time())
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT)
             if not self.local:
                 continue
-            expires = time.time() + TTL
-            pipe = self.redis.pipeline(transaction=False)
-            for room, member in list(self.local):
-                pipe.zadd(keys.watchers(room), {member: expires})
-                pipe.expire(keys.watchers(room), TTL * 2)
             try:
-                await pipe.execute()
+                await self.store.watch(list(self.local), time.time() + TTL, TTL * 2)
             except Exception:
                 log.warning("moderator-feed heartbeat failed", exc_info=True)

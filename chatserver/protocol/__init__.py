@@ -4,7 +4,3 @@ A codec turns a received frame into a list of command dicts (the JSON shape, sna
 with ``data`` fields as raw JSON bytes in Protobuf mode and parsed values in JSON mode) and
 turns reply dicts into ready-to-send bytes. Raw JSON payloads are carried as ``bytes``.
 """
-
-from chatserver.protocol.codec import Codec, JsonCodec, ProtobufCodec, ProtocolError
-
-__all__ = ["Codec", "JsonCodec", "ProtobufCodec", "ProtocolError"]

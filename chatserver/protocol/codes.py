@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rooms import policy
+from rooms.qa import model as qa_model
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorCode:
@@ -14,12 +17,12 @@ class ErrorCode:
 
 INTERNAL = ErrorCode(100, "internal server error", True)
 UNAUTHORIZED = ErrorCode(101, "unauthorized")
-UNKNOWN_CHANNEL = ErrorCode(102, "unknown channel")
-PERMISSION_DENIED = ErrorCode(103, "permission denied")
+UNKNOWN_CHANNEL = ErrorCode(policy.UNKNOWN_CHANNEL, "unknown channel")
+PERMISSION_DENIED = ErrorCode(policy.PERMISSION_DENIED, "permission denied")
 METHOD_NOT_FOUND = ErrorCode(104, "method not found")
 ALREADY_SUBSCRIBED = ErrorCode(105, "already subscribed")
 LIMIT_EXCEEDED = ErrorCode(106, "limit exceeded")
-BAD_REQUEST = ErrorCode(107, "bad request")
+BAD_REQUEST = ErrorCode(policy.BAD_REQUEST, "bad request")
 NOT_AVAILABLE = ErrorCode(108, "not available")
 TOKEN_EXPIRED = ErrorCode(109, "token expired")
 EXPIRED = ErrorCode(110, "expired")
@@ -33,8 +36,8 @@ BANNED = ErrorCode(1003, "banned")
 ROOM_LOCKED = ErrorCode(1004, "room locked")
 SLOW_MODE = ErrorCode(1005, "slow mode")
 STAGE_MODE = ErrorCode(1006, "stage mode")
-QUESTION_TOO_SOON = ErrorCode(1101, "question too soon")
-QA_CONFLICT = ErrorCode(1102, "Q&A state conflict")
+QUESTION_TOO_SOON = ErrorCode(qa_model.TOO_SOON, "question too soon")
+QA_CONFLICT = ErrorCode(qa_model.CONFLICT, "Q&A state conflict")
 
 BY_CODE = {
     e.code: e

@@ -1,8 +1,8 @@
 """Asking a question: checks, the room's moderation, then screening or the board.
 
-Questions go through the moderation extension's ``moderate(kind="question")``: the same
-gates (ban 1003, mute 1002), the room's own pipeline, notices and audit entries as room
-messages. The verdict decides:
+Questions are submitted like room messages (``Poster.submit``, kind ``question``): the
+gates for questions (ban 1003, mute 1002, slow mode), the room's own pipeline, notices and
+audit entries as room messages. The verdict decides:
 - allow: the question enters screening (pre-moderation) or the board;
 - redact: the redacted text is used; moderation tells the asker privately what was hidden
   (``moderation.redacted``, ``id`` = the question id) and the RPC answer lists it;
@@ -17,6 +17,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from chatserver.errors import ReplyError
+from chatserver.posting import Held, Placed, Published, Rejected, Submission, from_sender
+from chatserver.protocol import codes
 from chatserver.qa.service import QaService, refused
 from rooms.model import Room
 from rooms.policy import Denied
@@ -54,26 +57,33 @@ async def ask(
     if denied:
         raise refused(denied)
     question_id = svc.new_id()
-    outcome = await svc.moderation.moderate(
-        conn,
-        room,
-        text,
-        kind="question",
-        item_id=question_id,
-        payload={"board": board, "session": session_id, "question": question_id, "anonymous": anonymous},
+
+    async def to_board(sub: Submission, item_id: str, accepted: str, hidden: tuple[str, ...]) -> Placed:
+        new_board, _ = await svc.run(
+            board,
+            session_id,
+            lambda b: AskQuestion(actor, question_id, accepted, anonymous, hidden),
+        )
+        return Placed(detail=new_board)
+
+    outcome = await svc.poster.submit(
+        from_sender(
+            conn,
+            room,
+            text,
+            to_board,
+            kind="question",
+            item_id=question_id,
+            payload={"board": board, "session": session_id, "question": question_id, "anonymous": anonymous},
+        )
     )
-    if outcome.status == "held":
-        held: dict[str, Any] = {"status": "held", "session": session_id, "reason": outcome.reason}
-        if outcome.hold is not None:
-            held["hold"] = {"id": outcome.hold.id}
-        return held
-    hidden = tuple(outcome.hidden)
-    new_board, _ = await svc.run(
-        board,
-        session_id,
-        lambda b: AskQuestion(actor, question_id, outcome.text, anonymous, hidden),
-    )
-    question = new_board.questions[question_id]
+    match outcome:
+        case Rejected(reason=reason):
+            raise ReplyError(codes.MODERATION_REJECTED, f"not posted: {reason}")
+        case Held():
+            return {"status": "held", "session": session_id, "reason": outcome.reason, "hold": {"id": outcome.id}}
+        case Published(hidden=hidden, detail=new_board):
+            question = new_board.questions[question_id]
     result: dict[str, Any] = {
         "status": question.state.value,  # "screening" or "published"
         "session": session_id,

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chatserver.node import Node
+    from chatserver.notify import Notifier
 
 
 class ModFeedAudit:
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
 
     async def __call__(self, entry: dict[str, Any]) -> None:
-        await self.node.publish_event(f"{entry['community']}/mod", {"type": "audit", **entry})
+        await self.notifier.publish_event(f"{entry['community']}/mod", {"type": "audit", **entry})

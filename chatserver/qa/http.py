@@ -17,20 +17,20 @@ from chatserver.qa.service import ID_RE, QaService
 from rooms.qa.views import session_view, transcript, transcript_markdown
 
 if TYPE_CHECKING:
-    from chatserver.node import Node
+    from chatserver.extension import ExtensionContext
 
 BASE = "/api/communities/{community}/rooms/{room}/qa/sessions"
 
 
-def routes(node: Node, svc: QaService) -> list[Route]:
+def routes(ext: ExtensionContext, svc: QaService) -> list[Route]:
     def board_of(request: Request) -> str:
         community = request.path_params["community"]
         room = request.path_params["room"]
-        if node.catalog.room(community, room) is None:
+        if ext.catalog.room(community, room) is None:
             raise ApiError(404, "not_found", f"no room {community}:{room}")
         return f"{community}:{room}/qa"
 
-    @api_route(node, BASE, ["GET"])
+    @api_route(ext.settings, BASE, ["GET"])
     async def list_sessions(request: Request) -> Any:
         board = board_of(request)
         return {"sessions": [session_view(s) for s in await svc.store.sessions(board, limit=200)]}
@@ -48,7 +48,7 @@ def routes(node: Node, svc: QaService) -> list[Route]:
     def markdown(data: dict[str, Any]) -> Response:
         return Response(transcript_markdown(data), media_type="text/markdown; charset=utf-8")
 
-    @api_route(node, BASE + "/{session}/transcript", ["GET"])
+    @api_route(ext.settings, BASE + "/{session}/transcript", ["GET"])
     async def get_transcript(request: Request) -> Any:
         data = await _transcript(request)
         fmt = request.query_params.get("format", "json")
@@ -58,7 +58,7 @@ def routes(node: Node, svc: QaService) -> list[Route]:
             raise ApiError(400, "bad_request", "format is json or markdown")
         return data
 
-    @api_route(node, BASE + "/{session}/transcript.md", ["GET"])
+    @api_route(ext.settings, BASE + "/{session}/transcript.md", ["GET"])
     async def get_transcript_md(request: Request) -> Any:
         return markdown(await _transcript(request))
 

@@ -1,6 +1,6 @@
 """Q&A and the moderation extension (``chatserver.moderation``, required).
 
-- Questions go through ``moderation.moderate(kind="question")``: the room's own pipeline,
+- Questions are submitted with kind ``question`` (``Poster.submit``): the room's own pipeline,
   the same gates (ban, mute), notices (``moderation.redacted``, ``moderation.held``,
   ``moderation.support`` with crisis resources), moderator alerts and audit entries as room
   messages. A held question waits in the room's hold queue; approving it (kind
@@ -20,16 +20,12 @@ from rooms.model import Role
 from rooms.qa import Actor, AskQuestion
 
 if TYPE_CHECKING:
+    from chatserver.moderation.service import ModerationService
     from chatserver.qa.service import QaService
 
 log = logging.getLogger("chatserver.qa.moderated")
 
 HOLD_KIND = "question"
-
-
-def moderation_of(node: Any) -> Any | None:
-    """The running moderation service, or None when the extension is not installed."""
-    return getattr(node, "moderation", None)
 
 
 class HeldQuestions:
@@ -74,17 +70,12 @@ async def audit_trace(mod: Any, entry: dict[str, Any]) -> None:
     )
 
 
-def link(svc: QaService) -> bool:
-    """Connect Q&A to the moderation extension if it is installed (a startup hook)."""
-    mod = moderation_of(svc.node)
-    if mod is None:
-        return False
-    svc.moderation = mod
+def link(svc: QaService, mod: ModerationService) -> None:
+    """Questions held by moderation are put on the board when approved; ``qa.trace`` entries
+    go to the community's audit log first."""
     mod.register_hold_kind(HOLD_KIND, HeldQuestions(svc).on_approve)
 
     async def sink(entry: dict[str, Any]) -> None:
         await audit_trace(mod, entry)
 
     svc.audit_sinks.insert(0, sink)
-    log.info("Q&A questions use the moderation extension (hold kind %r)", HOLD_KIND)
-    return True

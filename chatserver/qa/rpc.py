@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chatserver.errors import MODERATION_REJECTED, ReplyError
+from chatserver.errors import ReplyError
+from chatserver.posting import Held, Placed, Published, Rejected, Submission, from_sender
+from chatserver.protocol import codes
 from chatserver.qa.asking import ask
-from chatserver.qa.review import review
 from chatserver.qa.service import QaService, check_id, refused
 from chatserver.qa.votes import VOTABLE_STATES, VOTING_SESSIONS, VoteBatcher
-from rooms.messages import Draft
 from rooms.qa import (
     Actor,
     AnswerQuestion,
@@ -41,28 +41,28 @@ from rooms.qa.views import Order, question_view, session_view, sort_questions, t
 
 if TYPE_CHECKING:
     from chatserver.connection import Connection
-    from chatserver.node import Node
+    from chatserver.registry import Registry
 
 QuestionCommand = Callable[[Actor, str, dict[str, Any]], BoardCommand]
 
 
 def _obj(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise ReplyError(107, 'bad request: expected an object like {"channel": "<community>:<room>/qa", ...}')
+        raise ReplyError(codes.BAD_REQUEST, 'bad request: expected an object like {"channel": "<community>:<room>/qa", ...}')
     return data
 
 
 def _text(d: dict[str, Any], key: str) -> str:
     value = d.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise ReplyError(107, f'bad request: "{key}" must be a non-empty string')
+        raise ReplyError(codes.BAD_REQUEST, f'bad request: "{key}" must be a non-empty string')
     return value.strip()
 
 
 def _flag(d: dict[str, Any], key: str, default: bool | None) -> bool | None:
     value = d.get(key, default)
     if value is not None and not isinstance(value, bool):
-        raise ReplyError(107, f'bad request: "{key}" must be true or false')
+        raise ReplyError(codes.BAD_REQUEST, f'bad request: "{key}" must be true or false')
     return value
 
 
@@ -71,21 +71,21 @@ def _number(d: dict[str, Any], key: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ReplyError(107, f'bad request: "{key}" must be a number')
+        raise ReplyError(codes.BAD_REQUEST, f'bad request: "{key}" must be a number')
     return float(value)
 
 
 def _people(d: dict[str, Any], key: str) -> tuple[Person, ...]:
     value = d.get(key, [])
     if not isinstance(value, list) or len(value) > 50:
-        raise ReplyError(107, f'bad request: "{key}" must be a list of {{"user": ..., "name": ...}}')
+        raise ReplyError(codes.BAD_REQUEST, f'bad request: "{key}" must be a list of {{"user": ..., "name": ...}}')
     out = []
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("user"), str):
-            raise ReplyError(107, f'bad request: each of "{key}" needs "user" (and "name")')
+            raise ReplyError(codes.BAD_REQUEST, f'bad request: each of "{key}" needs "user" (and "name")')
         name = item.get("name", item["user"])
         if not isinstance(name, str):
-            raise ReplyError(107, f'bad request: "name" in "{key}" must be a string')
+            raise ReplyError(codes.BAD_REQUEST, f'bad request: "name" in "{key}" must be a string')
         out.append(Person(item["user"], name))
     return tuple(out)
 
@@ -95,7 +95,7 @@ class QaRpc:
         self.svc = svc
         self.votes = votes
 
-    def register(self, node: Node) -> None:
+    def register(self, registry: Registry) -> None:
         methods: dict[str, Callable[[Connection, Any], Any]] = {
             "qa.create": self.create,
             "qa.sessions": self.sessions,
@@ -116,7 +116,7 @@ class QaRpc:
             "qa.trace": self.trace,
         }
         for name, handler in methods.items():
-            node.register_rpc(name, handler)
+            registry.register_rpc(name, handler)
 
     # ------------------------------------------------------------------ sessions
 
@@ -182,7 +182,7 @@ class QaRpc:
         text = _text(d, "text")
         limit = self.svc.rules.max_question_length
         if len(text) > limit:
-            raise ReplyError(107, f"bad request: a question has at most {limit} characters (this one has {len(text)})")
+            raise ReplyError(codes.BAD_REQUEST, f"bad request: a question has at most {limit} characters (this one has {len(text)})")
         anonymous = bool(_flag(d, "anonymous", False))
         sid = await self.svc.session_id(spec.name, d.get("session"))
         return await ask(self.svc, conn, spec.name, room, actor, sid, text, anonymous)
@@ -191,7 +191,7 @@ class QaRpc:
     def _screen(actor: Actor, qid: str, d: dict[str, Any]) -> BoardCommand:
         action = d.get("action")
         if action not in ("publish", "dismiss"):
-            raise ReplyError(107, 'bad request: "action" must be "publish" or "dismiss"')
+            raise ReplyError(codes.BAD_REQUEST, 'bad request: "action" must be "publish" or "dismiss"')
         return ScreenQuestion(actor, qid, action == "publish")
 
     def _question_action(self, build: QuestionCommand) -> Callable[[Connection, Any], Any]:
@@ -216,27 +216,34 @@ class QaRpc:
         text = _text(d, "text")
         limit = self.svc.rules.max_answer_length
         if len(text) > limit:
-            raise ReplyError(107, f"bad request: an answer has at most {limit} characters")
+            raise ReplyError(codes.BAD_REQUEST, f"bad request: an answer has at most {limit} characters")
         session = await self.svc.session(spec.name, sid)
         denied = may_run(session, actor)
         if denied:
             raise refused(denied)
-        outcome = await review(self.svc.node, conn, room, text, kind="answer", extra={"session": sid, "question": qid, "channel": spec.name})
-        refused_answer = outcome.status in ("rejected", "held")
-        if outcome.status != "ok":
-            # Audited, and a redaction told to the host, as for a room message.
-            await self.svc.moderation.after_verdict(
-                conn, room, Draft(text=text, client_msg_id=None), outcome.review,
-                "rejected" if refused_answer else "redacted", qid,
-                kind="answer", text=outcome.text, hidden=list(outcome.hidden),
+
+        async def to_board(sub: Submission, item_id: str, accepted: str, hidden: tuple[str, ...]) -> Placed:
+            board, _ = await self.svc.run(spec.name, sid, lambda b: AnswerQuestion(actor, qid, accepted, hidden))
+            return Placed(detail=board)
+
+        # Answers skip the posting gates (a host is not slowed by slow mode) and are never
+        # held: a hold verdict refuses the answer and the host rewrites it.
+        outcome = await self.svc.poster.submit(
+            from_sender(
+                conn, room, text, to_board, kind="answer", item_id=qid, holdable=False, counts_as_post=False,
+                extra={"session": sid, "question": qid, "channel": spec.name},
             )
-        if refused_answer:
-            raise ReplyError(MODERATION_REJECTED, f"answer not posted: {outcome.reason}")
-        board, _ = await self.svc.run(spec.name, sid, lambda b: AnswerQuestion(actor, qid, outcome.text, outcome.hidden))
-        result: dict[str, Any] = {"session": sid, "question": question_view(board.questions[qid])}
-        if outcome.hidden:
-            result["hidden"] = list(outcome.hidden)
-        return result
+        )
+        match outcome:
+            case Rejected(reason=reason):
+                raise ReplyError(codes.MODERATION_REJECTED, f"answer not posted: {reason}")
+            case Held():
+                raise AssertionError("answers are not holdable")
+            case Published(hidden=hidden, detail=board):
+                result: dict[str, Any] = {"session": sid, "question": question_view(board.questions[qid])}
+                if hidden:
+                    result["hidden"] = list(hidden)
+                return result
 
     # ------------------------------------------------------------------ votes
 
@@ -257,12 +264,12 @@ class QaRpc:
         )
         if result.closed:
             if not result.session_state:
-                raise ReplyError(107, f"bad request: no Q&A session {sid} in {spec.name}")
+                raise ReplyError(codes.BAD_REQUEST, f"bad request: no Q&A session {sid} in {spec.name}")
             if not result.question_state:
-                raise ReplyError(107, f"bad request: no question {qid} in session {sid}")
+                raise ReplyError(codes.BAD_REQUEST, f"bad request: no question {qid} in session {sid}")
             if result.session_state == "ended":
-                raise ReplyError(1102, "the session has ended; votes are closed")
-            raise ReplyError(1102, f"question {qid} is {result.question_state}: votes are closed")
+                raise ReplyError(codes.QA_CONFLICT, "the session has ended; votes are closed")
+            raise ReplyError(codes.QA_CONFLICT, f"question {qid} is {result.question_state}: votes are closed")
         if result.changed:
             self.votes.votes += 1
             self.votes.touch(spec.name, sid)
@@ -278,7 +285,7 @@ class QaRpc:
         try:
             order = Order(d.get("sort", "popular"))
         except ValueError:
-            raise ReplyError(107, 'bad request: "sort" is "popular" or "recent"') from None
+            raise ReplyError(codes.BAD_REQUEST, 'bad request: "sort" is "popular" or "recent"') from None
         loaded = await self.svc.load(spec.name, sid)
         board = loaded.board
         assert board is not None
@@ -311,12 +318,12 @@ class QaRpc:
         qid = check_id(d.get("question"), "question")
         reason = d.get("reason", "")
         if not isinstance(reason, str) or len(reason) > 500:
-            raise ReplyError(107, 'bad request: "reason" must be a string of up to 500 characters')
+            raise ReplyError(codes.BAD_REQUEST, 'bad request: "reason" must be a string of up to 500 characters')
         loaded = await self.svc.load(spec.name, sid)
         assert loaded.board is not None
         question = loaded.board.question(qid)
         if question is None:
-            raise ReplyError(107, f"bad request: no question {qid} in session {sid}")
+            raise ReplyError(codes.BAD_REQUEST, f"bad request: no question {qid} in session {sid}")
         found = trace_view(question)
         await self.svc.audit(
             {
@@ -336,4 +343,4 @@ class QaRpc:
 
 
 def _missing(key: str) -> bool:
-    raise ReplyError(107, f'bad request: "{key}" (true or false) is required')
+    raise ReplyError(codes.BAD_REQUEST, f'bad request: "{key}" (true or false) is required')

@@ -21,10 +21,11 @@ import orjson
 
 from chatserver.channels import ChannelSpec
 from chatserver.errors import ReplyError
+from chatserver.protocol import codes
 from chatserver.publication import pack_payload
 from chatserver.qa.config import QaConfig
 from chatserver.qa.stage import StageCache
-from chatserver.qa.store import Committed, Conflict, Loaded, RedisQaStore
+from chatserver.redis.qa_store import Committed, Conflict, Loaded
 from rooms.channels import ChannelKind
 from rooms.model import Room
 from rooms.policy import Denied
@@ -35,7 +36,8 @@ from rooms.qa.views import Audience, event_views
 
 if TYPE_CHECKING:
     from chatserver.connection import Connection
-    from chatserver.node import Node
+    from chatserver.extension import ExtensionContext
+    from chatserver.moderation.service import ModerationService
 
 log = logging.getLogger("chatserver.qa")
 
@@ -52,19 +54,20 @@ def refused(denied: Denied) -> ReplyError:
 
 def check_id(value: Any, what: str) -> str:
     if not isinstance(value, str) or not ID_RE.match(value):
-        raise ReplyError(107, f"bad request: {what} must be an id as returned by the server")
+        raise ReplyError(codes.BAD_REQUEST, f"bad request: {what} must be an id as returned by the server")
     return value
 
 
 class QaService:
-    def __init__(self, node: Node, config: QaConfig) -> None:
-        self.node = node
+    def __init__(self, ext: ExtensionContext, config: QaConfig, moderation: ModerationService) -> None:
+        self.ext = ext
         self.config = config
         self.rules = config.rules
-        self.store = RedisQaStore(node.redis, node.resolver.side_history[ChannelKind.QA], config.retention)
-        self.stage = StageCache(self.store)
+        self.store = ext.stores.qa(ext.resolver.side_history[ChannelKind.QA], config.retention)
+        self.stage = StageCache(self.store, ext.control, moderation.safety_net)
         self.audit_sinks: list[AuditSink] = []
-        self.moderation: Any = None  # the moderation service, when installed (chatserver.qa.moderated)
+        self.moderation = moderation
+        self.poster = ext.poster
         self.conflicts = 0  # version conflicts retried (metrics)
 
     # ------------------------------------------------------------------ who and where
@@ -72,12 +75,12 @@ class QaService:
     def board_of(self, channel: Any) -> tuple[ChannelSpec, Room]:
         """The board channel's spec for ``<c>:<r>/qa`` (or the room channel ``<c>:<r>``)."""
         if not isinstance(channel, str) or not channel:
-            raise ReplyError(107, 'bad request: "channel" (the board, "<community>:<room>/qa") is required')
+            raise ReplyError(codes.BAD_REQUEST, 'bad request: "channel" (the board, "<community>:<room>/qa") is required')
         if "/" not in channel:
             channel += "/qa"
-        spec = self.node.resolver.resolve(channel)
+        spec = self.ext.resolver.resolve(channel)
         if spec is None or spec.kind is not ChannelKind.QA or spec.room is None:
-            raise ReplyError(102, f"unknown channel {channel}: a Q&A board is <community>:<room>/qa")
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}: a Q&A board is <community>:<room>/qa")
         return spec, spec.room
 
     def actor(self, conn: Connection, spec: ChannelSpec) -> Actor:
@@ -85,7 +88,7 @@ class QaService:
         minimum role)."""
         assert conn.identity is not None
         member = conn.identity.member
-        denied = self.node.resolver.check_subscribe(member, spec)
+        denied = self.ext.resolver.check_subscribe(member, spec)
         if denied is not None:
             raise refused(denied)
         role = member.role_in(spec.parsed.community)
@@ -106,12 +109,12 @@ class QaService:
                 return session.id
         if ended and sessions:
             return sessions[0].id
-        raise ReplyError(107, f"bad request: no live or scheduled Q&A session in {board}; pass \"session\"")
+        raise ReplyError(codes.BAD_REQUEST, f"bad request: no live or scheduled Q&A session in {board}; pass \"session\"")
 
     async def load(self, board: str, session_id: str, *, questions: bool = True) -> Loaded:
         loaded = await self.store.load(board, session_id, questions=questions)
         if loaded.board is None:
-            raise ReplyError(107, f"bad request: no Q&A session {session_id} in {board}")
+            raise ReplyError(codes.BAD_REQUEST, f"bad request: no Q&A session {session_id} in {board}")
         return loaded
 
     # ------------------------------------------------------------------ commands
@@ -122,7 +125,7 @@ class QaService:
             raise refused(decision)
         result = await self._commit(spec.name, None, decision.board, decision.events, expected=0)
         if isinstance(result, Conflict):
-            raise ReplyError(100, "could not create the session; try again", temporary=True)
+            raise ReplyError(codes.INTERNAL, "could not create the session; try again", temporary=True)
         return decision.board
 
     async def run(
@@ -141,13 +144,13 @@ class QaService:
             result = await self._commit(board, old, decision.board, decision.events, expected=old.session.version)
             if isinstance(result, Conflict):
                 if result.what == "live":
-                    raise ReplyError(1102, f"another session ({result.value}) is live in this room; end it first")
+                    raise ReplyError(codes.QA_CONFLICT, f"another session ({result.value}) is live in this room; end it first")
                 self.conflicts += 1
                 # Spread out competing writers (many members asking at once).
                 await asyncio.sleep(random.uniform(0, min(0.002 * attempt, 0.05)))
                 continue
             return decision.board, decision.events
-        raise ReplyError(100, "the session is busy; try again", temporary=True)
+        raise ReplyError(codes.INTERNAL, "the session is busy; try again", temporary=True)
 
     async def _commit(
         self, board: str, old: Board | None, new: Board, events: tuple[BoardEvent, ...], *, expected: int
@@ -179,7 +182,7 @@ class QaService:
         room = f"{session.community}:{session.room}"
         for body in screening:
             try:
-                await self.node.publish_event(f"{room}/screening", body)
+                await self.ext.notifier.publish_event(f"{room}/screening", body)
             except Exception:
                 log.exception("screening feed publish failed for %s", room)
         for event in events:
@@ -193,7 +196,7 @@ class QaService:
         """The asker learns privately that their question will not be answered."""
         q = event.question
         try:
-            await self.node.notify_user(
+            await self.ext.notifier.notify_user(
                 q.asker,
                 {
                     "type": "qa.question.dismissed",

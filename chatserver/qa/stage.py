@@ -9,27 +9,32 @@ the cache is exact except for a moment after a lost control message.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from chatserver.errors import STAGE_MODE, ReplyError
-from chatserver.hub import CONTROL_CHANNEL, pack_control
+from chatserver.errors import ReplyError
+from chatserver.posting import Sender
+from chatserver.protocol import codes
 from rooms.messages import Draft
 from rooms.model import Role, Room
 from rooms.qa import may_post_in_stage
 
 if TYPE_CHECKING:
-    from chatserver.connection import Connection
-    from chatserver.node import Node
-    from chatserver.qa.store import RedisQaStore
+    from chatserver.engine import Control
+    from chatserver.redis.qa_store import RedisQaStore
+
+SafetyNet = Callable[[Sender, Room, Draft], Awaitable[None]]
 
 CONTROL_KIND = "qa.stage"
 TTL = 2.0
 
 
 class StageCache:
-    def __init__(self, store: RedisQaStore) -> None:
+    def __init__(self, store: RedisQaStore, control: Control, safety_net: SafetyNet | None = None) -> None:
+        """``safety_net(sender, room, draft)``: moderation's crisis net for a refused post."""
         self.store = store
-        self.node: Node | None = None
+        self.control = control
+        self.safety_net = safety_net
         self._rooms: dict[str, tuple[str | None, float]] = {}
 
     async def session_in_stage(self, room: str) -> str | None:
@@ -43,35 +48,26 @@ class StageCache:
 
     async def changed(self, room: str, session_id: str | None, *, broadcast: bool) -> None:
         self._rooms[room] = (session_id, time.monotonic() + TTL)
-        if broadcast and self.node is not None:
-            await self.node.redis.publish(
-                CONTROL_CHANNEL, pack_control(CONTROL_KIND, room=room, session=session_id or "")
-            )
+        if broadcast:
+            await self.control.send(CONTROL_KIND, room=room, session=session_id or "")
 
     async def on_control(self, msg: dict[str, Any]) -> None:
         room = str(msg.get("room", ""))
         if room:
             self._rooms[room] = (str(msg.get("session", "")) or None, time.monotonic() + TTL)
 
-    async def gate(self, conn: Connection, room: Room, draft: Draft) -> None:
-        """A posting gate (``node.poster.gates``)."""
+    async def gate(self, conn: Sender, room: Room, draft: Draft) -> None:
+        """A posting gate for room messages (``Poster.add_gate``)."""
         assert conn.identity is not None
         role = conn.identity.member.role_in(room.community) or Role.MEMBER
         if may_post_in_stage(role):
             return
         session = await self.session_in_stage(room.channel)
         if session:
-            await self._safety_net(conn, room, draft)
+            if self.safety_net is not None:
+                await self.safety_net(conn, room, draft)
             raise ReplyError(
-                STAGE_MODE,
+                codes.STAGE_MODE,
                 f"this room is in Q&A stage mode: only hosts and moderators post here. "
                 f"Ask your question on the Q&A board {room.channel}/qa (rpc qa.ask)",
             )
-
-    async def _safety_net(self, conn: Connection, room: Room, draft: Draft) -> None:
-        """A refused post still gets the moderation extension's crisis safety net (support
-        resources to the sender, an alert to moderators), as for a muted member's post."""
-        mod = getattr(self.node, "moderation", None)
-        net = getattr(mod, "_safety_net", None)
-        if net is not None:
-            await net(conn, room, draft)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from chatserver.qa.store import RedisQaStore
+from chatserver.redis.qa_store import RedisQaStore
 from rooms.qa.model import VOTABLE, SessionState
 
 log = logging.getLogger("chatserver.qa.votes")

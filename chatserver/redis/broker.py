@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.connection import BlockingConnectionPool
 
+from chatserver.engine import HistoryOptions, HistoryResult, PublishResult, StreamEntry
 from chatserver.redis.pipeline import CommandPipeline
 from chatserver.redis.resp import RespError
 from chatserver.redis.urls import RedisAddress
@@ -66,34 +66,6 @@ def new_epoch() -> str:
     return f"{_random.getrandbits(32):08x}"
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryOptions:
-    size: int
-    ttl: int
-    meta_ttl: int
-
-
-@dataclass(frozen=True, slots=True)
-class PublishResult:
-    offset: int
-    epoch: str
-    duplicate: bool
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEntry:
-    offset: int
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryResult:
-    top: int
-    epoch: str
-    entries: list[StreamEntry]
-    deleted: int
-
-
 def make_client(url: str, max_connections: int = 64) -> aioredis.Redis:
     """A redis-py client on a *blocking* pool: waits for a free connection instead of
     raising MaxConnectionsError at the pool's limit."""
@@ -110,7 +82,9 @@ class RedisBroker:
     ) -> None:
         self.redis = client
         self.meta_ttl = meta_ttl
-        self._publish = client.register_script(load_lua("publish.lua"))
+        lib = load_lua("stream_lib.lua")
+        self._publish = client.register_script(lib + "\n" + load_lua("publish.lua"))
+        self._delete = client.register_script(lib + "\n" + load_lua("delete_message.lua"))
         self._history = client.register_script(load_lua("history.lua"))
         self.pipeline = CommandPipeline(address) if address is not None else None
         self.commands = 0  # Redis round trips made, for metrics and load tests
@@ -167,6 +141,11 @@ class RedisBroker:
         )
         return PublishResult(int(offset), _s(epoch), bool(dup))
 
+    async def published_offset(self, channel: str, user: str, client_msg_id: str) -> int | None:
+        key = idempotency_key(channel, user, client_msg_id)
+        previous: Any = await (self.redis.get(key) if self.pipeline is None else self.pipeline.execute(b"GET", key))
+        return None if previous is None else int(previous)
+
     async def publish_ephemeral(self, channel: str, payload: bytes) -> None:
         """Publish without history or offset (join/leave, typing)."""
         start = time.perf_counter()
@@ -221,10 +200,51 @@ class RedisBroker:
             return False, HistoryResult(result.top, result.epoch, [], 0)
         return True, result
 
+    async def delete(
+        self, channel: str, offset: int, payload: bytes, history: HistoryOptions
+    ) -> tuple[bool, int]:
+        """Remove the publication at ``offset`` and publish ``payload`` (the deletion event)
+        with the next offset, atomically: (removed, the event's offset). Nothing happens
+        when the entry is no longer in the stream."""
+        removed, _original, event_offset, _epoch = await self._run(
+            self._delete,
+            [stream_key(channel), meta_key(channel), deleted_key(channel)],
+            [
+                offset,
+                payload,
+                max(history.size, 1),
+                history.ttl,
+                max(history.meta_ttl, history.ttl),
+                new_epoch(),
+                pubsub_channel(channel),
+            ],
+        )
+        return bool(removed), int(event_offset)
+
+    async def entry(self, channel: str, offset: int) -> StreamEntry | None:
+        """The stream entry at ``offset`` (no epoch check; None when removed or trimmed)."""
+        raw = await self.redis.xrange(stream_key(channel), f"{offset}-0", f"{offset}-0")
+        entries = _entries(raw)
+        return entries[0] if entries else None
+
+    async def entries_before(self, channel: str, before: int | None, count: int) -> list[StreamEntry]:
+        """Up to ``count`` entries, newest first, with offsets below ``before`` (None: the top)."""
+        high = "+" if before is None else f"({before}-0"
+        return _entries(await self.redis.xrevrange(stream_key(channel), max=high, min="-", count=count))
+
     async def ping(self) -> float:
         start = time.perf_counter()
         await self.redis.ping()
         return time.perf_counter() - start
+
+
+__all__ = ["HistoryOptions", "HistoryResult", "PublishResult", "RedisBroker", "StreamEntry"]
+
+
+def _entries(raw: Any) -> list[StreamEntry]:
+    return [
+        StreamEntry(int(entry_id.split(b"-", 1)[0]), fields.get(b"d", b"")) for entry_id, fields in raw
+    ]
 
 
 def _s(value: Any) -> str:

@@ -13,17 +13,14 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from chatserver.hub import CONTROL_CHANNEL, pack_control
+from chatserver.engine import CatalogError
+from chatserver.redis.commands import CONTROL_CHANNEL, pack_control
 from rooms.model import Community, Room, RoomSettings, valid_name
 
 log = logging.getLogger("chatserver.catalog")
 
 COMMUNITIES = "chat:communities"
 ROOMS = "chat:rooms"
-
-
-class CatalogError(ValueError):
-    pass
 
 
 class RedisCatalog:
@@ -150,3 +147,6 @@ class RedisCatalog:
             if await self.put_room(lobby, create_only=True):
                 created.append("room demo:lobby")
         return created
+
+
+__all__ = ["CatalogError", "RedisCatalog"]

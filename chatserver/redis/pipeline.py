@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections import deque
 
+from chatserver.redis.connect import handshake, open_connection
 from chatserver.redis.resp import RespError, RespReader, encode_command
 from chatserver.redis.urls import RedisAddress
 
@@ -127,23 +127,10 @@ class CommandPipeline:
                 self._opening = None
 
     async def _open(self) -> _Protocol:
-        loop = asyncio.get_running_loop()
-        a = self.address
-        if a.path:
-            connect = loop.create_unix_connection(_Protocol, a.path)
-        else:
-            ctx = ssl.create_default_context() if a.tls else None
-            connect = loop.create_connection(_Protocol, a.host, a.port, ssl=ctx)
-        _, proto = await asyncio.wait_for(connect, CONNECT_TIMEOUT)
+        proto = await asyncio.wait_for(open_connection(self.address, _Protocol), CONNECT_TIMEOUT)
         try:
-            handshake = []
-            if a.password:
-                auth = ["AUTH", a.username, a.password] if a.username else ["AUTH", a.password]
-                handshake.append(proto.send(encode_command(*auth)))
-            if a.db:
-                handshake.append(proto.send(encode_command("SELECT", a.db)))
-            handshake.append(proto.send(encode_command("CLIENT", "SETNAME", self.name)))
-            for reply in await asyncio.wait_for(asyncio.gather(*handshake), CONNECT_TIMEOUT):
+            replies = [proto.send(encode_command(*args)) for args in handshake(self.address, self.name)]
+            for reply in await asyncio.wait_for(asyncio.gather(*replies), CONNECT_TIMEOUT):
                 if isinstance(reply, RespError):
                     raise reply
         except BaseException:

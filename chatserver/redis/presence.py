@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 import redis.asyncio as aioredis
 
+from chatserver.engine import ApplyResult, JoinOp, PresenceOp, ReadResult, RoomRef
 from chatserver.publication import KIND_JOIN, KIND_LEAVE
 from chatserver.redis.broker import load_lua, pubsub_channel
 from presence.model import Counts, MemberFlags, OnlineMember
@@ -53,47 +53,6 @@ def _prefix(kind: str) -> bytes:
 
 JOIN_PREFIX = _prefix(KIND_JOIN)
 LEAVE_PREFIX = _prefix(KIND_LEAVE)
-
-
-@dataclass(frozen=True, slots=True)
-class RoomRef:
-    """One room as a presence call needs it (settings read at call time)."""
-
-    channel: str
-    join_leave: bool
-    threshold: int
-
-
-@dataclass(frozen=True, slots=True)
-class JoinOp:
-    client: str
-    user: str
-    member: bytes  # flags digit + msgpack {n: name, r: role}
-    entry: bytes  # msgpack client info
-
-
-@dataclass(frozen=True, slots=True)
-class LeaveOp:
-    client: str
-    user: str
-
-
-PresenceOp = JoinOp | LeaveOp
-
-
-@dataclass(frozen=True, slots=True)
-class ApplyResult:
-    lost: bool  # this node had no live presence in the room before the call
-    due: bool  # the caller must publish a count event soon
-    published: int  # join/leave messages published by the call
-    counts: Counts
-
-
-@dataclass(frozen=True, slots=True)
-class ReadResult:
-    due: bool
-    published: int
-    counts: Counts
 
 
 def pack_member(flags: MemberFlags, name: str, role: str) -> bytes:

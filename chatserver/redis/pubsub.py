@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 from collections import deque
 from collections.abc import Callable
 
+from chatserver.redis.connect import handshake, open_connection
 from chatserver.redis.resp import RespError, RespReader
 from chatserver.redis.resp import encode_command as _encode_command
 from chatserver.redis.urls import RedisAddress
@@ -104,18 +104,9 @@ class PubSub:
         return frozenset(self._channels)
 
     async def _open(self) -> _Protocol:
-        loop = asyncio.get_running_loop()
-        a = self.address
-        if a.path:
-            _, proto = await loop.create_unix_connection(lambda: _Protocol(self), a.path)
-        else:
-            ctx = ssl.create_default_context() if a.tls else None
-            _, proto = await loop.create_connection(
-                lambda: _Protocol(self), a.host, a.port, ssl=ctx
-            )
-        return proto
+        return await open_connection(self.address, lambda: _Protocol(self))
 
-    async def _command(self, proto: _Protocol, *args: bytes | str) -> object:
+    async def _command(self, proto: _Protocol, *args: bytes | str | int) -> object:
         fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         self._handshake.append(fut)
         assert proto.transport is not None
@@ -135,11 +126,8 @@ class PubSub:
                 await asyncio.sleep(self.reconnect_delay)
                 continue
             try:
-                a = self.address
-                if a.password:
-                    args = ["AUTH", a.username, a.password] if a.username else ["AUTH", a.password]
+                for args in handshake(self.address, "chatserver-pubsub"):
                     await self._command(proto, *args)
-                await self._command(proto, "CLIENT", "SETNAME", "chatserver-pubsub")
             except (TimeoutError, RespError, OSError) as exc:
                 log.error("pub/sub handshake failed: %s", exc)
                 if proto.transport:

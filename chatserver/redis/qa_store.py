@@ -23,15 +23,15 @@ from typing import Any
 import msgpack
 import redis.asyncio as aioredis
 
-from chatserver.qa.records import pack_question, pack_session, unpack_question, unpack_session
+from chatserver.engine import HistoryOptions
 from chatserver.redis.broker import (
-    HistoryOptions,
     load_lua,
     meta_key,
     new_epoch,
     pubsub_channel,
     stream_key,
 )
+from chatserver.redis.qa_records import pack_question, pack_session, unpack_question, unpack_session
 from rooms.qa.model import Board, Question, Session
 
 

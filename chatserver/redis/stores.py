@@ -1,0 +1,25 @@
+"""The engine's stores for extensions, made on request: an extension asks for its store and
+never sees the Redis client (``ExtensionContext.stores``, built by ``chatserver.app``)."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from chatserver.engine import Commands, HistoryOptions
+from chatserver.redis.moderation_store import RedisHoldStore, RedisModerationStore
+from chatserver.redis.qa_store import RedisQaStore
+
+
+class RedisStores:
+    def __init__(self, client: aioredis.Redis, commands: Commands) -> None:
+        self._redis = client
+        self._commands = commands
+
+    def moderation(self) -> RedisModerationStore:
+        return RedisModerationStore(self._redis, self._commands)
+
+    def holds(self) -> RedisHoldStore:
+        return RedisHoldStore(self._redis, self._commands)
+
+    def qa(self, board_history: HistoryOptions, retention: int) -> RedisQaStore:
+        return RedisQaStore(self._redis, board_history, retention)
