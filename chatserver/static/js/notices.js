@@ -156,7 +156,7 @@ export class CrisisPanel {
     this.shownAt = Date.now();
     this.data = data;
     this.holdId = data.id || null;
-    this.state = data.id ? "waiting" : "refused";
+    this.state = data.id ? "waiting" : data.message_id ? "posted" : "refused";
     this.collapsed = false;
     this.render();
     this.section.hidden = false;
@@ -217,7 +217,7 @@ export class CrisisPanel {
         ),
         // Waiting: the server's words say so. Once a moderator decided (or time ran out), a
         // line says what happened instead, and the resources stay.
-        ...(this.state === "waiting" || this.state === "refused"
+        ...(["waiting", "refused", "posted"].includes(this.state)
           ? [h("p", {}, data.message || t("crisis.default_message"))]
           : [this._stateLine(), h("p", {}, t("crisis.still_there"))]),
         h(
