@@ -403,6 +403,40 @@ async def test_a_reply_quotes_what_it_answers(site, person):
     await expect(messages(cat).locator(".msg", has_text="warm shower").locator(".msg-quote")).to_contain_text("Ann: Does anyone")
 
 
+async def test_support_reactions_are_live_counted_once_and_come_back_with_history(site, person):
+    community, _ = room(site)
+    ann = await person("Ann", community)
+    ben = await person("Ben", community, viewport=PHONE)
+    cat = await person("Cat", community)
+    await send(ann, "Three months without a relapse today.")
+    for page in (ben, cat):
+        await expect(messages(page)).to_contain_text("without a relapse")
+    await message_menu(ben, "without a relapse", "React: ♥ Heart")
+    await message_menu(cat, "without a relapse", "React: ♥ Heart")
+    await message_menu(cat, "without a relapse", "React: Same here")
+    for page in (ann, ben, cat):
+        reactions = messages(page).locator(".msg", has_text="without a relapse").get_by_role("group", name="Reactions")
+        await expect(reactions.get_by_role("button", name="Heart: 2 reactions")).to_be_visible()
+        await expect(reactions.get_by_role("button", name="Same here: 1 reaction")).to_be_visible()
+    ben_heart = messages(ben).get_by_role("button", name="Heart: 2 reactions")
+    await expect(ben_heart).to_have_attribute("aria-pressed", "true")
+    await expect(messages(ann).get_by_role("button", name="Heart: 2 reactions")).to_have_attribute("aria-pressed", "false")
+    # One each: the menu's Heart again takes nothing further; the button takes it back.
+    await ben_heart.click()
+    for page in (ann, cat):
+        await expect(messages(page).get_by_role("button", name="Heart: 1 reaction")).to_be_visible()
+    await expect(messages(ben).get_by_role("button", name="Heart: 1 reaction")).to_have_attribute("aria-pressed", "false")
+    # Ann adds a hug from the keyboard: her own reaction shows pressed.
+    await message_menu(ann, "without a relapse", "React: Hug")
+    await expect(messages(ann).get_by_role("button", name="Hug: 1 reaction")).to_have_attribute("aria-pressed", "true")
+    # Someone arriving later gets the counts with history, at both widths.
+    dee = await person("Dee", community, viewport=PHONE)
+    for viewport in (PHONE, DESKTOP):
+        await dee.set_viewport_size(viewport)
+        group = messages(dee).locator(".msg", has_text="without a relapse").get_by_role("group", name="Reactions")
+        await expect(group.get_by_role("button")).to_have_text(["♥ 1", "Hug 1", "Same here 1"])
+
+
 async def test_unread_marker_and_new_messages_jump_while_scrolled_up_and_links_open_safely(site, person):
     community, channel = room(site)
     moderation(site, community, {"hooks": {"flood": {"rate": 500}}})

@@ -422,7 +422,8 @@ export class ChatView extends EventTarget {
   async react(message, reaction) {
     const on = !this.log.mine(message.id, reaction);
     try {
-      const result = await this.conn.rpc("chat.react", { channel: this.channel, id: message.id, reaction, on });
+      const offset = this.log.offsetOf(message.id);
+      const result = await this.conn.rpc("chat.react", { channel: this.channel, id: message.id, offset, reaction, on });
       this.log.setMine(message.id, reaction, result.on, result.counts);
       announce(t(result.on ? "reactions.added" : "reactions.removed", { what: t(`reactions.name.${reaction}`) }));
     } catch (error) {

@@ -294,14 +294,15 @@ export class MessageLog {
 
   /** A message.reactions event: the new counts for one message (live or from history). */
   _reacted(data) {
-    const entry = this.reactions.get(data.id) || { counts: {}, mine: new Set() };
+    const id = data.message_id;
+    const entry = this.reactions.get(id) || { counts: {}, mine: new Set() };
     entry.counts = { ...(data.counts || {}) };
     if (data.user === this.me && data.reaction) {
       if (data.on) entry.mine.add(data.reaction);
       else entry.mine.delete(data.reaction);
     }
-    this.reactions.set(data.id, entry);
-    this._renderReactions(data.id);
+    this.reactions.set(id, entry);
+    this._renderReactions(id);
   }
 
   /** My own reaction, as the server answered it (before or after its event arrives). */
@@ -359,6 +360,11 @@ export class MessageLog {
     element.className = "msg msg-gone";
     this.byId.delete(id);
     this.gone.set(id, element);
+  }
+
+  /** The offset a message on screen was published at (0 when unknown). */
+  offsetOf(id) {
+    return Number(this.byId.get(id)?.dataset.offset || 0);
   }
 
   /** A message on screen by id (for replies, actions and tests). */
