@@ -31,6 +31,7 @@ SMALL_PHONE = {"width": 320, "height": 812}
 
 @dataclass
 class Scene:
+    community: str
     newcomer: object  # the sign-in page
     ann: object  # a member shown crisis resources
     ben: object  # a member who reported a message and asked a question
@@ -129,7 +130,7 @@ async def scene(browser, web):
     await screening.locator(".item", has_text="short nap").get_by_role("button", name="Publish").click()
     await expect(ben.locator("article.question")).to_have_count(1)
     await show_tab(ben, "Chat")
-    yield Scene(newcomer=newcomer, ann=ann, ben=ben, mo=mo, hal=hal)
+    yield Scene(community=community, newcomer=newcomer, ann=ann, ben=ben, mo=mo, hal=hal)
     for context in contexts:
         await context.close()
 
@@ -442,3 +443,53 @@ async def test_screen_readers_get_a_list_of_messages_inside_the_log(scene):
     assert len(lists) == 1
     items = [node for node in descendants(lists[0]) if role(node) == "listitem"]
     assert len(items) == await messages(page).locator(".msg").count() >= 2
+
+
+async def test_axe_and_reflow_in_the_states_of_issue_15(scene):
+    """The crisis panel folded to its banner; a reply being written, a message with support
+    reactions, the jump to new messages and a muted member's banner with the disabled box;
+    the reject dialog with reason presets after picking a member by name; the sign-in page
+    in Spanish. Each at 1280x860 and 375x812, light and dark; reflow at 320 and 375 px."""
+    ann, ben, mo, newcomer = scene.ann, scene.ben, scene.mo, scene.newcomer
+    await show_tab(ann, "Chat")
+    await ann.get_by_role("alert").get_by_role("button", name="Make smaller").click()
+    await expect(ann.get_by_role("alert")).to_contain_text("Support is here")
+    await show_tab(ben, "Chat")
+    item = messages(ben).locator(".msg", has_text="Evening all")
+    await item.locator("summary").click()
+    await item.get_by_role("button", name="React: ♥ Heart").click()
+    await expect(item.get_by_role("button", name="Heart: 1 reaction")).to_be_visible()
+    await item.locator("summary").click()
+    await item.get_by_role("button", name="Reply").click()
+    await expect(ben.locator("#reply-preview")).to_contain_text("Replying to Ann")
+    await ben.evaluate("() => { const b = document.getElementById('jump-new'); b.textContent = '2 new messages ↓'; b.hidden = false; }")
+    await mo.evaluate("(c) => window.chatApp.conn.rpc('mod.mute', {community: c, user: 'dev-ben', duration: 600})", scene.community)
+    await expect(ben.locator("#mute-banner")).to_be_visible()
+    await show_tab(mo, "Moderation (2)")
+    await mo.get_by_label("Find a member by name").fill("an")
+    await mo.get_by_label("Member", exact=True).select_option(label="Ann")
+    await mo.locator(".item", has_text="I can't go on").get_by_role("button", name="Reject…").click()
+    await expect(mo.get_by_role("dialog")).to_be_visible()
+    await newcomer.get_by_label("Language").select_option("es")
+    await expect(newcomer.get_by_role("button", name="Entrar")).to_be_visible()
+
+    pages = {"crisis banner": ann, "reply, reactions, jump, muted": ben, "reject presets": mo, "sign-in in Spanish": newcomer}
+    failing: list[str] = []
+    for viewport in (DESKTOP, PHONE):
+        for scheme in ("light", "dark"):
+            for name, page in pages.items():
+                await page.set_viewport_size(viewport)
+                await page.emulate_media(color_scheme=scheme)
+                failing += await axe_audit(page, f"{name}, {viewport['width']}x{viewport['height']} {scheme}")
+    problems: list[str] = []
+    for viewport in (SMALL_PHONE, PHONE):
+        for name, page in pages.items():
+            await page.set_viewport_size(viewport)
+            problems += await reflow_problems(page, f"{name}, {viewport['width']} px")
+    await mo.keyboard.press("Escape")
+    await newcomer.get_by_label("Idioma").select_option("en")
+    for page in pages.values():
+        await page.emulate_media(color_scheme="light")
+        await page.set_viewport_size(DESKTOP)
+    assert failing == [], "\n".join(failing)
+    assert problems == [], "\n".join(problems)

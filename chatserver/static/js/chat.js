@@ -10,7 +10,8 @@ import { OwnMessages, CrisisPanel, handleNotice } from "./notices.js";
 import { MembersPanel, peopleFromPresence } from "./members.js";
 import { ask } from "./dialogs.js";
 
-const HISTORY_ON_ENTRY = 50;
+// Publications, not only messages: reaction and deletion events take places in history too.
+const HISTORY_ON_ENTRY = 100;
 const PRESENCE_REFRESH_MS = 15000;
 // Errors worth retrying with the same client_msg_id (the server dedupes the retry).
 const RETRYABLE = new Set([0, 1, 2, 3, 100, 111]);
