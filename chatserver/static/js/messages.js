@@ -63,9 +63,18 @@ export class MessageLog {
     this.reactions = new Map(); // message id -> {counts: {kind: n}, mine: Set(kind)}
     this.unread = []; // elements that arrived while the reader was scrolled up
     this.empty = h("li", { class: "msg-empty" }, t("messages.empty"));
+    this.atBottom = true;
     this.scroller.addEventListener("scroll", () => {
-      if (this._nearBottom()) this._clearUnread(false);
+      this.atBottom = this._nearBottom();
+      if (this.atBottom) this._clearUnread(false);
     });
+    // When the layout changes (a panel opens beside or above, the window turns), a reader who
+    // was at the newest message stays there.
+    if (typeof ResizeObserver === "function") {
+      new ResizeObserver(() => {
+        if (this.atBottom) this.scrollToEnd();
+      }).observe(this.scroller);
+    }
     this.jump?.addEventListener("click", () => this.jumpToNew());
     this.reset();
   }
@@ -118,7 +127,7 @@ export class MessageLog {
   }
 
   _insert(offset, element, live = false) {
-    const atBottom = this._nearBottom();
+    const atBottom = this.atBottom || this._nearBottom();
     this.empty.remove();
     if (offset) this.byOffset.set(offset, element);
     element.dataset.offset = String(offset);
@@ -149,6 +158,7 @@ export class MessageLog {
 
   scrollToEnd() {
     this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.atBottom = true;
   }
 
   // ------------------------------------------------------------------ unread
@@ -345,6 +355,7 @@ export class MessageLog {
       }),
     );
     box.hidden = !shown.length;
+    if (this.atBottom) this.scrollToEnd();
     if (hadFocus) focusFirst(box.querySelector(`[data-reaction="${hadFocus}"]`), element.querySelector("summary"), element);
   }
 
