@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chatserver.channels import ChannelResolver, ChannelSpec
@@ -27,6 +28,7 @@ from rooms.reactions import (
     RATE,
     WINDOW,
     InvalidReaction,
+    ReactionRequest,
     counts_view,
     parse_request,
     reaction_event,
@@ -38,6 +40,18 @@ CHANGED, UNCHANGED, NO_MESSAGE, TOO_MANY = 1, 0, -1, -2
 REFUSALS = {"muted": (codes.MUTED, "muted: reactions wait until the mute ends"), "banned": (codes.BANNED, "banned from this community")}
 
 
+@dataclass(frozen=True, slots=True)
+class ReactionChange:
+    """One member's change, for the store: the request, who, and the event's JSON up to its
+    counts (``...,"counts":``), which the store completes with the new counts."""
+
+    channel: str
+    request: ReactionRequest
+    user: str
+    event_head: bytes
+    time_ms: int
+
+
 class Reacted(Protocol):
     status: int
     counts: dict[str, int]
@@ -46,20 +60,7 @@ class Reacted(Protocol):
 
 
 class ReactionStore(Protocol):
-    async def react(
-        self,
-        channel: str,
-        *,
-        offset: int,
-        message_id: str,
-        user: str,
-        reaction: str,
-        on: bool,
-        event_head: bytes,
-        time_ms: int,
-        history: HistoryOptions,
-        rate: tuple[int, int],
-    ) -> Reacted: ...
+    async def react(self, change: ReactionChange, history: HistoryOptions, rate: tuple[int, int]) -> Reacted: ...
 
 
 class ReactionService:
@@ -83,18 +84,8 @@ class ReactionService:
         user = conn.identity.member.user
         now_ms = int(time.time() * 1000)
         event = json_dumps(reaction_event(request, user, now_ms))
-        result = await self.store.react(
-            spec.name,
-            offset=request.offset,
-            message_id=request.message_id,
-            user=user,
-            reaction=request.reaction,
-            on=request.on,
-            event_head=event[:-1] + b',"counts":',
-            time_ms=now_ms,
-            history=spec.history,
-            rate=self.rate,
-        )
+        change = ReactionChange(spec.name, request, user, event[:-1] + b',"counts":', now_ms)
+        result = await self.store.react(change, spec.history, self.rate)
         if result.status == NO_MESSAGE:
             raise ReplyError(codes.BAD_REQUEST, "bad request: no such message at that offset (removed, or too old)")
         if result.status == TOO_MANY:

@@ -11,7 +11,8 @@ import msgpack
 import redis.asyncio as aioredis
 
 from chatserver.engine import HistoryOptions
-from chatserver.redis.broker import load_lua, meta_key, new_epoch, pubsub_channel, stream_key
+from chatserver.reactions import ReactionChange
+from chatserver.redis.broker import append_args, load_lua, meta_key, stream_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,47 +28,31 @@ class RedisReactionStore:
         self.redis = client
         self._react = client.register_script(load_lua("stream_lib.lua") + "\n" + load_lua("react.lua"))
 
-    async def react(
-        self,
-        channel: str,
-        *,
-        offset: int,
-        message_id: str,
-        user: str,
-        reaction: str,
-        on: bool,
-        event_head: bytes,
-        time_ms: int,
-        history: HistoryOptions,
-        rate: tuple[int, int],
-    ) -> ReactResult:
-        """Give (``on``) or take back ``reaction``; ``event_head`` is the event's JSON up to
-        its counts (``...,"counts":``), which the script completes with the new counts."""
+    async def react(self, change: ReactionChange, history: HistoryOptions, rate: tuple[int, int]) -> ReactResult:
+        """Give or take back the reaction; the script completes ``change.event_head`` with the
+        message's new counts and appends the event to the room's stream."""
+        channel, request = change.channel, change.request
         tag = f"chat:{{{channel}}}"
-        prefix = b"\x83" + msgpack.packb({"k": "pub", "tm": time_ms}, use_bin_type=True)[1:] + msgpack.packb("d")
+        prefix = b"\x83" + msgpack.packb({"k": "pub", "tm": change.time_ms}, use_bin_type=True)[1:] + msgpack.packb("d")
         status, flat, event_offset, retry_ms = await self._react(
             keys=[
                 stream_key(channel),
                 meta_key(channel),
-                f"{tag}:r:{message_id}",
-                f"{tag}:rc:{message_id}",
-                f"{tag}:rr:{user}",
+                f"{tag}:r:{request.message_id}",
+                f"{tag}:rc:{request.message_id}",
+                f"{tag}:rr:{change.user}",
             ],
             args=[
-                offset,
-                message_id,
-                user,
-                reaction,
-                "1" if on else "0",
+                request.offset,
+                request.message_id,
+                change.user,
+                request.reaction,
+                "1" if request.on else "0",
                 rate[0],
                 rate[1],
                 prefix,
-                event_head,
-                max(history.size, 1),
-                history.ttl,
-                max(history.meta_ttl, history.ttl),
-                new_epoch(),
-                pubsub_channel(channel),
+                change.event_head,
+                *append_args(channel, history),
             ],
         )
         counts = {_s(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}

@@ -109,6 +109,16 @@ async def inside_window(page, locator, what: str) -> None:
     assert b["x"] + b["width"] <= v["width"] + 0.5 and b["y"] + b["height"] <= v["height"] + 0.5, (what, b, v)
 
 
+async def live_session(host, title: str, pages) -> None:
+    """Every page on the Q&A tab; ``host`` creates and starts a session called ``title``."""
+    for page in pages:
+        await page.get_by_role("tab", name="Q&A").click()
+    await host.get_by_role("button", name="New session…").click()
+    await host.get_by_role("dialog").get_by_label("Title").fill(title)
+    await host.get_by_role("dialog").get_by_role("button", name="Create").click()
+    await host.get_by_role("button", name="Start session").click()
+
+
 async def message_menu(page, text: str, action: str) -> None:
     item = messages(page).locator(".msg", has_text=text)
     await item.locator("summary").click()
@@ -217,12 +227,7 @@ async def test_waiting_to_be_screened_goes_when_the_question_is_published_or_dis
     host = await person("Dr Hal", community, "host")
     ann = await person("Ann", community)
     ben = await person("Ben", community, viewport=PHONE)
-    for page in (host, ann, ben):
-        await page.get_by_role("tab", name="Q&A").click()
-    await host.get_by_role("button", name="New session…").click()
-    await host.get_by_role("dialog").get_by_label("Title").fill("Sleep")
-    await host.get_by_role("dialog").get_by_role("button", name="Create").click()
-    await host.get_by_role("button", name="Start session").click()
+    await live_session(host, "Sleep", (host, ann, ben))
 
     for page, text in ((ann, "Do naps help?"), (ben, "Is coffee after noon a bad idea?")):
         await expect(page.get_by_label("Your question")).to_be_visible()
@@ -307,12 +312,7 @@ async def test_only_hosts_of_the_session_and_moderators_are_offered_end_session(
     hal = await person("Dr Hal", community, "host")
     dee = await person("Dr Dee", community, "host", viewport=PHONE)
     mo = await person("Mo", community, "moderator", viewport=PHONE)
-    for page in (hal, dee, mo):
-        await page.get_by_role("tab", name="Q&A").click()
-    await hal.get_by_role("button", name="New session…").click()
-    await hal.get_by_role("dialog").get_by_label("Title").fill("Pain relief")
-    await hal.get_by_role("dialog").get_by_role("button", name="Create").click()
-    await hal.get_by_role("button", name="Start session").click()
+    await live_session(hal, "Pain relief", (hal, dee, mo))
     for page in (hal, dee, mo):
         await expect(page.get_by_role("heading", name="Pain relief")).to_contain_text("Live now")
     await expect(hal.get_by_role("button", name="End session")).to_be_visible()
