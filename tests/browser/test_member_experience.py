@@ -14,7 +14,9 @@
   each, recovered with history), an unread marker and a "new messages" jump, links that
   open safely;
 - translation: each view in Spanish and in English, no untranslated key, no English left in
-  the Spanish page.
+  the Spanish page;
+- by keyboard: reply, react and take it back, fold and close the crisis panel, focus never
+  lost.
 
 One server (development mode, mutes from 1 s so a mute can end within the test) and the
 session's browser serve them all.
@@ -577,3 +579,55 @@ async def test_every_view_renders_in_spanish_and_english_with_no_untranslated_ke
     await expect(ann.get_by_role("tab", name="Chat")).to_be_visible()
     await expect(mo.get_by_role("tab", name="Moderation (2)")).to_be_visible()
     assert problems == [], "\n".join(problems)
+
+
+async def test_reply_react_and_fold_the_crisis_panel_by_keyboard(site, person):
+    community, _ = room(site)
+    ann = await person("Ann", community)
+    ben = await person("Ben", community, viewport=PHONE)
+    await send(ann, "Anyone else up early?")
+    await expect(messages(ben)).to_contain_text("up early")
+    menu = messages(ben).get_by_label("Actions for Ann's message")
+    # Reply: the menu from the keyboard, Reply, and focus is in the box with the quote above.
+    await menu.focus()
+    await ben.keyboard.press("Enter")
+    await ben.keyboard.press("Tab")
+    await expect(ben.get_by_role("button", name="Reply")).to_be_focused()
+    await ben.keyboard.press("Enter")
+    await expect(message_box(ben)).to_be_focused()
+    await expect(ben.locator("#reply-preview")).to_contain_text("Replying to Ann")
+    await ben.keyboard.type("Me, since five.")
+    await ben.keyboard.press("Enter")
+    await expect(messages(ben).locator(".msg", has_text="since five").locator(".msg-quote")).to_contain_text("Ann: Anyone else up early?")
+    # React: Tab to the hug in the menu; focus returns to the menu's button; the reaction's own
+    # button takes it back with Enter and focus is never lost to <body>.
+    await menu.focus()
+    await ben.keyboard.press("Enter")
+    for _ in range(3):
+        await ben.keyboard.press("Tab")
+    await expect(ben.get_by_role("button", name="React: Hug")).to_be_focused()
+    await ben.keyboard.press("Enter")
+    await expect(menu).to_be_focused()
+    hug = messages(ben).get_by_role("button", name="Hug: 1 reaction")
+    await expect(hug).to_have_attribute("aria-pressed", "true")
+    await hug.focus()
+    await ben.keyboard.press("Enter")
+    await expect(messages(ann).locator(".reactions button")).to_have_count(0)
+    await expect(menu).to_be_focused()
+    # The crisis panel: its heading has focus; Tab reaches "Make smaller"; folded, focus is
+    # on "Show all support"; Enter unfolds it and focus returns to "Make smaller".
+    await send(ben, CRISIS)
+    panel = ben.get_by_role("alert")
+    await expect(panel.get_by_role("heading")).to_be_focused()
+    await ben.keyboard.press("Tab")
+    await expect(panel.get_by_role("button", name="Make smaller")).to_be_focused()
+    await ben.keyboard.press("Enter")
+    await expect(panel.get_by_role("button", name="Show all support")).to_be_focused()
+    await expect(panel.get_by_role("button", name="Show all support")).to_have_attribute("aria-expanded", "false")
+    await ben.keyboard.press("Enter")
+    await expect(panel.get_by_role("button", name="Make smaller")).to_be_focused()
+    await ben.keyboard.press("Tab")
+    await expect(panel.get_by_role("button", name="Close")).to_be_focused()
+    await ben.keyboard.press("Enter")
+    await expect(panel).to_have_count(0)
+    await expect(message_box(ben)).to_be_focused()
