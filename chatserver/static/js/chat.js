@@ -85,6 +85,7 @@ export class ChatView extends EventTarget {
       return;
     }
     this.renderRooms();
+    this.checkMuted();
     if (!this.rooms.length) {
       this.setRoomStatus(t("chat.no_rooms"));
       return;
@@ -250,6 +251,7 @@ export class ChatView extends EventTarget {
     if (status.state === "disconnected") this.setRoomStatus(status.text, "warn");
     // While the connection is down the list of who is here is not live, and I am not in it.
     this.members.setOffline(status.state !== "connected");
+    if (status.state === "connected" && this.rooms.length) this.checkMuted(); // back after a drop
   }
 
   setRoomStatus(text, tone = "info", clearAfter = 0) {
@@ -433,6 +435,16 @@ export class ChatView extends EventTarget {
   }
 
   // ------------------------------------------------------------------ muted
+
+  /** Am I muted now (a page opened, or reconnected, after the notice)? chat.sanctions says. */
+  async checkMuted() {
+    try {
+      const { muted } = await this.conn.rpc("chat.sanctions", { community: this.session.community });
+      this.setMuted(muted ? muted.until : false);
+    } catch {
+      // a server without the moderation extension: a send says so (1002) if it comes to that
+    }
+  }
 
   /** Muted until `until` (ISO time or ms), until lifted (null), or not muted (false). */
   setMuted(until) {
