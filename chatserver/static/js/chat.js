@@ -272,7 +272,7 @@ export class ChatView extends EventTarget {
       if (sub !== this.sub) return;
       const people = answer.members.map((m) => ({ ...m, me: m.user === this.session.user }));
       this.members.render(people, answer);
-      this.dispatchEvent(new CustomEvent("people", { detail: people.map((p) => ({ ...p, online: true })) }));
+      this.dispatchEvent(new CustomEvent("people", { detail: people }));
     } catch (error) {
       if (error.code !== 104) {
         console.info("members online unavailable:", error.message);

@@ -13,25 +13,25 @@ export class Directory {
   constructor(community, me) {
     this.key = `chatserver.seen.${community}`;
     this.me = me;
-    this.people = new Map(); // user -> {user, name, role, seen, online}
+    this.people = new Map(); // user -> {user, name, role, seen}
     try {
       for (const p of JSON.parse(localStorage.getItem(this.key) || "[]")) {
-        if (p.user && p.name && Date.now() - (p.seen || 0) < KEEP_MS) this.people.set(p.user, { ...p, online: false });
+        if (p.user && p.name && Date.now() - (p.seen || 0) < KEEP_MS) this.people.set(p.user, p);
       }
     } catch {
       // a damaged entry is forgotten
     }
   }
 
-  /** Add people ({user, name, role?, online?}); true when the list changed. */
+  /** Add people ({user, name, role?}); true when the list changed. */
   add(people) {
     let changed = false;
     const now = Date.now();
     for (const p of people || []) {
       if (!p || !p.user || !p.name || p.user === this.me || p.user === "system") continue;
       const known = this.people.get(p.user);
-      if (!known || known.name !== p.name || (p.online && !known.online)) changed = true;
-      this.people.set(p.user, { user: p.user, name: p.name, role: p.role || known?.role || "member", seen: now, online: !!p.online || !!known?.online });
+      if (!known || known.name !== p.name) changed = true;
+      this.people.set(p.user, { user: p.user, name: p.name, role: p.role || known?.role || "member", seen: now });
     }
     if (changed) this._save();
     return changed;
@@ -40,7 +40,7 @@ export class Directory {
   _save() {
     const newest = [...this.people.values()].sort((a, b) => b.seen - a.seen).slice(0, KEEP);
     try {
-      localStorage.setItem(this.key, JSON.stringify(newest.map(({ online, ...rest }) => rest)));
+      localStorage.setItem(this.key, JSON.stringify(newest));
     } catch {
       // storage full or off: the list lives for this page only
     }

@@ -172,7 +172,7 @@ export class ModerationConsole {
     for (const room of (this.chat.rooms || []).slice(0, 20)) {
       try {
         const answer = await this.conn.rpc("presence.members", { channel: room.channel, limit: 200 });
-        this.directory.add(answer.members.map((m) => ({ ...m, online: true })));
+        this.directory.add(answer.members);
       } catch {
         // a room without presence: its members are seen when they post
       }
