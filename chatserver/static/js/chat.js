@@ -471,8 +471,11 @@ export class ChatView extends EventTarget {
     const muted = !!this.muted;
     if (muted) {
       const until = this.muted.until;
-      const when = until ? (until - Date.now() < 20 * 3600 * 1000 ? formatTime(until) : formatDateTime(until)) : "";
-      banner.textContent = until ? t("mute.banner_until", { when }) : t("mute.banner_lifted");
+      // Today: the time ("until 10:42"); later: the date too.
+      const soon = until && until - Date.now() < 20 * 3600 * 1000;
+      banner.textContent = !until
+        ? t("mute.banner_lifted")
+        : t(soon ? "mute.banner_until" : "mute.banner_until_date", { when: soon ? formatTime(until) : formatDateTime(until) });
     }
     banner.hidden = !muted;
     // aria-disabled and readonly, not disabled: a focused control that becomes disabled

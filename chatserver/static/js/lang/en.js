@@ -85,6 +85,7 @@ export default {
   "reply.to": "Replying to {name}:",
   "reply.cancel": "Cancel reply",
   "mute.banner_until": "A moderator muted you until {when}. You can read the room; the message box opens again then by itself.",
+  "mute.banner_until_date": "A moderator muted you until {when}. You can read the room; the message box opens again then by itself.",
   "mute.banner_lifted": "A moderator muted you until they lift it. You can still read the room.",
 
   "messages.empty": "No messages yet. Say hello when you are ready.",

@@ -85,6 +85,7 @@ export default {
   "reply.to": "Respondiendo a {name}:",
   "reply.cancel": "Cancelar respuesta",
   "mute.banner_until": "Un moderador te ha silenciado hasta las {when}. Puedes leer la sala; el cuadro de mensaje se abrirá solo entonces.",
+  "mute.banner_until_date": "Un moderador te ha silenciado hasta el {when}. Puedes leer la sala; el cuadro de mensaje se abrirá solo entonces.",
   "mute.banner_lifted": "Un moderador te ha silenciado hasta que lo levante. Puedes seguir leyendo la sala.",
 
   "messages.empty": "Todavía no hay mensajes. Saluda cuando quieras.",
