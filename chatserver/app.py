@@ -283,5 +283,5 @@ def create_app_from_env() -> Starlette:
     from chatserver import logs
 
     settings = Settings.from_json(os.environ["CHATSERVER_SETTINGS_JSON"])
-    logs.setup(settings.log_level, settings.log_format)
+    logs.setup(settings.log_level, settings.log_format, settings.access_log)
     return create_app(settings)

@@ -40,20 +40,78 @@ class Identity:
     channels: tuple[str, ...] = ()
 
 
+_EC_CURVE_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+
+
+def load_public_key(pem: str) -> tuple[Any, tuple[str, ...]]:
+    """Parse ``token_public_key`` (PEM) and return the key object and the algorithms its
+    type signs with (RSA: RS256; EC: ES256/ES384/ES512 by curve). ``ValueError`` with a
+    message naming the setting for anything else."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(pem.strip().encode())
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            "token_public_key is not a PEM public key (expected '-----BEGIN PUBLIC KEY-----' "
+            f"with an RSA or EC key): {exc}"
+        ) from None
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < 2048:
+            raise ValueError(f"token_public_key: an RSA key of {key.key_size} bits is too weak (at least 2048)")
+        return key, ("RS256",)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        alg = _EC_CURVE_ALGORITHMS.get(key.curve.name)
+        if alg is None:
+            raise ValueError(f"token_public_key: EC curve {key.curve.name} is not supported (use P-256, P-384 or P-521)")
+        return key, (alg,)
+    raise ValueError(f"token_public_key: a {type(key).__name__} is not supported (use an RSA or EC key)")
+
+
 class TokenVerifier:
-    def __init__(self, secret: str, algorithms: tuple[str, ...] = ("HS256",), public_key: str | None = None):
+    """Verifies tokens signed with the HS256 secret and/or the configured public key.
+
+    ``algorithms`` empty: derived from the keys (HS256 with a secret, the public key's own
+    algorithm with a public key). A token's ``alg`` picks the key: HMAC algorithms use the
+    secret, the others the public key.
+    """
+
+    def __init__(self, secret: str, algorithms: tuple[str, ...] = (), public_key: str | None = None):
         if not secret and not public_key:
             raise ValueError("a token secret or public key is required")
-        self._key = public_key or secret
-        self._algorithms = list(algorithms)
+        self._secret = secret
+        self._public: Any = None
+        derived: tuple[str, ...] = ("HS256",) if secret else ()
+        if public_key:
+            self._public, key_algorithms = load_public_key(public_key)
+            derived += key_algorithms
+        self._algorithms = list(algorithms) if algorithms else list(derived)
+
+    @property
+    def algorithms(self) -> list[str]:
+        return list(self._algorithms)
+
+    def _key_for(self, token: str) -> Any:
+        try:
+            alg = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError as exc:
+            raise TokenInvalid(str(exc)) from None
+        if alg not in self._algorithms:
+            raise TokenInvalid(f"token algorithm {alg!r} is not accepted (accepted: {', '.join(self._algorithms)})")
+        key = self._secret if str(alg).startswith("HS") else self._public
+        if not key:
+            raise TokenInvalid(f"no key configured for algorithm {alg!r}")
+        return key
 
     def _decode(self, token: str, now: float | None) -> dict[str, Any]:
         if not isinstance(token, str) or not token:
             raise TokenInvalid("token required")
+        key = self._key_for(token)
         try:
             claims = jwt.decode(
                 token,
-                self._key,
+                key,
                 algorithms=self._algorithms,
                 options={"verify_exp": False, "require": ["sub"]},
             )

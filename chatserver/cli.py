@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from chatserver import logs
-from chatserver.config import ConfigError, build_settings, resolve_secrets
+from chatserver.config import ConfigError, build_settings, read_dev_secret, resolve_secrets
 
 log = logging.getLogger("chatserver.cli")
 
@@ -34,7 +34,8 @@ examples:
 
 roles: member, host, moderator, admin. --ttl 0 makes a token that never expires.
 The token is signed with the secret in effect: CHATSERVER_SECRET, the config file's
-server.secret, or (development) the secret kept in the data dir.
+server.secret, or (development) the secret `chatserver run` keeps in the data dir
+(--data-dir, default ./chatserver-data). The command never creates a secret.
 """
 
 
@@ -94,6 +95,8 @@ def _settings(args: argparse.Namespace, overrides: dict[str, Any]) -> Any:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    """Sign with the secret in effect. Never writes anything: without a configured secret
+    it reads the development secret a ``chatserver run`` kept in the data dir."""
     from chatserver.auth import ROLES, make_token
 
     communities: dict[str, str] = {}
@@ -110,13 +113,23 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.ttl < 0:
         print("chatserver token: --ttl must be >= 0", file=sys.stderr)
         return 2
-    settings = _settings(args, {})
-    if not settings.secret:
-        print("chatserver token: no HS256 secret configured (tokens come from your platform)", file=sys.stderr)
+    settings = build_settings(args.config, {"data_dir": args.data_dir} if args.data_dir else {})
+    try:
+        secret, path = read_dev_secret(settings)
+    except FileNotFoundError:
+        where = settings.data_path / "dev-secret"
+        if settings.token_public_key:
+            hint = "this server takes RS/ES tokens signed by your platform (token_public_key)"
+        else:
+            hint = (
+                "pass the server's secret (CHATSERVER_SECRET or --config), or the data dir of a "
+                "development server (--data-dir DIR; `chatserver run` creates the secret there)"
+            )
+        print(f"chatserver token: no token secret: none configured and no {where}; {hint}", file=sys.stderr)
         return 2
     print(
         make_token(
-            settings.secret,
+            secret,
             args.user,
             name=args.name,
             communities=communities,
@@ -149,7 +162,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.no_demo:
         overrides["seed_demo"] = False
     settings = _settings(args, overrides)
-    logs.setup(settings.log_level, settings.log_format)
+    logs.setup(settings.log_level, settings.log_format, settings.access_log)
+    if settings.token_public_key:
+        from chatserver.auth import load_public_key
+
+        try:
+            load_public_key(settings.token_public_key)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     embedded = None
     if not settings.redis_url:
         embedded = EmbeddedValkey(settings.data_path)
@@ -165,14 +185,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         mode,
         settings.host,
         settings.port,
-        "embedded" if embedded else settings.redis_url,
+        "embedded" if embedded else redact_url(settings.redis_url),
         settings.workers,
         "" if settings.workers == 1 else "s",
     )
     if settings.dev:
         log.info("development secret and API key are in %s", settings.data_path)
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; turn that into an
-    # exception here so the embedded Valkey is stopped last and the exit code is 0.
+    # exception here so the embedded Valkey is stopped last and the exit code is 0. The
+    # embedded Valkey runs in its own session, so a terminal's Ctrl+C (SIGINT to the whole
+    # foreground process group) reaches only this process and its workers.
     def _stop(signum: int, frame: Any) -> None:
         raise _Stopped(signum)
 
@@ -191,7 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             port=settings.port,
             workers=settings.workers,
             loop=loop,
-            http="httptools",
+            http="chatserver.http_protocol:ChatHttpProtocol",
             ws="chatserver.ws_protocol:ChatWebSocketProtocol",
             ws_max_size=settings.max_message_size,
             ws_per_message_deflate=settings.ws_compression,
@@ -199,16 +221,36 @@ def cmd_run(args: argparse.Namespace) -> int:
             ws_ping_timeout=None,
             lifespan="on",
             log_config=None,
-            access_log=False,
+            access_log=settings.access_log,
+            # X-Forwarded-For is believed only from trusted_proxies (uvicorn's default
+            # trusts 127.0.0.1, which would let any local client pick its address).
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies),
+            timeout_keep_alive=5,
             timeout_graceful_shutdown=10,
             backlog=4096,
         )
     except _Stopped:
         pass
     finally:
+        # A second Ctrl+C while the embedded Valkey stops would interrupt that: ignore it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def redact_url(url: str) -> str:
+    """A Redis URL without its password, for logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ Sections of the config file that belong to extensions (``[moderation]``, ``[pres
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import secrets
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "CHATSERVER_"
+MIN_KEY_BYTES = 32  # production refuses a shorter token secret or API key
+TOKEN_ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512")
 
 
 class ConfigError(ValueError):
@@ -31,7 +34,7 @@ class Settings:
     data_dir: str = "./chatserver-data"
     secret: str = ""  # HS256 secret for connection tokens; generated in dev mode if empty
     token_public_key: str = ""  # PEM for RS256/ES256 tokens (optional)
-    token_algorithms: list[str] = field(default_factory=lambda: ["HS256"])
+    token_algorithms: list[str] = field(default_factory=list)  # empty: from the key (HS256 for a secret)
     api_key: str = ""  # key for /api/...; generated in dev mode if empty
     dev: bool | None = None  # None: development mode iff the secret was generated
     seed_demo: bool = True  # an empty store starts with community "demo", room "lobby"
@@ -49,6 +52,12 @@ class Settings:
     max_errors_per_connection: int = 50  # then 3509
     command_rate: float = 50.0  # commands per second per connection (burst 2x), then 111
     ws_compression: bool = False  # permessage-deflate: saves bandwidth, costs CPU per frame
+    # connection limits (0: no limit)
+    max_connections: int = 20000  # open WebSocket connections per process
+    max_connections_per_ip: int = 200  # open WebSocket connections per client address
+    trusted_proxies: list[str] = field(default_factory=list)  # addresses/networks whose X-Forwarded-For is believed
+    header_timeout: float = 10.0  # seconds a client has to send its complete HTTP request head
+    access_log: bool = False  # log every HTTP request and WebSocket accept (uvicorn's access lines)
     # history
     history_meta_ttl: int = 30 * 24 * 3600
     history_max_limit: int = 1000  # max publications per history/recovery answer
@@ -213,38 +222,121 @@ def validate(s: Settings) -> None:
         raise ConfigError("presence_list_max must be at least 1")
     if s.typing_interval <= 0 or s.typing_expiry < s.typing_interval or s.typing_expiry > 60:
         raise ConfigError("typing_interval must be positive and typing_expiry between it and 60 seconds")
+    validate_limits(s)
+
+
+def validate_limits(s: Settings) -> None:
+    """Connection limits, header timeout, trusted proxies and the token algorithms."""
+    if s.max_connections < 0 or s.max_connections_per_ip < 0:
+        raise ConfigError("max_connections and max_connections_per_ip must be 0 (no limit) or more")
+    if not 0.5 <= s.header_timeout <= 300:
+        raise ConfigError("header_timeout must be between 0.5 and 300 seconds")
+    for entry in s.trusted_proxies:
+        try:
+            ipaddress.ip_network(str(entry), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"trusted_proxies: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+            ) from None
+    unknown = [a for a in s.token_algorithms if a not in TOKEN_ALGORITHMS]
+    if unknown:
+        raise ConfigError(
+            f"token_algorithms: unknown {', '.join(map(repr, unknown))}; use "
+            + ", ".join(TOKEN_ALGORITHMS)
+        )
 
 
 def _read_or_create(path: Path, nbytes: int) -> str:
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """The value kept in ``path``, created atomically if missing: the file appears complete
+    (written to a private temporary name, then hard-linked into place) and a concurrent
+    start that loses the race reads the winner's value."""
+    try:
+        return _read_kept(path)
+    except FileNotFoundError:
+        pass
+    make_private_dir(path.parent)
     value = secrets.token_urlsafe(nbytes)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return _read_kept(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return value
 
 
-def resolve_secrets(s: Settings) -> Settings:
-    """Fill in the token secret and API key; in development, generate and keep them in data_dir.
+def _read_kept(path: Path) -> str:
+    value = path.read_text().strip()
+    if not value:
+        raise ConfigError(f"{path} is empty: delete it to have a new one generated")
+    return value
 
-    Returns a copy with ``secret``, ``api_key`` and ``dev`` decided.
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) readable by this user only; tighten it if it exists
+    with group or other access (it holds secrets and the embedded Valkey's data)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        os.chmod(path, mode & 0o700)
+
+
+def read_dev_secret(s: Settings) -> tuple[str, Path]:
+    """The token secret in effect without creating anything: the configured one, else the
+    development secret kept in the data dir (``FileNotFoundError`` if there is none)."""
+    path = s.data_path / "dev-secret"
+    if s.secret:
+        return s.secret, path
+    return _read_kept(path), path
+
+
+def resolve_secrets(s: Settings) -> Settings:
+    """Decide the mode and fill in the token secret and API key.
+
+    Development mode (``dev`` auto) only when neither a token key (secret or public key)
+    nor an API key is configured: both are then generated and kept in data_dir. With only
+    one of them configured the server refuses to start (production needs both); production
+    refuses a secret or API key shorter than ``MIN_KEY_BYTES``. ``--dev`` forces
+    development mode (missing values generated). Returns a copy with ``secret``,
+    ``api_key`` and ``dev`` decided.
     """
-    generated = False
-    secret = s.secret
-    if not secret and not s.token_public_key:
-        if s.dev is False:
-            raise ConfigError(
-                "no token secret: set CHATSERVER_SECRET or server.secret in the config file "
-                "(production mode refuses to generate one)"
+    has_token_key = bool(s.secret or s.token_public_key)
+    dev = s.dev
+    if dev is None:
+        if has_token_key != bool(s.api_key):
+            have, missing = (
+                ("a token secret", "CHATSERVER_API_KEY (server.api_key)")
+                if has_token_key
+                else ("an API key", "CHATSERVER_SECRET (server.secret) or token_public_key")
             )
-        secret = _read_or_create(s.data_path / "dev-secret", 32)
-        generated = True
-    api_key = s.api_key
-    if not api_key:
-        if s.dev is False:
+            raise ConfigError(
+                f"{have} is configured but {missing} is not: production mode needs both. "
+                "For development mode configure neither (or pass --dev)."
+            )
+        dev = not has_token_key
+    secret, api_key = s.secret, s.api_key
+    if dev:
+        if not has_token_key:
+            secret = _read_or_create(s.data_path / "dev-secret", 32)
+        if not api_key:
+            api_key = _read_or_create(s.data_path / "dev-api-key", 24)
+    else:
+        if not has_token_key:
+            raise ConfigError(
+                "no token secret: set CHATSERVER_SECRET or server.secret (or token_public_key); "
+                "production mode refuses to generate one"
+            )
+        if not api_key:
             raise ConfigError("no API key: set CHATSERVER_API_KEY or server.api_key")
-        api_key = _read_or_create(s.data_path / "dev-api-key", 24)
-    dev = s.dev if s.dev is not None else generated
+        for what, value in (("CHATSERVER_SECRET (server.secret)", secret), ("CHATSERVER_API_KEY (server.api_key)", api_key)):
+            if value and len(value.encode()) < MIN_KEY_BYTES:
+                raise ConfigError(
+                    f"{what} is {len(value.encode())} bytes; production needs at least "
+                    f"{MIN_KEY_BYTES} (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                )
     return dataclasses.replace(s, secret=secret, api_key=api_key, dev=dev)

@@ -8,6 +8,14 @@ platform signs tokens (see README, "Tokens come from your platform").
 - ``GET /dev/communities`` -> ``{communities: [{name, title}]}`` (for the sign-in form)
 - ``POST /dev/token {name, community, role?, user?, invisible?}``
   -> ``{token, user, name, community, role, expires_in}``
+
+Both answer only requests addressed to this server by one of its own addresses (the
+``Host`` header: the listen host, 127.0.0.1, localhost or [::1], or the local address the
+request came in on, with the server's port); any other name gets 403, so a page on another
+site cannot reach them through DNS rebinding. ``/dev/token`` also requires
+``Content-Type: application/json`` (415 otherwise), which a cross-site form or ``no-cors``
+fetch cannot send without the browser asking first (CORS preflight, which is not answered).
+A body that is not JSON at all gets 400 first.
 """
 
 from __future__ import annotations
@@ -73,10 +81,45 @@ def user_id_for(name: str) -> str:
     return f"dev-{slug or 'user'}"
 
 
+def own_hosts(listen_host: str, port: int, local_ip: str | None) -> set[str]:
+    """The ``Host`` header values that name this server (lower case)."""
+    names = {listen_host, "127.0.0.1", "localhost", "::1"}
+    if local_ip:
+        names.add(local_ip)
+    hosts: set[str] = set()
+    for name in names:
+        if not name or name in ("0.0.0.0", "::"):
+            continue
+        shown = f"[{name}]" if ":" in name else name
+        hosts.add(f"{shown}:{port}".lower())
+        if port == 80:
+            hosts.add(shown.lower())
+    return hosts
+
+
+def foreign_host(request: Request, settings: Any) -> Response | None:
+    """403 unless the request's Host header is one of this server's own addresses."""
+    host = request.headers.get("host", "").strip().lower()
+    server = request.scope.get("server") or (None, settings.port)
+    port = server[1] if server[1] else settings.port
+    if host in own_hosts(settings.host, port, server[0]):
+        return None
+    return _error(
+        403,
+        "forbidden",
+        f"Host {host!r} is not this server's address: development sign-in answers only "
+        f"requests to http://127.0.0.1:{port}/, http://localhost:{port}/ or the address it "
+        "listens on",
+    )
+
+
 def routes(settings: Settings, catalog: Catalog) -> list[Route]:
     async def communities(request: Request) -> Response:
         if not settings.dev:
             return _error(404, "not_found", OFF_MESSAGE)
+        refused = foreign_host(request, settings)
+        if refused is not None:
+            return refused
         await catalog.load()
         items = [
             {"name": c.name, "title": c.title}
@@ -87,12 +130,18 @@ def routes(settings: Settings, catalog: Catalog) -> list[Route]:
     async def token(request: Request) -> Response:
         if not settings.dev:
             return _error(404, "not_found", OFF_MESSAGE)
+        refused = foreign_host(request, settings)
+        if refused is not None:
+            return refused
         if not settings.secret:
             return _error(409, "conflict", "no HS256 secret: tokens are signed by your platform")
         try:
             body = orjson.loads(await request.body() or b"{}")
         except orjson.JSONDecodeError:
             return _error(400, "bad_request", "body is not valid JSON")
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            return _error(415, "unsupported_media_type", "send the body as Content-Type: application/json")
         if not isinstance(body, dict):
             return _error(400, "bad_request", "body must be a JSON object")
         name = body.get("name")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from chatserver import limits
 from chatserver.connection import Connection, ConnectionContext
 from chatserver.protocol import codes
 from chatserver.protocol.codec import JSON, PROTOBUF
@@ -77,7 +78,7 @@ def make_endpoint(ctx: ConnectionContext, node: Node, ready: Callable[[], bool])
         finally:
             await node.release(conn)
 
-    return _RawAsgi(endpoint)
+    return _RawAsgi(limits.guard(endpoint, ctx.settings))
 
 
 class _RawAsgi:

@@ -21,11 +21,15 @@ Changes to ``WebSocketsSansIOProtocol``:
    ``asyncio.Queue`` and ``asyncio.Event`` uvicorn creates for every connection (same
    methods, a fraction of the size), and the handshake request/response objects are let go
    once the handshake is done. Tens of thousands of idle members are mostly this.
+6. A text frame that is not valid UTF-8 closes the connection with 1007 and logs one
+   warning line without a traceback, at most one per ``BAD_FRAME_LOG_INTERVAL`` per
+   process (uvicorn logs an ERROR with a full traceback for each: a log flood on demand).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -37,7 +41,12 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.exceptions import InvalidState
 from websockets.protocol import State
 
+from chatserver.limits import LogLimiter
+
 DIRECT_EXTENSION = "chatserver.direct"
+BAD_FRAME_LOG_INTERVAL = 10.0  # seconds
+_bad_frames = LogLimiter(BAD_FRAME_LOG_INTERVAL)
+log = logging.getLogger("chatserver.websocket")
 
 _OPEN = State.OPEN
 # Headers of unmasked, final, single-frame messages: [binary][payload length] for < 126.
@@ -274,6 +283,36 @@ class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
         if scope is not None:
             self.direct = DirectSend(self)
             scope["extensions"][DIRECT_EXTENSION] = self.direct
+
+    def send_receive_event_to_app(self) -> None:
+        # uvicorn's, except for the invalid UTF-8 branch.
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return
+        if self.curr_msg_data_type == "text":
+            try:
+                self.queue.put_nowait({"type": "websocket.receive", "text": data.decode()})
+            except UnicodeDecodeError:
+                self._bad_utf8()
+                return
+        else:
+            self.queue.put_nowait({"type": "websocket.receive", "bytes": data})
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _bad_utf8(self) -> None:
+        held = _bad_frames.allow("utf-8")
+        if held is not None:
+            more = f" ({held} more since the last such line)" if held else ""
+            log.warning(
+                "closed a connection from %s with 1007: a text frame that is not valid UTF-8%s",
+                self.client[0] if self.client else "?",
+                more,
+            )
+        self.conn.send_close(1007, "invalid UTF-8")
+        self.handle_parser_exception()
 
     def pause_writing(self) -> None:
         super().pause_writing()

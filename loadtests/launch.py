@@ -33,7 +33,7 @@ LOAD_CONFIG = """\
 rate = 10000
 per = 1
 """
-API_KEY = "loadtest-api-key"
+API_KEY = "loadtest-api-key-" + "k" * 20  # production needs >= 32 bytes
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -281,6 +281,9 @@ class ChatServer(Target):
                 "CHATSERVER_NODE_NAME": f"load-{self.port}",
                 # A load test sends faster than a person: lift the per-connection command rate.
                 "CHATSERVER_COMMAND_RATE": "0",
+                # ... and every load client comes from 127.0.0.1: no connection limits.
+                "CHATSERVER_MAX_CONNECTIONS": "0",
+                "CHATSERVER_MAX_CONNECTIONS_PER_IP": "0",
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 SECRET = "presence-storm-secret-" + "s" * 16
-API_KEY = "presence-storm-api-key"
+API_KEY = "presence-storm-api-key-" + "k" * 16
 COMMUNITY = "storm"
 ROOM = "hall"
 CHANNEL = f"{COMMUNITY}:{ROOM}"
@@ -224,6 +224,7 @@ class _Run:
                 "CHATSERVER_PRESENCE_TTL": str(self.args.ttl),
                 "CHATSERVER_PRESENCE_COUNT_INTERVAL": str(self.args.count_interval),
                 "CHATSERVER_LOG_LEVEL": "warning",
+                "CHATSERVER_MAX_CONNECTIONS_PER_IP": "0",  # every member comes from 127.0.0.1
             }
         )
         self.log = open(self.tmp / "server.log", "ab")  # noqa: SIM115 (open for the server's lifetime)

@@ -42,7 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-API_KEY = "screenshots-api-key"
+API_KEY = "screenshots-api-key-" + "k" * 16
 COMMUNITY = "ms"
 WIDE = {"width": 1280, "height": 860}
 PHONE = {"width": 375, "height": 812}

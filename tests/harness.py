@@ -29,7 +29,7 @@ from chatserver.auth import make_token
 from chatserver.protocol import protobuf
 
 SECRET = "test-secret-" + "x" * 20
-API_KEY = "test-api-key"
+API_KEY = "test-api-key-" + "k" * 24  # production needs >= 32 bytes
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -83,6 +83,9 @@ class ServerProcess:
                 "CHATSERVER_API_KEY": API_KEY,
                 "CHATSERVER_LOG_LEVEL": "info",
                 "CHATSERVER_NODE_NAME": name or f"node-{self.port}",
+                # Every test client comes from 127.0.0.1 and some tests open 200+ at once
+                # (tests/test_limits.py sets its own limits).
+                "CHATSERVER_MAX_CONNECTIONS_PER_IP": "2000",
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -305,6 +308,13 @@ def stalled_client(port: int, commands: str) -> socket.socket:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # no kernel autotuning
     sock.connect(("127.0.0.1", port))
+    raw_handshake(sock)
+    sock.sendall(ws_frame(commands.encode()))
+    return sock
+
+
+def raw_handshake(sock: socket.socket) -> socket.socket:
+    """Upgrade a connected raw socket to a WebSocket (asserts 101)."""
     sock.sendall(
         b"GET /connection/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
         b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -314,7 +324,6 @@ def stalled_client(port: int, commands: str) -> socket.socket:
     while b"\r\n\r\n" not in response:
         response += sock.recv(1)
     assert response.startswith(b"HTTP/1.1 101"), response
-    sock.sendall(ws_frame(commands.encode()))
     return sock
 
 

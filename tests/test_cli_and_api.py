@@ -42,7 +42,12 @@ def test_token_command_rejects_bad_role():
 
 
 def test_token_dev_secret_kept_in_data_dir(tmp_path):
+    """`chatserver token` signs with the secret a development `chatserver run` keeps in the
+    data dir (it reads it; it never creates one)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
+    s = ServerProcess(None, data_dir=tmp_path, env={"CHATSERVER_SECRET": "", "CHATSERVER_API_KEY": ""})
+    s.wait_ready()
+    assert s.stop() == 0
     a = subprocess.run([sys.executable, "-m", "chatserver", "token", "--user", "x", "--data-dir", str(tmp_path)],
                        capture_output=True, text=True, env=env)
     secret = (tmp_path / "dev-secret").read_text().strip()
