@@ -111,6 +111,16 @@ async def inside_window(page, locator, what: str) -> None:
     assert b["x"] + b["width"] <= v["width"] + 0.5 and b["y"] + b["height"] <= v["height"] + 0.5, (what, b, v)
 
 
+async def ann_writes_and_ben_reads(site, person, text: str):
+    """A fresh room; Ann (desktop) writes ``text``, Ben (phone) has it: (community, ann, ben)."""
+    community, _ = room(site)
+    ann = await person("Ann", community)
+    ben = await person("Ben", community, viewport=PHONE)
+    await send(ann, text)
+    await expect(messages(ben)).to_contain_text(text)
+    return community, ann, ben
+
+
 async def live_session(host, title: str, pages) -> None:
     """Every page on the Q&A tab; ``host`` creates and starts a session called ``title``."""
     for page in pages:
@@ -386,11 +396,7 @@ async def test_reject_reasons_fit_the_hold_and_members_are_picked_by_name(site, 
 
 
 async def test_a_reply_quotes_what_it_answers(site, person):
-    community, _ = room(site)
-    ann = await person("Ann", community)
-    ben = await person("Ben", community, viewport=PHONE)
-    await send(ann, "Does anyone else sleep badly before an infusion?")
-    await expect(messages(ben)).to_contain_text("sleep badly")
+    community, ann, ben = await ann_writes_and_ben_reads(site, person, "Does anyone else sleep badly before an infusion?")
     await message_menu(ben, "sleep badly", "Reply")
     preview = ben.locator("#reply-preview")
     await expect(preview).to_contain_text("Replying to Ann")
@@ -588,11 +594,7 @@ async def test_every_view_renders_in_spanish_and_english_with_no_untranslated_ke
 
 
 async def test_reply_react_and_fold_the_crisis_panel_by_keyboard(site, person):
-    community, _ = room(site)
-    ann = await person("Ann", community)
-    ben = await person("Ben", community, viewport=PHONE)
-    await send(ann, "Anyone else up early?")
-    await expect(messages(ben)).to_contain_text("up early")
+    _, ann, ben = await ann_writes_and_ben_reads(site, person, "Anyone else up early?")
     menu = messages(ben).get_by_label("Actions for Ann's message")
     # Reply: the menu from the keyboard, Reply, and focus is in the box with the quote above.
     await menu.focus()
