@@ -31,6 +31,7 @@ from chatserver import (
     platform_posts,
     presence_api,
     presence_service,
+    reactions,
     typing_service,
 )
 from chatserver.auth import TokenVerifier
@@ -48,6 +49,7 @@ from chatserver.redis.catalog import RedisCatalog
 from chatserver.redis.commands import RedisCommands, RedisControl
 from chatserver.redis.presence import RedisPresence
 from chatserver.redis.pubsub import PubSub
+from chatserver.redis.reactions_store import RedisReactionStore
 from chatserver.redis.stores import RedisStores
 from chatserver.redis.urls import parse_redis_url
 from chatserver.registry import Registry
@@ -116,6 +118,7 @@ class Server:
         self.node = Node(settings, self.stats, self.registry, self.hub, self.presence, users, self.tasks)
         chat = chat_rpc.install(self.registry, self.poster, self.resolver, self.catalog)
         presence_api.install(self.registry, settings, self.presence, self.typing, self.resolver, self.catalog)
+        self.reactions = reactions.install(self.registry, self.resolver, RedisReactionStore(self.redis))
         self.connection_context = ConnectionContext(
             settings=settings,
             stats=self.stats,
@@ -161,6 +164,9 @@ class Server:
             stores=RedisStores(self.redis, self.commands),
         )
         self.moderation = moderation.install(ext) if "chatserver.moderation" in names else None
+        if self.moderation is not None:
+            # Muted or banned members do not react either (the same rule as typing).
+            self.reactions.add_gate(self.moderation.typing_gate)
         self.qa = None
         if "chatserver.qa" in names:
             if self.moderation is None:

@@ -60,6 +60,18 @@ def load_lua(name: str) -> str:
     return resources.files("chatserver").joinpath("lua", name).read_text()
 
 
+def append_args(channel: str, history: HistoryOptions) -> list[Any]:
+    """The arguments stream_lib.lua's ``append`` takes after the payload, in its order: history
+    size, history ttl, meta ttl, the epoch to start with, the pub/sub channel."""
+    return [
+        max(history.size, 1),
+        history.ttl,
+        max(history.meta_ttl, history.ttl),
+        new_epoch(),
+        pubsub_channel(channel),
+    ]
+
+
 def new_epoch() -> str:
     """A fresh stream epoch. Epochs are public (clients see them) and only need to differ
     between lifetimes of a stream, so a fast PRNG is enough (no syscall per publish)."""
@@ -129,15 +141,7 @@ class RedisBroker:
         offset, epoch, dup = await self._run(
             self._publish,
             [stream_key(channel), meta_key(channel), idem_key],
-            [
-                payload,
-                max(history.size, 1),
-                history.ttl,
-                max(history.meta_ttl, history.ttl),
-                new_epoch(),
-                pubsub_channel(channel),
-                idempotency_ttl if idempotency else 0,
-            ],
+            [payload, *append_args(channel, history), idempotency_ttl if idempotency else 0],
         )
         return PublishResult(int(offset), _s(epoch), bool(dup))
 
@@ -209,15 +213,7 @@ class RedisBroker:
         removed, _original, event_offset, _epoch = await self._run(
             self._delete,
             [stream_key(channel), meta_key(channel), deleted_key(channel)],
-            [
-                offset,
-                payload,
-                max(history.size, 1),
-                history.ttl,
-                max(history.meta_ttl, history.ttl),
-                new_epoch(),
-                pubsub_channel(channel),
-            ],
+            [offset, payload, *append_args(channel, history)],
         )
         return bool(removed), int(event_offset)
 
