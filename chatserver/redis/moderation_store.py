@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from chatserver.engine import Commands
 from chatserver.moderation import keys
 from chatserver.moderation.records import HoldRecord
-from chatserver.redis.broker import load_lua
+from chatserver.redis.broker import register_lua
 from chatserver.redis.commands import CONTROL_CHANNEL, pack_control
 
 
@@ -28,8 +28,8 @@ class RedisHoldStore:
     def __init__(self, client: aioredis.Redis, commands: Commands) -> None:
         self.redis = client
         self.commands = commands
-        self._create = client.register_script(load_lua("hold_create.lua"))
-        self._resolve = client.register_script(load_lua("hold_resolve.lua"))
+        self._create = register_lua(client, "hold_create.lua")
+        self._resolve = register_lua(client, "hold_resolve.lua")
 
     async def create(self, record: HoldRecord, hold_ttl: int, idem_ttl: int) -> tuple[str, bool]:
         hold_id, created = await self._create(
