@@ -148,7 +148,7 @@ class Server:
             local_users=users,
             node_id=self.node_id,
             tasks=self.tasks,
-            stores=RedisStores(self.redis, self.commands),
+            stores=RedisStores(self.redis, self.commands, self.control),
         )
         self.moderation = moderation.install(ext) if "chatserver.moderation" in names else None
         self.qa = None

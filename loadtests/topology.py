@@ -65,6 +65,8 @@ class Node:
         self.sentinel = sentinel
         self.config_path = self.dir / ("sentinel.conf" if sentinel else "valkey.conf")
         base = f"port {port}\nbind {HOST}\ndir {self.dir}\nlogfile {self.dir / 'log.txt'}\nsave \"\"\nappendonly no\n"
+        if not sentinel:
+            base += "repl-diskless-sync-delay 0\n"
         self.config_path.write_text(base + config)
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -250,8 +252,12 @@ class SentinelSetup:
         self.service = service
         ports = free_ports(1 + replicas + sentinels)
         data_ports = ports[: 1 + replicas]
+        # A master refuses writes while no replica is connected: the old master stops
+        # accepting (and acknowledging) writes the moment Sentinel promotes its replica,
+        # instead of until it is reconfigured (docs/deployment.md, "Sentinel").
+        safe = "min-replicas-to-write 1\nmin-replicas-max-lag 5\n" if replicas else ""
         self.data = [
-            Node(p, self.tmp / str(p), "" if i == 0 else f"replicaof {HOST} {data_ports[0]}\n")
+            Node(p, self.tmp / str(p), safe + ("" if i == 0 else f"replicaof {HOST} {data_ports[0]}\n"))
             for i, p in enumerate(data_ports)
         ]
         quorum = sentinels // 2 + 1
@@ -293,9 +299,17 @@ class SentinelSetup:
                         return False
             if len(masters) != 1:
                 return False
-            with self.master().client() as c:
+            master = self.master()
+            with master.client() as c:
                 info = c.info("replication")
-                return bool(info["role"] == "master" and info["connected_slaves"] == len(self.data) - 1)
+                if not (info["role"] == "master" and info["connected_slaves"] == len(self.data) - 1):
+                    return False
+            for node in self.data:
+                if node is not master:
+                    with node.client() as c:
+                        if c.info("replication").get("master_link_status") != "up":
+                            return False
+            return True
 
         _wait(ok, "sentinel setup to settle", timeout)
 

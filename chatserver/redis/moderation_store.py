@@ -10,7 +10,7 @@ from typing import Any
 import msgpack
 import redis.asyncio as aioredis
 
-from chatserver.engine import Commands
+from chatserver.engine import Commands, Control
 from chatserver.moderation import keys
 from chatserver.moderation.records import HoldRecord
 from chatserver.redis.broker import register_lua
@@ -110,9 +110,10 @@ class RedisHoldStore:
 
 
 class RedisModerationStore:
-    def __init__(self, client: aioredis.Redis, commands: Commands) -> None:
+    def __init__(self, client: aioredis.Redis, commands: Commands, control: Control | None = None) -> None:
         self.redis = client
         self.commands = commands
+        self.control = control
 
     # ---- audit log (a stream per community, trimmed by age) ------------------------------
 
@@ -163,21 +164,20 @@ class RedisModerationStore:
         return list(await pipe.execute())
 
     async def put_sanction(self, kind: str, community: str, field: str, packed: bytes) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(keys.sanctions(community, kind), field, packed)
-        pipe.publish(
-            CONTROL_CHANNEL, pack_control("mod.sanction", what=kind, community=community, field=field, s=packed)
-        )
-        await pipe.execute()
+        await self.redis.hset(keys.sanctions(community, kind), field, packed)
+        await self._announce(what=kind, community=community, field=field, s=packed)
 
     async def lift_sanction(self, kind: str, community: str, field: str) -> bool:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hdel(keys.sanctions(community, kind), field)
-        pipe.publish(
-            CONTROL_CHANNEL, pack_control("mod.sanction", what=kind, community=community, field=field, s=None)
-        )
-        removed, _ = await pipe.execute()
+        removed = await self.redis.hdel(keys.sanctions(community, kind), field)
+        await self._announce(what=kind, community=community, field=field, s=None)
         return bool(removed)
+
+    async def _announce(self, **fields: Any) -> None:
+        """Tell every process (after the write: a process that reloads sees it)."""
+        if self.control is not None:
+            await self.control.send("mod.sanction", **fields)
+        else:
+            await self.redis.publish(CONTROL_CHANNEL, pack_control("mod.sanction", **fields))
 
     # ---- reports --------------------------------------------------------------------------
 
