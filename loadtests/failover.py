@@ -1,0 +1,154 @@
+"""Measure a shard failover under a live stream: ``python -m loadtests.failover``.
+
+A 3-master + 3-replica Valkey Cluster (``cluster-node-timeout`` = ``--node-timeout-ms``)
+and two gateways; a publisher sends numbered messages at ``--rate``/s into a room (retrying
+error 100 with the same ``client_msg_id``, as clients do) while a member on the other
+gateway listens. Then the master owning the room is failed over, either coordinated
+(``CLUSTER FAILOVER`` on its replica) or killed with SIGKILL. Printed per run: the longest
+time without an acknowledged publish (downtime), retries, acknowledged messages missing
+from the room's history afterwards (lost to asynchronous replication), and acknowledged
+messages the member never received.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+import websockets
+
+from loadtests.launch import ChatServer, make_token
+from loadtests.topology import Cluster
+
+
+async def _rpc(ws: Any, ids: list[int], method: str, params: dict[str, Any], replies: dict[int, asyncio.Future[Any]]) -> Any:
+    ids[0] += 1
+    cid = ids[0]
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    replies[cid] = fut
+    await ws.send(json.dumps({"id": cid, method: params}))
+    return await asyncio.wait_for(fut, 30)
+
+
+class Client:
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.ids = [0]
+        self.replies: dict[int, asyncio.Future[Any]] = {}
+        self.pubs: list[dict[str, Any]] = []
+        self.reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def open(cls, url: str, user: str, community: str) -> Client:
+        client = cls(await websockets.connect(url, max_size=2**24))
+        await client.call("connect", {"token": make_token(user, {community: "member"})})
+        return client
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            for line in str(message).split("\n"):
+                if not line:
+                    continue
+                reply = json.loads(line)
+                if not reply:
+                    await self.ws.send("{}")
+                elif reply.get("id") in self.replies:
+                    self.replies.pop(reply["id"]).set_result(reply)
+                elif "pub" in reply.get("push", {}):
+                    self.pubs.append(reply["push"]["pub"])
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        return await _rpc(self.ws, self.ids, method, params, self.replies)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self.reader.cancel()
+
+
+async def run_once(cluster: Cluster, gateways: list[ChatServer], mode: str, rate: float, seconds: float) -> dict[str, Any]:
+    community = f"fo{int(time.time() * 1000) % 10**8}"
+    channel = gateways[0].setup_rooms(community, ["stream"])[0]
+    member = await Client.open(f"ws://127.0.0.1:{gateways[1].port}/connection/websocket", "member", community)
+    await member.call("subscribe", {"channel": channel})
+    publisher = await Client.open(f"ws://127.0.0.1:{gateways[0].port}/connection/websocket", "pub", community)
+    acked: list[tuple[int, float]] = []
+    retries = 0
+    stop = asyncio.Event()
+
+    async def publish() -> None:
+        nonlocal retries
+        n = 0
+        while not stop.is_set():
+            while True:
+                reply = await publisher.call(
+                    "rpc", {"method": "chat.send", "data": {"channel": channel, "text": f"n{n}", "client_msg_id": f"c{n}"}}
+                )
+                if "rpc" in reply:
+                    break
+                retries += 1
+                await asyncio.sleep(0.05)
+            acked.append((n, time.monotonic()))
+            n += 1
+            await asyncio.sleep(1 / rate)
+
+    task = asyncio.ensure_future(publish())
+    await asyncio.sleep(2)
+    owner = cluster.owner(f"chat:{{{channel}}}:p")
+    killed_at = time.monotonic()
+    if mode == "kill":
+        owner.kill()
+    else:
+        await asyncio.get_running_loop().run_in_executor(None, cluster.failover, owner)
+    await asyncio.sleep(seconds)
+    stop.set()
+    await task
+    times = [t for _, t in acked if t >= killed_at - 1]
+    downtime = max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+    await asyncio.sleep(1)
+    history = await member.call("history", {"channel": channel, "limit": 10000})
+    kept = {p["data"]["text"] for p in history.get("history", {}).get("publications", [])}
+    numbers = [n for n, _ in acked]
+    lost = [n for n in numbers if f"n{n}" not in kept]
+    received = [p["data"]["text"] for p in member.pubs if p.get("offset")]
+    missing_live = [n for n in numbers if f"n{n}" not in received]
+    await member.close()
+    await publisher.close()
+    return {
+        "mode": mode,
+        "acknowledged": len(numbers),
+        "downtime_s": round(downtime, 2),
+        "retries": retries,
+        "lost_from_history": len(lost),
+        "not_received_live": len(missing_live),
+        "duplicates_live": len(received) - len(set(received)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modes", default="coordinated,kill")
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="publishing after the failover starts")
+    parser.add_argument("--node-timeout-ms", type=int, default=2000)
+    args = parser.parse_args(argv)
+    for mode in args.modes.split(","):
+        cluster = Cluster(masters=3, replicas_per_master=1, node_timeout_ms=args.node_timeout_ms).start()
+        gateways = [ChatServer(cluster.url(cluster.nodes[0]), name="gw-a"), ChatServer(cluster.url(cluster.nodes[1]), name="gw-b")]
+        try:
+            for g in gateways:
+                g.wait_ready()
+            result = asyncio.run(run_once(cluster, gateways, mode, args.rate, args.seconds))
+            result["node_timeout_ms"] = args.node_timeout_ms
+            print(json.dumps(result))
+        finally:
+            for g in gateways:
+                g.stop()
+            cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
