@@ -68,9 +68,23 @@ class Client:
         self.reader.cancel()
 
 
+async def whole_history(client: Client, channel: str) -> set[str]:
+    """Every text in the room's history, read in pages of 1000 (the server's limit)."""
+    first = (await client.call("history", {"channel": channel, "limit": 0}))["history"]
+    epoch, offset = first["epoch"], 0
+    kept: set[str] = set()
+    while True:
+        page = (await client.call("history", {"channel": channel, "limit": 1000, "since": {"offset": offset, "epoch": epoch}}))
+        pubs = page["history"].get("publications", [])
+        if not pubs:
+            return kept
+        kept.update(p["data"]["text"] for p in pubs)
+        offset = pubs[-1]["offset"]
+
+
 async def run_once(cluster: Cluster, gateways: list[ChatServer], mode: str, rate: float, seconds: float) -> dict[str, Any]:
     community = f"fo{int(time.time() * 1000) % 10**8}"
-    channel = gateways[0].setup_rooms(community, ["stream"])[0]
+    channel = gateways[0].setup_rooms(community, ["stream"], {"history_size": 100000})[0]
     member = await Client.open(f"ws://127.0.0.1:{gateways[1].port}/connection/websocket", "member", community)
     await member.call("subscribe", {"channel": channel})
     publisher = await Client.open(f"ws://127.0.0.1:{gateways[0].port}/connection/websocket", "pub", community)
@@ -108,8 +122,7 @@ async def run_once(cluster: Cluster, gateways: list[ChatServer], mode: str, rate
     times = [t for _, t in acked if t >= killed_at - 1]
     downtime = max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
     await asyncio.sleep(1)
-    history = await member.call("history", {"channel": channel, "limit": 10000})
-    kept = {p["data"]["text"] for p in history.get("history", {}).get("publications", [])}
+    kept = await whole_history(member, channel)
     numbers = [n for n, _ in acked]
     lost = [n for n in numbers if f"n{n}" not in kept]
     received = [p["data"]["text"] for p in member.pubs if p.get("offset")]

@@ -22,7 +22,7 @@ def pack_control(kind: str, **fields: Any) -> bytes:
 
 
 class RedisCommands:
-    def __init__(self, client: aioredis.Redis, pipeline: CommandPipeline | None) -> None:
+    def __init__(self, client: aioredis.Redis, pipeline: CommandPipeline | ClusterRouter | None) -> None:
         self.redis = client
         self.pipeline = pipeline
 

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +51,7 @@ class EngineParts:
     pipeline: CommandPipeline | ClusterRouter
     subscriptions: Callable[..., Subscriptions]
     check: Callable[[], Awaitable[None]]  # raises while the deployment cannot serve
-    watchers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    watchers: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
     async def start(self) -> None:
         """Fail clearly when the deployment cannot serve (cluster down, no master)."""

@@ -171,8 +171,8 @@ class PubSub:
         while not self._closing:
             try:
                 proto, address = await self._open()
-            except (OSError, RespError, TimeoutError) as exc:
-                log.warning("pub/sub connect to Redis failed: %s; retrying", exc)
+            except (OSError, RespError, TimeoutError) as error:
+                log.warning("pub/sub connect to Redis failed: %s; retrying", error)
                 await asyncio.sleep(self.reconnect_delay)
                 continue
             try:
@@ -266,9 +266,9 @@ class PubSub:
             refused = self._inflight.popleft()
             log.warning("SSUBSCRIBE %r refused: %s", refused, value)
             self._channels.discard(refused)
-            for _, fut in self._waiters.pop(refused, []):
-                if not fut.done():
-                    fut.set_exception(value)
+            for _, waiter in self._waiters.pop(refused, []):
+                if not waiter.done():
+                    waiter.set_exception(value)
             if self.on_dropped is not None:
                 self.on_dropped(refused)
             return
