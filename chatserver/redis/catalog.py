@@ -59,7 +59,8 @@ class RedisCatalog:
         await self.control.send("catalog")
 
     async def is_empty(self) -> bool:
-        return not await self.redis.exists(COMMUNITIES, ROOMS)
+        # One key per call: the two hashes hash to different cluster slots.
+        return not (await self.redis.exists(COMMUNITIES) or await self.redis.exists(ROOMS))
 
     async def put_community(self, community: Community, *, create_only: bool = False) -> bool:
         if not valid_name(community.name):
