@@ -329,3 +329,25 @@ class SentinelSetup:
         for node in self.sentinels + self.data:
             node.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def migrate_slot(cluster: Cluster, slot: int, source: Node, target: Node, pause: float = 0.0) -> None:
+    """Move one hash slot from ``source`` to ``target`` (live resharding: IMPORTING /
+    MIGRATING, MIGRATE of its keys in batches, then SETSLOT NODE on every master)."""
+    source_id, target_id = cluster.node_id(source), cluster.node_id(target)
+    with target.client() as t, source.client() as s:
+        t.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        s.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        while True:
+            keys = s.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 10)
+            if not keys:
+                break
+            s.execute_command("MIGRATE", HOST, target.port, "", 0, 5000, "KEYS", *keys)
+            time.sleep(pause)
+        t.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        s.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+    for node in cluster.masters():
+        if node not in (source, target):
+            with node.client() as c:
+                c.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+    cluster.wait_ok()

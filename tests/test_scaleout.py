@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from loadtests.topology import migrate_slot
 from tests.harness import RawClient, ServerProcess, token, unique
 from tests.moderation_support import joined, mod, next_event, send
 from tests.presence_helpers import event_of, room_event, rpc_result
@@ -211,10 +212,11 @@ async def test_qa_session_across_processes(deployment):
         await people.close()
 
 
-async def test_failover_mid_stream_every_acknowledged_message_once_in_order(deployment, clients):
-    """A publisher at 20/s with numbered messages (retrying error 100 with the same
-    client_msg_id) while the room's shard fails over."""
-    dep = deployment
+async def stream_through(dep: Deployment, clients: Any, event: Any, name: str) -> tuple[float, int, int]:
+    """Numbered messages at 20/s into a new room (retrying error 100 with the same
+    client_msg_id) while ``event(channel)`` runs in a thread; every acknowledged message
+    must reach members on both gateways once, in order. Returns (event seconds, acked,
+    retries)."""
     community = unique("sof")
     channel = dep.a.make_room(community, "stream")
     r = dep.a.api("PUT", f"/api/communities/{community}/rooms/stream/moderation", {"hooks": {"flood": {"rate": 10000, "per": 1}}})
@@ -248,7 +250,7 @@ async def test_failover_mid_stream_every_acknowledged_message_once_in_order(depl
     task = asyncio.ensure_future(publish())
     await asyncio.sleep(1.5)
     started = time.monotonic()
-    await asyncio.get_running_loop().run_in_executor(None, dep.failover_owner_of, channel)
+    await asyncio.get_running_loop().run_in_executor(None, event, channel)
     took = time.monotonic() - started
     await asyncio.sleep(2.0)
     stop.set()
@@ -262,4 +264,29 @@ async def test_failover_mid_stream_every_acknowledged_message_once_in_order(depl
         offsets = [p["push"]["pub"]["offset"] for p in got]
         assert offsets == list(range(1, len(acknowledged) + 1))
         assert not member.closed.done()
-    print(f"{dep.kind}: failover took {took:.1f}s, {len(acknowledged)} acknowledged, {retries} retries")
+    print(f"{dep.kind} {name}: took {took:.1f}s, {len(acknowledged)} acknowledged, {retries} retries")
+    return took, len(acknowledged), retries
+
+
+async def test_failover_mid_stream_every_acknowledged_message_once_in_order(deployment, clients):
+    """The room's shard fails over (CLUSTER FAILOVER on its replica; SENTINEL FAILOVER)."""
+    await stream_through(deployment, clients, deployment.failover_owner_of, "failover")
+
+
+async def test_resharding_mid_stream_every_acknowledged_message_once_in_order(deployment, clients):
+    """The room's slot moves to another master while members listen and a member posts
+    (ASK/MOVED on commands, the server drops the sharded subscriptions)."""
+    if deployment.kind != "cluster":
+        return  # Sentinel has no slots; its failover is the test above
+    topology = deployment.topology
+
+    def move(channel: str) -> None:
+        key = f"chat:{{{channel}}}:p"
+        source = topology.owner(key)
+        target = next(n for n in topology.masters() if n is not source)
+        with source.client() as c:
+            slot = int(c.execute_command("CLUSTER", "KEYSLOT", key))
+        migrate_slot(topology, slot, source, target, pause=0.05)
+        assert topology.owner(key) is target
+
+    await stream_through(deployment, clients, move, "resharding")
