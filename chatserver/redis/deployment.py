@@ -151,14 +151,30 @@ def _single(url: str, address: RedisAddress) -> EngineParts:
     return EngineParts("single", client, pipeline, lambda **kw: PubSub(address, **kw), check)
 
 
+class WaitingRedisCluster(RedisCluster):
+    """redis-py's cluster client, but a command waits for a free connection (as the single
+    server's ``BlockingConnectionPool`` does) instead of raising ``MaxConnectionsError``
+    when many run at once: at most ``concurrency`` commands are in flight, well under the
+    per-node limit, which leaves room for the stores' pipelines."""
+
+    def __init__(self, *args: Any, concurrency: int = 128, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_flight = asyncio.Semaphore(concurrency)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._in_flight:
+            return await super().execute_command(*args, **kwargs)
+
+
 def _cluster(url: RedisUrl) -> EngineParts:
     first = url.nodes[0]
-    client = RedisCluster(
+    client = WaitingRedisCluster(
         startup_nodes=[ClusterNode(n.host, n.port) for n in url.nodes],
         username=first.username or None,
         password=first.password or None,
         ssl=first.tls,
-        max_connections=64,
+        max_connections=512,
+        concurrency=128,
     )
     router = ClusterRouter(url.nodes)
 
