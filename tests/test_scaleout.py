@@ -20,7 +20,6 @@ from tests.harness import RawClient, ServerProcess, token, unique
 from tests.moderation_support import joined, mod, next_event, send
 from tests.presence_helpers import event_of, room_event, rpc_result
 from tests.qa_support import People, subscribe
-from tests.topologies import cluster, sentinels  # noqa: F401  (session fixtures)
 
 
 class Deployment:

@@ -10,7 +10,6 @@ import httpx
 
 from loadtests.topology import Cluster
 from tests.harness import ServerProcess, token, unique
-from tests.topologies import cluster, sentinels  # noqa: F401  (session fixtures)
 
 
 def startup_failure(url: str) -> str:
@@ -24,7 +23,7 @@ def startup_failure(url: str) -> str:
         s.stop()
 
 
-def test_seed_nodes_that_disagree_are_a_startup_error(cluster, valkey):  # noqa: F811
+def test_seed_nodes_that_disagree_are_a_startup_error(cluster, valkey):
     plain = valkey.url.removeprefix("redis://").split("/")[0]
     node = cluster.nodes[0]
     log = startup_failure(f"redis://127.0.0.1:{node.port},{plain}")
@@ -37,7 +36,7 @@ def test_several_plain_servers_are_not_taken_for_a_cluster(valkey):
     assert "not cluster nodes" in log
 
 
-def test_a_sentinel_that_names_no_master_is_a_startup_error(sentinels):  # noqa: F811
+def test_a_sentinel_that_names_no_master_is_a_startup_error(sentinels):
     url = sentinels.url().replace(f"/{sentinels.service}", "/no-such-service")
     log = startup_failure(url)
     assert "names no master" in log and "no-such-service" in log
