@@ -1,5 +1,8 @@
 """Measure a shard failover under a live stream: ``python -m loadtests.failover``.
 
+(``--topology sentinel [--replicas N]``: the same against Sentinel, ``SENTINEL FAILOVER``
+or kill -9 of the master; ``--node-timeout-ms`` is then ``down-after-milliseconds``.)
+
 A 3-master + 3-replica Valkey Cluster (``cluster-node-timeout`` = ``--node-timeout-ms``)
 and two gateways; a publisher sends numbered messages at ``--rate``/s into a room (retrying
 error 100 with the same ``client_msg_id``, as clients do) while a member on the other
@@ -21,7 +24,7 @@ from typing import Any
 import websockets
 
 from loadtests.launch import ChatServer, make_token
-from loadtests.topology import Cluster
+from loadtests.topology import Cluster, SentinelSetup
 
 
 async def _rpc(ws: Any, ids: list[int], method: str, params: dict[str, Any], replies: dict[int, asyncio.Future[Any]]) -> Any:
@@ -82,7 +85,7 @@ async def whole_history(client: Client, channel: str) -> set[str]:
         offset = pubs[-1]["offset"]
 
 
-async def run_once(cluster: Cluster, gateways: list[ChatServer], mode: str, rate: float, seconds: float) -> dict[str, Any]:
+async def run_once(topology: Cluster | SentinelSetup, gateways: list[ChatServer], mode: str, rate: float, seconds: float) -> dict[str, Any]:
     community = f"fo{int(time.time() * 1000) % 10**8}"
     channel = gateways[0].setup_rooms(community, ["stream"], {"history_size": 100000})[0]
     member = await Client.open(f"ws://127.0.0.1:{gateways[1].port}/connection/websocket", "member", community)
@@ -110,12 +113,17 @@ async def run_once(cluster: Cluster, gateways: list[ChatServer], mode: str, rate
 
     task = asyncio.ensure_future(publish())
     await asyncio.sleep(2)
-    owner = cluster.owner(f"chat:{{{channel}}}:p")
+    if isinstance(topology, Cluster):
+        owner = topology.owner(f"chat:{{{channel}}}:p")
+        failover: Any = lambda: topology.failover(owner)  # noqa: E731
+    else:
+        owner = topology.master()
+        failover = topology.failover
     killed_at = time.monotonic()
     if mode == "kill":
         owner.kill()
     else:
-        await asyncio.get_running_loop().run_in_executor(None, cluster.failover, owner)
+        await asyncio.get_running_loop().run_in_executor(None, failover)
     await asyncio.sleep(seconds)
     stop.set()
     await task
@@ -146,20 +154,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=8.0, help="publishing after the failover starts")
     parser.add_argument("--node-timeout-ms", type=int, default=2000)
+    parser.add_argument("--topology", choices=["cluster", "sentinel"], default="cluster")
+    parser.add_argument("--replicas", type=int, default=1, help="replicas per master")
     args = parser.parse_args(argv)
     for mode in args.modes.split(","):
-        cluster = Cluster(masters=3, replicas_per_master=1, node_timeout_ms=args.node_timeout_ms).start()
-        gateways = [ChatServer(cluster.url(cluster.nodes[0]), name="gw-a"), ChatServer(cluster.url(cluster.nodes[1]), name="gw-b")]
+        topology: Cluster | SentinelSetup
+        if args.topology == "cluster":
+            topology = Cluster(masters=3, replicas_per_master=args.replicas, node_timeout_ms=args.node_timeout_ms).start()
+            urls = [topology.url(topology.nodes[0]), topology.url(topology.nodes[1])]
+        else:
+            topology = SentinelSetup(replicas=args.replicas, down_after_ms=args.node_timeout_ms).start()
+            urls = [topology.url(topology.sentinels[0]), topology.url(*topology.sentinels[1:])]
+        gateways = [ChatServer(urls[0], name="gw-a"), ChatServer(urls[1], name="gw-b")]
         try:
             for g in gateways:
                 g.wait_ready()
-            result = asyncio.run(run_once(cluster, gateways, mode, args.rate, args.seconds))
-            result["node_timeout_ms"] = args.node_timeout_ms
+            result = asyncio.run(run_once(topology, gateways, mode, args.rate, args.seconds))
+            result.update(topology=args.topology, replicas=args.replicas, node_timeout_ms=args.node_timeout_ms)
             print(json.dumps(result))
         finally:
             for g in gateways:
                 g.stop()
-            cluster.stop()
+            topology.stop()
     return 0
 
 
