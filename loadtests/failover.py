@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node-timeout-ms", type=int, default=2000)
     parser.add_argument("--topology", choices=["cluster", "sentinel"], default="cluster")
     parser.add_argument("--replicas", type=int, default=1, help="replicas per master")
+    parser.add_argument("--min-replicas-to-write", type=int, default=0, help="Sentinel data nodes' setting (default %(default)s)")
     args = parser.parse_args(argv)
     for mode in args.modes.split(","):
         topology: Cluster | SentinelSetup
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             topology = Cluster(masters=3, replicas_per_master=args.replicas, node_timeout_ms=args.node_timeout_ms).start()
             urls = [topology.url(topology.nodes[0]), topology.url(topology.nodes[1])]
         else:
-            topology = SentinelSetup(replicas=args.replicas, down_after_ms=args.node_timeout_ms).start()
+            topology = SentinelSetup(replicas=args.replicas, down_after_ms=args.node_timeout_ms, min_replicas_to_write=args.min_replicas_to_write).start()
             urls = [topology.url(topology.sentinels[0]), topology.url(*topology.sentinels[1:])]
         gateways = [ChatServer(urls[0], name="gw-a"), ChatServer(urls[1], name="gw-b")]
         try:

@@ -247,15 +247,16 @@ class Cluster:
 class SentinelSetup:
     """One master, ``replicas`` replicas and ``sentinels`` sentinels watching ``service``."""
 
-    def __init__(self, replicas: int = 1, sentinels: int = 3, service: str = "chat", down_after_ms: int = 1000) -> None:
+    def __init__(
+        self, replicas: int = 1, sentinels: int = 3, service: str = "chat", down_after_ms: int = 1000, min_replicas_to_write: int = 0
+    ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="chat-sentinel-"))
         self.service = service
         ports = free_ports(1 + replicas + sentinels)
         data_ports = ports[: 1 + replicas]
-        # A master refuses writes while no replica is connected: the old master stops
-        # accepting (and acknowledging) writes the moment Sentinel promotes its replica,
-        # instead of until it is reconfigured (docs/deployment.md, "Sentinel").
-        safe = "min-replicas-to-write 1\nmin-replicas-max-lag 5\n" if replicas else ""
+        # min-replicas-to-write N: a master refuses writes with fewer than N replicas
+        # connected (docs/deployment.md, "Sentinel"; the gateways fence themselves anyway).
+        safe = f"min-replicas-to-write {min_replicas_to_write}\nmin-replicas-max-lag 5\n" if min_replicas_to_write else ""
         self.data = [
             Node(p, self.tmp / str(p), safe + ("" if i == 0 else f"replicaof {HOST} {data_ports[0]}\n"))
             for i, p in enumerate(data_ports)

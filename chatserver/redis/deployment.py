@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -192,9 +191,29 @@ def _cluster(url: RedisUrl) -> EngineParts:
     return EngineParts("cluster", client, router, lambda **kw: ShardedPubSub(router, **kw), check)
 
 
+# Sentinel events of a failover in progress (published by the leading sentinel only, hence
+# a subscription on every sentinel), the end of one (switch or abort), and the switch.
+FAILOVER_STARTS = (b"+failover-state-select-slave", b"+selected-slave", b"+failover-state-send-slaveof-noone")
+FAILOVER_ABORTS = (
+    b"-failover-abort-not-elected",
+    b"-failover-abort-no-good-slave",
+    b"-failover-abort-slave-timeout",
+    b"-failover-abort-master-is-not-primary",
+)
+SWITCH = b"+switch-master"
+FENCE_LIMIT = 30.0  # seconds a fence lasts without a switch or an abort
+
+
 class SentinelMaster:
-    """The current master of a Sentinel service: looked up before each connect of the
-    raw connections, and the switch announced by the sentinels followed at once."""
+    """The current master of a Sentinel service: looked up before each connect of the raw
+    connections, **fenced** while a failover is in progress, followed after the switch.
+
+    Sentinel promotes a replica without stopping the old master, which keeps accepting
+    writes until Sentinel reconfigures it; a write it acknowledges after the promotion is
+    lost. So as soon as any sentinel announces that it started a failover of our service
+    (``+failover-state-select-slave``, ~100 ms before it promotes), the process stops
+    writing: the command connections are dropped and lookups fail (error 100, clients
+    retry) until ``+switch-master`` names the new master (or the failover is aborted)."""
 
     def __init__(self, url: RedisUrl) -> None:
         self.url = url
@@ -208,39 +227,76 @@ class SentinelMaster:
             ssl=self.template.tls,
             socket_timeout=5,
         )
+        self.on_fence: list[Callable[[], None]] = []
         self.on_switch: list[Callable[[], None]] = []
-        self._rotation = itertools.cycle(url.nodes)
         self.switches = 0
+        self.fences = 0
+        self._fenced_until = 0.0
+
+    @property
+    def fenced(self) -> bool:
+        return asyncio.get_running_loop().time() < self._fenced_until
 
     async def __call__(self) -> RedisAddress:
+        if self.fenced:
+            raise ConnectionError(f"a Sentinel failover of {self.url.service!r} is in progress")
         try:
             host, port = await self.sentinel.discover_master(self.url.service)
         except redis.RedisError as exc:
             raise ConnectionError(f"Sentinel names no master for {self.url.service!r}: {exc}") from None
         return self.template.at(str(host), int(port))
 
-    async def next_sentinel(self) -> RedisAddress:
-        node = next(self._rotation)
+    def _sentinel_address(self, node: RedisAddress) -> RedisAddress:
         return RedisAddress(host=node.host, port=node.port, password=self.url.sentinel_password, tls=node.tls)
 
+    def _service_of(self, channel: bytes, parts: list[str]) -> str:
+        """The master name an event is about: ``+switch-master <name> ...``, or
+        ``<type> <name> <ip> <port> [@ <master name> <ip> <port>]``."""
+        if channel == SWITCH:
+            return parts[0] if parts else ""
+        if "@" in parts:
+            at = parts.index("@")
+            return parts[at + 1] if len(parts) > at + 1 else ""
+        return parts[1] if len(parts) > 1 else ""
+
     def _on_event(self, channel: bytes, data: bytes) -> None:
-        # "+switch-master <service> <old ip> <old port> <new ip> <new port>"
         parts = data.decode(errors="replace").split()
-        if channel == b"+switch-master" and parts and parts[0] == self.url.service:
+        if self._service_of(channel, parts) != self.url.service:
+            return
+        loop = asyncio.get_running_loop()
+        if channel in FAILOVER_STARTS:
+            if not self.fenced:
+                self.fences += 1
+                log.warning("Sentinel: failover of %s started; writes wait for the new master", self.url.service)
+            self._fenced_until = loop.time() + FENCE_LIMIT
+            for callback in self.on_fence:
+                callback()
+        elif channel in FAILOVER_ABORTS:
+            self._fenced_until = 0.0
+        elif channel == SWITCH:
+            self._fenced_until = 0.0
             self.switches += 1
             log.warning("Sentinel: master of %s switched to %s", self.url.service, " ".join(parts[3:5]))
             for callback in self.on_switch:
                 callback()
 
     async def watch(self) -> None:
-        """Follow ``+switch-master`` on one sentinel at a time (the next one when it fails)."""
-        pubsub = PubSub(self.next_sentinel, self._on_event, reconnect_delay=0.5)
+        """Subscribe to the failover events on every sentinel (only the leader of a
+        failover announces its steps); each subscription reconnects by itself."""
+        subscriptions = [PubSub(self._sentinel_address(node), self._on_event, reconnect_delay=0.5) for node in self.url.nodes]
+        pending = []
         try:
-            await pubsub.start()
-            await pubsub.subscribe(b"+switch-master")
+            for pubsub in subscriptions:
+                pubsub.run()
+                pending += [
+                    asyncio.ensure_future(pubsub.subscribe(event)) for event in (*FAILOVER_STARTS, *FAILOVER_ABORTS, SWITCH)
+                ]
             await asyncio.Event().wait()
         finally:
-            await pubsub.close()
+            for task in pending:
+                task.cancel()
+            for pubsub in subscriptions:
+                await pubsub.close()
 
 
 def _sentinel(url: RedisUrl) -> EngineParts:
@@ -254,13 +310,17 @@ def _sentinel(url: RedisUrl) -> EngineParts:
         subscriptions.append(pubsub)
         return pubsub
 
-    def switched() -> None:
-        pipeline.close()  # commands in flight fail (error 100); the next one connects anew
-        for pubsub in subscriptions:
-            pubsub.reconnect()  # resubscribes at the new master, then the hub repairs gaps
+    def fenced() -> None:
+        pipeline.close()  # commands in flight fail (error 100); no new one until the switch
         with contextlib.suppress(RuntimeError):
             asyncio.ensure_future(client.connection_pool.disconnect(inuse_connections=False))
 
+    def switched() -> None:
+        fenced()
+        for pubsub in subscriptions:
+            pubsub.reconnect()  # resubscribes at the new master, then the hub repairs gaps
+
+    master.on_fence.append(fenced)
     master.on_switch.append(switched)
 
     async def check() -> None:
