@@ -1,6 +1,6 @@
 """The cluster hot path: the engine's own router vs redis-py's asyncio ``RedisCluster``.
 
-``python -m loadtests.cluster_client [--calls 20000] [--concurrency 100]`` starts a
+``python scripts/bench_cluster_client.py [--calls 20000] [--concurrency 100]`` starts a
 3-master Valkey Cluster and runs ``RedisBroker.publish`` (publish.lua: offset, XADD,
 SPUBLISH) over many rooms, once through ``ClusterRouter`` (pipelined connection per
 master, what the server uses) and once through redis-py's ``RedisCluster`` (a pooled
@@ -13,17 +13,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from redis.asyncio.cluster import ClusterNode
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's packages
 
-from chatserver.engine import HistoryOptions
-from chatserver.redis.broker import RedisBroker
-from chatserver.redis.cluster import ClusterRouter
-from chatserver.redis.deployment import WaitingRedisCluster
-from chatserver.redis.urls import parse_url
-from loadtests.topology import Cluster
+from redis.asyncio.cluster import ClusterNode  # noqa: E402
+
+from chatserver.engine import HistoryOptions  # noqa: E402
+from chatserver.redis.broker import RedisBroker  # noqa: E402
+from chatserver.redis.cluster import ClusterRouter  # noqa: E402
+from chatserver.redis.deployment import WaitingRedisCluster  # noqa: E402
+from chatserver.redis.urls import parse_url  # noqa: E402
+from loadtests.topology import Cluster  # noqa: E402
 
 HISTORY = HistoryOptions(size=100, ttl=600, meta_ttl=3600)
 
