@@ -44,14 +44,13 @@ from chatserver.hub import Hub
 from chatserver.node import VERSION, Node
 from chatserver.notify import Notifier
 from chatserver.posting import Poster
-from chatserver.redis.broker import RedisBroker, make_client
+from chatserver.redis.broker import RedisBroker
 from chatserver.redis.catalog import RedisCatalog
 from chatserver.redis.commands import RedisCommands, RedisControl
+from chatserver.redis.deployment import build_engine
 from chatserver.redis.presence import RedisPresence
-from chatserver.redis.pubsub import PubSub
 from chatserver.redis.reactions_store import RedisReactionStore
 from chatserver.redis.stores import RedisStores
-from chatserver.redis.urls import parse_redis_url
 from chatserver.registry import Registry
 from chatserver.stats import Stats
 from chatserver.tasks import Tasks
@@ -83,16 +82,17 @@ class Server:
         self.ready = False
         self.tasks = Tasks()
         self.stats = Stats()
-        # The engine.
-        address = parse_redis_url(settings.redis_url)
-        self.redis = make_client(settings.redis_url)
-        self.broker = RedisBroker(self.redis, settings.history_meta_ttl, address)
-        self.commands = RedisCommands(self.redis, self.broker.pipeline)
-        self.control = RedisControl(self.redis)
-        self.catalog = RedisCatalog(self.redis)
+        # The engine: one server, a cluster or Sentinel, found out here once (the parts
+        # below implement the same interfaces for all three).
+        self.engine = build_engine(settings.redis_url)
+        self.redis = self.engine.redis
+        self.broker = RedisBroker(self.redis, settings.history_meta_ttl, self.engine.pipeline)
+        self.commands = RedisCommands(self.redis, self.engine.pipeline)
+        self.control = RedisControl(self.engine.pipeline)
+        self.catalog = RedisCatalog(self.redis, self.control)
         self.resolver = ChannelResolver(self.catalog, settings.history_meta_ttl)
         self.hub = Hub(
-            lambda **kw: PubSub(address, **kw),
+            self.engine.subscriptions,
             recover=self.broker.recover,
             repair_limit=settings.history_max_limit,
             tasks=self.tasks,
@@ -161,7 +161,7 @@ class Server:
             local_users=users,
             node_id=self.node_id,
             tasks=self.tasks,
-            stores=RedisStores(self.redis, self.commands),
+            stores=RedisStores(self.redis, self.commands, self.control),
         )
         self.moderation = moderation.install(ext) if "chatserver.moderation" in names else None
         if self.moderation is not None:
@@ -205,7 +205,7 @@ class Server:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        await self.redis.ping()
+        await self.engine.start()
         await self.hub.start()
         created = await self.catalog.seed(
             self.settings.communities, self.settings.rooms, self.settings.seed_demo
@@ -218,6 +218,8 @@ class Server:
         await self.presence.start()
         self.node.start()
         self.tasks.spawn(self._redis_watch(), "redis watch")
+        for watcher in self.engine.watchers:
+            self.tasks.spawn(watcher(), "engine watcher")
         gc_policy.apply()
         self.ready = True
         log.info(
@@ -245,7 +247,7 @@ class Server:
     async def _redis_watch(self) -> None:
         while True:
             try:
-                self.stats.redis_ping = await self.broker.ping()
+                self.stats.redis_ping = await self.engine.ping()
                 self.ready = True
             except Exception as exc:
                 log.error("Redis is not answering: %s", exc)
@@ -266,7 +268,7 @@ class Server:
             self.broker,
             self.node_id,
             self.is_ready,
-            self.broker.ping,
+            self.engine.ping,
             self.metrics_text,
         )
         routes += platform_posts.routes(self.settings, self.poster, self.catalog)

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from chatserver.engine import HistoryOptions
 from chatserver.reactions import ReactionChange
-from chatserver.redis.broker import append_args, load_lua, meta_key, stream_key
+from chatserver.redis.broker import append_args, meta_key, register_lua, stream_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class ReactResult:
 class RedisReactionStore:
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis = client
-        self._react = client.register_script(load_lua("stream_lib.lua") + "\n" + load_lua("react.lua"))
+        self._react = register_lua(client, "stream_lib.lua", "react.lua")
 
     async def react(self, change: ReactionChange, history: HistoryOptions, rate: tuple[int, int]) -> ReactResult:
         """Give or take back the reaction; the script completes ``change.event_head`` with the

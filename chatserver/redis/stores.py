@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from chatserver.engine import Commands, HistoryOptions
+from chatserver.engine import Commands, Control, HistoryOptions
 from chatserver.redis.crisis_store import RedisCaseStore
 from chatserver.redis.moderation_store import RedisHoldStore, RedisModerationStore
 from chatserver.redis.qa_store import RedisQaStore
@@ -13,12 +13,13 @@ from chatserver.redis.webhook_store import RedisWebhookStore
 
 
 class RedisStores:
-    def __init__(self, client: aioredis.Redis, commands: Commands) -> None:
+    def __init__(self, client: aioredis.Redis, commands: Commands, control: Control) -> None:
         self._redis = client
         self._commands = commands
+        self._control = control
 
     def moderation(self) -> RedisModerationStore:
-        return RedisModerationStore(self._redis, self._commands)
+        return RedisModerationStore(self._redis, self._commands, self._control)
 
     def holds(self) -> RedisHoldStore:
         return RedisHoldStore(self._redis, self._commands)
