@@ -23,7 +23,7 @@ from typing import Any
 import msgpack
 import redis.asyncio as aioredis
 
-from chatserver.engine import HistoryOptions
+from chatserver.engine import Commands, HistoryOptions
 from chatserver.redis.broker import (
     meta_key,
     new_epoch,
@@ -80,8 +80,9 @@ def votes_payload_prefix(time_ms: int) -> bytes:
 
 
 class RedisQaStore:
-    def __init__(self, client: aioredis.Redis, history: HistoryOptions, ttl: int) -> None:
+    def __init__(self, client: aioredis.Redis, history: HistoryOptions, ttl: int, commands: Commands | None = None) -> None:
         self.redis = client
+        self.commands = commands
         self.history = history
         self.ttl = ttl
         self._load = register_lua(client, "qa_load.lua")
@@ -133,7 +134,10 @@ class RedisQaStore:
         return _s(value) if value else None
 
     async def stage_session(self, board: str) -> str | None:
-        value = await self.redis.get(_k(board, "stage"))
+        """The session holding the board's room in stage mode (a post-path read: over the
+        pipelined connection when there is one)."""
+        key = _k(board, "stage")
+        value = await (self.commands.command(b"GET", key) if self.commands is not None else self.redis.get(key))
         return _s(value) if value else None
 
     async def voted(self, board: str, session_id: str, user: str, question_ids: list[str]) -> set[str]:

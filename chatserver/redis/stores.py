@@ -25,7 +25,7 @@ class RedisStores:
         return RedisHoldStore(self._redis, self._commands)
 
     def qa(self, board_history: HistoryOptions, retention: int) -> RedisQaStore:
-        return RedisQaStore(self._redis, board_history, retention)
+        return RedisQaStore(self._redis, board_history, retention, self._commands)
 
     def crisis(self) -> RedisCaseStore:
         return RedisCaseStore(self._redis)
