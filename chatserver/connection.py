@@ -632,16 +632,22 @@ class Connection:
 
     # ------------------------------------------------------------------ housekeeping
 
-    def tick(self, now: float, wall: float) -> None:
-        """Called about once a second by the node: pings, pong timeouts, expiry."""
+    def tick(self, now: float, wall: float, late: bool = False) -> None:
+        """Called about once a second by the node: pings, pong timeouts, expiry. ``late``:
+        the node's tick came late (its event loop was lagging), so pongs may be unread."""
         settings = self.ctx.settings
         if not self.connected:
             if now - self.opened_at > settings.connect_timeout:
                 self.close(codes.STALE)
             return
-        if self.pong_deadline and now > self.pong_deadline:
-            self.close(codes.NO_PONG)
-            return
+        if self.pong_deadline and now > self.pong_deadline and not late:
+            if self.out.reading_behind():
+                # The client's frames (maybe its pong) wait for this busy server: the delay
+                # is ours, so the client gets another pong_timeout, not a disconnect.
+                self.pong_deadline = now + settings.pong_timeout
+            else:
+                self.close(codes.NO_PONG)
+                return
         identity = self.identity
         assert identity is not None
         if identity.expires_at is not None and wall > identity.expires_at + 5:
