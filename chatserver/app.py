@@ -194,7 +194,7 @@ class Server:
         return spec.history if spec is not None else None
 
     async def _on_catalog_changed(self, msg: dict[str, Any]) -> None:
-        await self.catalog.load()
+        await self.catalog.on_control(msg)
 
     def is_ready(self) -> bool:
         return self.ready
