@@ -117,6 +117,27 @@ class ConnectionContext:
 class Connection:
     """A client session; its write side (outbox, frames, closing) is ``self.out``."""
 
+    # No per-instance dict: an idle member's session is kept small (docs/performance.md).
+    __slots__ = (
+        "_pl",
+        "_tokens",
+        "_tokens_at",
+        "client_id",
+        "codec",
+        "codec_name",
+        "conn_info",
+        "ctx",
+        "errors",
+        "identity",
+        "next_ping",
+        "opened_at",
+        "out",
+        "pong_deadline",
+        "remote",
+        "subs",
+        "user_agent",
+    )
+
     def __init__(
         self,
         ctx: ConnectionContext,
