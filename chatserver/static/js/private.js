@@ -5,6 +5,7 @@
 // rooms only for the people in them (support.conversations). Server side: docs/crisis.md.
 
 import { h, $, announce } from "./dom.js";
+import { t } from "./i18n.js";
 
 export class PrivateConversations {
   constructor(conn, session, chat) {
@@ -18,9 +19,10 @@ export class PrivateConversations {
     chat.addEventListener("room", (event) => this.showNote(event.detail.channel));
   }
 
+  /** Its name in the room list and heading, in the reader's language (not the server's title). */
   title(conversation) {
-    if (conversation.member === this.session.user) return "Private support conversation";
-    return conversation.title || `Support: ${conversation.member_name || conversation.member}`;
+    if (conversation.member === this.session.user) return t("private.title_mine");
+    return t("private.title", { name: memberName(conversation) });
   }
 
   /** After the chat view loaded its rooms: add the conversations this person is in. */
@@ -63,16 +65,16 @@ export class PrivateConversations {
     if (data.type === "support.conversation") {
       if (data.state === "closed") {
         this.add(data);
-        announce("The private support conversation was closed. You can still read it.");
+        announce(t("private.announce_closed"));
       } else {
         this.open(data);
-        announce("A moderator opened a private conversation with you. Only you and the community's moderators can read it.");
+        announce(t("private.announce_opened"));
       }
       return true;
     }
     if (data.type === "support.invited") {
       this.add(data);
-      announce(`You were invited to a private support conversation with ${data.member_name || data.member}.`);
+      announce(t("private.announce_invited", { name: memberName(data) }));
       return true;
     }
     return false;
@@ -86,11 +88,15 @@ export class PrivateConversations {
       return;
     }
     const mine = conversation.member === this.session.user;
-    let text = mine
-      ? "Private: only you and this community's moderators (and hosts they invite) can read this conversation."
-      : `Private conversation with ${conversation.member_name || conversation.member}: nobody else in the community can see it.`;
-    if (conversation.closed) text += " It is closed now; the history stays readable.";
+    let text = mine ? t("private.note_mine") : t("private.note", { name: memberName(conversation) });
+    if (conversation.closed) text += ` ${t("private.note_closed")}`;
     this.note.textContent = text;
     this.note.hidden = false;
   }
+}
+
+/** The member's name as the conversation carries it; never their user id. */
+function memberName(conversation) {
+  const name = conversation.member_name;
+  return name && name !== conversation.member ? name : t("private.a_member");
 }
