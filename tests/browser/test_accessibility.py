@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.a11y import axe_audit, reflow_problems
+from tests.browser.a11y import axe_audit, focus_is, reflow_problems, tab_until
 from tests.browser.conftest import TIMEOUT_MS, message_box, messages, sign_in
 from tests.harness import unique
 
@@ -192,30 +192,6 @@ async def test_no_view_is_wider_than_a_phone(scene):
     for page in scene.pages:
         await page.set_viewport_size(DESKTOP)
     assert problems == [], "\n".join(problems)
-
-
-FOCUSED = """() => {
-  const el = document.activeElement;
-  if (!el || el === document.body) return "<body>";
-  return el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " " + (el.getAttribute("aria-label") || el.textContent || "").trim().slice(0, 60);
-}"""
-
-
-async def focus_is(page, locator) -> None:
-    """Focus is on ``locator`` (and so not on <body>)."""
-    await expect(locator).to_be_focused()
-    assert await page.evaluate(FOCUSED) != "<body>"
-
-
-async def tab_until(page, locator, limit: int = 25, key: str = "Tab") -> None:
-    """Press Tab (or ``key``, e.g. Shift+Tab) until ``locator`` has focus, never passing
-    through <body>."""
-    for _ in range(limit):
-        await page.keyboard.press(key)
-        assert await page.evaluate(FOCUSED) != "<body>", "Tab reached <body>"
-        if await locator.evaluate("(el) => el === document.activeElement"):
-            return
-    raise AssertionError(f"{limit} Tabs did not reach {locator}; focus is on {await page.evaluate(FOCUSED)}")
 
 
 async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_page):

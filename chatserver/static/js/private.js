@@ -12,6 +12,8 @@ export class PrivateConversations {
     this.conn = conn;
     this.session = session;
     this.chat = chat;
+    // The room this tab was in before a reload: a private one is listed only after load().
+    this.wanted = new URLSearchParams(location.search).get("room") || sessionStorage.getItem("chatserver.room");
     this.note = h("p", { id: "private-note", class: "room-status private-note", role: "status", hidden: true });
     $("#room-status").after(this.note);
     // Take the notices about conversations before the chat view's generic handling.
@@ -25,11 +27,13 @@ export class PrivateConversations {
     return t("private.title", { name: memberName(conversation) });
   }
 
-  /** After the chat view loaded its rooms: add the conversations this person is in. */
+  /** After the chat view loaded its rooms: add the conversations this person is in (and go
+   * back into the one this tab was in, after a reload or a language switch). */
   async load() {
     try {
       const { conversations } = await this.conn.rpc("support.conversations", { community: this.session.community });
       for (const conversation of conversations) this.add(conversation);
+      if (conversations.some((c) => c.channel === this.wanted)) this.chat.enter(this.wanted);
     } catch (error) {
       console.warn("private conversations:", error.message);
     }
