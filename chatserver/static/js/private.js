@@ -4,7 +4,7 @@
 // support.invited). They are rooms like any other (<community>:dm-<id>), listed under the
 // rooms only for the people in them (support.conversations). Server side: docs/crisis.md.
 
-import { h, $, announce } from "./dom.js";
+import { h, $, announce, fill } from "./dom.js";
 import { t } from "./i18n.js";
 
 export class PrivateConversations {
@@ -15,7 +15,7 @@ export class PrivateConversations {
     // The room this tab was in before a reload: a private one is listed only after load().
     this.wanted = new URLSearchParams(location.search).get("room") || sessionStorage.getItem("chatserver.room");
     this.note = h("p", { id: "private-note", class: "room-status private-note", role: "status", hidden: true });
-    $("#room-status").after(this.note);
+    $("#room-flags").after(this.note); // in the conversation's header, under its name
     // Take the notices about conversations before the chat view's generic handling.
     chat.noticeFilters.push((data) => this.onNotice(data));
     chat.addEventListener("room", (event) => this.showNote(event.detail.channel));
@@ -92,9 +92,13 @@ export class PrivateConversations {
       return;
     }
     const mine = conversation.member === this.session.user;
-    let text = mine ? t("private.note_mine") : t("private.note", { name: memberName(conversation) });
+    const name = memberName(conversation);
+    let text = mine ? t("private.note_mine") : t("private.note", { name });
     if (conversation.closed) text += ` ${t("private.note_closed")}`;
-    this.note.textContent = text;
+    // The short line is what a phone shows (the long one is still read out): the message box
+    // and the newest notice stay in the window with the crisis panel open.
+    const short = conversation.closed ? t("private.short_closed") : mine ? t("private.short_mine") : t("private.short", { name });
+    fill(this.note, h("strong", { class: "private-short" }, short), " ", h("span", { class: "private-more" }, text));
     this.note.hidden = false;
   }
 }
