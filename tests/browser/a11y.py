@@ -92,3 +92,13 @@ async def tab_until(page, locator, limit: int = 25, key: str = "Tab") -> None:
         if await locator.evaluate("(el) => el === document.activeElement"):
             return
     raise AssertionError(f"{limit} Tabs did not reach {locator}; focus is on {await page.evaluate(FOCUSED)}")
+
+
+async def enter_then_escape(page, dialog, first, back) -> None:
+    """Enter (on the focused opener) opens ``dialog`` with focus on its field ``first``;
+    Escape closes it and focus is on ``back``."""
+    await page.keyboard.press("Enter")
+    await focus_is(page, first)
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await focus_is(page, back)

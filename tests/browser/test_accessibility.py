@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.a11y import axe_audit, focus_is, reflow_problems, tab_until
+from tests.browser.a11y import axe_audit, enter_then_escape, focus_is, reflow_problems, tab_until
 from tests.browser.conftest import TIMEOUT_MS, message_box, messages, sign_in
 from tests.harness import unique
 
@@ -310,12 +310,8 @@ async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_pag
         await page.keyboard.press("Tab")
         await focus_is(page, page.get_by_role("button", name="Reply"))
         await tab_until(page, page.get_by_role("button", name="Report to moderators"), limit=5)
-        await page.keyboard.press("Enter")
         dialog = page.get_by_role("dialog", name="Report this message")
-        await focus_is(page, dialog.get_by_label("What is wrong?"))
-        await page.keyboard.press("Escape")
-        await expect(dialog).to_have_count(0)
-        await focus_is(page, menu)
+        await enter_then_escape(page, dialog, dialog.get_by_label("What is wrong?"), menu)
         # And sent: focus returns to the same button.
         await page.keyboard.press("Enter")
         await tab_until(page, page.get_by_role("button", name="Report to moderators"), limit=6)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
-from tests.browser.a11y import axe_audit, focus_is, reflow_problems, tab_until
+from tests.browser.a11y import axe_audit, enter_then_escape, focus_is, reflow_problems, tab_until
 from tests.browser.conftest import message_box, messages
 from tests.harness import unique
 
@@ -220,12 +220,8 @@ async def test_acknowledge_talk_privately_and_close_a_case_by_keyboard(web, open
     await heading.focus()
     close = case.get_by_role("button", name="Close…")
     await tab_until(mo, close, limit=3)
-    await mo.keyboard.press("Enter")
     dialog = mo.get_by_role("dialog", name="Close Ann's crisis case")
-    await focus_is(mo, dialog.get_by_label("Outcome"))
-    await mo.keyboard.press("Escape")
-    await expect(dialog).to_have_count(0)
-    await focus_is(mo, close)
+    await enter_then_escape(mo, dialog, dialog.get_by_label("Outcome"), close)
     await mo.keyboard.press("Enter")
     await focus_is(mo, dialog.get_by_label("Outcome"))
     await dialog.get_by_label("Outcome").select_option("talked_it_through")
