@@ -26,8 +26,8 @@ import jwt.algorithms
 from rooms.model import Member, Role
 
 ROLES = tuple(r.value for r in Role)
-VERIFIED_MAX = 10_000  # verified tokens remembered per process
-VERIFIED_TTL = 60.0  # seconds a verified token is trusted without verifying it again
+VERIFIED_MAX = 2_000  # verified tokens remembered per process (a reconnect storm's worth)
+VERIFIED_TTL = 30.0  # seconds a verified token is trusted without verifying it again
 _HMAC_DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
@@ -134,9 +134,12 @@ class TokenVerifier:
         else:
             claims = self._verify(token)
             verified = self._verified
-            if len(verified) >= VERIFIED_MAX:
-                for old in list(verified)[: VERIFIED_MAX // 4]:  # the oldest quarter
-                    del verified[old]
+            verified.pop(token, None)  # re-inserted last: the dict stays in age order
+            while verified:  # drop the oldest while too many or too old
+                oldest = next(iter(verified))
+                if len(verified) < VERIFIED_MAX and mono - verified[oldest][0] < VERIFIED_TTL:
+                    break
+                del verified[oldest]
             verified[token] = (mono, claims)
         exp = claims.get("exp")
         if exp is not None:
