@@ -206,6 +206,9 @@ class Connection:
                 cid = cmd.get("id")
                 if cid:
                     self._error(cid, ReplyError(codes.INTERNAL))
+            if self.out.must_drain():
+                # A large reply is still unread: read on once the client has taken it.
+                await self.out.drained()
 
     def _error(self, cid: int, err: ReplyError) -> None:
         self.ctx.stats.count_error(err.code)
@@ -431,7 +434,9 @@ class Connection:
             await hub.attach(spec.name, self)
             result: dict[str, Any] = {"recoverable": True, "positioned": True}
             broker = self.ctx.streams
-            max_count = self.ctx.settings.history_max_limit
+            # A member who missed up to the channel's whole history recovers it all (the
+            # reply may exceed send_queue_bytes: replies are bounded by Outbox.drained).
+            max_count = max(self.ctx.settings.history_max_limit, spec.history.size)
             name = spec.name
             if params.get("recover"):
                 offset = _uint(params.get("offset", 0))
