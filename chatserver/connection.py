@@ -212,12 +212,17 @@ class Connection:
 
     def _error(self, cid: int, err: ReplyError) -> None:
         self.ctx.stats.count_error(err.code)
-        if err.code in _CLIENT_MISTAKES:
-            self.errors += 1
-            if self.errors > self.ctx.settings.max_errors_per_connection:
-                self.close(codes.TOO_MANY_ERRORS)
-                return
+        if err.code in _CLIENT_MISTAKES and self._mistake():
+            return
         self.out.send_reply({"id": cid, "error": err.to_dict()})
+
+    def _mistake(self) -> bool:
+        """Count a client mistake; True when that was one too many (the connection closed)."""
+        self.errors += 1
+        if self.errors > self.ctx.settings.max_errors_per_connection:
+            self.close(codes.TOO_MANY_ERRORS)
+            return True
+        return False
 
     def _rate_ok(self) -> bool:
         rate = self.ctx.settings.command_rate
@@ -241,6 +246,16 @@ class Connection:
                 if method is not None:
                     raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: several methods in one command")
                 method = key
+        if not self._rate_ok():
+            # Every command counts, pings and id-less ones (send, pong) included. A refused
+            # command with an id gets 111; one without an id cannot be answered, so it is
+            # dropped and counted as a mistake (a client that keeps flooding is closed 3509).
+            if cid:
+                self._error(cid, ReplyError(codes.TOO_MANY_REQUESTS, "too many requests: slow down"))
+            else:
+                self.ctx.stats.count_error(codes.TOO_MANY_REQUESTS.code)
+                self._mistake()
+            return
         if method is None:
             if cid:
                 self._error(cid, ReplyError(codes.METHOD_NOT_FOUND, "method not found: command has no method"))
@@ -270,9 +285,6 @@ class Connection:
             return
         if not cid:
             raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, f"bad request: {method} needs an id")
-        if method != "ping" and not self._rate_ok():
-            self._error(cid, ReplyError(codes.TOO_MANY_REQUESTS, "too many requests: slow down"))
-            return
         handler = getattr(self, "_cmd_" + method)
         try:
             result = await handler(params)
@@ -351,7 +363,9 @@ class Connection:
             self._pl.append(sub)
         if subs_result:
             result["subs"] = subs_result
-        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + self.ctx.jitter())
+        # The first ping comes within one interval (jittered over its second half), like
+        # every later one: the SDKs give up after ping interval + 10 s without a ping.
+        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + 0.5 * self.ctx.jitter())
         self.out.send_reply({"id": cid, "connect": result})
         self._go_live()
         log.debug("client %s connected as %s", self.client_id, member.user)
