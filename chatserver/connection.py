@@ -375,9 +375,38 @@ class Connection:
         if identity.member.user != self.user:
             raise DisconnectError(codes.INVALID_TOKEN, "invalid token: another user")
         self.identity = identity
+        self._recheck_subscriptions()
         result: dict[str, Any] = {"client": self.client_id, "version": self.ctx.version}
         result.update(self._expiry_fields())
         return result
+
+    def _recheck_subscriptions(self) -> None:
+        """After new claims (``refresh``): every subscription is checked again as a new
+        subscribe would be, and those no longer allowed end with an unsubscribe push (a
+        demoted moderator loses ``<room>/mod`` at once, not at the next reconnect)."""
+        assert self.identity is not None
+        allowed_server_side = set(self.identity.channels)
+        if self.ctx.personal_channel:
+            allowed_server_side.add(user_channel(self.user))
+        for channel, sub in list(self.subs.items()):
+            if sub.server_side and channel not in allowed_server_side:
+                self.server_unsubscribe(channel, codes.UNSUBSCRIBE_SERVER, "permission denied: not in the new token")
+                continue
+            reason = self._subscribe_denied(channel)
+            if reason:
+                self.server_unsubscribe(channel, codes.UNSUBSCRIBE_SERVER, reason)
+
+    def _subscribe_denied(self, channel: str) -> str:
+        """Why the current identity may no longer be subscribed to ``channel`` ('' if it may)."""
+        assert self.identity is not None
+        spec = self.ctx.resolver.resolve(channel)
+        if spec is None:
+            return "unknown channel"
+        denied = self.ctx.resolver.check_subscribe(self.identity.member, spec)
+        if denied is None:
+            return ""
+        log.info("client %s (%s) loses %s: %s", self.client_id, self.user, channel, denied.reason)
+        return f"permission denied: {denied.reason}"[:120]
 
     async def _cmd_sub_refresh(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel", "")
@@ -385,6 +414,10 @@ class Connection:
         if sub is None:
             raise ReplyError(codes.BAD_REQUEST, "bad request: not subscribed to that channel")
         claims = self._verify_sub_token(channel, params.get("token", ""))
+        reason = self._subscribe_denied(channel)
+        if reason:
+            self.server_unsubscribe(channel, codes.UNSUBSCRIBE_SERVER, reason)
+            raise ReplyError(codes.PERMISSION_DENIED, reason)
         exp = claims.get("exp")
         sub.expires_at = int(exp) if exp else None
         if exp:
