@@ -24,6 +24,7 @@ from chatserver.config import Settings
 from chatserver.engine import Streams
 from chatserver.errors import DisconnectError, ReplyError
 from chatserver.hub import Hub
+from chatserver.limits import LogLimiter
 from chatserver.outbox import Outbox
 from chatserver.protocol import codes
 from chatserver.protocol.codec import Codec, ProtocolError, json_dumps
@@ -67,6 +68,7 @@ _CLIENT_MISTAKES = frozenset(
 )
 
 
+_engine_down_lines = LogLimiter(60.0)
 
 
 class Sessions(Protocol):
@@ -112,6 +114,8 @@ class ConnectionContext:
     version: str
     personal_channel: bool = True
     jitter: Callable[[], float] = random.random
+    # what the engine raises while it is unreachable (answered 100, one log line per minute)
+    unavailable: tuple[type[BaseException], ...] = (OSError, TimeoutError)
 
 
 class Connection:
@@ -201,6 +205,16 @@ class Connection:
             except DisconnectError as exc:
                 self.close(exc.disconnect)
                 return
+            except self.ctx.unavailable as exc:
+                # Redis restarting or failing over: a temporary error, not a traceback per
+                # command (every member's every command would log one).
+                held = _engine_down_lines.allow("engine")
+                if held is not None:
+                    more = f" ({held} more since the last such line)" if held else ""
+                    log.warning("command answered 100: the engine is unavailable (%s)%s", exc, more)
+                cid = cmd.get("id")
+                if cid:
+                    self._error(cid, ReplyError(codes.INTERNAL))
             except Exception:
                 log.exception("command failed for client %s", self.client_id)
                 cid = cmd.get("id")
@@ -281,7 +295,15 @@ class Connection:
         if not self.connected:
             raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: connect first")
         if method == "send":
-            await self.ctx.node.on_send(self, self.codec.load_data(params.get("data")))
+            try:
+                data = self.codec.load_data(params.get("data"))
+            except ProtocolError:
+                # No id, so no error reply: a client mistake (found by the protocol fuzzer;
+                # it used to log a traceback per frame).
+                self.ctx.stats.count_error(codes.BAD_REQUEST.code)
+                self._mistake()
+                return
+            await self.ctx.node.on_send(self, data)
             return
         if not cid:
             raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, f"bad request: {method} needs an id")
@@ -410,6 +432,8 @@ class Connection:
 
     async def _cmd_sub_refresh(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel", "")
+        if not isinstance(channel, str):  # found by the protocol fuzzer (a dict: TypeError)
+            raise ReplyError(codes.BAD_REQUEST, "bad request: channel must be a string")
         sub = self.subs.get(channel)
         if sub is None:
             raise ReplyError(codes.BAD_REQUEST, "bad request: not subscribed to that channel")

@@ -37,3 +37,12 @@ def handshake(address: RedisAddress, name: str) -> list[tuple[str | int, ...]]:
         commands.append(("SELECT", address.db))
     commands.append(("CLIENT", "SETNAME", name))
     return commands
+
+
+def unavailable_errors() -> tuple[type[BaseException], ...]:
+    """What the engine raises while Redis is unreachable (a restart, a failover): the
+    pipelined connection raises OSError/TimeoutError, redis-py its own ConnectionError.
+    Callers answer these as temporary (error 100) without logging a traceback each."""
+    import redis.exceptions
+
+    return (OSError, TimeoutError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
