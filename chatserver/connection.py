@@ -661,7 +661,12 @@ class Connection:
             if not isinstance(since, dict):
                 raise ReplyError(codes.BAD_REQUEST, "bad request: since must be a stream position")
             since_offset = _uint(since.get("offset", 0))
-        hist = await self.ctx.streams.history(spec.name, since_offset, limit, reverse)
+        if reverse and since_offset == 0:
+            # Nothing is older than offset 0: read the position only (an exclusive range
+            # ending before 0-0 is invalid in Redis; found by the fuzzer).
+            hist = await self.ctx.streams.history(spec.name, None, 0, False)
+        else:
+            hist = await self.ctx.streams.history(spec.name, since_offset, limit, reverse)
         if since and since.get("epoch") and since.get("epoch") != hist.epoch:
             raise ReplyError(codes.UNRECOVERABLE_POSITION)
         pubs = [
@@ -743,6 +748,8 @@ def _uint(value: Any) -> int:
         raise ReplyError(codes.BAD_REQUEST, "bad request: offset must be a number") from None
     if number < 0:
         raise ReplyError(codes.BAD_REQUEST, "bad request: offset must not be negative")
+    if number >= 1 << 64:  # a stream id's range (found by the fuzzer: the script failed, 100)
+        raise ReplyError(codes.BAD_REQUEST, "bad request: offset out of range")
     return number
 
 

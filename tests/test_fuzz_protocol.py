@@ -454,3 +454,24 @@ async def test_sub_refresh_with_a_channel_that_is_not_a_string_is_a_bad_request(
         assert reply["error"]["code"] == 107
     await asyncio.sleep(0.2)
     assert f"command failed for client {client_id}" not in server.log_path.read_text(errors="replace")
+
+
+async def test_history_at_the_edges_of_the_offset_range(server, clients):
+    """Found by the fuzzer: ``history`` newest first from offset 0, or from an offset past
+    uint64, made the history script fail (error 100 and a traceback)."""
+    community = unique("edges")
+    channel = server.make_room(community, "r")
+    c = await clients(server.ws_url)
+    reply = await c.connect(token("edgy", {community: "member"}))
+    client_id = reply["connect"]["client"]
+    await c.rpc("chat.send", {"channel": channel, "text": "one"})
+    hist = await c.call("history", {"channel": channel, "limit": 10, "reverse": True, "since": {"offset": 0}})
+    assert hist["history"].get("publications", []) == [] and hist["history"]["offset"] == 1
+    for cid, offset in ((901, 2**64), (902, 2**70)):
+        fut = asyncio.get_running_loop().create_future()
+        c.replies[cid] = fut
+        await c.send_raw(json.dumps({"id": cid, "history": {"channel": channel, "limit": 10, "since": {"offset": offset}}}))
+        reply = await asyncio.wait_for(fut, 5)
+        assert reply["error"]["code"] == 107
+    await asyncio.sleep(0.2)
+    assert f"command failed for client {client_id}" not in server.log_path.read_text(errors="replace")
