@@ -45,7 +45,7 @@ from chatserver.posting import Poster
 from chatserver.redis.broker import RedisBroker, make_client
 from chatserver.redis.catalog import RedisCatalog
 from chatserver.redis.commands import RedisCommands, RedisControl
-from chatserver.redis.connect import unavailable_errors
+from chatserver.redis.connect import engine_unavailable
 from chatserver.redis.presence import RedisPresence
 from chatserver.redis.pubsub import PubSub
 from chatserver.redis.stores import RedisStores
@@ -125,7 +125,7 @@ class Server:
             tasks=self.tasks,
             node_id=self.node_id,
             version=VERSION,
-            unavailable=unavailable_errors(),
+            unavailable=engine_unavailable,
         )
         self._install(EXTENSIONS if extensions is None else tuple(extensions), users)
 

@@ -114,8 +114,8 @@ class ConnectionContext:
     version: str
     personal_channel: bool = True
     jitter: Callable[[], float] = random.random
-    # what the engine raises while it is unreachable (answered 100, one log line per minute)
-    unavailable: tuple[type[BaseException], ...] = (OSError, TimeoutError)
+    # whether an exception means the engine is unreachable (answered 100, one line a minute)
+    unavailable: Callable[[BaseException], bool] = lambda exc: isinstance(exc, OSError | TimeoutError)
 
 
 class Connection:
@@ -205,18 +205,16 @@ class Connection:
             except DisconnectError as exc:
                 self.close(exc.disconnect)
                 return
-            except self.ctx.unavailable as exc:
-                # Redis restarting or failing over: a temporary error, not a traceback per
-                # command (every member's every command would log one).
-                held = _engine_down_lines.allow("engine")
-                if held is not None:
-                    more = f" ({held} more since the last such line)" if held else ""
-                    log.warning("command answered 100: the engine is unavailable (%s)%s", exc, more)
-                cid = cmd.get("id")
-                if cid:
-                    self._error(cid, ReplyError(codes.INTERNAL))
-            except Exception:
-                log.exception("command failed for client %s", self.client_id)
+            except Exception as exc:
+                if self.ctx.unavailable(exc):
+                    # Redis restarting or failing over: a temporary error, not a traceback
+                    # per command (every member's every command would log one).
+                    held = _engine_down_lines.allow("engine")
+                    if held is not None:
+                        more = f" ({held} more since the last such line)" if held else ""
+                        log.warning("command answered 100: the engine is unavailable (%s)%s", exc, more)
+                else:
+                    log.exception("command failed for client %s", self.client_id)
                 cid = cmd.get("id")
                 if cid:
                     self._error(cid, ReplyError(codes.INTERNAL))

@@ -39,10 +39,19 @@ def handshake(address: RedisAddress, name: str) -> list[tuple[str | int, ...]]:
     return commands
 
 
-def unavailable_errors() -> tuple[type[BaseException], ...]:
-    """What the engine raises while Redis is unreachable (a restart, a failover): the
-    pipelined connection raises OSError/TimeoutError, redis-py its own ConnectionError.
-    Callers answer these as temporary (error 100) without logging a traceback each."""
+
+_TEMPORARY_REPLIES = ("LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+
+
+def engine_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means Redis is unreachable or not ready yet (a restart, a failover,
+    loading its data): the pipelined connection raises OSError/TimeoutError or replies
+    LOADING, redis-py raises its ConnectionError/TimeoutError. Callers answer these as
+    temporary (error 100) without logging a traceback each."""
     import redis.exceptions
 
-    return (OSError, TimeoutError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+    from chatserver.redis.resp import RespError
+
+    if isinstance(exc, OSError | TimeoutError | redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return True
+    return isinstance(exc, RespError | redis.exceptions.ResponseError) and str(exc).startswith(_TEMPORARY_REPLIES)
