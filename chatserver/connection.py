@@ -154,6 +154,7 @@ class Connection:
         # keepalive and limits
         self.next_ping = 0.0
         self.pong_deadline = 0.0
+        self._unread_at_deadline = 0  # bytes the client had not taken when a pong was last due
         self.errors = 0
         self._tokens = ctx.settings.command_rate * 2
         self._tokens_at = time.monotonic()
@@ -719,8 +720,14 @@ class Connection:
                 self.close(codes.STALE)
             return
         if self.pong_deadline and now > self.pong_deadline:
-            self.close(codes.NO_PONG)
-            return
+            # A client still taking a large reply (its unread bytes shrink) has its ping, and
+            # so its pong, behind it: it gets more time; one that stopped reading does not.
+            unread = self.out.unread()
+            if not unread or unread >= self._unread_at_deadline:
+                self.close(codes.NO_PONG)
+                return
+            self._unread_at_deadline = unread
+            self.pong_deadline = now + settings.pong_timeout
         identity = self.identity
         assert identity is not None
         if identity.expires_at is not None and wall > identity.expires_at + 5:
@@ -735,6 +742,7 @@ class Connection:
             self.next_ping = now + settings.ping_interval
             if not self.pong_deadline:
                 self.pong_deadline = now + settings.pong_timeout
+                self._unread_at_deadline = self.out.unread()
 
 
 def _uint(value: Any) -> int:

@@ -160,6 +160,15 @@ class Outbox:
                 await asyncio.wait_for(waiter, 1.0)
             self._drain_waiter = None
 
+    def unread(self) -> int:
+        """Bytes written for this client that it has not taken yet, the kernel's send queue
+        included (a large reply may sit there for seconds on a slow link): while this
+        shrinks the client is reading, even if its pong is still behind what it reads."""
+        direct = self._direct
+        if direct is None:
+            return self._out_bytes
+        return self._out_bytes + direct.buffered() + direct.unsent()
+
     def _wake_drained(self) -> None:
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():

@@ -117,3 +117,75 @@ async def test_sdk_recovers_a_thousand_large_messages(spawn, valkey, clients):
     await alice.disconnect()
     metrics = httpx.get(s.url + "/metrics").text
     assert 'chat_disconnects_total{code="3008"}' not in metrics
+
+
+def _slow_reader(port: int, commands: str, bytes_per_second: int, after_reply: float) -> tuple[int | None, bool, int]:
+    """A raw client that reads at ``bytes_per_second`` and answers pings; returns (close code
+    or None, whether the reply to command 2 arrived, pongs sent)."""
+    import socket
+    import time
+
+    from tests.harness import raw_handshake, ws_frame
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    sock.connect(("127.0.0.1", port))
+    raw_handshake(sock)
+    sock.sendall(ws_frame(commands.encode()))
+    sock.settimeout(0.2)
+    buf = b""
+    replied_at: float | None = None
+    pongs = 0
+    try:
+        while replied_at is None or time.monotonic() - replied_at < after_reply:
+            try:
+                chunk = sock.recv(8192)
+            except TimeoutError:
+                chunk = b""
+            else:
+                if not chunk:
+                    return None, replied_at is not None, pongs
+            buf += chunk
+            time.sleep(len(chunk) / bytes_per_second)
+            while len(buf) >= 2:
+                opcode, n, pos = buf[0] & 0x0F, buf[1] & 0x7F, 2
+                if n == 126:
+                    n, pos = int.from_bytes(buf[2:4], "big"), 4
+                elif n == 127:
+                    n, pos = int.from_bytes(buf[2:10], "big"), 10
+                if len(buf) < pos + n:
+                    break
+                payload, buf = buf[pos : pos + n], buf[pos + n :]
+                if opcode == 8:
+                    return int.from_bytes(payload[:2], "big"), replied_at is not None, pongs
+                for line in payload.split(b"\n"):
+                    if line == b"{}":
+                        try:
+                            sock.sendall(ws_frame(b"{}"))
+                        except OSError:
+                            return -1, replied_at is not None, pongs
+                        pongs += 1
+                    elif line.startswith(b'{"id":2,'):
+                        replied_at = time.monotonic()
+        return None, True, pongs
+    finally:
+        sock.close()
+
+
+async def test_a_slow_reader_of_a_large_reply_is_not_cut_for_a_late_pong(spawn, valkey, clients):
+    """Pings queue behind a 4 MB recovery that a slow client takes 10+ s to read, and its
+    pong waits behind that: the pong deadline moves on while it reads."""
+    s = spawn(valkey.url, env={"CHATSERVER_COMMAND_RATE": "100000", "CHATSERVER_PING_INTERVAL": "1",
+                               "CHATSERVER_PONG_TIMEOUT": "2"})
+    community = unique("slow")
+    channel = s.make_room(community, "big")
+    first = await clients(s.ws_url)
+    await first.connect(token("slow", {community: "member"}))
+    epoch = (await first.call("subscribe", {"channel": channel}))["subscribe"]["epoch"]
+    await first.close()
+    await _fill(s, clients, community, channel)
+    commands = '{"id":1,"connect":{"token":"%s"}}\n{"id":2,"subscribe":{"channel":"%s","recover":true,"offset":0,"epoch":"%s"}}' % (
+        token("slow", {community: "member"}), channel, epoch)
+    code, replied, pongs = await asyncio.to_thread(_slow_reader, s.port, commands, 350_000, 4.0)
+    assert replied and code is None, (code, replied, pongs)
+    assert pongs >= 1
