@@ -52,6 +52,23 @@ async def test_refused_calls_are_summarised_per_actor(modserver, clients):
     await eventually(lambda: len(audit(modserver, community, action="denied", limit=1000)) == before + 1, timeout=2)
 
 
+async def test_refused_crisis_calls_are_summarised_too(modserver, clients):
+    community = unique("denyc")
+    modserver.make_room(community, "r")
+    rogue = unique("rogue")
+    conn = await joined(clients, modserver.ws_url, rogue, {community: "member"})
+    for i in range(30):
+        method = ("crisis.list", "crisis.ack")[i % 2]
+        reply = await mod(conn, method, community=community, case="x")
+        assert reply["error"]["code"] == 103, reply
+
+    def total() -> int:
+        return sum(e["details"].get("count", 1) for e in audit(modserver, community, action="denied", limit=1000))
+
+    await eventually(lambda: total() == 30, timeout=10)
+    assert len(audit(modserver, community, action="denied", limit=1000)) <= 5
+
+
 async def test_audit_stream_has_a_size_cap(valkey):
     client = aioredis.from_url(valkey.url)
     try:
