@@ -47,6 +47,7 @@ from chatserver.posting import Poster
 from chatserver.redis.broker import RedisBroker
 from chatserver.redis.catalog import RedisCatalog
 from chatserver.redis.commands import RedisCommands, RedisControl
+from chatserver.redis.connect import engine_unavailable
 from chatserver.redis.deployment import build_engine
 from chatserver.redis.presence import RedisPresence
 from chatserver.redis.reactions_store import RedisReactionStore
@@ -135,6 +136,7 @@ class Server:
             tasks=self.tasks,
             node_id=self.node_id,
             version=VERSION,
+            unavailable=engine_unavailable,
         )
         self._install(EXTENSIONS if extensions is None else tuple(extensions), users)
 

@@ -24,6 +24,7 @@ from chatserver.config import Settings
 from chatserver.engine import Streams
 from chatserver.errors import DisconnectError, ReplyError
 from chatserver.hub import Hub
+from chatserver.limits import LogLimiter
 from chatserver.outbox import Outbox
 from chatserver.protocol import codes
 from chatserver.protocol.codec import Codec, ProtocolError, json_dumps
@@ -67,6 +68,7 @@ _CLIENT_MISTAKES = frozenset(
 )
 
 
+_engine_down_lines = LogLimiter(60.0)
 
 
 class Sessions(Protocol):
@@ -112,6 +114,8 @@ class ConnectionContext:
     version: str
     personal_channel: bool = True
     jitter: Callable[[], float] = random.random
+    # whether an exception means the engine is unreachable (answered 100, one line a minute)
+    unavailable: Callable[[BaseException], bool] = lambda exc: isinstance(exc, OSError | TimeoutError)
 
 
 class Connection:
@@ -122,6 +126,7 @@ class Connection:
         "_pl",
         "_tokens",
         "_tokens_at",
+        "_unread_at_deadline",
         "client_id",
         "codec",
         "codec_name",
@@ -171,6 +176,7 @@ class Connection:
         # keepalive and limits
         self.next_ping = 0.0
         self.pong_deadline = 0.0
+        self._unread_at_deadline = 0  # bytes the client had not taken when a pong was last due
         self.errors = 0
         self._tokens = ctx.settings.command_rate * 2
         self._tokens_at = time.monotonic()
@@ -222,20 +228,36 @@ class Connection:
             except DisconnectError as exc:
                 self.close(exc.disconnect)
                 return
-            except Exception:
-                log.exception("command failed for client %s", self.client_id)
+            except Exception as exc:
+                if self.ctx.unavailable(exc):
+                    # Redis restarting or failing over: a temporary error, not a traceback
+                    # per command (every member's every command would log one).
+                    held = _engine_down_lines.allow("engine")
+                    if held is not None:
+                        more = f" ({held} more since the last such line)" if held else ""
+                        log.warning("command answered 100: the engine is unavailable (%s)%s", exc, more)
+                else:
+                    log.exception("command failed for client %s", self.client_id)
                 cid = cmd.get("id")
                 if cid:
                     self._error(cid, ReplyError(codes.INTERNAL))
+            if self.out.must_drain():
+                # A large reply is still unread: read on once the client has taken it.
+                await self.out.drained()
 
     def _error(self, cid: int, err: ReplyError) -> None:
         self.ctx.stats.count_error(err.code)
-        if err.code in _CLIENT_MISTAKES:
-            self.errors += 1
-            if self.errors > self.ctx.settings.max_errors_per_connection:
-                self.close(codes.TOO_MANY_ERRORS)
-                return
+        if err.code in _CLIENT_MISTAKES and self._mistake():
+            return
         self.out.send_reply({"id": cid, "error": err.to_dict()})
+
+    def _mistake(self) -> bool:
+        """Count a client mistake; True when that was one too many (the connection closed)."""
+        self.errors += 1
+        if self.errors > self.ctx.settings.max_errors_per_connection:
+            self.close(codes.TOO_MANY_ERRORS)
+            return True
+        return False
 
     def _rate_ok(self) -> bool:
         rate = self.ctx.settings.command_rate
@@ -259,6 +281,16 @@ class Connection:
                 if method is not None:
                     raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: several methods in one command")
                 method = key
+        if not self._rate_ok():
+            # Every command counts, pings and id-less ones (send, pong) included. A refused
+            # command with an id gets 111; one without an id cannot be answered, so it is
+            # dropped and counted as a mistake (a client that keeps flooding is closed 3509).
+            if cid:
+                self._error(cid, ReplyError(codes.TOO_MANY_REQUESTS, "too many requests: slow down"))
+            else:
+                self.ctx.stats.count_error(codes.TOO_MANY_REQUESTS.code)
+                self._mistake()
+            return
         if method is None:
             if cid:
                 self._error(cid, ReplyError(codes.METHOD_NOT_FOUND, "method not found: command has no method"))
@@ -284,13 +316,18 @@ class Connection:
         if not self.connected:
             raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, "bad request: connect first")
         if method == "send":
-            await self.ctx.node.on_send(self, self.codec.load_data(params.get("data")))
+            try:
+                data = self.codec.load_data(params.get("data"))
+            except ProtocolError:
+                # No id, so no error reply: a client mistake (found by the protocol fuzzer;
+                # it used to log a traceback per frame).
+                self.ctx.stats.count_error(codes.BAD_REQUEST.code)
+                self._mistake()
+                return
+            await self.ctx.node.on_send(self, data)
             return
         if not cid:
             raise DisconnectError(codes.BAD_REQUEST_DISCONNECT, f"bad request: {method} needs an id")
-        if method != "ping" and not self._rate_ok():
-            self._error(cid, ReplyError(codes.TOO_MANY_REQUESTS, "too many requests: slow down"))
-            return
         handler = getattr(self, "_cmd_" + method)
         try:
             result = await handler(params)
@@ -369,7 +406,9 @@ class Connection:
             self._pl.append(sub)
         if subs_result:
             result["subs"] = subs_result
-        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + self.ctx.jitter())
+        # The first ping comes within one interval (jittered over its second half), like
+        # every later one: the SDKs give up after ping interval + 10 s without a ping.
+        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + 0.5 * self.ctx.jitter())
         self.out.send_reply({"id": cid, "connect": result})
         self._go_live()
         log.debug("client %s connected as %s", self.client_id, member.user)
@@ -379,16 +418,51 @@ class Connection:
         if identity.member.user != self.user:
             raise DisconnectError(codes.INVALID_TOKEN, "invalid token: another user")
         self.identity = identity
+        self._recheck_subscriptions()
         result: dict[str, Any] = {"client": self.client_id, "version": self.ctx.version}
         result.update(self._expiry_fields())
         return result
 
+    def _recheck_subscriptions(self) -> None:
+        """After new claims (``refresh``): every subscription is checked again as a new
+        subscribe would be, and those no longer allowed end with an unsubscribe push (a
+        demoted moderator loses ``<room>/mod`` at once, not at the next reconnect)."""
+        assert self.identity is not None
+        allowed_server_side = set(self.identity.channels)
+        if self.ctx.personal_channel:
+            allowed_server_side.add(user_channel(self.user))
+        for channel, sub in list(self.subs.items()):
+            if sub.server_side and channel not in allowed_server_side:
+                self.server_unsubscribe(channel, codes.UNSUBSCRIBE_SERVER, "permission denied: not in the new token")
+                continue
+            reason = self._subscribe_denied(channel)
+            if reason:
+                self.server_unsubscribe(channel, codes.UNSUBSCRIBE_SERVER, reason)
+
+    def _subscribe_denied(self, channel: str) -> str:
+        """Why the current identity may no longer be subscribed to ``channel`` ('' if it may)."""
+        assert self.identity is not None
+        spec = self.ctx.resolver.resolve(channel)
+        if spec is None:
+            return "unknown channel"
+        denied = self.ctx.resolver.check_subscribe(self.identity.member, spec)
+        if denied is None:
+            return ""
+        log.info("client %s (%s) loses %s: %s", self.client_id, self.user, channel, denied.reason)
+        return f"permission denied: {denied.reason}"[:120]
+
     async def _cmd_sub_refresh(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel", "")
+        if not isinstance(channel, str):  # found by the protocol fuzzer (a dict: TypeError)
+            raise ReplyError(codes.BAD_REQUEST, "bad request: channel must be a string")
         sub = self.subs.get(channel)
         if sub is None:
             raise ReplyError(codes.BAD_REQUEST, "bad request: not subscribed to that channel")
         claims = self._verify_sub_token(channel, params.get("token", ""))
+        reason = self._subscribe_denied(channel)
+        if reason:
+            self.server_unsubscribe(channel, codes.UNSUBSCRIBE_SERVER, reason)
+            raise ReplyError(codes.PERMISSION_DENIED, reason)
         exp = claims.get("exp")
         sub.expires_at = int(exp) if exp else None
         if exp:
@@ -452,7 +526,9 @@ class Connection:
             await hub.attach(spec.name, self)
             result: dict[str, Any] = {"recoverable": True, "positioned": True}
             broker = self.ctx.streams
-            max_count = self.ctx.settings.history_max_limit
+            # A member who missed up to the channel's whole history recovers it all (the
+            # reply may exceed send_queue_bytes: replies are bounded by Outbox.drained).
+            max_count = max(self.ctx.settings.history_max_limit, spec.history.size)
             name = spec.name
             if params.get("recover"):
                 offset = _uint(params.get("offset", 0))
@@ -606,7 +682,12 @@ class Connection:
             if not isinstance(since, dict):
                 raise ReplyError(codes.BAD_REQUEST, "bad request: since must be a stream position")
             since_offset = _uint(since.get("offset", 0))
-        hist = await self.ctx.streams.history(spec.name, since_offset, limit, reverse)
+        if reverse and since_offset == 0:
+            # Nothing is older than offset 0: read the position only (an exclusive range
+            # ending before 0-0 is invalid in Redis; found by the fuzzer).
+            hist = await self.ctx.streams.history(spec.name, None, 0, False)
+        else:
+            hist = await self.ctx.streams.history(spec.name, since_offset, limit, reverse)
         if since and since.get("epoch") and since.get("epoch") != hist.epoch:
             raise ReplyError(codes.UNRECOVERABLE_POSITION)
         pubs = [
@@ -667,8 +748,14 @@ class Connection:
                 # is ours, so the client gets another pong_timeout, not a disconnect.
                 self.pong_deadline = now + settings.pong_timeout
             else:
-                self.close(codes.NO_PONG)
-                return
+                # A client still taking a large reply (its unread bytes shrink) has its ping,
+                # and so its pong, behind it: it gets more time; one that stopped reading not.
+                unread = self.out.unread()
+                if not unread or unread >= self._unread_at_deadline:
+                    self.close(codes.NO_PONG)
+                    return
+                self._unread_at_deadline = unread
+                self.pong_deadline = now + settings.pong_timeout
         identity = self.identity
         assert identity is not None
         if identity.expires_at is not None and wall > identity.expires_at + 5:
@@ -683,6 +770,7 @@ class Connection:
             self.next_ping = now + settings.ping_interval
             if not self.pong_deadline:
                 self.pong_deadline = now + settings.pong_timeout
+                self._unread_at_deadline = self.out.unread()
 
 
 def _uint(value: Any) -> int:
@@ -694,6 +782,8 @@ def _uint(value: Any) -> int:
         raise ReplyError(codes.BAD_REQUEST, "bad request: offset must be a number") from None
     if number < 0:
         raise ReplyError(codes.BAD_REQUEST, "bad request: offset must not be negative")
+    if number >= 1 << 64:  # a stream id's range (found by the fuzzer: the script failed, 100)
+        raise ReplyError(codes.BAD_REQUEST, "bad request: offset out of range")
     return number
 
 

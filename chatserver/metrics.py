@@ -6,6 +6,7 @@ The hot path only bumps integers; this collector turns them into metric families
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
@@ -73,6 +74,11 @@ class NodeCollector(Collector):
             "Bytes waiting in client outboxes (bounded by send_queue_bytes per connection)",
             value=sum(c.out.pending_bytes for c in n.open),
         )
+        yield GaugeMetricFamily(
+            "chat_asyncio_tasks",
+            "asyncio tasks alive in this process (a leak shows as growth under steady load)",
+            value=_task_count(),
+        )
         yield CounterMetricFamily(
             "chat_offset_gaps", "Pub/sub gaps (repaired from history by the hub)", value=self.hub.gaps
         )
@@ -90,6 +96,13 @@ class NodeCollector(Collector):
         )
         for name, value in sorted(self.registry.extra_metrics().items()):
             yield GaugeMetricFamily(f"chat_{name}", name.replace("_", " "), value=value)
+
+
+def _task_count() -> int:
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # collected outside the event loop
+        return 0
 
 
 def render(collector: NodeCollector) -> bytes:

@@ -7,11 +7,19 @@ event-loop turn, so several pending messages leave as one WebSocket message
 for ``resume_writing`` when it is paused; under another ASGI server a writer task uses
 ``websocket.send``. An outbox that grows past ``send_queue_bytes`` means the client is not
 reading: the connection is closed with 3008 (slow) and recovers when it reconnects.
+
+Replies are exempt from that limit, because a reading client may ask for more than it at
+once (a ``history`` of 300 messages of 4 KB, a subscribe that recovers 1,000): the limit
+counts only pushes, and the connection reads its next command only once what is queued for
+it (outbox plus the transport's buffer) is back under the limit (``drained``). So a client
+that does not read holds at most one reply plus ``send_queue_bytes`` of pushes, and the
+limit cuts clients that leave pushes unread, not a reading client that asked for a lot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -48,6 +56,8 @@ class Outbox:
         "_asgi_send",
         "_closer",
         "_direct",
+        "_drain_waiter",
+        "_exempt",
         "_flush_scheduled",
         "_max_frame",
         "_max_queue",
@@ -80,6 +90,8 @@ class Outbox:
         self.close_reason: codes.Disconnect | None = None
         self._out: list[bytes] = []
         self._out_bytes = 0
+        self._exempt = 0  # bytes of replies in _out (not counted against the limit)
+        self._drain_waiter: asyncio.Future[None] | None = None
         self._flush_scheduled = False
         self._max_queue = max_queue
         self._max_frame = max_frame
@@ -103,12 +115,15 @@ class Outbox:
         direct = self._direct
         return direct is not None and direct.reading_behind()
 
-    def push_bytes(self, data: bytes) -> None:
-        """Queue one encoded reply/push. Never blocks; overflow closes the connection."""
+    def push_bytes(self, data: bytes, *, reply: bool = False) -> None:
+        """Queue one encoded push (or a reply). Never blocks; pushes beyond the limit close
+        the connection; replies are bounded by ``drained`` instead."""
         if self.closed:
             return
         size = self._out_bytes + len(data)
-        if size > self._max_queue:
+        if reply:
+            self._exempt += len(data)
+        elif size - self._exempt > self._max_queue:
             self._stats.slow_closes += 1
             self.close(codes.SLOW, flush=False)
             return
@@ -119,13 +134,58 @@ class Outbox:
             self._schedule(self)
 
     def send_reply(self, reply: dict[str, Any]) -> None:
-        self.push_bytes(self.codec.encode(reply))
+        self.push_bytes(self.codec.encode(reply), reply=True)
+
+    def backlog(self) -> int:
+        """Bytes written for this client and not yet taken by the kernel."""
+        direct = self._direct
+        return self._out_bytes + (direct.buffered() if direct is not None else 0)
+
+    def must_drain(self) -> bool:
+        """True while the client has more than the limit unread (read no further commands)."""
+        direct = self._direct
+        return (
+            direct is not None
+            and direct.paused
+            and not self.closed
+            and self._out_bytes + direct.buffered() > self._max_queue
+        )
+
+    async def drained(self) -> None:
+        """Wait until ``must_drain`` is false (the socket drained, or the connection closed).
+        Called between commands, so a client that asks for large replies and does not read
+        them stops being read (TCP pushes back) instead of growing the server's memory."""
+        loop = asyncio.get_running_loop()
+        while self.must_drain():
+            assert self._direct is not None
+            if not self._direct.is_open():
+                return
+            waiter = self._drain_waiter = loop.create_future()
+            # resume_writing wakes us; a lost socket never resumes, hence the timeout.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, 1.0)
+            self._drain_waiter = None
+
+    def unread(self) -> int:
+        """Bytes written for this client that it has not taken yet, the kernel's send queue
+        included (a large reply may sit there for seconds on a slow link): while this
+        shrinks the client is reading, even if its pong is still behind what it reads."""
+        direct = self._direct
+        if direct is None:
+            return self._out_bytes
+        return self._out_bytes + direct.buffered() + direct.unsent()
+
+    def _wake_drained(self) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _take_frames(self) -> list[bytes]:
         items = self._out
         total = self._out_bytes
         self._out = []
         self._out_bytes = 0
+        self._exempt = 0
         join = self.codec.join
         if total <= self._max_frame or len(items) == 1:
             # Members of one room usually have the same pending pushes (the same bytes
@@ -165,12 +225,14 @@ class Outbox:
             if len(out) == 1:
                 self._out = []
                 self._out_bytes = 0
+                self._exempt = 0
                 direct.send(out[0], self.binary)
                 return
             for frame in self._take_frames():
                 if not direct.send(frame, self.binary):
                     self._out.clear()
                     self._out_bytes = 0
+                    self._exempt = 0
                     return
             return
         wake = self._writer_wake
@@ -180,6 +242,7 @@ class Outbox:
             self._writer = asyncio.ensure_future(self._asgi_writer())
 
     def _on_writable(self) -> None:
+        self._wake_drained()
         if self._out and not self._flush_scheduled:
             self._flush_scheduled = True
             self._schedule(self)
@@ -208,6 +271,7 @@ class Outbox:
         if not self.closed:
             self.closed = True
             self._stats.count_disconnect(codes.CONNECTION_CLOSED.code)
+            self._wake_drained()
 
     def close(self, disconnect: codes.Disconnect, *, flush: bool = True) -> None:
         """Close with a protocol close code. Pending output is flushed first unless slow."""
@@ -215,6 +279,7 @@ class Outbox:
             return
         self.closed = True
         self.close_reason = disconnect
+        self._wake_drained()
         self._stats.count_disconnect(disconnect.code)
         reason = disconnect.reason.encode()[:120].decode(errors="ignore")
         if flush and self._out:
@@ -224,6 +289,7 @@ class Outbox:
         else:
             self._out.clear()
             self._out_bytes = 0
+            self._exempt = 0
         if self._direct is not None:
             self._direct.close(disconnect.code, reason)
             return

@@ -29,7 +29,10 @@ Changes to ``WebSocketsSansIOProtocol``:
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import struct
+import termios
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -142,6 +145,18 @@ class DirectSend:
 
     def buffered(self) -> int:
         return self._proto.transport.get_write_buffer_size()
+
+    def unsent(self) -> int:
+        """Bytes in the kernel's send queue not yet acknowledged by the peer (Linux
+        SIOCOUTQ; 0 where it cannot be read)."""
+        sock = self._proto.transport.get_extra_info("socket")
+        if sock is None:
+            return 0
+        try:
+            raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+        except (OSError, ValueError):
+            return 0
+        return int(struct.unpack("i", raw)[0])
 
     def close(self, code: int, reason: str, abort_after: float = 5.0) -> None:
         """Send a close frame now, even while the transport is paused (a slow reader), and

@@ -32,6 +32,8 @@ GLOBAL_LIMITS: dict[str, tuple[int, int]] = {
     "mute_min": (1, 28 * 86_400),
     "mute_max": (60, 366 * 86_400),
     "audit_retention": (3600, 3650 * 86_400),
+    "audit_max_entries": (100, 100_000_000),  # per community stream, oldest trimmed first
+    "denied_window": (1, 86_400),  # refused mod.* calls: one audit summary per actor per window
     "hold_retention": (3600, 365 * 86_400),
     "recent_window": (60, 30 * 86_400),  # how far back "remove recent messages" looks by default
 }
@@ -95,6 +97,8 @@ class ModerationConfig:
     mute_min: int = 60
     mute_max: int = 28 * 86_400
     audit_retention: int = 45 * 86_400
+    audit_max_entries: int = 100_000
+    denied_window: int = 60
     hold_retention: int = 7 * 86_400
     recent_window: int = 3600
 

@@ -181,7 +181,8 @@ class RawClient:
     async def open(cls, ws_url: str, *, protobuf_mode: bool = False, subprotocols: list[str] | None = None, **kw: Any) -> RawClient:
         if subprotocols is None and protobuf_mode:
             subprotocols = ["centrifuge-protobuf"]
-        ws = await websockets.connect(ws_url, subprotocols=subprotocols, max_size=2**22, **kw)
+        kw.setdefault("max_size", 2**22)
+        ws = await websockets.connect(ws_url, subprotocols=subprotocols, **kw)
         return cls(ws, protobuf_mode)
 
     def encode(self, cmd: dict[str, Any]) -> bytes | str:

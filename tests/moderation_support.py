@@ -14,6 +14,7 @@ from tests.harness import RawClient, token
 CONFIG = """
 [moderation]
 mute_min = 1
+denied_window = 1
 
 [moderation.hooks.explode]
 use = "tests.moderation_test_hooks:raising_hook"

@@ -80,3 +80,40 @@ def test_fanout_command_end_to_end(tmp_path):
     else:
         assert "matplotlib not installed" in proc.stdout
     assert "ratio chatserver / baseline" in proc.stdout
+
+
+def test_soak_checker_counts_losses_duplicates_and_reordering():
+    """The soak's bookkeeping, fed by hand: what a stayer saw against what was acknowledged."""
+    import argparse
+
+    from loadtests.soak import Ledger, Stayer, report
+
+    ledger = Ledger()
+    st = Stayer("ws://unused", "stay0", "soak:r0", ledger, 1.0)
+    for offset, seq in ((1, 1), (2, 2), (2, 2), (4, 4), (3, 3)):
+        st._take({"offset": offset, "data": {"text": f"SOAK|stay1|{seq}|x"}})
+    ledger.acked["soak:r0"] = [("stay1", 1, 1), ("stay1", 2, 2), ("stay1", 3, 3), ("stay1", 4, 4)]
+    args = argparse.Namespace(duration=1, stayers=1, rooms=1, churners=0)
+    quiet = [{"rss_mib": 50.0, "fds": 10, "tasks": 5, "connections": 1}, {"rss_mib": 90.0, "fds": 20, "tasks": 5, "connections": 1}]
+    result = report(args, [st], ledger, [], quiet, {"at": 1, "back_after_s": 1}, "", "")
+    assert result["duplicated"] == 1 and result["reordered"] == 1
+    assert result["lost"] == 1  # seq 3 arrived out of order and was dropped by the stayer
+    failures = " ".join(result["failures"])
+    assert "lost 1" in failures and "RSS grew 40.0 MiB" in failures and "open fds grew by 10" in failures
+
+
+def test_soak_command_short_run(tmp_path):
+    """A 20 s soak: members, churn, moderators, the embedded Valkey killed once; nothing
+    lost, duplicated or reordered, no growth between the quiet points."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadtests.soak", "--duration", "20", "--stayers", "6", "--churners", "4",
+         "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    (result_file,) = tmp_path.glob("soak-*.json")
+    result = json.loads(result_file.read_text())
+    assert result["acknowledged"] > 0 and result["lost"] == result["duplicated"] == result["reordered"] == 0
+    assert result["valkey_killed"]["back_after_s"] < 30
+    assert result["failures"] == []
+    assert "SOAK PASSED" in proc.stdout

@@ -133,8 +133,18 @@ async def test_member_calling_a_moderator_action_gets_103_nothing_changes_attemp
     assert (await send(victim, channel, "still here"))["status"] == "published"
     room = modserver.api("GET", f"/api/communities/{community}/rooms/r").json()
     assert room["settings"]["locked"] is False and room["settings"]["slow_mode"] == 0
+    # Refused calls are summarised per actor: the first at once, the rest in one
+    # denied.summary per window (denied_window = 1 s in the test config).
+    def methods_seen() -> set[str]:
+        seen: set[str] = set()
+        for e in audit(modserver, community, action="denied"):
+            if e["actor"]["user"] == rogue_id:
+                seen.update(e["details"].get("methods") or [e["details"]["method"]])
+        return seen
+
+    await eventually(lambda: methods_seen() == {m for m, _ in attempts})
     denied = audit(modserver, community, action="denied")
-    assert {e["details"]["method"] for e in denied if e["actor"]["user"] == rogue_id} == {m for m, _ in attempts}
+    assert len([e for e in denied if e["actor"]["user"] == rogue_id]) <= 3
     assert all(e["actor"]["role"] == "member" for e in denied if e["actor"]["user"] == rogue_id)
     assert any(e["actor"]["role"] == "host" for e in denied)
 

@@ -31,6 +31,14 @@ async def test_redis_restart_errors_then_recovery(spawn, clients):
         valkey.stop()
         reply = await sender.rpc("chat.send", {"channel": channel, "text": "lost?"})
         assert reply["error"]["code"] == 100 and reply["error"]["temporary"] is True
+        for i in range(20):
+            reply = await sender.rpc("chat.send", {"channel": channel, "text": f"lost {i}?"})
+            assert reply["error"]["code"] == 100
+        # One line for all of them, no traceback per command (every member's every command
+        # would log one while Redis is away).
+        outage_log = s.log_path.read_text(errors="replace")
+        assert "command failed" not in outage_log
+        assert outage_log.count("the engine is unavailable") == 1
         for _ in range(100):
             if httpx.get(s.url + "/readyz").status_code == 503:
                 break

@@ -1,7 +1,7 @@
 """RPC methods of crisis response. ``crisis.*`` and ``support.invite`` / ``support.close``:
 moderators and admins of the community; ``support.open``: moderators, admins and hosts;
 ``support.conversations``: anyone (their own conversations). A refused call gets 103 and is
-written to the audit log (action ``denied``)."""
+written to the audit log (action ``denied``; repeats summarised per actor, ``denied.summary``)."""
 
 from __future__ import annotations
 
@@ -87,9 +87,9 @@ class CrisisRpc:
             actor = actor_of(member, community)
             denied = check(member, community)
             if denied is not None:
-                await self.cases.audit.append(
-                    community, "denied", actor,
-                    target={"channel": room.channel if room else ""}, reason=denied.reason, details={"method": method},
+                # Counted per actor and summarised like refused mod.* calls (issue 12).
+                await self.cases.moderation.denied.refuse(
+                    community, actor, method, {"channel": room.channel if room else ""}, denied.reason
                 )
                 raise ReplyError(codes.PERMISSION_DENIED, f"permission denied: {denied.reason}")
             return await handler(actor, community, room, data)

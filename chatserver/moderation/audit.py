@@ -2,8 +2,9 @@
 moderator action (who, what, to whom, why, when, the original text).
 
 Entries are appended with ``XADD ... MINID <now - retention>`` (exact trimming: the log holds
-original texts, so old entries must really go) and the key expires ``retention`` seconds
-after the last append, so a quiet community's log disappears too. Reading walks the stream
+original texts, so old entries must really go), the stream is capped at ``max_entries``
+(``XTRIM MAXLEN``, oldest first: a size bound whatever the rate of entries), and the key
+expires ``retention`` seconds after the last append, so a quiet community's log disappears too. Reading walks the stream
 newest first and filters in Python, scanning at most ``MAX_SCAN`` entries per request.
 """
 
@@ -80,7 +81,7 @@ class AuditFilter:
 
 
 class AuditStore(Protocol):
-    async def audit_append(self, community: str, packed: bytes, min_id_ms: int, retention: int) -> str: ...
+    async def audit_append(self, community: str, packed: bytes, min_id_ms: int, retention: int, max_len: int) -> str: ...
 
     async def audit_range(self, community: str, high: str, low: str, count: int) -> list[tuple[str, bytes | None]]: ...
 
@@ -89,9 +90,10 @@ AuditListener = Callable[[str, dict[str, Any]], None]  # (community, entry); mus
 
 
 class AuditLog:
-    def __init__(self, store: AuditStore, retention: int) -> None:
+    def __init__(self, store: AuditStore, retention: int, max_entries: int = 100_000) -> None:
         self.store = store
         self.retention = retention
+        self.max_entries = max_entries
         self.appended = 0
         self._listeners: list[AuditListener] = []
 
@@ -122,7 +124,7 @@ class AuditLog:
             entry["details"] = details
         min_id = max(0, now_ms - self.retention * 1000)
         entry_id = await self.store.audit_append(
-            community, msgpack.packb(entry, use_bin_type=True), min_id, self.retention
+            community, msgpack.packb(entry, use_bin_type=True), min_id, self.retention, self.max_entries
         )
         self.appended += 1
         entry["id"] = entry_id

@@ -37,8 +37,10 @@ def install(ext: ExtensionContext) -> ModerationService:
         await svc.sanctions.start()
         await svc.watchers.start()
         await svc.holds.start()
+        await svc.denied.start()
 
     async def stop() -> None:
+        await svc.denied.stop()
         await svc.holds.stop()
         await svc.watchers.stop()
         await svc.sanctions.stop()
@@ -57,6 +59,8 @@ def metrics(svc: ModerationService) -> dict[str, float]:
         "moderation_reports": svc.reports.received,
         "moderation_crisis_alerts": svc.crisis_alerts,
         "moderation_audit_entries": svc.audit.appended,
+        "moderation_refused_calls": svc.denied.refused,
+        "moderation_refused_calls_summarised": svc.denied.summarised,
         "moderation_hook_failures": sum(svc.pipelines.failure_counts.values()),
         "moderation_hook_threads_stuck": THREADS.stuck,
     }

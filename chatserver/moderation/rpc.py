@@ -1,6 +1,6 @@
 """RPC methods: ``mod.*`` for moderators and admins of the community, ``chat.report`` for
-members. A caller who may not moderate gets 103; the attempt is written to the audit log
-(action ``denied``) and nothing else happens.
+members. A caller who may not moderate gets 103 and nothing else happens; the attempt goes
+to the audit log summarised per actor (``denied``, then ``denied.summary``: see ``denied``).
 """
 
 from __future__ import annotations
@@ -92,13 +92,12 @@ class ModerationRpc:
             actor = actor_of(member, community)
             denied = may_moderate(member, community)
             if denied is not None:
-                await self.service.audit.append(
+                await self.service.denied.refuse(
                     community,
-                    "denied",
                     actor,
-                    target={"user": data.get("user") if isinstance(data.get("user"), str) else "", "channel": room.channel if room else ""},
-                    reason=denied.reason,
-                    details={"method": method},
+                    method,
+                    {"user": data.get("user") if isinstance(data.get("user"), str) else "", "channel": room.channel if room else ""},
+                    denied.reason,
                 )
                 raise ReplyError(codes.PERMISSION_DENIED, f"permission denied: {denied.reason}")
             return await handler(actor, community, room, data)

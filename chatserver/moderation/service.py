@@ -14,6 +14,7 @@ from chatserver.errors import ReplyError
 from chatserver.moderation import notices
 from chatserver.moderation.actions import ModeratorActions
 from chatserver.moderation.audit import SYSTEM, Actor, AuditLog, iso
+from chatserver.moderation.denied import DeniedAttempts
 from chatserver.moderation.holds import HoldQueue, OnApprove, crisis_hold, redaction_spans
 from chatserver.moderation.pipelines import RoomPipelines
 from chatserver.moderation.records import CrisisSignal, HoldRecord
@@ -55,7 +56,8 @@ class ModerationService:
         self.config = config
         self.mstore = ext.stores.moderation()
         self.pipelines = RoomPipelines(ext, config, self.mstore)
-        self.audit = AuditLog(self.mstore, config.audit_retention)
+        self.audit = AuditLog(self.mstore, config.audit_retention, config.audit_max_entries)
+        self.denied = DeniedAttempts(self.audit, config.denied_window)
         self.sanctions = Sanctions(ext, self.mstore)
         self.watchers = ModeratorWatchers(ext, self.mstore)
         self.store = ext.stores.holds()

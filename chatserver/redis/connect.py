@@ -44,3 +44,21 @@ def handshake(address: RedisAddress, name: str) -> list[tuple[str | int, ...]]:
         commands.append(("SELECT", address.db))
     commands.append(("CLIENT", "SETNAME", name))
     return commands
+
+
+
+_TEMPORARY_REPLIES = ("LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+
+
+def engine_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means Redis is unreachable or not ready yet (a restart, a failover,
+    loading its data): the pipelined connection raises OSError/TimeoutError or replies
+    LOADING, redis-py raises its ConnectionError/TimeoutError. Callers answer these as
+    temporary (error 100) without logging a traceback each."""
+    import redis.exceptions
+
+    from chatserver.redis.resp import RespError
+
+    if isinstance(exc, OSError | TimeoutError | redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return True
+    return isinstance(exc, RespError | redis.exceptions.ResponseError) and str(exc).startswith(_TEMPORARY_REPLIES)

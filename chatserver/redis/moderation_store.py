@@ -117,12 +117,13 @@ class RedisModerationStore:
 
     # ---- audit log (a stream per community, trimmed by age) ------------------------------
 
-    async def audit_append(self, community: str, packed: bytes, min_id_ms: int, retention: int) -> str:
+    async def audit_append(self, community: str, packed: bytes, min_id_ms: int, retention: int, max_len: int) -> str:
         key = keys.audit(community)
         pipe = self.redis.pipeline(transaction=False)
         pipe.execute_command("XADD", key, "MINID", str(min_id_ms), "*", "d", packed)
+        pipe.execute_command("XTRIM", key, "MAXLEN", str(max_len))
         pipe.expire(key, retention)
-        entry_id, _ = await pipe.execute()
+        entry_id, _, _ = await pipe.execute()
         return _text(entry_id)
 
     async def audit_range(self, community: str, high: str, low: str, count: int) -> list[tuple[str, bytes | None]]:
