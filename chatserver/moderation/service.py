@@ -28,7 +28,9 @@ from moderation_hooks import (
     ModerationConfig,
     Policy,
     Review,
+    Span,
     Support,
+    apply_redactions,
 )
 from rooms.messages import Draft
 from rooms.model import Member, Role, Room
@@ -39,6 +41,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("chatserver.moderation")
 
 _VERDICT_ACTIONS = {"redacted": "verdict.redact", "held": "verdict.hold", "rejected": "verdict.reject"}
+
+
+def is_anonymous(sub: Submission) -> bool:
+    """An anonymous Q&A question: nothing but ``qa.trace`` may name its asker."""
+    return sub.kind == "question" and bool((sub.payload or {}).get("anonymous"))
+
+
+def seen_text(sub: Submission, review: Review, outcome: Outcome) -> str:
+    """The text as members saw it (published) or would have (held, rejected): personal
+    details the hooks found are redacted."""
+    if isinstance(outcome, Published):
+        return outcome.text
+    spans = tuple(Span(s, e, label) for s, e, label in redaction_spans(review))
+    return apply_redactions(sub.text, spans) if spans else sub.text
 
 
 def actor_of(member: Member, community: str, via: str = "rpc") -> Actor:
@@ -154,7 +170,9 @@ class ModerationService:
         review = await safety.review(ctx)
         crisis = crisis_hold(review)
         if crisis is not None:
-            await self._crisis_alert(member, room, draft.text, crisis, "refused before review")
+            spans = tuple(Span(s, e, label) for s, e, label in redaction_spans(review))
+            text = apply_redactions(draft.text, spans) if spans else draft.text
+            await self._crisis_alert(member, room, text, crisis, "refused before review")
 
     async def _crisis_alert(
         self,
@@ -164,23 +182,26 @@ class ModerationService:
         crisis: Hold | Support,
         why: str,
         published: Published | None = None,
+        anonymous: bool = False,
     ) -> None:
         """Support resources to the sender first, then a high-priority alert to the room's
         moderators (and the community's when none of the room's is online), then the audit
-        log. ``published``: the message went out for peer support (moderate risk)."""
+        log. ``published``: the message went out for peer support (moderate risk).
+        ``text`` is as members would see it (personal details redacted); ``anonymous`` (an
+        anonymous question): the alert and the audit entry name nobody (``qa.trace`` does)."""
         self.crisis_alerts += 1
         message_id = published.id if published is not None else ""
         try:
             await self.ext.notifier.notify_user(member.user, notices.support_for(room.channel, crisis, message_id))
         except Exception:
-            log.exception("could not send support resources to %s", member.user)
+            log.exception("could not send support resources to a member")  # names nobody
         alert: dict[str, Any] = {
             "type": "crisis.alert",
             "priority": "high",
             "category": crisis.category,
             "channel": room.channel,
-            "user": member.user,
-            "name": member.name,
+            "user": "" if anonymous else member.user,
+            "name": "anonymous" if anonymous else member.name,
             "text": text,
             "reason": f"{crisis.reason}; {why}",
             "ts": int(time.time() * 1000),
@@ -190,7 +211,9 @@ class ModerationService:
         await self.publish_feed(room.channel + "/mod", alert)
         if published is not None and await self.watchers.online(room.channel) == 0:
             await self.publish_feed(f"{room.community}/mod", dict(alert, escalated=True))
-        target: dict[str, Any] = {"user": member.user, "channel": room.channel}
+        if anonymous:
+            alert["anonymous"] = True
+        target: dict[str, Any] = {"user": "" if anonymous else member.user, "channel": room.channel}
         if published is not None:
             target.update({"message_id": published.id, "offset": published.offset})
         await self.audit.append(
@@ -296,13 +319,24 @@ class ModerationService:
         if hidden:
             details["hidden"] = hidden
         offset = outcome.offset if isinstance(outcome, Published) else 0
+        # The audit keeps the text as members saw it (or would have: personal details
+        # redacted), never the original; an anonymous question's entry names nobody.
+        anonymous = is_anonymous(sub)
+        if anonymous:
+            details["anonymous"] = True
+        seen = seen_text(sub, review, outcome)
         await self.audit.append(
             room.community,
             action,
             SYSTEM,
-            target={"user": member.user, "channel": room.channel, "message_id": outcome.id, "offset": offset or None},
+            target={
+                "user": "" if anonymous else member.user,
+                "channel": room.channel,
+                "message_id": outcome.id,
+                "offset": offset or None,
+            },
             reason=getattr(verdict, "reason", ""),
-            text=sub.text,
+            text=seen,
             details=details,
         )
         if hidden:
@@ -310,14 +344,17 @@ class ModerationService:
                 text = outcome.text if isinstance(outcome, Published) else ""
                 await self.ext.notifier.notify_user(member.user, notices.redacted(room.channel, outcome.id, hidden, text))
             except Exception:
-                log.exception("could not tell %s about a redaction", member.user)
+                log.exception("could not tell a member about a redaction")  # names nobody
         if isinstance(outcome, Rejected):
             crisis = crisis_hold(review)
             if crisis is not None:
-                await self._crisis_alert(member, room, sub.text, crisis, "the message was rejected by another rule")
+                await self._crisis_alert(
+                    member, room, seen, crisis, "the message was rejected by another rule", anonymous=anonymous
+                )
         elif isinstance(outcome, Published) and isinstance(verdict, Support):
             await self._crisis_alert(
-                member, room, sub.text, verdict, "posted for peer support (community policy)", published=outcome
+                member, room, seen, verdict, "posted for peer support (community policy)",
+                published=outcome, anonymous=anonymous,
             )
 
     # ---- publishing an approved message --------------------------------------------------------
