@@ -28,6 +28,7 @@ from chatserver import (
     dev_signin,
     gc_policy,
     metrics,
+    own_messages,
     presence_api,
     presence_service,
     typing_service,
@@ -107,6 +108,7 @@ class Server:
         self.typing = typing_service.install(settings, self.registry, self.presence.store, self.tasks)
         self.node = Node(settings, self.stats, self.registry, self.hub, self.presence, users, self.tasks)
         chat = chat_rpc.install(self.registry, self.poster, self.resolver, self.catalog)
+        self.own_messages = own_messages.install(self.registry, self.poster, self.broker, self.resolver, self.catalog)
         presence_api.install(self.registry, settings, self.presence, self.typing, self.resolver, self.catalog)
         self.connection_context = ConnectionContext(
             settings=settings,

@@ -77,6 +77,7 @@ class ModerationService:
         self.reports = Reports(self, self.mstore)
         self.holds.register_kind("message", self._publish_held_message)
         self.holds.register_kind("reported", self.actions.restore_reported)
+        self.holds.register_kind("edit", self._apply_held_edit)
         self.crisis_alerts = 0
 
     # ---- public API for other extensions ----------------------------------------------------
@@ -101,6 +102,7 @@ class ModerationService:
         poster = self.ext.poster
         poster.use_pipeline(self.pipelines)
         poster.add_gate(self.check_sanctions, kinds=("message", "question"))
+        poster.add_gate(self.check_edit_sanctions, kinds=("edit",))
         poster.add_context_builder(self._context)
         poster.use_hold(self._hold)
         poster.add_observer(self._observe)
@@ -124,7 +126,12 @@ class ModerationService:
             return "muted"
         return None
 
-    async def check_sanctions(self, conn: Sender, room: Room, draft: Draft) -> None:
+    async def check_edit_sanctions(self, conn: Sender, room: Room, draft: Draft) -> None:
+        """Gate of a member's edit: bans, mutes and kick blocks as for a post; no slow mode
+        (fixing a typo is not a new post)."""
+        await self.check_sanctions(conn, room, draft, slow=False)
+
+    async def check_sanctions(self, conn: Sender, room: Room, draft: Draft, slow: bool = True) -> None:
         """Gate: bans (1003), mutes (1002), kick blocks (103) from the local cache, then slow
         mode (1005) claimed atomically in Redis. Staff pass. A refused post still gets the
         crisis safety net: support resources and a moderator alert when it needs them."""
@@ -146,7 +153,7 @@ class ModerationService:
             )
         elif kick is not None:
             refusal = ReplyError(codes.PERMISSION_DENIED, f"permission denied: removed from this room until {iso(kick.until)}")
-        elif room.settings.slow_mode > 0:
+        elif slow and room.settings.slow_mode > 0:
             wait_ms = await self.mstore.claim_slow(room.channel, member.user, room.settings.slow_mode * 1000)
             if wait_ms:
                 refusal = ReplyError(
@@ -356,6 +363,31 @@ class ModerationService:
                 member, room, seen, verdict, "posted for peer support (community policy)",
                 published=outcome, anonymous=anonymous,
             )
+
+    # ---- applying an approved edit ---------------------------------------------------------
+
+    async def _apply_held_edit(self, record: HoldRecord, text: str, actor: Actor) -> dict[str, Any]:
+        """A member's edit a moderator approved replaces the message's text in place."""
+        room = self.ext.catalog.rooms.get(record.channel)
+        if room is None:
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {record.channel}")
+        offset = int(record.payload.get("offset", 0))
+        redacted = tuple(sorted({label for _, _, label in record.spans})) if text == record.redacted_text and record.spans else ()
+        outcome = await self.ext.poster.submit(
+            Submission(
+                room=room,
+                author=Member(record.user, record.name, {}),
+                role=Role(record.role) if record.role in {r.value for r in Role} else Role.MEMBER,
+                text=text,
+                destination=self.ext.poster.edit_to(offset),
+                kind="edit",
+                item_id=record.id,
+                reviewed=True,
+                hidden=redacted,
+            )
+        )
+        assert isinstance(outcome, Published)
+        return {"offset": outcome.offset, "message_offset": offset, "message_id": record.payload.get("message_id", "")}
 
     # ---- publishing an approved message --------------------------------------------------------
 

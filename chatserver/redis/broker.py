@@ -85,6 +85,7 @@ class RedisBroker:
         lib = load_lua("stream_lib.lua")
         self._publish = client.register_script(lib + "\n" + load_lua("publish.lua"))
         self._delete = client.register_script(lib + "\n" + load_lua("delete_message.lua"))
+        self._edit = client.register_script(lib + "\n" + load_lua("edit_message.lua"))
         self._history = client.register_script(load_lua("history.lua"))
         self.pipeline = CommandPipeline(address) if address is not None else None
         self.commands = 0  # Redis round trips made, for metrics and load tests
@@ -220,6 +221,29 @@ class RedisBroker:
             ],
         )
         return bool(removed), int(event_offset)
+
+    async def edit(
+        self, channel: str, offset: int, expected: bytes, payload: bytes, event: bytes, history: HistoryOptions
+    ) -> tuple[int, int]:
+        """Replace the publication at ``offset`` (if its payload is still ``expected``) with
+        ``payload`` and publish ``event`` with the next offset, atomically: (status, the
+        event's offset); status 1 edited, 0 gone, -1 changed meanwhile."""
+        status, event_offset, _epoch = await self._run(
+            self._edit,
+            [stream_key(channel), meta_key(channel)],
+            [
+                offset,
+                expected,
+                payload,
+                event,
+                max(history.size, 1),
+                history.ttl,
+                max(history.meta_ttl, history.ttl),
+                new_epoch(),
+                pubsub_channel(channel),
+            ],
+        )
+        return int(status), int(event_offset)
 
     async def entry(self, channel: str, offset: int) -> StreamEntry | None:
         """The stream entry at ``offset`` (no epoch check; None when removed or trimmed)."""
