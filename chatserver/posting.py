@@ -426,6 +426,7 @@ class Poster:
                 "type": "message.edited",
                 "id": event.get("id", ""),
                 "offset": offset,
+                "user": user,
                 "text": text,
                 "edited_ts": now_ms,
             }

@@ -1,5 +1,6 @@
 """Privacy settings of a community and its rooms (no I/O): how long each kind of record is
-kept and how long a member may edit their message.
+kept and how long a member may edit their message; and the pseudonym an erased member's
+records keep.
 
 A room's ``extra`` settings override its community's ``settings``, which override the
 server's defaults. Values are whole seconds; docs/privacy.md lists every kind of data.
@@ -7,6 +8,8 @@ server's defaults. Values are whole seconds; docs/privacy.md lists every kind of
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 from rooms.model import Community, Room
@@ -36,3 +39,18 @@ def setting(community: Community | None, room: Room | None, name: str, default: 
         if isinstance(value, int) and not isinstance(value, bool):
             return max(low, min(high, value))
     return default
+
+
+PSEUDONYM_PREFIX = "erased-"
+
+
+def pseudonym(user: str, key: bytes) -> str:
+    """The name an erased member's audit entries and sanctions keep: a keyed hash of their
+    id (the server can tell a returning banned id from it; nobody can turn it back)."""
+    digest = hmac.new(key, user.encode(), hashlib.sha256).hexdigest()[:20]
+    return PSEUDONYM_PREFIX + digest
+
+
+def pseudonym_key(secret: str, api_key: str) -> bytes:
+    """The key of ``pseudonym``: derived from the server's token secret (or API key)."""
+    return hashlib.sha256(b"chatserver-pseudonym\0" + (secret or api_key or "chatserver").encode()).digest()

@@ -8,6 +8,7 @@
 -- KEYS[1]  history stream          chat:{<channel>}:h
 -- KEYS[2]  stream meta hash        chat:{<channel>}:m   (e = epoch, s = top offset)
 -- KEYS[3]  removed offsets zset    chat:{<channel>}:d
+-- KEYS[4]  edit events hash        chat:{<channel>}:x   (its edit event goes too)
 --
 -- ARGV[1]  offset of the publication to remove
 -- ARGV[2]  deletion event payload (msgpack bytes, as publish.lua takes)
@@ -30,7 +31,9 @@ local fields = found[1][2]
 for i = 1, #fields, 2 do
   if fields[i] == "d" then original = fields[i + 1] end
 end
-rewrite(KEYS[1], {[id] = false})
+local changes = {[id] = false}
+forget_edit(KEYS[4], KEYS[3], changes, ARGV[1])
+rewrite(KEYS[1], changes)
 redis.call("zadd", KEYS[3], tonumber(ARGV[1]), ARGV[1])
 
 local offset, epoch = append(KEYS[1], KEYS[2], redis.call("hget", KEYS[2], "e"), ARGV[2],

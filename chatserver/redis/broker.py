@@ -8,7 +8,8 @@ the calls queued behind it on that connection by the time Redis takes to send it
 Key layout for a channel ``c`` (hash tag keeps a channel's keys in one cluster slot):
 - ``chat:{c}:h`` history stream, entry ids ``<offset>-0``, field ``d`` = msgpack payload
 - ``chat:{c}:m`` meta hash: ``e`` epoch, ``s`` top offset
-- ``chat:{c}:d`` sorted set of offsets removed by moderators
+- ``chat:{c}:d`` sorted set of removed offsets (moderators, authors, erasures, replaced edit events)
+- ``chat:{c}:x`` hash: an edited message's offset -> the offset of its (latest) edit event
 - ``chat:{c}:i:<user>:<client message id>`` idempotency keys (value: the offset)
 - ``chat:{c}:p`` the pub/sub channel
 """
@@ -41,6 +42,10 @@ def meta_key(channel: str) -> str:
 
 def deleted_key(channel: str) -> str:
     return f"chat:{{{channel}}}:d"
+
+
+def edits_key(channel: str) -> str:
+    return f"chat:{{{channel}}}:x"
 
 
 def idempotency_key(channel: str, user: str, client_id: str) -> str:
@@ -209,7 +214,7 @@ class RedisBroker:
         when the entry is no longer in the stream."""
         removed, _original, event_offset, _epoch = await self._run(
             self._delete,
-            [stream_key(channel), meta_key(channel), deleted_key(channel)],
+            [stream_key(channel), meta_key(channel), deleted_key(channel), edits_key(channel)],
             [
                 offset,
                 payload,
@@ -230,7 +235,7 @@ class RedisBroker:
         event's offset); status 1 edited, 0 gone, -1 changed meanwhile."""
         status, event_offset, _epoch = await self._run(
             self._edit,
-            [stream_key(channel), meta_key(channel)],
+            [stream_key(channel), meta_key(channel), deleted_key(channel), edits_key(channel)],
             [
                 offset,
                 expected,

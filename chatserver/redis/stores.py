@@ -7,6 +7,7 @@ import redis.asyncio as aioredis
 
 from chatserver.engine import Commands, HistoryOptions
 from chatserver.redis.moderation_store import RedisHoldStore, RedisModerationStore
+from chatserver.redis.privacy_store import RedisPrivacyStore
 from chatserver.redis.qa_store import RedisQaStore
 
 
@@ -23,3 +24,6 @@ class RedisStores:
 
     def qa(self, board_history: HistoryOptions, retention: int) -> RedisQaStore:
         return RedisQaStore(self._redis, board_history, retention)
+
+    def privacy(self) -> RedisPrivacyStore:
+        return RedisPrivacyStore(self._redis)

@@ -1,0 +1,130 @@
+"""What access and erasure requests (``chatserver.privacy``) need from Redis, behind a small
+interface: walk the keyspace by pattern, read a channel's stream in batches, remove a batch
+of publications (``purge_messages.lua``), rewrite a stream (``stream_rewrite.lua``: the
+audit log with pseudonyms), and small per-key reads and removals.
+
+Cluster safety: every Lua call touches one hash tag (one channel's or one community's keys);
+the per-key commands are single-key commands sent in non-transactional pipelines (a cluster
+client splits them by slot). ``scan`` walks one node's keyspace (a cluster engine walks
+every primary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from chatserver.engine import HistoryOptions, StreamEntry
+from chatserver.redis.broker import (
+    deleted_key,
+    edits_key,
+    load_lua,
+    meta_key,
+    new_epoch,
+    pubsub_channel,
+    stream_key,
+)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def glob_escape(value: str) -> str:
+    """``value`` as a literal inside a SCAN MATCH pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in value)
+
+
+class RedisPrivacyStore:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.redis = client
+        lib = load_lua("stream_lib.lua")
+        self._purge = client.register_script(lib + "\n" + load_lua("purge_messages.lua"))
+        self._rewrite = client.register_script(lib + "\n" + load_lua("stream_rewrite.lua"))
+
+    # ---- the keyspace ---------------------------------------------------------------------
+
+    async def scan(self, pattern: str, count: int = 1000) -> AsyncIterator[list[str]]:
+        """Key names matching ``pattern``, one SCAN batch at a time."""
+        cursor: Any = 0
+        while True:
+            cursor, keys = await self.redis.scan(cursor=cursor, match=pattern, count=count)
+            if keys:
+                yield [_text(k) for k in keys]
+            if int(cursor) == 0:
+                return
+
+    async def delete(self, keys: Sequence[str]) -> int:
+        if not keys:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.delete(key)
+        return sum(int(n) for n in await pipe.execute())
+
+    # ---- streams ----------------------------------------------------------------------------
+
+    async def entries(self, channel: str, after: int, count: int) -> list[StreamEntry]:
+        """Up to ``count`` entries of the channel's history with offsets above ``after``."""
+        raw = await self.redis.xrange(stream_key(channel), min=f"({after}-0" if after else "-", max="+", count=count)
+        return [StreamEntry(int(_text(i).split("-", 1)[0]), f.get(b"d", b"")) for i, f in raw]
+
+    async def purge(self, channel: str, offsets: Sequence[int], events: Sequence[bytes], history: HistoryOptions) -> int:
+        """Remove these publications (and publish ``events``, one per offset, if given)."""
+        if not offsets:
+            return 0
+        args: list[Any] = [len(offsets), *offsets]
+        args += [max(history.size, 1), history.ttl, max(history.meta_ttl, history.ttl), new_epoch(), pubsub_channel(channel)]
+        args += list(events)
+        removed = await self._purge(keys=[stream_key(channel), meta_key(channel), deleted_key(channel), edits_key(channel)], args=args)
+        return int(removed)
+
+    async def drop_channel(self, channel: str) -> int:
+        """Remove a channel's history, meta and removed-offsets set (a user's own channel)."""
+        return await self.delete([stream_key(channel), meta_key(channel), deleted_key(channel), edits_key(channel)])
+
+    async def stream_range(self, key: str, after: str, count: int) -> list[tuple[str, bytes]]:
+        """Entries of any stream (``key``) after entry id ``after`` ("" = from the start)."""
+        raw = await self.redis.xrange(key, min=f"({after}" if after else "-", max="+", count=count)
+        return [(_text(i), f.get(b"d", b"")) for i, f in raw]
+
+    async def rewrite(self, key: str, changes: dict[str, bytes | None]) -> int:
+        """Replace (bytes) or leave out (None) entries of the stream ``key``, in one call."""
+        if not changes:
+            return 0
+        args: list[Any] = []
+        for entry_id, payload in changes.items():
+            args += [entry_id, b"" if payload is None else payload]
+        return int(await self._rewrite(keys=[key], args=args))
+
+    # ---- hashes, sets, sorted sets -------------------------------------------------------------
+
+    async def hget_many(self, pairs: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        pipe = self.redis.pipeline(transaction=False)
+        for key, field in pairs:
+            pipe.hget(key, field)
+        return list(await pipe.execute())
+
+    async def hgetall(self, key: str) -> dict[bytes, bytes]:
+        return dict(await self.redis.hgetall(key))
+
+    async def hdel_many(self, pairs: Sequence[tuple[str, str]]) -> int:
+        if not pairs:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for key, field in pairs:
+            pipe.hdel(key, field)
+        return sum(int(n) for n in await pipe.execute())
+
+    async def srem_many(self, keys: Sequence[str], member: str) -> int:
+        if not keys:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.srem(key, member)
+        return sum(int(n) for n in await pipe.execute())
+
+    async def zrem(self, key: str, *members: str) -> int:
+        return int(await self.redis.zrem(key, *members)) if members else 0
