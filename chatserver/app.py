@@ -58,7 +58,7 @@ from chatserver.websocket import make_endpoint
 log = logging.getLogger("chatserver.app")
 
 # Extensions installed into every server, in this order (Q&A needs moderation).
-EXTENSIONS: tuple[str, ...] = ("chatserver.moderation", "chatserver.qa", "chatserver.dev_signin")
+EXTENSIONS: tuple[str, ...] = ("chatserver.moderation", "chatserver.qa", "chatserver.privacy", "chatserver.dev_signin")
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -161,6 +161,13 @@ class Server:
                     "room's moderation pipeline and hold queue"
                 )
             self.qa = qa.install(ext, self.moderation)
+        self.privacy = None
+        if "chatserver.privacy" in names:
+            from chatserver.privacy import extension as privacy
+
+            if self.moderation is None:
+                raise ValueError("chatserver.privacy needs the chatserver.moderation extension (audit log, holds)")
+            self.privacy = privacy.install(ext, self.presence.store)
         if "chatserver.dev_signin" in names:
             dev_signin.install(self.registry, self.settings, self.catalog)
 

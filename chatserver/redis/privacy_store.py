@@ -11,10 +11,13 @@ every primary).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
 
 from chatserver.engine import HistoryOptions, StreamEntry
 from chatserver.redis.broker import (
@@ -26,6 +29,8 @@ from chatserver.redis.broker import (
     pubsub_channel,
     stream_key,
 )
+from chatserver.redis.qa_records import pack_session, unpack_question, unpack_session
+from rooms.qa.model import Question
 
 
 def _text(value: Any) -> str:
@@ -126,5 +131,68 @@ class RedisPrivacyStore:
             pipe.srem(key, member)
         return sum(int(n) for n in await pipe.execute())
 
+    async def zrem_many(self, keys: Sequence[str], member: str) -> int:
+        if not keys:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrem(key, member)
+        return sum(int(n) for n in await pipe.execute())
+
     async def zrem(self, key: str, *members: str) -> int:
         return int(await self.redis.zrem(key, *members)) if members else 0
+
+    # ---- Q&A boards (keys of chatserver.redis.qa_store, one board's hash tag per call) ------
+
+    async def questions(self, board: str) -> list[tuple[str, Question]]:
+        """Every (session id, question) kept for the board."""
+        tag = f"qa:{{{board}}}"
+        sessions = [_text(s) for s in await self.redis.zrange(f"{tag}:idx", 0, -1)]
+        out: list[tuple[str, Question]] = []
+        for sid in sessions:
+            for raw in (await self.redis.hgetall(f"{tag}:q:{sid}")).values():
+                out.append((sid, unpack_question(raw)))
+        return out
+
+    async def remove_questions(self, board: str, session: str, question_ids: Sequence[str]) -> int:
+        """Remove questions from a session's state (record, state, count, voters)."""
+        if not question_ids:
+            return 0
+        tag = f"qa:{{{board}}}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(f"{tag}:q:{session}", *question_ids)
+        pipe.hdel(f"{tag}:st:{session}", *question_ids)
+        pipe.hdel(f"{tag}:c:{session}", *question_ids)
+        pipe.srem(f"{tag}:dv:{session}", *question_ids)
+        for qid in question_ids:
+            pipe.delete(f"{tag}:v:{session}:{qid}")
+        results = await pipe.execute()
+        return int(results[0])
+
+    async def forget_asker(self, board: str, user: str) -> int:
+        """Remove ``user`` from every session's ``last_asked`` (the question-interval
+        clock), bumping the session's version so a concurrent command reloads."""
+        tag = f"qa:{{{board}}}"
+        changed = 0
+        for sid in [_text(s) for s in await self.redis.zrange(f"{tag}:idx", 0, -1)]:
+            key = f"{tag}:s:{sid}"
+            for _ in range(5):
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    try:
+                        await pipe.watch(key)
+                        raw = await pipe.hget(key, "d")
+                        if raw is None:
+                            break
+                        session = unpack_session(raw)
+                        if user not in session.last_asked:
+                            break
+                        kept = {u: t for u, t in session.last_asked.items() if u != user}
+                        fresh = dataclasses.replace(session, last_asked=MappingProxyType(kept), version=session.version + 1)
+                        pipe.multi()
+                        pipe.hset(key, mapping={"v": fresh.version, "d": pack_session(fresh)})
+                        await pipe.execute()
+                        changed += 1
+                        break
+                    except WatchError:
+                        continue
+        return changed
