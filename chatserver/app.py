@@ -167,7 +167,7 @@ class Server:
 
             if self.moderation is None:
                 raise ValueError("chatserver.privacy needs the chatserver.moderation extension (audit log, holds)")
-            self.privacy = privacy.install(ext, self.presence.store)
+            self.privacy = privacy.install(ext, self.presence.store, self.moderation.audit)
         if "chatserver.dev_signin" in names:
             dev_signin.install(self.registry, self.settings, self.catalog)
 

@@ -63,6 +63,17 @@ async def test_delete_and_edit_own_messages_live_history_and_exact_recovery(serv
     ]
     assert texts(pubs) == [(third["offset"], "third message, fixed", True)]
 
+    # Edited again: history still holds one edit event for it (the latest), recovery exact.
+    again_edit = await mod(author, "chat.edit", channel=channel, offset=third["offset"], text="third message, final")
+    assert again_edit["status"] == "published"
+    hist = (await here.call("history", {"channel": channel, "limit": 100}))["history"]["publications"]
+    edits = [p for p in hist if p["data"]["type"] == "message.edited"]
+    assert [e["data"]["text"] for e in edits] == ["third message, final"] and "fixed" not in str(hist)
+    late = await joined(clients, other.ws_url, unique("c"), {community: "member"})
+    sub = (await late.call("subscribe", {"channel": channel, "recover": True, "offset": first["offset"], "epoch": epoch}))["subscribe"]
+    assert sub["recovered"] is True and "fixed" not in str(sub["publications"])
+    assert texts(sub["publications"]) == [(third["offset"], "third message, final", True)]
+
     # Twice: the deleted message is gone.
     again = await mod(author, "chat.delete", channel=channel, offset=second["offset"])
     assert again["error"]["code"] == 108

@@ -10,6 +10,7 @@ newest first and filters in Python, scanning at most ``MAX_SCAN`` entries per re
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -85,10 +86,14 @@ class AuditStore(Protocol):
 
 
 class AuditLog:
-    def __init__(self, store: AuditStore, retention: int) -> None:
+    def __init__(self, store: AuditStore, retention: int, retention_of: Callable[[str], int] | None = None) -> None:
         self.store = store
         self.retention = retention
+        self._retention_of = retention_of  # community -> its ``audit_ttl`` (seconds)
         self.appended = 0
+
+    def retention_for(self, community: str) -> int:
+        return self._retention_of(community) if self._retention_of is not None else self.retention
 
     async def append(
         self,
@@ -111,16 +116,15 @@ class AuditLog:
             entry["text"] = text
         if details:
             entry["details"] = details
-        min_id = max(0, now_ms - self.retention * 1000)
-        entry_id = await self.store.audit_append(
-            community, msgpack.packb(entry, use_bin_type=True), min_id, self.retention
-        )
+        retention = self.retention_for(community)
+        min_id = max(0, now_ms - retention * 1000)
+        entry_id = await self.store.audit_append(community, msgpack.packb(entry, use_bin_type=True), min_id, retention)
         self.appended += 1
         return entry_id
 
     async def read(self, community: str, flt: AuditFilter) -> list[dict[str, Any]]:
         high = f"{flt.until_ms}-99999999" if flt.until_ms is not None else "+"
-        oldest = int(time.time() * 1000) - self.retention * 1000
+        oldest = int(time.time() * 1000) - self.retention_for(community) * 1000
         low = f"{max(flt.since_ms or 0, oldest, 0)}-0"
         out: list[dict[str, Any]] = []
         scanned = 0

@@ -34,6 +34,7 @@ from moderation_hooks import (
 )
 from rooms.messages import Draft
 from rooms.model import Member, Role, Room
+from rooms.retention import setting
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
@@ -68,7 +69,7 @@ class ModerationService:
         self.config = config
         self.mstore = ext.stores.moderation()
         self.pipelines = RoomPipelines(ext, config, self.mstore)
-        self.audit = AuditLog(self.mstore, config.audit_retention)
+        self.audit = AuditLog(self.mstore, config.audit_retention, self._audit_ttl)
         self.sanctions = Sanctions(ext, self.mstore)
         self.watchers = ModeratorWatchers(ext, self.mstore)
         self.store = ext.stores.holds()
@@ -79,6 +80,10 @@ class ModerationService:
         self.holds.register_kind("reported", self.actions.restore_reported)
         self.holds.register_kind("edit", self._apply_held_edit)
         self.crisis_alerts = 0
+
+    def _audit_ttl(self, community: str) -> int:
+        """A community's ``audit_ttl`` (seconds), else ``[moderation] audit_retention``."""
+        return setting(self.ext.catalog.communities.get(community), None, "audit_ttl", self.config.audit_retention)
 
     # ---- public API for other extensions ----------------------------------------------------
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from chatserver.api import ApiError, api_route, json_body
 from chatserver.engine import PresenceStore
+from chatserver.moderation.audit import AuditLog
 from chatserver.privacy.service import PrivacyService
 
 if TYPE_CHECKING:
@@ -24,8 +25,9 @@ def _user(request: Request) -> str:
     return str(user)
 
 
-def install(ext: ExtensionContext, presence: PresenceStore) -> PrivacyService:
-    svc = PrivacyService(ext, presence)
+def install(ext: ExtensionContext, presence: PresenceStore, audit: AuditLog) -> PrivacyService:
+    """``audit``: the moderation extension's audit log (the erasure is recorded there)."""
+    svc = PrivacyService(ext, presence, audit)
 
     @api_route(ext.settings, "/api/users/{user}/export", ["GET"])
     async def export(request: Request) -> Any:

@@ -27,6 +27,7 @@ import msgpack
 import orjson
 
 from chatserver.engine import HistoryOptions, PresenceStore
+from chatserver.moderation.audit import Actor, AuditLog
 from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
 from chatserver.redis.privacy_store import glob_escape
@@ -61,9 +62,10 @@ def _names(value: Any, user: str) -> bool:
 
 
 class PrivacyService:
-    def __init__(self, ext: ExtensionContext, presence: PresenceStore) -> None:
+    def __init__(self, ext: ExtensionContext, presence: PresenceStore, audit: AuditLog) -> None:
         self.ext = ext
         self.presence = presence
+        self.audit = audit
         self.store = ext.stores.privacy()
         self.mstore = ext.stores.moderation()
         self.key = pseudonym_key(ext.settings.secret, ext.settings.api_key)
@@ -395,19 +397,13 @@ class PrivacyService:
         return changed
 
     async def _audit_erasure(self, community: str, user: str, requested_by: str, counts: dict[str, int]) -> None:
-        from chatserver.moderation.audit import Actor, AuditLog  # the audit writer
-
-        log_ = AuditLog(self.mstore, self._audit_retention())
-        await log_.append(
+        await self.audit.append(
             community,
             "privacy.erase",
             Actor(requested_by, requested_by, "api", "api"),
             target={"user": self.pseudonym(user)},
             details={"removed": dict(counts)},
         )
-
-    def _audit_retention(self) -> int:
-        return 45 * 86_400
 
 
 def _rename(value: Any, user: str, alias: str) -> Any:

@@ -3,6 +3,8 @@ never sees the Redis client (``ExtensionContext.stores``, built by ``chatserver.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import redis.asyncio as aioredis
 
 from chatserver.engine import Commands, HistoryOptions
@@ -22,8 +24,10 @@ class RedisStores:
     def holds(self) -> RedisHoldStore:
         return RedisHoldStore(self._redis, self._commands)
 
-    def qa(self, board_history: HistoryOptions, retention: int) -> RedisQaStore:
-        return RedisQaStore(self._redis, board_history, retention)
+    def qa(
+        self, board_history: HistoryOptions, retention: int, ttl_of: Callable[[str], int] | None = None
+    ) -> RedisQaStore:
+        return RedisQaStore(self._redis, board_history, retention, ttl_of)
 
     def privacy(self) -> RedisPrivacyStore:
         return RedisPrivacyStore(self._redis)
