@@ -4,6 +4,7 @@
 
 import { h, $, newId, announce, isStaff, fill, keepFocus } from "./dom.js";
 import { MessageLog } from "./messages.js";
+import { editOwn, deleteOwn } from "./own_actions.js";
 import { OwnMessages, CrisisPanel, handleNotice } from "./notices.js";
 import { MembersPanel, peopleFromPresence } from "./members.js";
 import { ask } from "./dialogs.js";
@@ -350,6 +351,11 @@ export class ChatView extends EventTarget {
 
   async onMessageAction(action, message) {
     if (action === "report") return this.report(message);
+    if (action === "edit" || action === "delete-own") {
+      const said = await (action === "edit" ? editOwn : deleteOwn)(this.conn, this.channel, message);
+      if (said) this.own.set({ id: newId("e") }, "info", { detail: said });
+      return;
+    }
     if (this.moderation) return this.moderation.messageAction(action, message, this.channel);
   }
 

@@ -61,7 +61,11 @@ export class MessageLog {
         this._add(pub.offset || 0, data);
         break;
       case "message.deleted":
-        this.remove(data.id, data.pending_review);
+        this.remove(data.id, data.pending_review, data.by);
+        this._mark(pub.offset);
+        break;
+      case "message.edited":
+        this.edited(data);
         this._mark(pub.offset);
         break;
       case "messages.removed":
@@ -116,6 +120,7 @@ export class MessageLog {
       this.gone.delete(message.id);
     }
     if (this.removed.has(message.id) || this.byId.has(message.id)) return;
+    message.offset = offset;
     const mine = message.user === this.me;
     const author = mine ? "You" : message.name || message.user;
     const role = message.role && message.role !== "member" ? message.role : "";
@@ -131,6 +136,7 @@ export class MessageLog {
         timeEl(message.ts),
       ),
       h("p", { class: "msg-text" }, message.text),
+      message.edited ? h("p", { class: "msg-edited" }, "(edited)") : null,
       message.redacted?.length
         ? h("p", { class: "msg-note" }, `Hidden to protect privacy: ${hiddenWords(message.redacted)}`)
         : null,
@@ -151,7 +157,11 @@ export class MessageLog {
     const add = (action, label) =>
       items.push(h("button", { type: "button", class: "menu-item", dataset: { action } }, label));
     if (!mine) add("report", "Report to moderators");
-    if (this.staff) {
+    if (mine) {
+      add("edit", "Edit message");
+      add("delete-own", "Delete message");
+    }
+    if (this.staff && !mine) {
       add("delete", "Delete message");
       if (!mine) {
         add("mute", "Mute author…");
@@ -190,12 +200,27 @@ export class MessageLog {
     return menu;
   }
 
-  /** A moderator removed a message (or reports hid it for review): its text leaves every screen. */
-  remove(id, pendingReview = false) {
+  /** Its author edited a message: the new text replaces the old one on every screen. */
+  edited(data) {
+    const element = this.byId.get(data.id);
+    if (!element) return;
+    const message = { ...element.message, text: data.text, redacted: data.redacted, edited: true };
+    const offset = element.message.offset;
+    this.byId.delete(data.id);
+    this.byOffset.delete(offset);
+    const hadFocus = element.contains(document.activeElement);
+    element.remove();
+    this._add(offset, message);
+    if (hadFocus) focusFirst(this.scroller);
+  }
+
+  /** A message was removed (moderator, its author, an erasure, or reports hid it): its text leaves every screen. */
+  remove(id, pendingReview = false, by = "moderator") {
     this.removed.add(id);
     const element = this.byId.get(id);
     if (!element) return;
-    const words = pendingReview ? "Message hidden while moderators review it." : "Message removed by a moderator.";
+    const byWhom = by === "author" ? "Message deleted by its author." : by === "erasure" ? "Message removed." : "Message removed by a moderator.";
+    const words = pendingReview ? "Message hidden while moderators review it." : byWhom;
     const hadFocus = element.contains(document.activeElement);
     fill(element, h("p", { class: "msg-removed" }, words));
     if (hadFocus) focusFirst(this.scroller); // its menu is gone: focus stays in the conversation
