@@ -58,6 +58,23 @@ def seen_text(sub: Submission, review: Review, outcome: Outcome) -> str:
     return apply_redactions(sub.text, spans) if spans else sub.text
 
 
+def _reviewed(room: Room, record: HoldRecord, text: str, destination: Any, **fields: Any) -> Submission:
+    """The submission of a held item a moderator approved (``text``: their edit or the
+    redacted original, whose redaction labels it keeps)."""
+    redacted = tuple(sorted({label for _, _, label in record.spans})) if text == record.redacted_text and record.spans else ()
+    return Submission(
+        room=room,
+        author=Member(record.user, record.name, {}),
+        role=Role(record.role) if record.role in {r.value for r in Role} else Role.MEMBER,
+        text=text,
+        destination=destination,
+        item_id=record.id,
+        reviewed=True,
+        hidden=redacted,
+        **fields,
+    )
+
+
 def actor_of(member: Member, community: str, via: str = "rpc") -> Actor:
     role = member.role_in(community)
     return Actor(member.user, member.name, role.value if role else "none", via)
@@ -377,20 +394,7 @@ class ModerationService:
         if room is None:
             raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {record.channel}")
         offset = int(record.payload.get("offset", 0))
-        redacted = tuple(sorted({label for _, _, label in record.spans})) if text == record.redacted_text and record.spans else ()
-        outcome = await self.ext.poster.submit(
-            Submission(
-                room=room,
-                author=Member(record.user, record.name, {}),
-                role=Role(record.role) if record.role in {r.value for r in Role} else Role.MEMBER,
-                text=text,
-                destination=self.ext.poster.edit_to(offset),
-                kind="edit",
-                item_id=record.id,
-                reviewed=True,
-                hidden=redacted,
-            )
-        )
+        outcome = await self.ext.poster.submit(_reviewed(room, record, text, self.ext.poster.edit_to(offset), kind="edit"))
         assert isinstance(outcome, Published)
         return {"offset": outcome.offset, "message_offset": offset, "message_id": record.payload.get("message_id", "")}
 
@@ -401,20 +405,15 @@ class ModerationService:
         room = spec.room if spec is not None else None
         if room is None:
             raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {record.channel}")
-        redacted = tuple(sorted({label for _, _, label in record.spans})) if text == record.redacted_text and record.spans else ()
         outcome = await self.ext.poster.submit(
-            Submission(
-                room=room,
-                author=Member(record.user, record.name, {}),
-                role=Role(record.role) if record.role in {r.value for r in Role} else Role.MEMBER,
-                text=text,
-                destination=self.ext.poster.to_room,
+            _reviewed(
+                room,
+                record,
+                text,
+                self.ext.poster.to_room,
                 info=record.info or None,
                 client_msg_id=record.client_msg_id or None,
                 reply_to=record.reply_to or None,
-                item_id=record.id,
-                reviewed=True,
-                hidden=redacted,
                 event_extra={"edited": True} if text != record.redacted_text else None,
             )
         )

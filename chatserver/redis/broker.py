@@ -71,6 +71,12 @@ def new_epoch() -> str:
     return f"{_random.getrandbits(32):08x}"
 
 
+def append_args(channel: str, history: HistoryOptions) -> list[Any]:
+    """The arguments stream_lib.lua's ``append`` takes after the payload: history size, ttl,
+    meta ttl, the epoch to start with, the pub/sub channel."""
+    return [max(history.size, 1), history.ttl, max(history.meta_ttl, history.ttl), new_epoch(), pubsub_channel(channel)]
+
+
 def make_client(url: str, max_connections: int = 64) -> aioredis.Redis:
     """A redis-py client on a *blocking* pool: waits for a free connection instead of
     raising MaxConnectionsError at the pool's limit."""
@@ -215,15 +221,7 @@ class RedisBroker:
         removed, _original, event_offset, _epoch = await self._run(
             self._delete,
             [stream_key(channel), meta_key(channel), deleted_key(channel), edits_key(channel)],
-            [
-                offset,
-                payload,
-                max(history.size, 1),
-                history.ttl,
-                max(history.meta_ttl, history.ttl),
-                new_epoch(),
-                pubsub_channel(channel),
-            ],
+            [offset, payload, *append_args(channel, history)],
         )
         return bool(removed), int(event_offset)
 
@@ -236,17 +234,7 @@ class RedisBroker:
         status, event_offset, _epoch = await self._run(
             self._edit,
             [stream_key(channel), meta_key(channel), deleted_key(channel), edits_key(channel)],
-            [
-                offset,
-                expected,
-                payload,
-                event,
-                max(history.size, 1),
-                history.ttl,
-                max(history.meta_ttl, history.ttl),
-                new_epoch(),
-                pubsub_channel(channel),
-            ],
+            [offset, expected, payload, event, *append_args(channel, history)],
         )
         return int(status), int(event_offset)
 

@@ -21,12 +21,11 @@ from redis.exceptions import WatchError
 
 from chatserver.engine import HistoryOptions, StreamEntry
 from chatserver.redis.broker import (
+    append_args,
     deleted_key,
     edits_key,
     load_lua,
     meta_key,
-    new_epoch,
-    pubsub_channel,
     stream_key,
 )
 from chatserver.redis.qa_records import pack_session, unpack_question, unpack_session
@@ -62,12 +61,7 @@ class RedisPrivacyStore:
                 return
 
     async def delete(self, keys: Sequence[str]) -> int:
-        if not keys:
-            return 0
-        pipe = self.redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.delete(key)
-        return sum(int(n) for n in await pipe.execute())
+        return sum(int(n) for n in await self._each("DEL", [(k,) for k in keys]))
 
     # ---- streams ----------------------------------------------------------------------------
 
@@ -81,7 +75,7 @@ class RedisPrivacyStore:
         if not offsets:
             return 0
         args: list[Any] = [len(offsets), *offsets]
-        args += [max(history.size, 1), history.ttl, max(history.meta_ttl, history.ttl), new_epoch(), pubsub_channel(channel)]
+        args += append_args(channel, history)
         args += list(events)
         removed = await self._purge(keys=[stream_key(channel), meta_key(channel), deleted_key(channel), edits_key(channel)], args=args)
         return int(removed)
@@ -106,38 +100,23 @@ class RedisPrivacyStore:
 
     # ---- hashes, sets, sorted sets -------------------------------------------------------------
 
-    async def hget_many(self, pairs: Sequence[tuple[str, str]]) -> list[bytes | None]:
+    async def _each(self, command: str, calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """One single-key ``command`` per argument tuple, in one non-transactional pipeline."""
+        if not calls:
+            return []
         pipe = self.redis.pipeline(transaction=False)
-        for key, field in pairs:
-            pipe.hget(key, field)
+        for args in calls:
+            pipe.execute_command(command, *args)
         return list(await pipe.execute())
 
-    async def hgetall(self, key: str) -> dict[bytes, bytes]:
-        return dict(await self.redis.hgetall(key))
+    async def hget_many(self, pairs: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        return await self._each("HGET", pairs)
 
     async def hdel_many(self, pairs: Sequence[tuple[str, str]]) -> int:
-        if not pairs:
-            return 0
-        pipe = self.redis.pipeline(transaction=False)
-        for key, field in pairs:
-            pipe.hdel(key, field)
-        return sum(int(n) for n in await pipe.execute())
-
-    async def srem_many(self, keys: Sequence[str], member: str) -> int:
-        if not keys:
-            return 0
-        pipe = self.redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.srem(key, member)
-        return sum(int(n) for n in await pipe.execute())
+        return sum(int(n) for n in await self._each("HDEL", pairs))
 
     async def zrem_many(self, keys: Sequence[str], member: str) -> int:
-        if not keys:
-            return 0
-        pipe = self.redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.zrem(key, member)
-        return sum(int(n) for n in await pipe.execute())
+        return sum(int(n) for n in await self._each("ZREM", [(k, member) for k in keys]))
 
     async def zrem(self, key: str, *members: str) -> int:
         return int(await self.redis.zrem(key, *members)) if members else 0
