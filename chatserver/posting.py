@@ -185,7 +185,8 @@ class Submission:
 
     @property
     def draft(self) -> Draft:
-        return Draft(text=self.text, client_msg_id=self.client_msg_id, reply_to=self.reply_to)
+        anonymous = self.kind == "question" and bool((self.payload or {}).get("anonymous"))
+        return Draft(text=self.text, client_msg_id=self.client_msg_id, reply_to=self.reply_to, anonymous=anonymous)
 
 
 Gate = Callable[[Sender, Room, Draft], Awaitable[None]]

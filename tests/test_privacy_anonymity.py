@@ -141,3 +141,30 @@ async def test_keep_original_text_keeps_the_original_of_a_resolved_hold(server):
         assert all("07700" not in orjson.dumps(e).decode() for e in audit_http(server, community))
     finally:
         await people.close()
+
+
+async def test_muted_member_asking_anonymously_in_crisis_gets_help_and_the_alert_names_nobody(server):
+    community = unique("anonmute")
+    room = server.make_room(community, "r")
+    board = f"{room}/qa"
+    people = People(server.ws_url, community)
+    try:
+        host = await people.join("host-m", "host")
+        moderator = await people.join("mod-m", "moderator")
+        asker = await people.join(ASKER, name=ASKER_NAME)
+        await subscribe(moderator, f"{room}/mod")
+        sid = (await host.call_rpc("qa.create", {"channel": board, "title": "T", "question_interval": 0}))["session"]["id"]
+        await host.call_rpc("qa.start", {"channel": board, "session": sid})
+        await moderator.call_rpc("mod.mute", {"channel": room, "user": ASKER, "duration": 600, "reason": "cool down"})
+        err = await asker.rpc_error(
+            "qa.ask", {"channel": board, "session": sid, "text": "I want to end it all tonight", "anonymous": True}
+        )
+        assert err["code"] == 1002
+        await asker.wait_type(f"user#{ASKER}", "moderation.support")  # help still reaches them
+        alert = await moderator.wait_type(f"{room}/mod", "crisis.alert")
+        assert alert.get("anonymous") is True and alert["user"] == "" and alert["name"] == "anonymous"
+        entries = [e for e in audit_http(server, community) if e["action"] == "crisis.alert"]
+        assert len(entries) == 1 and "user" not in entries[0]["target"]
+        assert_no_asker(orjson.dumps(alert), "the crisis alert")
+    finally:
+        await people.close()

@@ -44,11 +44,6 @@ log = logging.getLogger("chatserver.moderation")
 _VERDICT_ACTIONS = {"redacted": "verdict.redact", "held": "verdict.hold", "rejected": "verdict.reject"}
 
 
-def is_anonymous(sub: Submission) -> bool:
-    """An anonymous Q&A question: nothing but ``qa.trace`` may name its asker."""
-    return sub.kind == "question" and bool((sub.payload or {}).get("anonymous"))
-
-
 def seen_text(sub: Submission, review: Review, outcome: Outcome) -> str:
     """The text as members saw it (published) or would have (held, rejected): personal
     details the hooks found are redacted."""
@@ -201,7 +196,7 @@ class ModerationService:
         if crisis is not None:
             spans = tuple(Span(s, e, label) for s, e, label in redaction_spans(review))
             text = apply_redactions(draft.text, spans) if spans else draft.text
-            await self._crisis_alert(member, room, text, crisis, "refused before review")
+            await self._crisis_alert(member, room, text, crisis, "refused before review", anonymous=draft.anonymous)
 
     async def _crisis_alert(
         self,
@@ -235,13 +230,13 @@ class ModerationService:
             "reason": f"{crisis.reason}; {why}",
             "ts": int(time.time() * 1000),
         }
+        if anonymous:
+            alert["anonymous"] = True
         if published is not None:
             alert.update({"posted": True, "message_id": published.id, "offset": published.offset})
         await self.publish_feed(room.channel + "/mod", alert)
         if published is not None and await self.watchers.online(room.channel) == 0:
             await self.publish_feed(f"{room.community}/mod", dict(alert, escalated=True))
-        if anonymous:
-            alert["anonymous"] = True
         target: dict[str, Any] = {"user": "" if anonymous else member.user, "channel": room.channel}
         if published is not None:
             target.update({"message_id": published.id, "offset": published.offset})
@@ -350,7 +345,7 @@ class ModerationService:
         offset = outcome.offset if isinstance(outcome, Published) else 0
         # The audit keeps the text as members saw it (or would have: personal details
         # redacted), never the original; an anonymous question's entry names nobody.
-        anonymous = is_anonymous(sub)
+        anonymous = sub.draft.anonymous  # an anonymous question: only qa.trace names the asker
         if anonymous:
             details["anonymous"] = True
         seen = seen_text(sub, review, outcome)
