@@ -160,6 +160,19 @@ export class ModerationConsole {
     this.loadSanctions();
   }
 
+  /** The pending holds as written (only mod.holds answers with a held item's original). */
+  async _originals() {
+    const channel = this.channel;
+    try {
+      const { holds } = await this.conn.rpc("mod.holds", { channel });
+      if (channel !== this.channel) return;
+      for (const hold of holds) if (this.holds.has(hold.id)) this.holds.set(hold.id, hold);
+      this.renderHolds();
+    } catch {
+      // The redacted text stays shown; the next load brings the original.
+    }
+  }
+
   _feedEvent(data) {
     switch (data.type) {
       case "hold.created":
@@ -167,6 +180,7 @@ export class ModerationConsole {
         this.holds.set(data.hold.id, data.hold);
         this.renderHolds();
         announce(`${data.hold.priority === "high" ? "High priority: " : ""}a message from ${data.hold.name} is waiting for review`);
+        this._originals(); // feed events carry the redacted text; the queue has the original
         break;
       case "hold.resolved":
         this.holds.delete(data.id);
