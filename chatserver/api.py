@@ -21,6 +21,7 @@ from chatserver.config import Settings
 from chatserver.engine import Catalog, CatalogError, Streams
 from chatserver.publication import Publication
 from rooms.model import Community, Role, Room, RoomSettings, valid_name
+from rooms.private import is_private_name
 
 log = logging.getLogger("chatserver.api")
 
@@ -142,7 +143,9 @@ def routes(
         await catalog.load()
         if community not in catalog.communities:
             raise ApiError(404, "not_found", f"no community {community}")
-        return {"rooms": [room.to_dict() for room in catalog.rooms_of(community)]}
+        private = request.query_params.get("private") in ("1", "true")
+        rooms = [r for r in catalog.rooms_of(community) if private or not is_private_name(r.name)]
+        return {"rooms": [room.to_dict() for room in rooms]}
 
     @api_route(settings, "/api/communities/{community}/rooms/{room}", ["GET"])
     async def get_room(request: Request) -> Any:
@@ -157,6 +160,8 @@ def routes(
         name = request.path_params["room"]
         if not valid_name(name):
             raise ApiError(400, "bad_request", "room names use 1-64 of a-z, 0-9, '-', '_'")
+        if is_private_name(name):
+            raise ApiError(400, "bad_request", "room names starting with 'dm-' are private support conversations")
         await catalog.load()
         if community not in catalog.communities:
             raise ApiError(404, "not_found", f"no community {community}; PUT /api/communities/{community} first")

@@ -29,8 +29,10 @@ from chatserver import (
     gc_policy,
     metrics,
     own_messages,
+    platform_posts,
     presence_api,
     presence_service,
+    reactions,
     typing_service,
 )
 from chatserver.auth import TokenVerifier
@@ -43,13 +45,13 @@ from chatserver.hub import Hub
 from chatserver.node import VERSION, Node
 from chatserver.notify import Notifier
 from chatserver.posting import Poster
-from chatserver.redis.broker import RedisBroker, make_client
+from chatserver.redis.broker import RedisBroker
 from chatserver.redis.catalog import RedisCatalog
 from chatserver.redis.commands import RedisCommands, RedisControl
+from chatserver.redis.deployment import build_engine
 from chatserver.redis.presence import RedisPresence
-from chatserver.redis.pubsub import PubSub
+from chatserver.redis.reactions_store import RedisReactionStore
 from chatserver.redis.stores import RedisStores
-from chatserver.redis.urls import parse_redis_url
 from chatserver.registry import Registry
 from chatserver.stats import Stats
 from chatserver.tasks import Tasks
@@ -57,8 +59,16 @@ from chatserver.websocket import make_endpoint
 
 log = logging.getLogger("chatserver.app")
 
-# Extensions installed into every server, in this order (Q&A needs moderation).
-EXTENSIONS: tuple[str, ...] = ("chatserver.moderation", "chatserver.qa", "chatserver.privacy", "chatserver.dev_signin")
+# Extensions installed into every server, in this order (Q&A and crisis response need
+# moderation; webhooks follow moderation's audit log).
+EXTENSIONS: tuple[str, ...] = (
+    "chatserver.moderation",
+    "chatserver.qa",
+    "chatserver.crisis",
+    "chatserver.webhooks",
+    "chatserver.privacy",
+    "chatserver.dev_signin",
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -74,16 +84,17 @@ class Server:
         self.ready = False
         self.tasks = Tasks()
         self.stats = Stats()
-        # The engine.
-        address = parse_redis_url(settings.redis_url)
-        self.redis = make_client(settings.redis_url)
-        self.broker = RedisBroker(self.redis, settings.history_meta_ttl, address)
-        self.commands = RedisCommands(self.redis, self.broker.pipeline)
-        self.control = RedisControl(self.redis)
-        self.catalog = RedisCatalog(self.redis)
+        # The engine: one server, a cluster or Sentinel, found out here once (the parts
+        # below implement the same interfaces for all three).
+        self.engine = build_engine(settings.redis_url)
+        self.redis = self.engine.redis
+        self.broker = RedisBroker(self.redis, settings.history_meta_ttl, self.engine.pipeline)
+        self.commands = RedisCommands(self.redis, self.engine.pipeline)
+        self.control = RedisControl(self.engine.pipeline)
+        self.catalog = RedisCatalog(self.redis, self.control)
         self.resolver = ChannelResolver(self.catalog, settings.history_meta_ttl)
         self.hub = Hub(
-            lambda **kw: PubSub(address, **kw),
+            self.engine.subscriptions,
             recover=self.broker.recover,
             repair_limit=settings.history_max_limit,
             tasks=self.tasks,
@@ -110,6 +121,7 @@ class Server:
         chat = chat_rpc.install(self.registry, self.poster, self.resolver, self.catalog)
         self.own_messages = own_messages.install(self.registry, self.poster, self.broker, self.resolver, self.catalog)
         presence_api.install(self.registry, settings, self.presence, self.typing, self.resolver, self.catalog)
+        self.reactions = reactions.install(self.registry, self.resolver, RedisReactionStore(self.redis))
         self.connection_context = ConnectionContext(
             settings=settings,
             stats=self.stats,
@@ -130,8 +142,10 @@ class Server:
         self._install(EXTENSIONS if extensions is None else tuple(extensions), users)
 
     def _install(self, names: tuple[str, ...], users: dict[str, set[Any]]) -> None:
+        from chatserver.crisis import extension as crisis
         from chatserver.moderation import extension as moderation
         from chatserver.qa import extension as qa
+        from chatserver.webhooks import extension as webhooks
 
         unknown = set(names) - set(EXTENSIONS)
         if unknown:
@@ -150,9 +164,12 @@ class Server:
             local_users=users,
             node_id=self.node_id,
             tasks=self.tasks,
-            stores=RedisStores(self.redis, self.commands),
+            stores=RedisStores(self.redis, self.commands, self.control),
         )
         self.moderation = moderation.install(ext) if "chatserver.moderation" in names else None
+        if self.moderation is not None:
+            # Muted or banned members do not react either (the same rule as typing).
+            self.reactions.add_gate(self.moderation.typing_gate)
         self.qa = None
         if "chatserver.qa" in names:
             if self.moderation is None:
@@ -161,6 +178,17 @@ class Server:
                     "room's moderation pipeline and hold queue"
                 )
             self.qa = qa.install(ext, self.moderation)
+        self.crisis = None
+        self.webhooks = None
+        for name in ("chatserver.crisis", "chatserver.webhooks"):
+            if name in names and self.moderation is None:
+                raise ValueError(f"{name} needs the chatserver.moderation extension (crisis signals, the audit log)")
+        if "chatserver.crisis" in names:
+            assert self.moderation is not None
+            self.crisis = crisis.install(ext, self.moderation)
+        if "chatserver.webhooks" in names:
+            assert self.moderation is not None
+            self.webhooks = webhooks.install(ext, self.moderation)
         self.privacy = None
         if "chatserver.privacy" in names:
             from chatserver.privacy import extension as privacy
@@ -187,7 +215,7 @@ class Server:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        await self.redis.ping()
+        await self.engine.start()
         await self.hub.start()
         created = await self.catalog.seed(
             self.settings.communities, self.settings.rooms, self.settings.seed_demo
@@ -200,6 +228,8 @@ class Server:
         await self.presence.start()
         self.node.start()
         self.tasks.spawn(self._redis_watch(), "redis watch")
+        for watcher in self.engine.watchers:
+            self.tasks.spawn(watcher(), "engine watcher")
         gc_policy.apply()
         self.ready = True
         log.info(
@@ -227,7 +257,7 @@ class Server:
     async def _redis_watch(self) -> None:
         while True:
             try:
-                self.stats.redis_ping = await self.broker.ping()
+                self.stats.redis_ping = await self.engine.ping()
                 self.ready = True
             except Exception as exc:
                 log.error("Redis is not answering: %s", exc)
@@ -248,9 +278,10 @@ class Server:
             self.broker,
             self.node_id,
             self.is_ready,
-            self.broker.ping,
+            self.engine.ping,
             self.metrics_text,
         )
+        routes += platform_posts.routes(self.settings, self.poster, self.catalog)
         routes += self.registry.routes
         return routes
 

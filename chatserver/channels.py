@@ -34,6 +34,7 @@ _ROOM_KINDS = frozenset(
 )
 
 SubscribeCheck = Callable[[Member, ChannelSpec], Denied | None]
+DeniedListener = Callable[[Member, ChannelSpec, Denied], None]
 
 
 class ChannelResolver:
@@ -41,6 +42,7 @@ class ChannelResolver:
         self.catalog = catalog
         self.meta_ttl = meta_ttl
         self._checks: dict[ChannelKind, list[SubscribeCheck]] = {}
+        self._denied: list[DeniedListener] = []
         # History for non-room channels: private notices, moderator feeds, Q&A boards.
         self.side_history = {
             ChannelKind.USER: HistoryOptions(200, 14 * 24 * 3600, meta_ttl),
@@ -52,6 +54,11 @@ class ChannelResolver:
 
     def add_check(self, kind: ChannelKind, check: SubscribeCheck) -> None:
         self._checks.setdefault(kind, []).append(check)
+
+    def on_denied(self, listener: DeniedListener) -> None:
+        """``listener(member, spec, denied)`` for every refused join (e.g. to audit attempts
+        on private conversations); it must not block."""
+        self._denied.append(listener)
 
     def resolve(self, channel: str) -> ChannelSpec | None:
         parsed = parse_channel(channel)
@@ -76,10 +83,13 @@ class ChannelResolver:
 
     def check_subscribe(self, member: Member, spec: ChannelSpec) -> Denied | None:
         denied = may_subscribe(member, spec.parsed, spec.room)
+        if not denied:
+            for check in self._checks.get(spec.kind, []):
+                denied = check(member, spec)
+                if denied:
+                    break
         if denied:
+            for listener in self._denied:
+                listener(member, spec, denied)
             return denied
-        for check in self._checks.get(spec.kind, []):
-            denied = check(member, spec)
-            if denied:
-                return denied
         return None

@@ -12,6 +12,7 @@ from chatserver.posting import Outcome, Poster, Sender, outcome_dict
 from chatserver.protocol import codes
 from chatserver.registry import Registry
 from rooms.channels import ChannelKind
+from rooms.private import is_private_name
 
 
 class ChatRpc:
@@ -45,8 +46,8 @@ class ChatRpc:
         wanted = data.get("community") if isinstance(data, dict) else None
         rooms = []
         for room in sorted(self.catalog.rooms.values(), key=lambda r: r.channel):
-            if wanted and room.community != wanted:
-                continue
+            if (wanted and room.community != wanted) or is_private_name(room.name):
+                continue  # private conversations are never listed (support.conversations)
             spec = self.resolver.resolve(room.channel)
             if spec is None or self.resolver.check_subscribe(member, spec) is not None:
                 continue

@@ -90,7 +90,7 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-_EXTENSION_SECTIONS = {"moderation", "presence", "qa", "webclient"}
+_EXTENSION_SECTIONS = {"moderation", "presence", "qa", "webclient", "crisis", "webhooks"}
 _LIST_TABLES = {"communities", "rooms"}
 
 

@@ -1,8 +1,8 @@
 """The engine's interfaces: what the rest of the server needs from the store behind it.
 
-Implemented today by ``chatserver.redis`` (one Redis/Valkey); a Redis Cluster engine is the
-second implementation to come, so every per-channel operation takes the channel and keeps
-its keys in one hash slot (the implementation's concern). Nothing outside the engine's
+Implemented by ``chatserver.redis`` for one Redis/Valkey, a Redis Cluster and Sentinel
+(``chatserver.redis.deployment`` picks the parts once). Every per-channel operation takes
+the channel and keeps its keys in one hash slot, so it runs on a cluster unchanged. Nothing outside the engine's
 package names a Redis command: services receive these interfaces from the composition root
 (``chatserver.app``). The data types the interfaces speak are defined here too.
 """

@@ -55,6 +55,10 @@ class _Channel:
         self.held: list[Publication] | None = None  # live messages held during a repair
 
 
+# A repair read that fails (Redis or its new master not answering yet) is tried again,
+# about 9 s in all, before the subscribers are told to recover themselves.
+REPAIR_ATTEMPTS = 9
+
 ControlHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 T = TypeVar("T")
@@ -256,11 +260,16 @@ class Hub:
 
     async def _fill(self, ch: _Channel, since: int, epoch: str) -> None:
         assert self.recover is not None
-        try:
-            ok, hist = await self.recover(ch.name, since, epoch, self.repair_limit)
-        except Exception as exc:  # Redis down again: the next reset starts over
-            log.warning("gap repair on %s failed: %s", ch.name, exc)
-            ok, hist = False, None
+        ok, hist = False, None
+        for attempt in range(REPAIR_ATTEMPTS):
+            try:
+                ok, hist = await self.recover(ch.name, since, epoch, self.repair_limit)
+                break
+            except Exception as exc:  # a failover still settling: try again shortly
+                log.warning("gap repair on %s failed (attempt %d): %s", ch.name, attempt + 1, exc)
+                if self._channels.get(ch.name) is not ch:
+                    return
+                await asyncio.sleep(0.2 * (attempt + 1))
         if self._channels.get(ch.name) is not ch:
             return  # everyone left meanwhile
         held = ch.held or []

@@ -95,4 +95,6 @@ class NodeCollector(Collector):
 def render(collector: NodeCollector) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
+    for extra in collector.registry.metric_collectors:
+        registry.register(extra)
     return generate_latest(registry)

@@ -26,6 +26,7 @@ class Registry:
         self.unsubscribe_hooks: list[SubscriptionHook] = []
         self.disconnect_hooks: list[ConnectionHook] = []
         self.metric_sources: list[Callable[[], dict[str, float]]] = []
+        self.metric_collectors: list[Any] = []  # prometheus Collectors (histograms, labels)
         self._on_control = on_control
 
     def register_rpc(self, method: str, handler: RpcHandler) -> None:

@@ -86,7 +86,8 @@ def run_target(session: Session, kind: str) -> dict[str, Any]:
         sent = session.sender.call("send", plan=missed_plan, duration=1.0, size=args.size)
         ledger.add(missed_plan, [sent])
         last_seq = sum(ledger.accepted[channel].values())
-        before = session.valkey.command_calls()
+        store = session.stores.get(kind)
+        before = store.command_calls() if store is not None else {}
         cpu = CpuMeter(target.pids())
         cpu.start()
         t0 = time.monotonic_ns()
@@ -94,7 +95,7 @@ def run_target(session: Session, kind: str) -> dict[str, Any]:
         with session.profiling(target, kind):
             results = call_all(session.workers, "reconnect", target=recovery_target, timeout=args.timeout + 60)
         server_cpu, _ = cpu.stop()
-        after = session.valkey.command_calls()
+        after = store.command_calls() if store is not None else {}
         calls = diff_calls(before, after)
         caught = sum(r["caught_up"] for r in results)
         last_ns = max(r["last_ns"] for r in results)
@@ -136,28 +137,31 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(args.repeat):
             print(f"-- run {rep + 1}/{args.repeat}")
             print(table([], COLUMNS))
-            kinds = ["chatserver"] if args.no_baseline else (["baseline", "chatserver"] if rep % 2 == 0 else ["chatserver", "baseline"])
-            runs.append({kind: run_target(session, kind) for kind in kinds})
+            runs.append({kind: run_target(session, kind) for kind in session.kinds(rep)})
         summary: dict[str, Any] = {}
-        for kind in ("baseline", "chatserver"):
+        for kind in ("baseline", *session.chat_kinds()):
             rows = [r[kind] for r in runs if kind in r]
             if rows:
                 summary[kind] = {k: median([r[k] for r in rows if r[k] is not None]) for k in ("members", "missed", "caught_up", "all_caught_up_s", "p50_caught_up_s", "redis_cmds_per_reconnect", "server_cpu_s")}
                 for k in ("lost", "duplicated", "out_of_order"):
                     summary[kind][k] = sum(r[k] for r in rows)
-        if "chatserver" in summary:
-            rows = [r["chatserver"] for r in runs if "chatserver" in r]
+        for kind in session.chat_kinds():
+            rows = [r[kind] for r in runs if kind in r]
             per_cmd: dict[str, float] = {}
             for r in rows:
                 for cmd, n in r["redis_calls"].items():
                     per_cmd[cmd] = per_cmd.get(cmd, 0) + n / r["members"] / len(rows)
-            summary["chatserver"]["redis_calls_per_reconnect"] = {k: round(v, 2) for k, v in sorted(per_cmd.items(), key=lambda kv: -kv[1])}
+            summary[kind]["redis_calls_per_reconnect"] = {k: round(v, 2) for k, v in sorted(per_cmd.items(), key=lambda kv: -kv[1])}
+        if "chatserver" in summary and "chatserver-cluster" in summary:
+            summary["ratio_cluster_time"] = ratio(summary["chatserver-cluster"]["all_caught_up_s"], summary["chatserver"]["all_caught_up_s"])
         if "baseline" in summary and "chatserver" in summary:
             summary["ratio_time"] = ratio(summary["chatserver"]["all_caught_up_s"], summary["baseline"]["all_caught_up_s"])
         print("\n== summary (medians; lost/dup/ooo summed over runs)")
         print(table([{"target": k, **v} for k, v in summary.items() if isinstance(v, dict)], COLUMNS))
-        if "chatserver" in summary:
-            print(f"   chatserver Redis calls per reconnect: {summary['chatserver']['redis_calls_per_reconnect']}")
+        for kind in session.chat_kinds():
+            print(f"   {kind} Redis calls per reconnect: {summary[kind]['redis_calls_per_reconnect']}")
+        if "ratio_cluster_time" in summary:
+            print(f"   cluster / single Valkey time to catch up: {summary['ratio_cluster_time']}x")
         if "ratio_time" in summary:
             print(f"   chatserver (with recovery) / baseline (reconnect only) time: {summary['ratio_time']}x")
         result = {

@@ -25,6 +25,7 @@ from typing import Any
 from loadtests.launch import (
     Baseline,
     ChatServer,
+    ClusterValkey,
     CpuMeter,
     Target,
     Valkey,
@@ -53,6 +54,10 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--profile-native", action="store_true", help="with --profile: include native frames (C code, the garbage collector)")
     p.add_argument("--out", default="loadtest-results", help="directory for JSON, plots and profiles (default %(default)s)")
     p.add_argument("--json", action="store_true", help="also print the result as JSON on stdout")
+    p.add_argument(
+        "--engine", default="single", choices=["single", "cluster", "both"],
+        help="the chat server's Redis: one Valkey, a 3-master Valkey Cluster, or both in one run (default %(default)s)",
+    )
     return p
 
 
@@ -71,7 +76,11 @@ class Session:
         if args.server_workers > 1:
             self.server_cpus = None
         pin_self(self.load_cpus)  # Valkey and the workers inherit the load core(s)
-        self.valkey = Valkey()
+        self.stores: dict[str, Valkey | ClusterValkey] = {}
+        if args.engine in ("single", "both"):
+            self.stores["chatserver"] = Valkey()
+        if args.engine in ("cluster", "both"):
+            self.stores["chatserver-cluster"] = ClusterValkey()
         self.workers = [WorkerHandle(i, self.load_cpus) for i in range(args.load_workers)]
         self.sender = WorkerHandle(len(self.workers), self.load_cpus)
         self.machine = {
@@ -86,7 +95,21 @@ class Session:
     def close(self) -> None:
         for w in [*self.workers, self.sender]:
             w.stop()
-        self.valkey.stop()
+        for store in self.stores.values():
+            store.stop()
+
+    def chat_kinds(self) -> list[str]:
+        """The chat server targets: ``chatserver`` (one Valkey), ``chatserver-cluster``."""
+        return list(self.stores)
+
+    def kinds(self, rep: int) -> list[str]:
+        """Targets of run ``rep``: the chat servers, and the baseline (first on even runs)."""
+        if self.args.no_baseline:
+            return self.chat_kinds()
+        return ["baseline", *self.chat_kinds()] if rep % 2 == 0 else [*self.chat_kinds(), "baseline"]
+
+    def store_pids(self) -> list[int]:
+        return [pid for store in self.stores.values() for pid in store.pids]
 
     def all_workers(self) -> list[WorkerHandle]:
         return [*self.workers, self.sender]
@@ -95,8 +118,9 @@ class Session:
     def target(self, kind: str, tag: str = "") -> Iterator[Target]:
         env = dict(item.split("=", 1) for item in self.args.server_env)
         t: Target
-        if kind == "chatserver":
-            t = ChatServer(self.valkey.url, cpus=self.server_cpus, env=env, workers=self.args.server_workers)
+        if kind in self.stores:
+            t = ChatServer(self.stores[kind].url, cpus=self.server_cpus, env=env, workers=self.args.server_workers)
+            t.kind = kind
         else:
             t = Baseline(cpus=self.server_cpus, loop=self.args.baseline_loop)
         try:
@@ -212,7 +236,7 @@ def run_step(
     receivers = session.workers
     call_all(session.all_workers(), "reset", timeout=60)
     server_cpu = CpuMeter(target.pids())
-    load_cpu = CpuMeter([w.pid for w in session.all_workers()] + [session.valkey.pid])
+    load_cpu = CpuMeter([w.pid for w in session.all_workers()] + session.store_pids())
     before = ledger.total_expected()
     # /metrics is per process: with --server-workers N each scrape reaches one worker.
     per_process = isinstance(target, ChatServer) and session.args.server_workers == 1

@@ -150,6 +150,10 @@ class Valkey:
         return int(proc.pid) if proc is not None else 0
 
     @property
+    def pids(self) -> list[int]:
+        return [self.pid]
+
+    @property
     def client(self) -> Any:
         if self._client is None:
             import redis
@@ -169,6 +173,34 @@ class Valkey:
         with contextlib.suppress(Exception):
             self.server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ClusterValkey:
+    """A 3-master Valkey Cluster (no replicas: the load test measures the routing and
+    sharded pub/sub, not replication), with ``Valkey``'s interface."""
+
+    def __init__(self, masters: int = 3) -> None:
+        from loadtests.topology import Cluster
+
+        self.cluster = Cluster(masters=masters, replicas_per_master=0).start()
+        self.url = self.cluster.url()
+
+    @property
+    def pids(self) -> list[int]:
+        return [n.proc.pid for n in self.cluster.nodes if n.proc is not None]
+
+    def command_calls(self) -> dict[str, int]:
+        """Calls per command summed over the masters (INFO commandstats)."""
+        total: dict[str, int] = {}
+        for node in self.cluster.nodes:
+            with node.client() as c:
+                for k, v in c.info("commandstats").items():
+                    name = k.removeprefix("cmdstat_")
+                    total[name] = total.get(name, 0) + int(v["calls"])
+        return total
+
+    def stop(self) -> None:
+        self.cluster.stop()
 
 
 def diff_calls(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:

@@ -26,6 +26,7 @@ from loadtests.common import (
     table,
     write_result,
 )
+from loadtests.launch import diff_calls
 from loadtests.stats import median
 
 COLUMNS = [
@@ -43,6 +44,7 @@ COLUMNS = [
     ("lost", "lost"),
     ("duplicated", "dup"),
     ("out_of_order", "ooo"),
+    ("redis_cmds_per_post", "redis/post"),
     ("closed", "closed"),
 ]
 
@@ -71,8 +73,14 @@ def run_target(session: Session, kind: str) -> dict[str, Any]:
             plans[w].append(
                 {"member": k // len(workers), "channel": m["channels"][0], "sender": m["user"], "rate": args.rate, "phase": rng.random() / args.rate}
             )
+        store = session.stores.get(kind)
+        before = store.command_calls() if store is not None else {}
         with session.profiling(target, kind):
             step = run_step(session, target, ledger, plans, duration=args.duration, size=args.size, label={"rooms": args.rooms, "per_room": args.per_room})
+        if store is not None:
+            calls = diff_calls(before, store.command_calls())
+            step["redis_cmds_per_post"] = round(sum(calls.values()) / max(1, step["sent"] - step["refused"]), 2)
+            step["redis_calls_by_command"] = calls
         print(table([step], COLUMNS).split("\n", 2)[-1], flush=True)
         return step
 
@@ -92,12 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"-- run {rep + 1}/{args.repeat}")
             print(table([], COLUMNS))
             run: dict[str, dict[str, Any]] = {}
-            kinds = ["chatserver"] if args.no_baseline else (["baseline", "chatserver"] if rep % 2 == 0 else ["chatserver", "baseline"])
-            for kind in kinds:
+            for kind in session.kinds(rep):
                 run[kind] = run_target(session, kind)
             runs.append(run)
         summary: dict[str, Any] = {}
-        for kind in ("baseline", "chatserver"):
+        for kind in ("baseline", *session.chat_kinds()):
             steps = [r[kind] for r in runs if kind in r]
             if steps:
                 summary[kind] = {k: median([s[k] for s in steps]) for k in ("sent_per_s", "deliveries_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_pct", "server_us_per_delivery", "load_cpu_pct")}
@@ -105,13 +112,23 @@ def main(argv: list[str] | None = None) -> int:
                 summary[kind]["lost"] = sum(s["lost"] for s in steps)
                 summary[kind]["duplicated"] = sum(s["duplicated"] for s in steps)
                 summary[kind]["out_of_order"] = sum(s["out_of_order"] for s in steps)
+                if kind != "baseline":
+                    summary[kind]["redis_cmds_per_post"] = median([s["redis_cmds_per_post"] for s in steps])
         if "baseline" in summary and "chatserver" in summary:
             summary["ratio_server_cpu"] = ratio(summary["chatserver"]["server_cpu_pct"], summary["baseline"]["server_cpu_pct"])
             summary["ratio_p99"] = ratio(summary["chatserver"]["p99_ms"], summary["baseline"]["p99_ms"])
+        if "chatserver" in summary and "chatserver-cluster" in summary:
+            summary["ratio_cluster_server_cpu"] = ratio(summary["chatserver-cluster"]["server_cpu_pct"], summary["chatserver"]["server_cpu_pct"])
+            summary["ratio_cluster_p99"] = ratio(summary["chatserver-cluster"]["p99_ms"], summary["chatserver"]["p99_ms"])
         print("\n== summary (medians)")
         print(table([{"target": k, **v} for k, v in summary.items() if isinstance(v, dict)], COLUMNS))
         if "ratio_server_cpu" in summary:
             print(f"   chatserver / baseline: server CPU {summary['ratio_server_cpu']}x, p99 {summary['ratio_p99']}x")
+        if "ratio_cluster_server_cpu" in summary:
+            print(f"   cluster / single Valkey: server CPU {summary['ratio_cluster_server_cpu']}x, p99 {summary['ratio_cluster_p99']}x")
+        for kind in session.chat_kinds():
+            if kind in summary:
+                print(f"   {kind}: Redis commands per post {summary[kind]['redis_cmds_per_post']}")
         result = {
             "scenario": "many_rooms",
             "params": {"rooms": args.rooms, "per_room": args.per_room, "rate": args.rate, "duration": args.duration, "size": args.size, "repeat": args.repeat},

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from rooms.channels import ChannelKind, ChannelName
 from rooms.model import Member, Role, Room
+from rooms.private import private_of
 
 ROLE_RANK = {Role.MEMBER: 0, Role.HOST: 1, Role.MODERATOR: 2, Role.ADMIN: 3}
 
@@ -43,6 +44,8 @@ def may_subscribe(member: Member, channel: ChannelName, room: Room | None) -> De
         return Denied(UNKNOWN_CHANNEL, f"no room {channel.room_channel}")
     if role is None:
         return Denied(PERMISSION_DENIED, f"not a member of community {channel.community}")
+    if channel.kind is ChannelKind.ROOM and private_of(room) is not None:
+        return may_join_private(member, room)
     if channel.kind is ChannelKind.ROOM_MOD:
         if not role.is_staff:
             return Denied(PERMISSION_DENIED, "only moderators of this community")
@@ -63,8 +66,35 @@ def may_post(member: Member, room: Room) -> Denied | None:
         return Denied(PERMISSION_DENIED, f"not a member of community {room.community}")
     if _rank(role) < _rank(room.settings.min_role) and not role.is_staff:
         return Denied(PERMISSION_DENIED, f"room requires role {room.settings.min_role.value}")
+    denied = may_join_private(member, room) if private_of(room) is not None else None
+    if denied is not None:
+        return denied
     if room.settings.locked and not role.is_staff:
         return Denied(PERMISSION_DENIED, "room is locked: only moderators may post")
+    return None
+
+
+def may_join_private(member: Member, room: Room) -> Denied | None:
+    """A private support conversation: its member, the community's moderators and admins,
+    and the hosts invited to it; nobody else (103)."""
+    conv = private_of(room)
+    if conv is None:
+        return None
+    role = member.role_in(room.community)
+    if role is None:
+        return Denied(PERMISSION_DENIED, f"not a member of community {room.community}")
+    if role.is_staff or member.user == conv.member:
+        return None
+    if role is Role.HOST and member.user in conv.hosts:
+        return None
+    return Denied(PERMISSION_DENIED, "a private conversation: only its member, moderators and invited hosts")
+
+
+def may_open_private(member: Member, community: str) -> Denied | None:
+    """Moderators, admins and hosts may open a private support conversation."""
+    role = member.role_in(community)
+    if role is None or not (role.is_staff or role is Role.HOST):
+        return Denied(PERMISSION_DENIED, "only moderators, admins and hosts of this community")
     return None
 
 

@@ -5,10 +5,14 @@ Starts ``chatserver run --dev`` on a free port with its own embedded Valkey in a
 data dir, sets up a community through the HTTP API, signs in five people in Debian's
 Chromium (Playwright for Python), plays a short evening in a support room, and saves:
 
-- docs/screenshots/member.png        the member view (a member's own notices included)
-- docs/screenshots/member-phone.png  the same at phone width (375 px)
-- docs/screenshots/moderator.png     the moderator console (a crisis hold, a link hold, a report)
-- docs/screenshots/qa.png            the host's Q&A view during a live session
+- docs/screenshots/member.png              the member view (a reply, support reactions, a
+                                           member's own notices)
+- docs/screenshots/member-phone.png        the same at phone width (375 px)
+- docs/screenshots/member-crisis.png       crisis resources beside the conversation, with the
+                                           message box and the notices in view (1280x860)
+- docs/screenshots/member-crisis-phone.png the same at 375x812: the panel on top, Close in reach
+- docs/screenshots/moderator.png           the moderator console (a crisis hold, a link hold, a report)
+- docs/screenshots/qa.png                  the host's Q&A view during a live session
 
     python scripts/screenshots.py [--out docs/screenshots] [--chromium /usr/bin/chromium]
 """
@@ -40,7 +44,8 @@ CHROMIUM_ARGS = [
 ]
 API_KEY = "screenshots-api-key-" + "k" * 16
 COMMUNITY = "ms"
-WIDE = {"width": 1280, "height": 820}
+WIDE = {"width": 1280, "height": 860}
+PHONE = {"width": 375, "height": 812}
 TALL = {"width": 1280, "height": 1080}  # the console and the Q&A board need more height
 
 
@@ -117,6 +122,19 @@ def say(page: Page, text: str, *, shown: bool = True) -> None:
     page.wait_for_timeout(150)
 
 
+def react(page: Page, text: str, action: str) -> None:
+    """Pick ``action`` (a reaction, or Reply) in the menu of the message containing ``text``."""
+    item = page.get_by_role("log").locator(".msg", has_text=text)
+    item.locator("summary").click()
+    item.get_by_role("button", name=action).click()
+    page.wait_for_timeout(150)
+
+
+def reply(page: Page, text: str, answer: str) -> None:
+    react(page, text, "Reply")
+    say(page, answer, shown=False)
+
+
 def member_scene(url: str, browser, out: Path) -> dict[str, Page]:
     pages = {
         "mo": sign_in(browser, url, "Mo (moderator)", "moderator", "evening"),
@@ -130,12 +148,16 @@ def member_scene(url: str, browser, out: Path) -> dict[str, Page]:
     say(carla, "Same here. I've started pacing: 20 minutes on, 10 off. It helps a bit.")
     say(ann, "Hi, I'm new here. I was diagnosed in March and still taking it all in.")
     say(ben, "Welcome, Ann. It gets easier to talk about, honestly.")
-    say(ann, "Thank you. If anyone wants to talk, text me on 07700 900123")
+    react(carla, "Welcome, Ann", "React: ♥ Heart")
+    react(mo, "Welcome, Ann", "React: ♥ Heart")
+    react(ann, "pacing", "React: Thanks")
+    react(ben, "pacing", "React: Same here")
+    reply(ann, "pacing", "Thank you. Does the pacing help on work days too? If anyone wants to talk, text me on 07700 900123")
     expect(ann.locator(".own-redacted")).to_be_visible()
     carla.get_by_role("textbox", name="Write a message").press_sequentially("That pacing trick", delay=30)
     expect(ann.locator("#typing")).to_contain_text("Carla is typing")
     ann.screenshot(path=str(out / "member.png"))
-    phone = sign_in(browser, url, "Dee", "member", "evening", viewport={"width": 375, "height": 780})
+    phone = sign_in(browser, url, "Dee", "member", "evening", viewport=PHONE)
     expect(phone.get_by_role("log")).to_contain_text("text me on")
     phone.get_by_role("log").evaluate("el => el.scrollTop = el.scrollHeight")
     phone.screenshot(path=str(out / "member-phone.png"))
@@ -158,7 +180,8 @@ def moderator_scene(url: str, pages: dict[str, Page], out: Path) -> None:
     expect(ann.locator(".own-info")).to_contain_text("reached the moderators")
     mo.get_by_role("tab", name="Moderation (2)").click()
     expect(mo.locator(".item", has_text="miracle supplement")).to_be_visible()
-    mo.get_by_label("Member (user id)").fill("dev-ben")
+    mo.get_by_label("Find a member by name").fill("be")
+    mo.get_by_label("Member", exact=True).select_option(label="Ben")
     mo.get_by_role("button", name="Mute", exact=True).click()
     mo.get_by_role("button", name="Lift mute").click()
     mo.get_by_label("Slow mode").select_option("10")
@@ -167,8 +190,13 @@ def moderator_scene(url: str, pages: dict[str, Page], out: Path) -> None:
     mo.set_viewport_size(TALL)
     mo.wait_for_timeout(500)
     mo.screenshot(path=str(out / "moderator.png"))
-    carla.locator(".conversation").evaluate("el => el.scrollTop = 0")
+    # The crisis view: resources beside the conversation on a desktop, on top on a phone; the
+    # message box and the newest notice stay in view either way.
+    carla.locator("#composer-text").focus()
     carla.screenshot(path=str(out / "member-crisis.png"))
+    carla.set_viewport_size(PHONE)
+    carla.wait_for_timeout(300)
+    carla.screenshot(path=str(out / "member-crisis-phone.png"))
 
 
 def qa_scene(url: str, browser, out: Path) -> None:

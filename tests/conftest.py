@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.harness import RawClient, ServerProcess, Valkey
+from tests.topologies import cluster, sentinels  # noqa: F401  (session fixtures: Valkey Cluster, Sentinel)
 
 
 @pytest.fixture(scope="session")

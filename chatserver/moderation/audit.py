@@ -85,12 +85,20 @@ class AuditStore(Protocol):
     async def audit_range(self, community: str, high: str, low: str, count: int) -> list[tuple[str, bytes | None]]: ...
 
 
+AuditListener = Callable[[str, dict[str, Any]], None]  # (community, entry); must not block
+
+
 class AuditLog:
     def __init__(self, store: AuditStore, retention: int, retention_of: Callable[[str], int] | None = None) -> None:
         self.store = store
         self.retention = retention
         self._retention_of = retention_of  # community -> its ``audit_ttl`` (seconds)
         self.appended = 0
+        self._listeners: list[AuditListener] = []
+
+    def add_listener(self, listener: AuditListener) -> None:
+        """``listener(community, entry)`` after every append (webhooks follow the log)."""
+        self._listeners.append(listener)
 
     def retention_for(self, community: str) -> int:
         return self._retention_of(community) if self._retention_of is not None else self.retention
@@ -120,6 +128,9 @@ class AuditLog:
         min_id = max(0, now_ms - retention * 1000)
         entry_id = await self.store.audit_append(community, msgpack.packb(entry, use_bin_type=True), min_id, retention)
         self.appended += 1
+        entry["id"] = entry_id
+        for listener in self._listeners:
+            listener(community, entry)
         return entry_id
 
     async def read(self, community: str, flt: AuditFilter) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chatserver.moderation import notices
 from chatserver.moderation.audit import SYSTEM, Actor, AuditLog
 from chatserver.moderation.errors import ModerationError as HoldError
-from chatserver.moderation.records import HoldRecord
+from chatserver.moderation.records import CrisisSignal, HoldRecord
 from chatserver.protocol import codes
 from moderation_hooks import Hold, Redact, Review, Support
 from rooms.retention import setting
@@ -40,6 +40,8 @@ class HoldsHost(Protocol):
     watchers: ModeratorWatchers
 
     def policy_for(self, room: Room) -> Policy: ...
+
+    async def signal_crisis(self, signal: CrisisSignal) -> None: ...
 
 log = logging.getLogger("chatserver.moderation.holds")
 
@@ -103,6 +105,12 @@ class HoldQueue:
         # The sender first: support resources at once when a crisis hook fired.
         if crisis is not None:
             await self._notify(record.user, notices.support(record, crisis))
+            await self.service.signal_crisis(
+                CrisisSignal(
+                    record.community, record.user, record.name, record.channel, record.text,
+                    crisis.reason, "hold", hold_id=record.id,
+                )
+            )
         # The support notice already spoke to a member in crisis; the held notice stays plain.
         note = ""
         if crisis is None and review is not None and isinstance(review.verdict, Hold):

@@ -38,6 +38,9 @@ async def _call(awaitable: Awaitable[Any]) -> Any:
         raise ApiError(_status(err), "bad_request" if _status(err) == 400 else _code(_status(err)), err.message) from None
 
 
+call_action = _call  # for other extensions' routes: a ReplyError becomes a JSON API error
+
+
 def _code(status: int) -> str:
     return {403: "forbidden", 404: "not_found", 409: "conflict"}.get(status, "bad_request")
 

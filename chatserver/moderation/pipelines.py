@@ -13,12 +13,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from moderation_hooks import (
+    Hold,
     MessageContext,
     ModerationConfig,
     ModerationConfigError,
     Pipeline,
     Policy,
     Review,
+    Support,
+    combine,
     parse_layer,
     resolve,
 )
@@ -26,7 +29,8 @@ from moderation_hooks.config import Layer, ResolvedHook
 from moderation_hooks.flood import RECENT_POSTS, RecentPost, digest
 from moderation_hooks.loading import HookLoadError, build_specs
 from moderation_hooks.newmember import MEMBER_STATS
-from rooms.model import Community, Room
+from rooms.model import Community, Role, Room
+from rooms.private import private_of
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
@@ -116,7 +120,11 @@ class RoomPipelines(Pipeline):
 
     async def review(self, ctx: MessageContext) -> Review:
         pipeline, _ = self.for_room(ctx.room)
-        return await pipeline.review(ctx)
+        review = await pipeline.review(ctx)
+        conv = private_of(ctx.room)
+        if conv is not None:
+            return in_private_conversation(review, helper=ctx.user != conv.member and ctx.role is not Role.MEMBER)
+        return review
 
     # ---- facts for hooks -------------------------------------------------------------------
 
@@ -157,3 +165,25 @@ class RoomPipelines(Pipeline):
         community, always (so that switching the new-member hold on later does not treat
         everyone as new). In the background: the sender's reply does not wait for it."""
         self.ext.tasks.spawn(self.store.count_post(room.community, user), "count a post")
+
+
+def in_private_conversation(review: Review, *, helper: bool) -> Review:
+    """A private support conversation. The member's crisis words reach the moderator they are
+    talking to: a crisis ``Hold`` becomes ``Support`` (posted, redacted where another hook
+    asked; resources to the member, and the case opened or joined by the crisis listeners).
+    A helper's (moderator, admin or host) are theirs to use: asking "are you thinking of
+    ending your life?" is how one checks on someone, so crisis verdicts are dropped."""
+
+    def crisis(v: object) -> bool:
+        return isinstance(v, (Hold, Support)) and v.category == "crisis"
+
+    if not any(crisis(v) for _, v in review.verdicts):
+        return review
+    if helper:
+        verdicts = tuple((name, v) for name, v in review.verdicts if not crisis(v))
+    else:
+        verdicts = tuple(
+            (name, Support(v.reason, v.category, v.notice, v.resources, v.priority) if isinstance(v, Hold) and crisis(v) else v)
+            for name, v in review.verdicts
+        )
+    return Review(combine([v for _, v in verdicts]), verdicts, review.failures, review.hook_seconds)

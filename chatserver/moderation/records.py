@@ -16,6 +16,25 @@ from chatserver.moderation.audit import iso
 from moderation_hooks import Span, apply_redactions
 
 
+@dataclass(frozen=True, slots=True)
+class CrisisSignal:
+    """Crisis language seen by moderation, for whoever opens crisis cases
+    (``ModerationService.on_crisis``). ``source``: ``hold`` (held for review), ``support``
+    (posted for peer support), ``refused`` (refused before review: mute, ban, slow mode) or
+    ``rejected`` (rejected by another rule)."""
+
+    community: str
+    user: str
+    name: str
+    channel: str
+    text: str
+    reason: str
+    source: str
+    hold_id: str = ""
+    message_id: str = ""
+    offset: int = 0
+
+
 @dataclass
 class HoldRecord:
     id: str

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from chatserver.errors import ReplyError
-from chatserver.moderation.audit import Actor, AuditFilter, parse_time
+from chatserver.moderation.audit import Actor, AuditFilter, iso, parse_time
 from chatserver.moderation.errors import bad_request
 from chatserver.moderation.service import actor_of
 from chatserver.protocol import codes
@@ -64,6 +64,7 @@ class ModerationRpc:
         for name, handler in community_methods.items():
             self.ext.registry.register_rpc(name, self._guard(name, handler, need_room=False))
         self.ext.registry.register_rpc("chat.report", self._report)
+        self.ext.registry.register_rpc("chat.sanctions", self._own_sanctions)
 
     def _scope(self, data: Any, need_room: bool) -> tuple[str, Room | None]:
         if not isinstance(data, dict):
@@ -120,6 +121,20 @@ class ModerationRpc:
     async def _audit(self, community: str, data: dict[str, Any]) -> dict[str, Any]:
         return {"entries": await self.service.audit.read(community, audit_filter(data))}
 
+    async def _own_sanctions(self, conn: Connection, data: Any) -> dict[str, Any]:
+        """``chat.sanctions {community}``: the caller's own mute and ban, so a page opened while
+        muted can say until when (the notice that said so may have come before it opened)."""
+        assert conn.identity is not None
+        member = conn.identity.member
+        community, _ = self._scope(data, need_room=False)
+        if member.role_in(community) is None:
+            raise ReplyError(codes.PERMISSION_DENIED, f"permission denied: not a member of community {community}")
+        return {
+            "community": community,
+            "muted": _own(self.service, "mutes", community, member.user),
+            "banned": _own(self.service, "bans", community, member.user),
+        }
+
     async def _report(self, conn: Connection, data: Any) -> dict[str, Any]:
         assert conn.identity is not None
         member = conn.identity.member
@@ -131,6 +146,11 @@ class ModerationRpc:
         return await self.service.reports.report(
             actor_of(member, community), _room(room), offset=data.get("offset"), message_id=data.get("id"), reason=data.get("reason")
         )
+
+
+def _own(service: ModerationService, kind: str, community: str, user: str) -> dict[str, Any] | None:
+    s = service.sanctions.get(kind, community, user)
+    return None if s is None else {"until": iso(s.until) if s.until else None, "reason": s.reason}
 
 
 def _room(room: Room | None) -> Room:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from chatserver.errors import ReplyError
@@ -15,7 +16,7 @@ from chatserver.moderation.actions import ModeratorActions
 from chatserver.moderation.audit import SYSTEM, Actor, AuditLog, iso
 from chatserver.moderation.holds import HoldQueue, OnApprove, crisis_hold, redaction_spans
 from chatserver.moderation.pipelines import RoomPipelines
-from chatserver.moderation.records import HoldRecord
+from chatserver.moderation.records import CrisisSignal, HoldRecord
 from chatserver.moderation.reports import Reports
 from chatserver.moderation.sanctions import Sanctions, kick_field
 from chatserver.moderation.watchers import ModeratorWatchers
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
 
 log = logging.getLogger("chatserver.moderation")
+
+CrisisListener = Callable[[CrisisSignal], Awaitable[None]]
 
 _VERDICT_ACTIONS = {"redacted": "verdict.redact", "held": "verdict.hold", "rejected": "verdict.reject"}
 
@@ -92,6 +95,7 @@ class ModerationService:
         self.holds.register_kind("reported", self.actions.restore_reported)
         self.holds.register_kind("edit", self._apply_held_edit)
         self.crisis_alerts = 0
+        self._crisis_listeners: list[CrisisListener] = []
 
     def _audit_ttl(self, community: str) -> int:
         """A community's ``audit_ttl`` (seconds), else ``[moderation] audit_retention``."""
@@ -103,6 +107,18 @@ class ModerationService:
         """``async on_approve(hold: HoldRecord, text: str, actor: Actor) -> dict`` publishes an
         approved item of ``kind`` (``text`` is the moderator's edit or the redacted original)."""
         self.holds.register_kind(kind, on_approve)
+
+    def on_crisis(self, listener: CrisisListener) -> None:
+        """``async listener(signal)`` for every crisis seen: held, posted for support, refused
+        or rejected (crisis cases open from these)."""
+        self._crisis_listeners.append(listener)
+
+    async def signal_crisis(self, signal: CrisisSignal) -> None:
+        for listener in self._crisis_listeners:
+            try:
+                await listener(signal)
+            except Exception:
+                log.exception("crisis listener failed for %s in %s", signal.user, signal.community)
 
     def policy_for(self, room: Room) -> Policy:
         return self.pipelines.for_room(room)[1]
@@ -196,7 +212,9 @@ class ModerationService:
         if crisis is not None:
             spans = tuple(Span(s, e, label) for s, e, label in redaction_spans(review))
             text = apply_redactions(draft.text, spans) if spans else draft.text
-            await self._crisis_alert(member, room, text, crisis, "refused before review", anonymous=draft.anonymous)
+            await self._crisis_alert(
+                member, room, text, crisis, "refused before review", source="refused", anonymous=draft.anonymous
+            )
 
     async def _crisis_alert(
         self,
@@ -206,6 +224,7 @@ class ModerationService:
         crisis: Hold | Support,
         why: str,
         published: Published | None = None,
+        source: str = "support",
         anonymous: bool = False,
     ) -> None:
         """Support resources to the sender first, then a high-priority alert to the room's
@@ -242,6 +261,12 @@ class ModerationService:
             target.update({"message_id": published.id, "offset": published.offset})
         await self.audit.append(
             room.community, "crisis.alert", SYSTEM, target=target, reason=f"{crisis.reason}; {why}", text=text,
+        )
+        await self.signal_crisis(
+            CrisisSignal(
+                room.community, member.user, member.name, room.channel, text, crisis.reason, source,
+                message_id=message_id, offset=published.offset if published is not None else 0,
+            )
         )
 
     @staticmethod
@@ -373,7 +398,8 @@ class ModerationService:
             crisis = crisis_hold(review)
             if crisis is not None:
                 await self._crisis_alert(
-                    member, room, seen, crisis, "the message was rejected by another rule", anonymous=anonymous
+                    member, room, seen, crisis, "the message was rejected by another rule",
+                    source="rejected", anonymous=anonymous,
                 )
         elif isinstance(outcome, Published) and isinstance(verdict, Support):
             await self._crisis_alert(

@@ -19,15 +19,18 @@ from __future__ import annotations
 import random
 import time
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import BlockingConnectionPool
 
 from chatserver.engine import HistoryOptions, HistoryResult, PublishResult, StreamEntry
 from chatserver.redis.pipeline import CommandPipeline
+
+if TYPE_CHECKING:
+    from chatserver.redis.cluster import ClusterRouter
 from chatserver.redis.resp import RespError
-from chatserver.redis.urls import RedisAddress
 
 _random = random.Random()
 
@@ -65,6 +68,32 @@ def load_lua(name: str) -> str:
     return resources.files("chatserver").joinpath("lua", name).read_text()
 
 
+def append_args(channel: str, history: HistoryOptions) -> list[Any]:
+    """The arguments stream_lib.lua's ``append`` takes after the payload, in its order: history
+    size, history ttl, meta ttl, the epoch to start with, the pub/sub channel."""
+    return [
+        max(history.size, 1),
+        history.ttl,
+        max(history.meta_ttl, history.ttl),
+        new_epoch(),
+        pubsub_channel(channel),
+    ]
+
+
+def register_lua(client: Any, *names: str) -> Any:
+    """Register the scripts ``names`` (joined in order: a library first) with ``client``.
+
+    On a Redis Cluster (the client is redis-py's ``RedisCluster``) every ``PUBLISH`` of the
+    scripts becomes ``SPUBLISH``: the channel (``chat:{c}:p``) carries the hash tag of the
+    script's keys, so the message goes out on the shard that owns the room, from the same
+    atomic call that changed its keys. This is the one place that picks the variant.
+    """
+    text = "\n".join(load_lua(name) for name in names)
+    if isinstance(client, RedisCluster):
+        text = text.replace('redis.call("publish"', 'redis.call("spublish"')
+    return client.register_script(text)
+
+
 def new_epoch() -> str:
     """A fresh stream epoch. Epochs are public (clients see them) and only need to differ
     between lifetimes of a stream, so a fast PRNG is enough (no syscall per publish)."""
@@ -87,18 +116,17 @@ def make_client(url: str, max_connections: int = 64) -> aioredis.Redis:
 class RedisBroker:
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: aioredis.Redis | RedisCluster,
         meta_ttl: int = 30 * 24 * 3600,
-        address: RedisAddress | None = None,
+        pipeline: CommandPipeline | ClusterRouter | None = None,
     ) -> None:
         self.redis = client
         self.meta_ttl = meta_ttl
-        lib = load_lua("stream_lib.lua")
-        self._publish = client.register_script(lib + "\n" + load_lua("publish.lua"))
-        self._delete = client.register_script(lib + "\n" + load_lua("delete_message.lua"))
-        self._edit = client.register_script(lib + "\n" + load_lua("edit_message.lua"))
-        self._history = client.register_script(load_lua("history.lua"))
-        self.pipeline = CommandPipeline(address) if address is not None else None
+        self._publish = register_lua(client, "stream_lib.lua", "publish.lua")
+        self._delete = register_lua(client, "stream_lib.lua", "delete_message.lua")
+        self._edit = register_lua(client, "stream_lib.lua", "edit_message.lua")
+        self._history = register_lua(client, "history.lua")
+        self.pipeline = pipeline
         self.commands = 0  # Redis round trips made, for metrics and load tests
         self.latency_sum = 0.0
 
@@ -141,15 +169,7 @@ class RedisBroker:
         offset, epoch, dup = await self._run(
             self._publish,
             [stream_key(channel), meta_key(channel), idem_key],
-            [
-                payload,
-                max(history.size, 1),
-                history.ttl,
-                max(history.meta_ttl, history.ttl),
-                new_epoch(),
-                pubsub_channel(channel),
-                idempotency_ttl if idempotency else 0,
-            ],
+            [payload, *append_args(channel, history), idempotency_ttl if idempotency else 0],
         )
         return PublishResult(int(offset), _s(epoch), bool(dup))
 
@@ -163,7 +183,8 @@ class RedisBroker:
         start = time.perf_counter()
         try:
             if self.pipeline is not None:
-                await self.pipeline.execute(b"PUBLISH", pubsub_channel(channel), b"0::" + payload)
+                pipeline = self.pipeline
+                await pipeline.execute(pipeline.publish_command, pubsub_channel(channel), b"0::" + payload)
             else:
                 await self.redis.publish(pubsub_channel(channel), b"0::" + payload)
         finally:

@@ -13,8 +13,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from chatserver.engine import CatalogError
-from chatserver.redis.commands import CONTROL_CHANNEL, pack_control
+from chatserver.engine import CatalogError, Control
 from rooms.model import Community, Room, RoomSettings, valid_name
 
 log = logging.getLogger("chatserver.catalog")
@@ -24,8 +23,9 @@ ROOMS = "chat:rooms"
 
 
 class RedisCatalog:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, control: Control) -> None:
         self.redis = client
+        self.control = control
         self.communities: dict[str, Community] = {}
         self.rooms: dict[str, Room] = {}
 
@@ -56,10 +56,11 @@ class RedisCatalog:
         )
 
     async def _announce(self) -> None:
-        await self.redis.publish(CONTROL_CHANNEL, pack_control("catalog"))
+        await self.control.send("catalog")
 
     async def is_empty(self) -> bool:
-        return not await self.redis.exists(COMMUNITIES, ROOMS)
+        # One key per call: the two hashes hash to different cluster slots.
+        return not (await self.redis.exists(COMMUNITIES) or await self.redis.exists(ROOMS))
 
     async def put_community(self, community: Community, *, create_only: bool = False) -> bool:
         if not valid_name(community.name):

@@ -3,12 +3,15 @@ control channel every process listens on."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 import redis.asyncio as aioredis
 
 from chatserver.redis.pipeline import CommandPipeline
+
+if TYPE_CHECKING:
+    from chatserver.redis.cluster import ClusterRouter
 
 CONTROL_CHANNEL = b"chat:control"
 
@@ -19,7 +22,7 @@ def pack_control(kind: str, **fields: Any) -> bytes:
 
 
 class RedisCommands:
-    def __init__(self, client: aioredis.Redis, pipeline: CommandPipeline | None) -> None:
+    def __init__(self, client: aioredis.Redis, pipeline: CommandPipeline | ClusterRouter | None) -> None:
         self.redis = client
         self.pipeline = pipeline
 
@@ -47,10 +50,16 @@ class RedisCommands:
 
 
 class RedisControl:
-    """``engine.Control``: PUBLISH on the control channel."""
+    """``engine.Control``: a publish on the control channel, over the command connection.
 
-    def __init__(self, client: aioredis.Redis) -> None:
-        self.redis = client
+    On a cluster it is SPUBLISH (the router's ``publish_command``) on ``chat:control``,
+    received by every process's sharded subscription at the shard owning that channel's
+    slot: no broadcast over the cluster bus to every node, and the subscription follows
+    failovers like a room's (docs/deployment.md)."""
+
+    def __init__(self, pipeline: CommandPipeline | ClusterRouter) -> None:
+        self.pipeline = pipeline
 
     async def send(self, kind: str, **fields: Any) -> None:
-        await self.redis.publish(CONTROL_CHANNEL, pack_control(kind, **fields))
+        pipeline = self.pipeline
+        await pipeline.execute(pipeline.publish_command, CONTROL_CHANNEL, pack_control(kind, **fields))

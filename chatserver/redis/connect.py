@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from chatserver.redis.urls import RedisAddress
 
 P = TypeVar("P", bound=asyncio.Protocol)
+
+# A fixed address, or a lookup run before each (re)connect (Sentinel: the current master).
+AddressSource = RedisAddress | Callable[[], Awaitable[RedisAddress]]
+
+
+async def resolve(source: AddressSource) -> RedisAddress:
+    return source if isinstance(source, RedisAddress) else await source()
 
 
 async def open_connection(address: RedisAddress, factory: Callable[[], P]) -> P:

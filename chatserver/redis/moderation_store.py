@@ -10,10 +10,10 @@ from typing import Any
 import msgpack
 import redis.asyncio as aioredis
 
-from chatserver.engine import Commands
+from chatserver.engine import Commands, Control
 from chatserver.moderation import keys
 from chatserver.moderation.records import HoldRecord
-from chatserver.redis.broker import load_lua
+from chatserver.redis.broker import register_lua
 from chatserver.redis.commands import CONTROL_CHANNEL, pack_control
 
 
@@ -28,8 +28,8 @@ class RedisHoldStore:
     def __init__(self, client: aioredis.Redis, commands: Commands) -> None:
         self.redis = client
         self.commands = commands
-        self._create = client.register_script(load_lua("hold_create.lua"))
-        self._resolve = client.register_script(load_lua("hold_resolve.lua"))
+        self._create = register_lua(client, "hold_create.lua")
+        self._resolve = register_lua(client, "hold_resolve.lua")
 
     async def create(self, record: HoldRecord, hold_ttl: int, idem_ttl: int) -> tuple[str, bool]:
         hold_id, created = await self._create(
@@ -114,9 +114,10 @@ class RedisHoldStore:
 
 
 class RedisModerationStore:
-    def __init__(self, client: aioredis.Redis, commands: Commands) -> None:
+    def __init__(self, client: aioredis.Redis, commands: Commands, control: Control | None = None) -> None:
         self.redis = client
         self.commands = commands
+        self.control = control
 
     # ---- audit log (a stream per community, trimmed by age) ------------------------------
 
@@ -167,21 +168,20 @@ class RedisModerationStore:
         return list(await pipe.execute())
 
     async def put_sanction(self, kind: str, community: str, field: str, packed: bytes) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(keys.sanctions(community, kind), field, packed)
-        pipe.publish(
-            CONTROL_CHANNEL, pack_control("mod.sanction", what=kind, community=community, field=field, s=packed)
-        )
-        await pipe.execute()
+        await self.redis.hset(keys.sanctions(community, kind), field, packed)
+        await self._announce(what=kind, community=community, field=field, s=packed)
 
     async def lift_sanction(self, kind: str, community: str, field: str) -> bool:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hdel(keys.sanctions(community, kind), field)
-        pipe.publish(
-            CONTROL_CHANNEL, pack_control("mod.sanction", what=kind, community=community, field=field, s=None)
-        )
-        removed, _ = await pipe.execute()
+        removed = await self.redis.hdel(keys.sanctions(community, kind), field)
+        await self._announce(what=kind, community=community, field=field, s=None)
         return bool(removed)
+
+    async def _announce(self, **fields: Any) -> None:
+        """Tell every process (after the write: a process that reloads sees it)."""
+        if self.control is not None:
+            await self.control.send("mod.sanction", **fields)
+        else:
+            await self.redis.publish(CONTROL_CHANNEL, pack_control("mod.sanction", **fields))
 
     # ---- reports --------------------------------------------------------------------------
 

@@ -17,9 +17,8 @@ import asyncio
 import logging
 from collections import deque
 
-from chatserver.redis.connect import handshake, open_connection
+from chatserver.redis.connect import AddressSource, handshake, open_connection, resolve
 from chatserver.redis.resp import RespError, RespReader, encode_command
-from chatserver.redis.urls import RedisAddress
 
 log = logging.getLogger("chatserver.redis.pipeline")
 
@@ -89,9 +88,13 @@ class _Protocol(asyncio.Protocol):
 
 
 class CommandPipeline:
-    """One lazily (re)opened, pipelined Redis connection."""
+    """One lazily (re)opened, pipelined Redis connection. ``address`` may be a lookup run
+    before each connect (Sentinel); a ``READONLY`` reply (the server is no longer the
+    master) closes the connection, so the next command looks the master up again."""
 
-    def __init__(self, address: RedisAddress, name: str = "chatserver-publish") -> None:
+    publish_command = b"PUBLISH"  # the cluster router's is SPUBLISH
+
+    def __init__(self, address: AddressSource, name: str = "chatserver-publish") -> None:
         self.address = address
         self.name = name
         self._proto: _Protocol | None = None
@@ -104,6 +107,8 @@ class CommandPipeline:
             proto = await self._connected()
         result = await proto.send(encode_command(*args))
         if isinstance(result, RespError):
+            if str(result).startswith("READONLY") and self._proto is proto:
+                self.close()
             raise result
         return result
 
@@ -127,9 +132,10 @@ class CommandPipeline:
                 self._opening = None
 
     async def _open(self) -> _Protocol:
-        proto = await asyncio.wait_for(open_connection(self.address, _Protocol), CONNECT_TIMEOUT)
+        address = await asyncio.wait_for(resolve(self.address), CONNECT_TIMEOUT)
+        proto = await asyncio.wait_for(open_connection(address, _Protocol), CONNECT_TIMEOUT)
         try:
-            replies = [proto.send(encode_command(*args)) for args in handshake(self.address, self.name)]
+            replies = [proto.send(encode_command(*args)) for args in handshake(address, self.name)]
             for reply in await asyncio.wait_for(asyncio.gather(*replies), CONNECT_TIMEOUT):
                 if isinstance(reply, RespError):
                     raise reply

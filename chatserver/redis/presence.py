@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 
 from chatserver.engine import ApplyResult, JoinOp, PresenceOp, ReadResult, RoomRef
 from chatserver.publication import KIND_JOIN, KIND_LEAVE
-from chatserver.redis.broker import load_lua, pubsub_channel
+from chatserver.redis.broker import pubsub_channel, register_lua
 from presence.model import Counts, MemberFlags, OnlineMember
 from presence.rules import Liveness
 
@@ -94,10 +94,9 @@ class RedisPresence:
         self.liveness = liveness
         self.node = node
         self.count_hold_ms = max(1, int(count_hold * 1000))
-        lib = load_lua("presence_lib.lua")
-        self._apply = client.register_script(lib + "\n" + load_lua("presence_apply.lua"))
-        self._read = client.register_script(lib + "\n" + load_lua("presence_read.lua"))
-        self._typing = client.register_script(load_lua("typing.lua"))
+        self._apply = register_lua(client, "presence_lib.lua", "presence_apply.lua")
+        self._read = register_lua(client, "presence_lib.lua", "presence_read.lua")
+        self._typing = register_lua(client, "typing.lua")
         self.calls = 0  # Redis round trips made by presence and typing
 
     # ------------------------------------------------------------------ rooms

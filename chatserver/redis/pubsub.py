@@ -9,6 +9,13 @@ Contract:
 - ``on_message(channel: bytes, data: bytes)`` is called for each message, in order.
 - ``on_reset()`` is called after a reconnect, once every channel is subscribed again; any
   message published while disconnected was missed.
+
+Sharded mode (``sharded=True``, one instance per cluster shard, driven by
+``chatserver.redis.cluster.ShardedPubSub``): SSUBSCRIBE/SUNSUBSCRIBE/``smessage``, one
+channel per command (a multi-channel SSUBSCRIBE must stay in one slot), and two more
+signals: ``on_dropped(channel)`` when the server dropped a channel (a ``sunsubscribe`` push
+after a failover or a slot move, or an error reply such as MOVED to its SSUBSCRIBE), and
+``on_lost()`` when the connection is lost.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
-from chatserver.redis.connect import handshake, open_connection
+from chatserver.redis.connect import AddressSource, handshake, open_connection, resolve
 from chatserver.redis.resp import RespError, RespReader
 from chatserver.redis.resp import encode_command as _encode_command
 from chatserver.redis.urls import RedisAddress
@@ -31,6 +38,7 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, owner: PubSub) -> None:
         self.owner = owner
         self.parser = RespReader()
+        self.kind = owner.message_kind
         self.transport: asyncio.Transport | None = None
         self.lost = asyncio.get_running_loop().create_future()
 
@@ -48,9 +56,10 @@ class _Protocol(asyncio.Protocol):
             return
         on_message = self.owner.on_message
         on_value = self.owner._on_value
+        kind = self.kind
         for value in values:
             # The fan-out hot path: ["message", channel, data] straight to the hub.
-            if type(value) is list and len(value) == 3 and value[0] == b"message":
+            if type(value) is list and len(value) == 3 and value[0] == kind:
                 on_message(value[1], value[2])
             else:
                 on_value(value)
@@ -63,15 +72,31 @@ class _Protocol(asyncio.Protocol):
 class PubSub:
     def __init__(
         self,
-        address: RedisAddress,
+        address: AddressSource,
         on_message: Callable[[bytes, bytes], None],
         on_reset: Callable[[], None] | None = None,
         reconnect_delay: float = 0.5,
+        *,
+        sharded: bool = False,
+        on_dropped: Callable[[bytes], None] | None = None,
+        on_lost: Callable[[], None] | None = None,
     ) -> None:
         self.address = address
         self.on_message = on_message
         self.on_reset = on_reset
         self.reconnect_delay = reconnect_delay
+        self.sharded = sharded
+        self.on_dropped = on_dropped
+        self.on_lost = on_lost
+        prefix = b"s" if sharded else b""
+        self.message_kind = prefix + b"message"
+        self._subscribe_cmd = prefix.upper() + b"SUBSCRIBE"
+        self._unsubscribe_cmd = prefix.upper() + b"UNSUBSCRIBE"
+        self._confirm_kind = prefix + b"subscribe"
+        self._unsubscribed_kind = prefix + b"unsubscribe"
+        # Sharded: channels whose SSUBSCRIBE awaits its reply, in order (an error reply
+        # names no channel).
+        self._inflight: deque[bytes] = deque()
         self._proto: _Protocol | None = None
         self._channels: set[bytes] = set()
         # SUBSCRIBE commands sent / confirmed per channel on the current connection; a waiter
@@ -87,8 +112,32 @@ class PubSub:
         self.resets = 0
 
     async def start(self, timeout: float = 10.0) -> None:
-        self._runner = asyncio.create_task(self._run(), name="redis-pubsub")
+        self.run()
         await asyncio.wait_for(self.connected_once.wait(), timeout)
+
+    def run(self) -> None:
+        """Start connecting (and reconnecting) in the background."""
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="redis-pubsub")
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def reconnect(self) -> None:
+        """Drop the connection (the server is no longer the one to use); the run loop
+        connects again (looking the address up again) and subscribers recover."""
+        if self._proto is not None and self._proto.transport is not None:
+            self._proto.transport.close()
+
+    def forget(self, channel: bytes, exc: BaseException | None = None) -> None:
+        """Stop tracking ``channel`` here (it moved to another shard); waiters fail."""
+        self._channels.discard(channel)
+        for _, fut in self._waiters.pop(channel, []):
+            if not fut.done():
+                fut.set_exception(exc or ConnectionError("channel moved to another shard"))
+        if self.connected:
+            self.unsubscribe(channel)
 
     async def close(self) -> None:
         self._closing = True
@@ -103,8 +152,9 @@ class PubSub:
     def channels(self) -> frozenset[bytes]:
         return frozenset(self._channels)
 
-    async def _open(self) -> _Protocol:
-        return await open_connection(self.address, lambda: _Protocol(self))
+    async def _open(self) -> tuple[_Protocol, RedisAddress]:
+        address = await resolve(self.address)
+        return await open_connection(address, lambda: _Protocol(self)), address
 
     async def _command(self, proto: _Protocol, *args: bytes | str | int) -> object:
         fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
@@ -120,13 +170,13 @@ class PubSub:
         first = True
         while not self._closing:
             try:
-                proto = await self._open()
-            except OSError as exc:
-                log.warning("pub/sub connect to Redis failed: %s; retrying", exc)
+                proto, address = await self._open()
+            except (OSError, RespError, TimeoutError) as error:
+                log.warning("pub/sub connect to Redis failed: %s; retrying", error)
                 await asyncio.sleep(self.reconnect_delay)
                 continue
             try:
-                for args in handshake(self.address, "chatserver-pubsub"):
+                for args in handshake(address, "chatserver-pubsub"):
                     await self._command(proto, *args)
             except (TimeoutError, RespError, OSError) as exc:
                 log.error("pub/sub handshake failed: %s", exc)
@@ -139,9 +189,15 @@ class PubSub:
             self._sent.clear()
             self._confirmed.clear()
             wanted = self._channels | set(self._waiters)
+            self._inflight.clear()
             if wanted:
                 assert proto.transport is not None
-                proto.transport.write(_encode_command("SUBSCRIBE", *sorted(wanted)))
+                if self.sharded:
+                    for ch in sorted(wanted):
+                        proto.transport.write(_encode_command(self._subscribe_cmd, ch))
+                        self._inflight.append(ch)
+                else:
+                    proto.transport.write(_encode_command(self._subscribe_cmd, *sorted(wanted)))
                 for ch in wanted:
                     self._sent[ch] = 1
                 # Waiters from before the reconnect are released by the bulk SUBSCRIBE.
@@ -162,6 +218,9 @@ class PubSub:
                 if not fut.done():
                     fut.set_exception(ConnectionError("pub/sub connection lost"))
             self._handshake.clear()
+            self._inflight.clear()
+            if self.on_lost is not None and not self._closing:
+                self.on_lost()
             if not self._closing:
                 log.warning("pub/sub connection to Redis lost (%s); reconnecting", exc)
                 await asyncio.sleep(self.reconnect_delay)
@@ -169,11 +228,13 @@ class PubSub:
     def _on_value(self, value: object) -> None:
         if isinstance(value, list) and value and isinstance(value[0], bytes):
             kind = value[0]
-            if kind == b"message" and len(value) == 3:
+            if kind == self.message_kind and len(value) == 3:
                 self.on_message(value[1], value[2])  # type: ignore[arg-type]
                 return
-            if kind == b"subscribe":
+            if kind == self._confirm_kind:
                 ch: bytes = value[1]  # type: ignore[assignment]
+                if self._inflight:
+                    self._inflight.popleft()
                 done = self._confirmed.get(ch, 0) + 1
                 self._confirmed[ch] = done
                 waiters = self._waiters.get(ch)
@@ -190,8 +251,27 @@ class PubSub:
                     else:
                         del self._waiters[ch]
                 return
-            if kind in (b"unsubscribe", b"pong"):
+            if kind == self._unsubscribed_kind:
+                dropped = value[1]
+                if self.sharded and isinstance(dropped, bytes) and dropped in self._channels:
+                    # Not asked for: the server dropped it (failover, slot moved).
+                    self._channels.discard(dropped)
+                    if self.on_dropped is not None:
+                        self.on_dropped(dropped)
                 return
+            if kind == b"pong":
+                return
+        if isinstance(value, RespError) and self._inflight and not self._handshake:
+            # An SSUBSCRIBE refused (MOVED, CLUSTERDOWN...): its waiters fail.
+            refused = self._inflight.popleft()
+            log.warning("SSUBSCRIBE %r refused: %s", refused, value)
+            self._channels.discard(refused)
+            for _, waiter in self._waiters.pop(refused, []):
+                if not waiter.done():
+                    waiter.set_exception(value)
+            if self.on_dropped is not None:
+                self.on_dropped(refused)
+            return
         if self._handshake:
             fut = self._handshake.popleft()
             if not fut.done():
@@ -206,10 +286,12 @@ class PubSub:
         self._sent[channel] = target
         self._waiters.setdefault(channel, []).append((target, fut))
         assert self._proto is not None and self._proto.transport is not None
-        self._proto.transport.write(_encode_command("SUBSCRIBE", channel))
+        self._proto.transport.write(_encode_command(self._subscribe_cmd, channel))
+        if self.sharded:
+            self._inflight.append(channel)
         await fut
 
     def unsubscribe(self, channel: bytes) -> None:
         self._channels.discard(channel)
         if self._proto and self._proto.transport and not self._proto.transport.is_closing():
-            self._proto.transport.write(_encode_command("UNSUBSCRIBE", channel))
+            self._proto.transport.write(_encode_command(self._unsubscribe_cmd, channel))

@@ -26,10 +26,10 @@ import redis.asyncio as aioredis
 
 from chatserver.engine import HistoryOptions
 from chatserver.redis.broker import (
-    load_lua,
     meta_key,
     new_epoch,
     pubsub_channel,
+    register_lua,
     stream_key,
 )
 from chatserver.redis.qa_records import pack_question, pack_session, unpack_question, unpack_session
@@ -88,10 +88,10 @@ class RedisQaStore:
         self.history = history
         self.ttl = ttl
         self._ttl_of = ttl_of  # board -> seconds its state outlives its last change (qa_ttl)
-        self._load = client.register_script(load_lua("qa_load.lua"))
-        self._commit = client.register_script(load_lua("qa_commit.lua"))
-        self._vote = client.register_script(load_lua("qa_vote.lua"))
-        self._flush = client.register_script(load_lua("qa_votes_flush.lua"))
+        self._load = register_lua(client, "qa_load.lua")
+        self._commit = register_lua(client, "qa_commit.lua")
+        self._vote = register_lua(client, "qa_vote.lua")
+        self._flush = register_lua(client, "qa_votes_flush.lua")
 
     def ttl_for(self, board: str) -> int:
         return self._ttl_of(board) if self._ttl_of is not None else self.ttl

@@ -7,19 +7,22 @@ from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
-from chatserver.engine import Commands, HistoryOptions
+from chatserver.engine import Commands, Control, HistoryOptions
+from chatserver.redis.crisis_store import RedisCaseStore
 from chatserver.redis.moderation_store import RedisHoldStore, RedisModerationStore
 from chatserver.redis.privacy_store import RedisPrivacyStore
 from chatserver.redis.qa_store import RedisQaStore
+from chatserver.redis.webhook_store import RedisWebhookStore
 
 
 class RedisStores:
-    def __init__(self, client: aioredis.Redis, commands: Commands) -> None:
+    def __init__(self, client: aioredis.Redis, commands: Commands, control: Control) -> None:
         self._redis = client
         self._commands = commands
+        self._control = control
 
     def moderation(self) -> RedisModerationStore:
-        return RedisModerationStore(self._redis, self._commands)
+        return RedisModerationStore(self._redis, self._commands, self._control)
 
     def holds(self) -> RedisHoldStore:
         return RedisHoldStore(self._redis, self._commands)
@@ -31,3 +34,9 @@ class RedisStores:
 
     def privacy(self) -> RedisPrivacyStore:
         return RedisPrivacyStore(self._redis)
+
+    def crisis(self) -> RedisCaseStore:
+        return RedisCaseStore(self._redis)
+
+    def webhooks(self) -> RedisWebhookStore:
+        return RedisWebhookStore(self._redis)

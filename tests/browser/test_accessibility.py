@@ -31,6 +31,7 @@ SMALL_PHONE = {"width": 320, "height": 812}
 
 @dataclass
 class Scene:
+    community: str
     newcomer: object  # the sign-in page
     ann: object  # a member shown crisis resources
     ben: object  # a member who reported a message and asked a question
@@ -110,10 +111,10 @@ async def scene(browser, web):
     await show_tab(mo, "Moderation (2)")
     await expect(mo.locator(".item.priority-high", has_text="I can't go on")).to_be_visible()
     await expect(mo.get_by_role("region", name="Reports")).to_contain_text("1 report")
-    await mo.get_by_label("Member (user id)").fill("dev-ben")
+    await mo.get_by_label("Member", exact=True).select_option(label="Ben")
     await mo.get_by_label("Mute for").select_option("60")
     await mo.get_by_role("button", name="Mute", exact=True).click()
-    await expect(mo.locator(".sanctions")).to_contain_text("Muted: dev-ben")
+    await expect(mo.locator(".sanctions")).to_contain_text("Muted: Ben")
     await mo.get_by_role("button", name="Lift mute").click()
     await expect(mo.get_by_role("table")).to_contain_text("unmute")
     # Hal runs a live Q&A; Ben's question is on the board.
@@ -129,7 +130,7 @@ async def scene(browser, web):
     await screening.locator(".item", has_text="short nap").get_by_role("button", name="Publish").click()
     await expect(ben.locator("article.question")).to_have_count(1)
     await show_tab(ben, "Chat")
-    yield Scene(newcomer=newcomer, ann=ann, ben=ben, mo=mo, hal=hal)
+    yield Scene(community=community, newcomer=newcomer, ann=ann, ben=ben, mo=mo, hal=hal)
     for context in contexts:
         await context.close()
 
@@ -206,10 +207,11 @@ async def focus_is(page, locator) -> None:
     assert await page.evaluate(FOCUSED) != "<body>"
 
 
-async def tab_until(page, locator, limit: int = 25) -> None:
-    """Press Tab until ``locator`` has focus, never passing through <body>."""
+async def tab_until(page, locator, limit: int = 25, key: str = "Tab") -> None:
+    """Press Tab (or ``key``, e.g. Shift+Tab) until ``locator`` has focus, never passing
+    through <body>."""
     for _ in range(limit):
-        await page.keyboard.press("Tab")
+        await page.keyboard.press(key)
         assert await page.evaluate(FOCUSED) != "<body>", "Tab reached <body>"
         if await locator.evaluate("(el) => el === document.activeElement"):
             return
@@ -254,7 +256,7 @@ async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_pag
         await focus_is(page, message_box(page))
         await expect(message_box(page)).to_have_value("")
 
-        # From the top of the page: the skip link, Sign out, then the selected tab.
+        # From the top of the page: the skip link, the language switch, Sign out, then the selected tab.
         await page.reload()
         await expect(page.locator("#conn-status")).to_have_text("Connected")
         await page.keyboard.press("Tab")
@@ -264,12 +266,13 @@ async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_pag
         await page.keyboard.press("Enter")
         await focus_is(page, message_box(page))
         await skip.focus()  # back at the top of the page
-        await tab_until(page, page.get_by_role("tab", name="Chat"), limit=2)
+        await tab_until(page, page.get_by_role("tab", name="Chat"), limit=3)
 
         # Views switch with the arrow keys; the skip link follows the view on show.
         await page.keyboard.press("ArrowRight")
         await focus_is(page, page.get_by_role("tab", name="Q&A"))
         await expect(page.get_by_role("tabpanel", name="Q&A")).to_be_visible()
+        await page.keyboard.press("Shift+Tab")
         await page.keyboard.press("Shift+Tab")
         await page.keyboard.press("Shift+Tab")
         await focus_is(page, skip)
@@ -283,6 +286,7 @@ async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_pag
         await focus_is(page, moderation_tab)
         console = page.get_by_role("tabpanel", name="Moderation (2)")
         await expect(console).to_be_visible()
+        await page.keyboard.press("Shift+Tab")
         await page.keyboard.press("Shift+Tab")
         await page.keyboard.press("Shift+Tab")
         await expect(skip).to_have_text("Skip to the moderation console")
@@ -302,11 +306,14 @@ async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_pag
         await tab_until(page, reject, limit=3)
         await page.keyboard.press("Enter")
         dialog = page.get_by_role("dialog")
-        await focus_is(page, dialog.get_by_label("Reason shown to the member"))
+        # Focus starts on the reason presets (for a link hold: about links), then the words.
+        await focus_is(page, dialog.get_by_label("Reason", exact=True))
         await page.keyboard.press("Escape")
         await expect(dialog).to_have_count(0)
         await focus_is(page, reject)
         await page.keyboard.press("Enter")
+        await tab_until(page, dialog.get_by_label("Reason shown to the member"), limit=1)
+        await expect(dialog.get_by_label("Reason shown to the member")).to_have_value("We could not check where this link leads, so we have not posted it.")
         await tab_until(page, dialog.get_by_role("button", name="Reject"), limit=2)
         await page.keyboard.press("Enter")
         await expect(second).to_have_count(0)
@@ -314,16 +321,19 @@ async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_pag
         await focus_is(page, page.get_by_role("heading", name="Held for review"))
         await expect(ben.locator(".own-rejected")).to_have_count(1)
 
-        # Back to Chat: report a message; Escape closes the dialog and returns to the menu button.
-        await page.keyboard.press("Shift+Tab")
+        # Back to Chat (past the crisis cases above the queue): report a message; Escape closes
+        # the dialog and returns to the menu button.
+        await tab_until(page, page.get_by_role("tab", name="Moderation"), limit=8, key="Shift+Tab")
         await focus_is(page, page.get_by_role("tab", name="Moderation"))
         await page.keyboard.press("Home")
         await focus_is(page, page.get_by_role("tab", name="Chat"))
         menu = messages(page).locator(".msg", has_text="please report me").locator("summary")
         await tab_until(page, menu)
         await page.keyboard.press("Enter")
+        # The menu: Reply, the support reactions, then Report.
         await page.keyboard.press("Tab")
-        await focus_is(page, page.get_by_role("button", name="Report to moderators"))
+        await focus_is(page, page.get_by_role("button", name="Reply"))
+        await tab_until(page, page.get_by_role("button", name="Report to moderators"), limit=5)
         await page.keyboard.press("Enter")
         dialog = page.get_by_role("dialog", name="Report this message")
         await focus_is(page, dialog.get_by_label("What is wrong?"))
@@ -332,7 +342,7 @@ async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_pag
         await focus_is(page, menu)
         # And sent: focus returns to the same button.
         await page.keyboard.press("Enter")
-        await page.keyboard.press("Tab")
+        await tab_until(page, page.get_by_role("button", name="Report to moderators"), limit=6)
         await page.keyboard.press("Enter")
         await tab_until(page, dialog.get_by_role("button", name="Send report"), limit=4)
         await page.keyboard.press("Enter")
@@ -435,3 +445,53 @@ async def test_screen_readers_get_a_list_of_messages_inside_the_log(scene):
     assert len(lists) == 1
     items = [node for node in descendants(lists[0]) if role(node) == "listitem"]
     assert len(items) == await messages(page).locator(".msg").count() >= 2
+
+
+async def test_axe_and_reflow_in_the_states_of_issue_15(scene):
+    """The crisis panel folded to its banner; a reply being written, a message with support
+    reactions, the jump to new messages and a muted member's banner with the disabled box;
+    the reject dialog with reason presets after picking a member by name; the sign-in page
+    in Spanish. Each at 1280x860 and 375x812, light and dark; reflow at 320 and 375 px."""
+    ann, ben, mo, newcomer = scene.ann, scene.ben, scene.mo, scene.newcomer
+    await show_tab(ann, "Chat")
+    await ann.get_by_role("alert").get_by_role("button", name="Make smaller").click()
+    await expect(ann.get_by_role("alert")).to_contain_text("Support is here")
+    await show_tab(ben, "Chat")
+    item = messages(ben).locator(".msg", has_text="Evening all")
+    await item.locator("summary").click()
+    await item.get_by_role("button", name="React: ♥ Heart").click()
+    await expect(item.get_by_role("button", name="Heart: 1 reaction")).to_be_visible()
+    await item.locator("summary").click()
+    await item.get_by_role("button", name="Reply").click()
+    await expect(ben.locator("#reply-preview")).to_contain_text("Replying to Ann")
+    await ben.evaluate("() => { const b = document.getElementById('jump-new'); b.textContent = '2 new messages ↓'; b.hidden = false; }")
+    await mo.evaluate("(c) => window.chatApp.conn.rpc('mod.mute', {community: c, user: 'dev-ben', duration: 600})", scene.community)
+    await expect(ben.locator("#mute-banner")).to_be_visible()
+    await show_tab(mo, "Moderation (2)")
+    await mo.get_by_label("Find a member by name").fill("an")
+    await mo.get_by_label("Member", exact=True).select_option(label="Ann")
+    await mo.locator(".item", has_text="I can't go on").get_by_role("button", name="Reject…").click()
+    await expect(mo.get_by_role("dialog")).to_be_visible()
+    await newcomer.get_by_label("Language").select_option("es")
+    await expect(newcomer.get_by_role("button", name="Entrar")).to_be_visible()
+
+    pages = {"crisis banner": ann, "reply, reactions, jump, muted": ben, "reject presets": mo, "sign-in in Spanish": newcomer}
+    failing: list[str] = []
+    for viewport in (DESKTOP, PHONE):
+        for scheme in ("light", "dark"):
+            for name, page in pages.items():
+                await page.set_viewport_size(viewport)
+                await page.emulate_media(color_scheme=scheme)
+                failing += await axe_audit(page, f"{name}, {viewport['width']}x{viewport['height']} {scheme}")
+    problems: list[str] = []
+    for viewport in (SMALL_PHONE, PHONE):
+        for name, page in pages.items():
+            await page.set_viewport_size(viewport)
+            problems += await reflow_problems(page, f"{name}, {viewport['width']} px")
+    await mo.keyboard.press("Escape")
+    await newcomer.get_by_label("Idioma").select_option("en")
+    for page in pages.values():
+        await page.emulate_media(color_scheme="light")
+        await page.set_viewport_size(DESKTOP)
+    assert failing == [], "\n".join(failing)
+    assert problems == [], "\n".join(problems)

@@ -6,24 +6,26 @@
 // semantics in browsers, so the table, rows and cells carry their roles explicitly.
 
 import { h, fill, formatDateTime } from "./dom.js";
+import { t } from "./i18n.js";
 
-const COLUMNS = ["When", "Action", "By", "About", "Reason", "Text"];
+const COLUMNS = ["when", "action", "by", "about", "reason", "text"];
 
 export class AuditLog {
-  constructor(conn, community) {
+  constructor(conn, community, directory = null) {
     this.conn = conn;
     this.community = community;
+    this.directory = directory;
     this.body = h("tbody", { role: "rowgroup" });
-    this.filter = h("input", { id: "audit-filter", type: "search", placeholder: "action, e.g. delete" });
+    this.filter = h("input", { id: "audit-filter", type: "search", placeholder: t("audit.filter_placeholder") });
     this.card = h(
       "section",
       { class: "card", "aria-labelledby": "audit-heading" },
-      h("h2", { id: "audit-heading" }, "Audit log"),
+      h("h2", { id: "audit-heading" }, t("audit.title")),
       h(
         "form",
         { class: "controls-row", onsubmit: (e) => { e.preventDefault(); this.load(); } },
-        h("div", { class: "field" }, h("label", { for: "audit-filter" }, "Only this action"), this.filter),
-        h("button", { type: "submit", class: "secondary" }, "Refresh"),
+        h("div", { class: "field" }, h("label", { for: "audit-filter" }, t("audit.filter")), this.filter),
+        h("button", { type: "submit", class: "secondary" }, t("audit.refresh")),
       ),
       h(
         "div",
@@ -31,8 +33,8 @@ export class AuditLog {
         h(
           "table",
           { class: "stacked-table", role: "table" },
-          h("caption", { class: "visually-hidden" }, "Audit log, newest first"),
-          h("thead", { role: "rowgroup" }, h("tr", { role: "row" }, COLUMNS.map((t) => h("th", { scope: "col", role: "columnheader" }, t)))),
+          h("caption", { class: "visually-hidden" }, t("audit.caption")),
+          h("thead", { role: "rowgroup" }, h("tr", { role: "row" }, COLUMNS.map((c) => h("th", { scope: "col", role: "columnheader" }, t(`audit.col.${c}`))))),
           this.body,
         ),
       ),
@@ -44,9 +46,10 @@ export class AuditLog {
     if (this.filter.value.trim()) data.action = this.filter.value.trim();
     try {
       const { entries } = await this.conn.rpc("mod.audit", data);
-      fill(this.body, entries.length ? entries.map((e) => row(e)) : note("Nothing recorded yet.", "empty"));
+      this.directory?.add(entries.map((e) => e.actor).filter((a) => a && a.via !== "system"));
+      fill(this.body, entries.length ? entries.map((e) => row(e, this.directory)) : note(t("audit.empty"), "empty"));
     } catch (error) {
-      fill(this.body, note(`Could not load the audit log: ${error.message}`));
+      fill(this.body, note(t("audit.failed", { error: error.message })));
     }
   }
 }
@@ -55,12 +58,13 @@ function note(text, className = "") {
   return h("tr", { role: "row" }, h("td", { colspan: COLUMNS.length, role: "cell", class: className }, text));
 }
 
-function row(entry) {
+function row(entry, directory) {
+  const who = entry.target?.user ? (directory ? directory.name(entry.target.user) : entry.target.user) : "";
   const values = [
     formatDateTime(entry.ts || entry.time),
     entry.action,
     entry.actor?.name || entry.actor?.user || "",
-    [entry.target?.user, entry.target?.channel].filter(Boolean).join(" in "),
+    who && entry.target?.channel ? t("audit.in", { who, where: entry.target.channel }) : who || entry.target?.channel || "",
     entry.reason || "",
     entry.text || "",
   ];
@@ -70,7 +74,7 @@ function row(entry) {
     "tr",
     { role: "row" },
     values.map((value, i) =>
-      h("td", { role: "cell" }, value ? [h("span", { class: "cell-label", "aria-hidden": "true" }, `${COLUMNS[i]}: `), value] : null),
+      h("td", { role: "cell" }, value ? [h("span", { class: "cell-label", "aria-hidden": "true" }, `${t(`audit.col.${COLUMNS[i]}`)}: `), value] : null),
     ),
   );
 }

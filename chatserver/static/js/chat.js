@@ -1,33 +1,26 @@
 // The member view: rooms of the community, the live message list with history on entry,
-// sending, notices about my own messages, crisis resources, who is here and typing,
-// reporting, and the connection state with recovery after the network drops.
+// sending (and replying), support reactions, notices about my own messages, crisis
+// resources, being muted, who is here and typing, reporting, and the connection state with
+// recovery after the network drops.
 
-import { h, $, newId, announce, isStaff, fill, keepFocus } from "./dom.js";
-import { MessageLog } from "./messages.js";
+import { h, $, newId, announce, isStaff, fill, keepFocus, formatDateTime, formatTime, focusFirst } from "./dom.js";
+import { t } from "./i18n.js";
+import { MessageLog, excerpt } from "./messages.js";
 import { editOwn, deleteOwn } from "./own_actions.js";
 import { OwnMessages, CrisisPanel, handleNotice } from "./notices.js";
 import { MembersPanel, peopleFromPresence } from "./members.js";
 import { ask } from "./dialogs.js";
 
-const HISTORY_ON_ENTRY = 50;
+// Publications, not only messages: reaction and deletion events take places in history too.
+const HISTORY_ON_ENTRY = 100;
 const PRESENCE_REFRESH_MS = 15000;
 // Errors worth retrying with the same client_msg_id (the server dedupes the retry).
 const RETRYABLE = new Set([0, 1, 2, 3, 100, 111]);
 
 // Unsubscribe push codes from moderators (docs/protocol.md).
-const UNSUBSCRIBED = {
-  2101: "A moderator removed you from this room for now. You can read other rooms.",
-  2103: "You are banned from this community.",
-};
+const UNSUBSCRIBED = { 2101: "chat.unsub_kicked", 2103: "chat.unsub_banned" };
 
-export const REPORT_REASONS = [
-  ["harassment", "Unkind or harassing"],
-  ["spam", "Spam or advertising"],
-  ["personal_info", "Shares someone's personal details"],
-  ["self_harm", "Someone may be at risk"],
-  ["misinformation", "Harmful health misinformation"],
-  ["other", "Something else"],
-];
+export const REPORT_REASONS = ["harassment", "spam", "personal_info", "self_harm", "misinformation", "other"];
 
 export class ChatView extends EventTarget {
   constructor(conn, session, moderation) {
@@ -41,6 +34,7 @@ export class ChatView extends EventTarget {
     this.rooms = [];
     this.log = new MessageLog($("#messages"), {
       scroller: $("#message-log"),
+      jump: $("#jump-new"),
       me: session.user,
       staff: this.staff,
       onAction: (action, message) => this.onMessageAction(action, message),
@@ -54,6 +48,8 @@ export class ChatView extends EventTarget {
     this.noticeFilters = []; // (data) => true when another view showed the notice
     this.members = new MembersPanel({ list: $("#member-list"), count: $("#online-count"), typing: $("#typing") });
     this.roomStatus = $("#room-status");
+    this.replyTo = null;
+    this.muted = null; // {until: ms | null} while muted
     this._wire();
   }
 
@@ -65,6 +61,11 @@ export class ChatView extends EventTarget {
       this.send(text.value);
     });
     text.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.replyTo) {
+        event.preventDefault();
+        this.setReply(null);
+        return;
+      }
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.send(text.value);
@@ -81,12 +82,13 @@ export class ChatView extends EventTarget {
       const result = await this.conn.rpc("chat.rooms", { community: this.session.community });
       this.rooms = result.rooms || [];
     } catch (error) {
-      this.setRoomStatus(`Could not load the rooms: ${error.message}`);
+      this.setRoomStatus(t("chat.rooms_failed", { error: error.message }));
       return;
     }
     this.renderRooms();
+    this.checkMuted();
     if (!this.rooms.length) {
-      this.setRoomStatus("This community has no rooms you can join yet.");
+      this.setRoomStatus(t("chat.no_rooms"));
       return;
     }
     const wanted = new URLSearchParams(location.search).get("room") || sessionStorage.getItem("chatserver.room");
@@ -128,28 +130,31 @@ export class ChatView extends EventTarget {
     const room = this.room;
     const title = room?.title || room?.name || channel;
     $("#room-title").textContent = title;
-    $("#message-log").setAttribute("aria-label", `Messages in ${title}`);
+    $("#message-log").setAttribute("aria-label", t("chat.messages_in", { room: title }));
     this.log.reset();
     this.members.clear();
-    $("#composer button[type=submit]").disabled = false;
+    this.setReply(null);
+    this.removedFromRoom = false;
+    this.renderComposer();
     this.flags = { slow: room?.slow_mode || 0, locked: !!room?.locked };
     this.renderFlags();
-    this.setRoomStatus("Joining…");
+    this.setRoomStatus(t("chat.joining"));
     this.renderRooms();
     const sub = this.conn.subscription(channel);
     this.sub = sub;
     sub.on("subscribed", (ctx) => this.onSubscribed(sub, ctx));
     sub.on("subscribing", (ctx) => {
-      if (sub === this.sub && ctx.code !== 0) this.setRoomStatus("Connection lost. Reconnecting… messages sent meanwhile will appear when you are back.", "warn");
+      if (sub === this.sub && ctx.code !== 0) this.setRoomStatus(t("chat.reconnecting"), "warn");
     });
     sub.on("unsubscribed", (ctx) => {
       if (sub !== this.sub || ctx.code === 0) return; // 0: we left
-      const why = UNSUBSCRIBED[ctx.code] || `You are no longer in this room: ${ctx.reason}`;
+      const why = UNSUBSCRIBED[ctx.code] ? t(UNSUBSCRIBED[ctx.code]) : t("chat.unsub_other", { reason: ctx.reason });
       this.setRoomStatus(why, "warn");
-      $("#composer button[type=submit]").disabled = true;
+      this.removedFromRoom = true;
+      this.renderComposer();
     });
     sub.on("error", (ctx) => {
-      if (sub === this.sub) this.setRoomStatus(`Could not join: ${ctx.error?.message || "error"}`, "warn");
+      if (sub === this.sub) this.setRoomStatus(t("chat.join_failed", { error: ctx.error?.message || "error" }), "warn");
     });
     sub.on("publication", (ctx) => this.onPublication(ctx));
     sub.on("join", () => this.refreshMembersSoon());
@@ -180,19 +185,19 @@ export class ChatView extends EventTarget {
 
   renderFlags() {
     const parts = [];
-    if (this.flags.locked) parts.push("Locked: only moderators can post right now.");
-    if (this.flags.slow) parts.push(`Slow mode: one message every ${this.flags.slow} s.`);
+    if (this.flags.locked) parts.push(t("chat.locked"));
+    if (this.flags.slow) parts.push(t("chat.slow", { s: this.flags.slow }));
     $("#room-flags").textContent = parts.join(" ");
   }
 
   async onSubscribed(sub, ctx) {
     if (sub !== this.sub) return;
     if (ctx.wasRecovering && ctx.recovered) {
-      this.setRoomStatus("Back online. You have everything you missed.", "ok", 4000);
+      this.setRoomStatus(t("chat.recovered"), "ok", 4000);
     } else {
       if (ctx.wasRecovering) {
         this.log.reset();
-        this.setRoomStatus("You were away for a while; showing the latest messages.", "warn", 8000);
+        this.setRoomStatus(t("chat.not_recovered"), "warn", 8000);
       } else {
         this.setRoomStatus("");
       }
@@ -208,12 +213,12 @@ export class ChatView extends EventTarget {
       for (const pub of [...history.publications].reverse()) this.log.apply(pub);
       this.log.scrollToEnd();
     } catch (error) {
-      this.setRoomStatus(`Could not load earlier messages: ${error.message}`, "warn");
+      this.setRoomStatus(t("chat.history_failed", { error: error.message }), "warn");
     }
   }
 
   onPublication(ctx) {
-    this.log.apply(ctx);
+    this.log.apply(ctx, { live: true });
     const data = ctx.data || {};
     if (data.type === "message") {
       this.members.stopTyping(data.user);
@@ -222,6 +227,7 @@ export class ChatView extends EventTarget {
   }
 
   onNotice(data) {
+    this.crisis.follow(data); // the crisis panel follows its hold, whichever view shows the notice
     if (data.type === "moderation.support") {
       this.crisis.show(data); // wherever it came from (a message or a question)
       return;
@@ -232,6 +238,7 @@ export class ChatView extends EventTarget {
       own: this.own,
       crisis: this.crisis,
       onNotice: (text) => this.own.set({ id: newId("n") }, "info", { detail: text }),
+      onMute: (until) => this.setMuted(until),
     });
     if (!understood) console.info("notice not shown", data);
     this.dispatchEvent(new CustomEvent("notice", { detail: data }));
@@ -241,9 +248,11 @@ export class ChatView extends EventTarget {
     const pill = $("#conn-status");
     pill.dataset.state = status.state;
     $("#conn-text").textContent = status.text;
-    $("#composer-hint").textContent =
-      status.state === "connected" ? "" : status.state === "connecting" ? "You can write now; it is sent when the connection is back." : "";
+    $("#composer-hint").textContent = status.state === "connecting" ? t("composer.offline_hint") : "";
     if (status.state === "disconnected") this.setRoomStatus(status.text, "warn");
+    // While the connection is down the list of who is here is not live, and I am not in it.
+    this.members.setOffline(status.state !== "connected");
+    if (status.state === "connected" && this.rooms.length) this.checkMuted(); // back after a drop
   }
 
   setRoomStatus(text, tone = "info", clearAfter = 0) {
@@ -264,6 +273,7 @@ export class ChatView extends EventTarget {
       if (sub !== this.sub) return;
       const people = answer.members.map((m) => ({ ...m, me: m.user === this.session.user }));
       this.members.render(people, answer);
+      this.dispatchEvent(new CustomEvent("people", { detail: people }));
     } catch (error) {
       if (error.code !== 104) {
         console.info("members online unavailable:", error.message);
@@ -314,30 +324,42 @@ export class ChatView extends EventTarget {
   async send(raw) {
     const text = raw.trim();
     if (!text || !this.channel) return;
+    if (this.muted) {
+      // The words stay in the box; the banner above it says until when.
+      announce($("#mute-banner").textContent);
+      return;
+    }
     const input = $("#composer-text");
     input.value = "";
     const ref = { client_msg_id: newId("m") };
+    const replyTo = this.replyTo?.id;
+    this.setReply(null);
     this.reportTyping(false);
     this._typingQuietUntil = 0;
-    await this._post(ref, text, this.channel);
+    await this._post(ref, text, this.channel, replyTo);
     // Keep the writer in the box, unless something (crisis resources) deliberately took focus.
     if (document.activeElement === document.body) input.focus();
   }
 
   retry(key, item) {
-    this._post({ client_msg_id: key }, item.text, item.channel || this.channel);
+    this._post({ client_msg_id: key }, item.text, item.channel || this.channel, item.replyTo);
   }
 
-  async _post(ref, text, channel) {
+  async _post(ref, text, channel, replyTo) {
     this.own.set(ref, "sending", { text, channel });
+    const item = this.own.items.get(ref.client_msg_id);
+    if (item) item.replyTo = replyTo;
     try {
-      const result = await this.conn.rpc("chat.send", { channel, text, client_msg_id: ref.client_msg_id });
+      const data = { channel, text, client_msg_id: ref.client_msg_id };
+      if (replyTo) data.reply_to = replyTo;
+      const result = await this.conn.rpc("chat.send", data);
       this.own.result({ ...ref, id: result.id }, result, text);
       if (result.status === "published" && this.log.find(result.id)) this.own.drop(ref.client_msg_id);
     } catch (error) {
       const rejected = error.code === 1001;
+      if (error.code === 1002) this.setMuted(mutedUntil(error.message));
       // Stage mode (1006): the room is for the hosts now; questions go to the board.
-      const toBoard = error.code === 1006 ? { label: "Ask on the Q&A board", run: () => $("#tab-qa").click() } : null;
+      const toBoard = error.code === 1006 ? { label: t("chat.ask_on_board"), run: () => $("#tab-qa").click() } : null;
       this.own.set(ref, rejected ? "rejected" : "failed", {
         text,
         detail: error.message,
@@ -351,6 +373,8 @@ export class ChatView extends EventTarget {
 
   async onMessageAction(action, message) {
     if (action === "report") return this.report(message);
+    if (action === "reply") return this.setReply(message);
+    if (action.startsWith("react:")) return this.react(message, action.slice(6));
     if (action === "edit" || action === "delete-own") {
       const said = await (action === "edit" ? editOwn : deleteOwn)(this.conn, this.channel, message);
       if (said) this.own.set({ id: newId("e") }, "info", { detail: said });
@@ -361,24 +385,120 @@ export class ChatView extends EventTarget {
 
   async report(message) {
     const values = await ask({
-      title: "Report this message",
-      description: "The room's moderators will see your report. The author is not told who reported it.",
-      submit: "Send report",
+      title: t("report.title"),
+      description: t("report.description"),
+      submit: t("report.submit"),
       fields: [
-        { name: "reason", label: "What is wrong?", type: "select", options: REPORT_REASONS },
-        { name: "details", label: "Anything else moderators should know (optional)", type: "textarea", maxlength: 500 },
+        { name: "reason", label: t("report.reason"), type: "select", options: REPORT_REASONS.map((r) => [r, t(`report.reasons.${r}`)]) },
+        { name: "details", label: t("report.details"), type: "textarea", maxlength: 500 },
       ],
     });
     if (!values) return;
-    const label = REPORT_REASONS.find(([value]) => value === values.reason)?.[1] || values.reason;
+    const label = t(`report.reasons.${values.reason}`);
     const reason = values.details ? `${label}: ${values.details}` : label;
     try {
       const result = await this.conn.rpc("chat.report", { channel: this.channel, id: message.id, reason: reason.slice(0, 500) });
-      const hidden = result.hidden ? " It is hidden until a moderator has looked at it." : "";
-      this.own.set({ id: newId("r") }, "info", { detail: `Thank you. Your report reached the moderators.${hidden}` });
+      this.own.set({ id: newId("r") }, "info", { detail: t(result.hidden ? "report.sent_hidden" : "report.sent") });
     } catch (error) {
-      this.own.set({ id: newId("r") }, "info", { detail: `The report was not sent: ${error.message}` });
+      this.own.set({ id: newId("r") }, "info", { detail: t("report.failed", { error: error.message }) });
     }
-    announce("Report sent");
+    announce(t("report.announced"));
   }
+
+  // ------------------------------------------------------------------ replies and reactions
+
+  /** Reply to a message: its quote shows above the box until sent or cancelled. */
+  setReply(message) {
+    this.replyTo = message || null;
+    const preview = $("#reply-preview");
+    if (!message) {
+      const hadFocus = preview.contains(document.activeElement);
+      fill(preview);
+      preview.hidden = true;
+      if (hadFocus) $("#composer-text").focus();
+      return;
+    }
+    const who = message.user === this.session.user ? t("messages.you") : message.name || message.user;
+    fill(preview,
+      h("p", {}, h("strong", {}, t("reply.to", { name: who })), " ", h("span", { class: "reply-text" }, `“${excerpt(message.text, 100)}”`)),
+      h("button", { type: "button", class: "link", onclick: () => this.setReply(null) }, t("reply.cancel")),
+    );
+    preview.hidden = false;
+    $("#composer-text").focus();
+  }
+
+  /** Add or take back a support reaction (one of each per member per message). */
+  async react(message, reaction) {
+    const on = !this.log.mine(message.id, reaction);
+    try {
+      const offset = this.log.offsetOf(message.id);
+      const result = await this.conn.rpc("chat.react", { channel: this.channel, id: message.id, offset, reaction, on });
+      this.log.setMine(message.id, reaction, result.on, result.counts);
+      announce(t(result.on ? "reactions.added" : "reactions.removed", { what: t(`reactions.name.${reaction}`) }));
+    } catch (error) {
+      this.setRoomStatus(t("reactions.failed", { error: error.message }), "warn", 5000);
+    }
+  }
+
+  // ------------------------------------------------------------------ muted
+
+  /** Am I muted now (a page opened, or reconnected, after the notice)? chat.sanctions says. */
+  async checkMuted() {
+    try {
+      const { muted } = await this.conn.rpc("chat.sanctions", { community: this.session.community });
+      this.setMuted(muted ? muted.until : false);
+    } catch {
+      // a server without the moderation extension: a send says so (1002) if it comes to that
+    }
+  }
+
+  /** Muted until `until` (ISO time or ms), until lifted (null), or not muted (false). */
+  setMuted(until) {
+    clearTimeout(this._muteTimer);
+    if (until === false) {
+      this.muted = null;
+    } else {
+      const ms = until ? new Date(until).getTime() : null;
+      this.muted = { until: Number.isNaN(ms) ? null : ms };
+      if (this.muted.until) {
+        const wait = Math.max(0, this.muted.until - Date.now()) + 250;
+        // It ends by itself: the box opens again without a reload or a notice.
+        this._muteTimer = setTimeout(() => this.setMuted(false), Math.min(wait, 2 ** 31 - 1));
+        if (wait <= 250) this.muted = null;
+      }
+    }
+    this.renderComposer();
+  }
+
+  renderComposer() {
+    const banner = $("#mute-banner");
+    const box = $("#composer-text");
+    const button = $("#composer button[type=submit]");
+    const muted = !!this.muted;
+    if (muted) {
+      const until = this.muted.until;
+      // Today: the time ("until 10:42"); later: the date too.
+      const soon = until && until - Date.now() < 20 * 3600 * 1000;
+      banner.textContent = !until
+        ? t("mute.banner_lifted")
+        : t(soon ? "mute.banner_until" : "mute.banner_until_date", { when: soon ? formatTime(until) : formatDateTime(until) });
+    }
+    banner.hidden = !muted;
+    // aria-disabled and readonly, not disabled: a focused control that becomes disabled
+    // would drop keyboard focus to <body>.
+    box.readOnly = muted;
+    if (muted) box.setAttribute("aria-disabled", "true");
+    else box.removeAttribute("aria-disabled");
+    if (muted) box.setAttribute("aria-describedby", "mute-banner composer-keys");
+    else box.setAttribute("aria-describedby", "composer-hint composer-keys");
+    button.disabled = !!this.removedFromRoom;
+    if (muted) button.setAttribute("aria-disabled", "true");
+    else button.removeAttribute("aria-disabled");
+  }
+}
+
+/** The end of a mute named in error 1002 ("muted until 2025-03-01T12:00:00Z"), or null. */
+export function mutedUntil(message) {
+  const match = /\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)/.exec(String(message));
+  return match ? match[0] : null;
 }

@@ -2,6 +2,8 @@
 // globalThis.Centrifuge), its state as words people understand, RPC calls with readable
 // errors, and the private notices that arrive on the server-side channel user#<id>.
 
+import { t } from "./i18n.js";
+
 const { Centrifuge } = globalThis;
 
 export class RpcError extends Error {
@@ -12,12 +14,7 @@ export class RpcError extends Error {
 }
 
 // Close codes and what to tell the person (docs/protocol.md, "Close codes").
-const DISCONNECT_REASONS = {
-  3500: "Your sign-in is no longer valid. Please sign in again.",
-  3507: "You do not have permission to be here.",
-  3509: "Too many errors from this page; reload to try again.",
-  1: "Your sign-in is no longer valid. Please sign in again.",
-};
+const DISCONNECT_REASONS = { 3500: "conn.invalid", 3507: "conn.forbidden", 3509: "conn.too_many_errors", 1: "conn.invalid" };
 
 export function websocketUrl() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -31,7 +28,7 @@ export class ChatConnection extends EventTarget {
     this.session = session;
     this.personalChannel = `user#${session.user}`;
     this.everConnected = false;
-    this.status = { state: "connecting", text: "Connecting…" };
+    this.status = { state: "connecting", text: t("conn.connecting") };
     const options = {
       token: session.token,
       minReconnectDelay: 300,
@@ -45,17 +42,19 @@ export class ChatConnection extends EventTarget {
       this._setStatus({
         state: "connecting",
         reconnecting: again,
-        text: !navigator.onLine ? "Offline, waiting for the network…" : again ? "Reconnecting…" : "Connecting…",
+        text: t(!navigator.onLine ? "conn.offline" : again ? "conn.reconnecting" : "conn.connecting"),
         code: ctx.code,
       });
     });
     this.client.on("connected", (ctx) => {
       this.everConnected = true;
       this.clientId = ctx.client;
-      this._setStatus({ state: "connected", text: "Connected" });
+      this._setStatus({ state: "connected", text: t("conn.connected") });
     });
     this.client.on("disconnected", (ctx) => {
-      const text = DISCONNECT_REASONS[ctx.code] || (ctx.reason ? `Disconnected: ${ctx.reason}` : "Disconnected");
+      const text = DISCONNECT_REASONS[ctx.code]
+        ? t(DISCONNECT_REASONS[ctx.code])
+        : ctx.reason ? t("conn.disconnected_because", { reason: ctx.reason }) : t("conn.disconnected");
       this._setStatus({ state: "disconnected", text, code: ctx.code });
     });
     this.client.on("error", (ctx) => {
@@ -95,8 +94,8 @@ export class ChatConnection extends EventTarget {
       if (error instanceof RpcError) throw error;
       const code = error?.code ?? 0;
       let message = error?.message || String(error);
-      if (code === 104) message = `this server does not offer ${method}`;
-      if (message === "timeout") message = "no answer from the server in time";
+      if (code === 104) message = t("conn.no_method", { method });
+      if (message === "timeout") message = t("conn.timeout");
       throw new RpcError(code, message);
     }
   }

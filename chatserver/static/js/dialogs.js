@@ -9,9 +9,10 @@
 //   // values is null when cancelled, else {reason, details}
 
 import { h, newId, focusFirst } from "./dom.js";
+import { t } from "./i18n.js";
 import { mainContent } from "./skiplink.js";
 
-export function ask({ title, description, submit = "OK", fields = [], danger = false, returnTo = null }) {
+export function ask({ title, description, submit = t("dialog.ok"), fields = [], danger = false, returnTo = null }) {
   const opener = document.activeElement;
   return new Promise((resolve) => {
     const titleId = newId("dlg-");
@@ -25,6 +26,7 @@ export function ask({ title, description, submit = "OK", fields = [], danger = f
           { id, name: field.name },
           field.options.map(([value, label]) => h("option", { value, selected: value === field.value }, label)),
         );
+        if (field.onchange) control.addEventListener("change", () => field.onchange(control.value, inputs));
       } else if (field.type === "textarea") {
         control = h("textarea", { id, name: field.name, rows: 3, required: field.required, maxlength: field.maxlength || 4000 });
         control.value = field.value || "";
@@ -34,7 +36,7 @@ export function ask({ title, description, submit = "OK", fields = [], danger = f
       inputs[field.name] = control;
       return h("div", { class: "field" }, h("label", { for: id }, field.label), control, field.hint ? h("p", { class: "hint" }, field.hint) : null);
     });
-    const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+    const cancel = h("button", { type: "button", class: "secondary" }, t("dialog.cancel"));
     const form = h(
       "form",
       { method: "dialog" },
@@ -67,12 +69,14 @@ export function ask({ title, description, submit = "OK", fields = [], danger = f
   });
 }
 
-/** Durations offered for mutes, in seconds (1 minute to 28 days). */
-export const MUTE_DURATIONS = [
-  ["60", "1 minute"],
-  ["600", "10 minutes"],
-  ["3600", "1 hour"],
-  ["86400", "1 day"],
-  ["604800", "7 days"],
-  ["2419200", "28 days"],
-];
+/** Durations offered for mutes, in seconds (1 minute to 28 days), with their names. */
+export function muteDurations() {
+  return [
+    ["60", t("duration.minute")],
+    ["600", t("duration.minutes", { n: 10 })],
+    ["3600", t("duration.hour")],
+    ["86400", t("duration.day")],
+    ["604800", t("duration.days", { n: 7 })],
+    ["2419200", t("duration.days", { n: 28 })],
+  ];
+}

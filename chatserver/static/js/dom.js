@@ -1,5 +1,7 @@
 // Small DOM helpers. User text is only ever set through textContent, never innerHTML.
 
+import { t, lang } from "./i18n.js";
+
 /**
  * Create an element: h("button", {class: "x", onclick: fn, "aria-label": "..."}, "text", child)
  * Attributes whose value is false, null or undefined are left out; `true` sets an empty one.
@@ -52,10 +54,14 @@ export function show(node, visible = true) {
   node.hidden = !visible;
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+const timeFormat = new Intl.DateTimeFormat(lang(), { hour: "2-digit", minute: "2-digit" });
+const dateTimeFormat = new Intl.DateTimeFormat(lang(), {
   month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
 });
+
+export function formatTime(ms) {
+  return timeFormat.format(new Date(ms));
+}
 
 /** A <time> element for a millisecond timestamp. */
 export function timeEl(ms, withDate = false) {
@@ -144,12 +150,10 @@ export function newId(prefix = "") {
   return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export const ROLE_LABELS = {
-  member: "Member",
-  host: "Host",
-  moderator: "Moderator",
-  admin: "Admin",
-};
+/** The name of a role in the reader's language ("Member", "Host", ...). */
+export function roleLabel(role) {
+  return ["member", "host", "moderator", "admin"].includes(role) ? t(`role.${role}`) : role;
+}
 
 export function isStaff(role) {
   return role === "moderator" || role === "admin";

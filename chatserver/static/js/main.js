@@ -1,7 +1,8 @@
 // Start the web client: sign in (development tokens or a platform token), connect, and show
 // the views this person's role allows: Chat for everyone, Q&A, and Moderation for staff.
 
-import { $, h, isStaff, ROLE_LABELS, fill } from "./dom.js";
+import { $, h, isStaff, roleLabel, fill } from "./dom.js";
+import { t, lang, setLang, LANGUAGES, translatePage } from "./i18n.js";
 import * as session from "./session.js";
 import { ChatConnection } from "./connection.js";
 import { ChatView } from "./chat.js";
@@ -9,6 +10,8 @@ import { setupTabs } from "./tabs.js";
 import { ModerationConsole } from "./moderation.js";
 import { QAView } from "./qa.js";
 import { setupSkipLink } from "./skiplink.js";
+import { CasesPanel } from "./cases.js";
+import { PrivateConversations } from "./private.js";
 
 async function showSignIn(message = "") {
   $("#app").hidden = true;
@@ -22,9 +25,7 @@ async function showSignIn(message = "") {
   const tokenForm = $("#token-signin");
   if (communities) {
     devForm.hidden = false;
-    $("#signin-mode").textContent =
-      "Development sign-in: this server mints a token for the name, community and role you choose. " +
-      "In production, your platform signs tokens and this form is switched off.";
+    $("#signin-mode").textContent = t("signin.dev_mode");
     const select = $("#signin-community");
     fill(select, ...communities.map((c) => h("option", { value: c.name }, c.title ? `${c.title} (${c.name})` : c.name)));
     const last = session.load();
@@ -36,8 +37,7 @@ async function showSignIn(message = "") {
     $("#signin-name").focus();
   } else {
     devForm.hidden = true;
-    $("#signin-mode").textContent =
-      "This server is not in development mode: sign in through your community's platform, or paste the connection token it gave you.";
+    $("#signin-mode").textContent = t("signin.token_mode");
     $("#token-input").focus();
   }
   tokenForm.hidden = false;
@@ -92,7 +92,7 @@ function start(s, { focus = false } = {}) {
   $("#signin").hidden = true;
   $("#app").hidden = false;
   $("#signout").hidden = false;
-  $("#whoami").textContent = `${s.name} · ${ROLE_LABELS[s.role] || s.role} in ${s.community}`;
+  $("#whoami").textContent = t("whoami", { name: s.name, role: roleLabel(s.role), community: s.community });
   document.title = `${s.community} · chatserver`;
   const conn = new ChatConnection(s, session.tokenRefresher(s));
   const staff = isStaff(s.role);
@@ -109,8 +109,13 @@ function start(s, { focus = false } = {}) {
     if (event.detail.state === "connected" && !views.started) {
       views.started = true;
       if (staff) chat.moderation = views.moderation = new ModerationConsole(conn, s, chat);
+      views.private = new PrivateConversations(conn, s, chat);
+      if (staff) {
+        views.cases = new CasesPanel(conn, s, { onConversation: (c) => views.private.open(c) });
+        views.cases.mount($("#panel-mod"));
+      }
       views.qa = new QAView(conn, s, chat);
-      chat.start();
+      chat.start().then(() => views.private.load());
     }
     if (event.detail.state === "disconnected" && [1, 3500].includes(event.detail.code) && s.source === "token") {
       session.forget();
@@ -127,7 +132,17 @@ function fitSidebar() {
   apply();
 }
 
+// The language switch in the top bar: the page reloads in the chosen language (a signed-in
+// tab stays signed in: its session is in sessionStorage).
+function setupLanguage() {
+  translatePage();
+  const select = $("#lang-select");
+  fill(select, ...LANGUAGES.map(([code, name]) => h("option", { value: code, lang: code, selected: code === lang() }, name)));
+  select.addEventListener("change", () => setLang(select.value));
+}
+
 async function boot() {
+  setupLanguage();
   wireSignIn();
   setupSkipLink();
   const handedToken = session.tokenFromLocation();

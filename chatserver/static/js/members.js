@@ -1,7 +1,9 @@
 // Who is here: members online in the current room (one entry per person, however many tabs),
-// and who is typing.
+// and who is typing. While this page's connection is down the list is not live: I show as
+// offline and the line above the list says so.
 
-import { h, ROLE_LABELS, fill } from "./dom.js";
+import { h, roleLabel, fill } from "./dom.js";
+import { t } from "./i18n.js";
 
 const ROLE_ORDER = { host: 0, moderator: 1, admin: 2, member: 3 };
 
@@ -11,11 +13,28 @@ export class MembersPanel {
     this.count = count;
     this.typingLine = typing;
     this.typing = new Map(); // user -> {name, until}
+    this.offline = false;
+    this.people = [];
+    this.totals = {};
     this._typingTimer = setInterval(() => this._renderTyping(), 1000);
+  }
+
+  /** The connection is down (true) or back (false). */
+  setOffline(offline) {
+    if (offline === this.offline) return;
+    this.offline = offline;
+    if (offline) {
+      this.typing.clear();
+      this._renderTyping();
+    }
+    this.render(this.people, this.totals);
   }
 
   /** people: [{user, name, role, me?}] */
   render(people, totals = {}) {
+    this.people = people;
+    this.totals = totals;
+    const offline = this.offline;
     const sorted = [...people].sort(
       (a, b) => (ROLE_ORDER[a.role] ?? 9) - (ROLE_ORDER[b.role] ?? 9) || a.name.localeCompare(b.name),
     );
@@ -23,15 +42,17 @@ export class MembersPanel {
       ...sorted.map((p) =>
         h(
           "li",
-          { class: "person" },
+          { class: `person${p.me && offline ? " offline" : ""}` },
           h("span", { class: "dot", "aria-hidden": "true" }),
-          h("span", { class: "person-name" }, p.me ? `${p.name} (you)` : p.name),
-          p.role && p.role !== "member"
-            ? h("span", { class: `badge badge-${p.role}` }, p.role === "host" ? "Host" : ROLE_LABELS[p.role])
-            : null,
+          h("span", { class: "person-name" }, p.me ? t(offline ? "members.you_offline" : "members.you", { name: p.name }) : p.name),
+          p.role && p.role !== "member" ? h("span", { class: `badge badge-${p.role}` }, roleLabel(p.role)) : null,
         ),
       ),
     );
+    if (offline) {
+      this.count.textContent = t("members.offline");
+      return;
+    }
     this.renderCounts({
       users: totals.users ?? people.length,
       moderators: totals.moderators ?? people.filter((p) => p.role === "moderator" || p.role === "admin").length,
@@ -41,14 +62,17 @@ export class MembersPanel {
 
   /** "42 here, 2 moderators, host online" (from a list or a presence.counts event). */
   renderCounts({ users = 0, moderators = 0, host_online = false }) {
-    const parts = [`${users} here`];
-    if (moderators) parts.push(`${moderators} moderator${moderators === 1 ? "" : "s"}`);
-    if (host_online) parts.push("host online");
+    if (this.offline) return;
+    const parts = [t("members.here", { n: users })];
+    if (moderators) parts.push(t("members.moderators", { n: moderators }));
+    if (host_online) parts.push(t("members.host_online"));
     this.count.textContent = parts.join(", ");
   }
 
   clear() {
     fill(this.list);
+    this.people = [];
+    this.totals = {};
     this.count.textContent = "";
     this.typing.clear();
     this._renderTyping();
@@ -70,9 +94,9 @@ export class MembersPanel {
     for (const [user, entry] of this.typing) if (entry.until < now) this.typing.delete(user);
     const names = [...this.typing.values()].map((e) => e.name);
     let text = "";
-    if (names.length === 1) text = `${names[0]} is typing…`;
-    else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
-    else if (names.length > 2) text = "Several people are typing…";
+    if (names.length === 1) text = t("typing.one", { name: names[0] });
+    else if (names.length === 2) text = t("typing.two", { a: names[0], b: names[1] });
+    else if (names.length > 2) text = t("typing.several");
     if (this.typingLine.textContent !== text) this.typingLine.textContent = text;
   }
 }

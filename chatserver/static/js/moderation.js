@@ -1,31 +1,58 @@
 // The moderator console: the room's hold queue live (approve, edit and approve, reject with a
-// reason), reports, room controls (slow mode, lock), member actions (mute for a chosen time,
-// kick, ban, and lifting them), and the community's audit log. Message actions (delete,
+// reason chosen from presets that fit the hold's kind, or written freely), reports, room
+// controls (slow mode, lock), member actions (mute for a chosen time, kick, ban, and lifting
+// them) on a member picked by name, and the community's audit log. Message actions (delete,
 // mute/kick/ban the author) are offered on each message in the chat view too.
+//
+// Members are picked by name from the people this console has seen recently (js/directory.js:
+// who is online in the community's rooms, authors, holds, reports), never by a raw user id;
+// mutes and bans show names the same way.
 //
 // Server side: RPC mod.* and chat.report, the feed <community>:<room>/mod (hold.created,
 // hold.resolved, report.created, crisis.alert), room events room.slow_mode / room.locked /
 // room.unlocked (docs/moderation.md, docs/protocol.md).
 
-import { h, $, announce, formatDateTime, timeEl, fill, keepFocus } from "./dom.js";
-import { ask, MUTE_DURATIONS } from "./dialogs.js";
+import { h, $, announce, formatDateTime, timeEl, fill, keepFocus, roleLabel } from "./dom.js";
+import { t } from "./i18n.js";
+import { ask, muteDurations } from "./dialogs.js";
 import { hiddenWords } from "./messages.js";
 import { AuditLog } from "./audit.js";
+import { Directory } from "./directory.js";
 
-const SLOW_MODE_CHOICES = [
-  ["0", "Off"],
-  ["5", "5 seconds"],
-  ["10", "10 seconds"],
-  ["30", "30 seconds"],
-  ["60", "1 minute"],
-  ["300", "5 minutes"],
-];
-const BAN_DURATIONS = [["", "Until lifted"], ["86400", "1 day"], ["604800", "7 days"], ["2592000", "30 days"]];
-const REJECT_REASONS = [
-  "This could identify you or someone else.",
-  "This breaks the community guidelines.",
-  "This is not a safe place for this; please look at the support resources.",
-];
+const SLOW_MODE_CHOICES = ["0", "5", "10", "30", "60", "300"];
+const BAN_DURATIONS = ["", "86400", "604800", "2592000"];
+
+// Reasons a moderator may give for not posting something, by what held it (the hold's
+// category, or its kind for questions): the first is the default. "Write my own" is always there.
+export const REJECT_PRESETS = {
+  crisis: ["crisis_care", "crisis_private"],
+  link: ["link_unknown", "link_ads"],
+  rule: ["guidelines", "kind"],
+  mention_spam: ["spam", "guidelines"],
+  new_member: ["new_member", "guidelines"],
+  reported: ["reported", "guidelines"],
+  hook_failure: ["guidelines", "identify"],
+  question: ["question_offtopic", "question_medical", "identify"],
+  "": ["identify", "guidelines", "kind"],
+};
+
+export function rejectPresets(hold) {
+  const category = hold.category || "";
+  const list = REJECT_PRESETS[category] || (hold.kind === "question" ? REJECT_PRESETS.question : REJECT_PRESETS[""]);
+  return list;
+}
+
+function slowLabel(v) {
+  const n = Number(v);
+  if (!n) return t("slow.off");
+  return n < 60 ? t("duration.seconds", { n }) : n === 60 ? t("duration.minute") : t("duration.minutes", { n: n / 60 });
+}
+
+function banLabel(v) {
+  if (!v) return t("duration.until_lifted");
+  const days = Number(v) / 86400;
+  return days === 1 ? t("duration.day") : t("duration.days", { n: days });
+}
 
 export class ModerationConsole {
   constructor(conn, session, chat) {
@@ -37,13 +64,19 @@ export class ModerationConsole {
     this.holds = new Map(); // hold id -> hold
     this.alerts = [];
     this.reportTexts = new Map(); // offset -> {text, name, message_id, user}
+    this.directory = new Directory(session.community, session.user);
+    this.sanctions = { mutes: [], bans: [] };
     this.panel = $("#panel-mod");
     this.tab = $("#tab-mod");
     this._build();
     chat.addEventListener("room", (event) => this.enter(event.detail.channel));
     chat.addEventListener("room-event", (event) => this._roomEvent(event.detail));
+    chat.addEventListener("people", (event) => this._seen(event.detail));
     $("#tabs").addEventListener("tab", (event) => {
-      if (event.detail === "tab-mod") this.loadAudit();
+      if (event.detail === "tab-mod") {
+        this.loadAudit();
+        this.refreshDirectory();
+      }
     });
     conn.addEventListener("status", (event) => {
       if (event.detail.state === "connected" && this.channel) this.loadQueues();
@@ -56,62 +89,67 @@ export class ModerationConsole {
     this.holdCount = h("span", { class: "count-pill" }, "0");
     this.reportList = h("ul", { class: "item-list" });
     this.reportCount = h("span", { class: "count-pill" }, "0");
-    this.slowSelect = h("select", { id: "mod-slow", name: "slow" }, SLOW_MODE_CHOICES.map(([v, l]) => h("option", { value: v }, l)));
-    this.lockButton = h("button", { type: "button", class: "secondary", onclick: () => this.toggleLock() }, "Lock room");
+    this.slowSelect = h("select", { id: "mod-slow", name: "slow" }, SLOW_MODE_CHOICES.map((v) => h("option", { value: v }, slowLabel(v))));
+    this.lockButton = h("button", { type: "button", class: "secondary", onclick: () => this.toggleLock() }, t("mod.lock"));
     this.roomState = h("p", { class: "hint", "aria-live": "polite" });
-    this.userInput = h("input", { id: "mod-user", name: "user", list: "mod-user-options", autocomplete: "off", placeholder: "user id" });
-    this.userOptions = h("datalist", { id: "mod-user-options" });
-    this.muteSelect = h("select", { id: "mod-mute", name: "duration" }, MUTE_DURATIONS.map(([v, l]) => h("option", { value: v }, l)));
+    this.memberSearch = h("input", { id: "mod-member-search", type: "search", autocomplete: "off", oninput: () => this.renderMemberChoices() });
+    this.memberSelect = h("select", { id: "mod-member", name: "member" });
+    this.memberHint = h("p", { class: "hint", id: "mod-member-hint" }, t("mod.member_hint"));
+    this.muteSelect = h("select", { id: "mod-mute", name: "duration" }, muteDurations().map(([v, l]) => h("option", { value: v }, l)));
     this.sanctionList = h("div", { class: "sanctions" });
-    this.audit = new AuditLog(this.conn, this.session.community);
+    this.audit = new AuditLog(this.conn, this.session.community, this.directory);
     this.status = h("p", { class: "room-status", role: "status", hidden: true });
     const holdsCard = h(
       "section",
       { class: "card", "aria-labelledby": "holds-heading" },
-      h("h2", { id: "holds-heading", tabindex: "-1" }, "Held for review ", this.holdCount),
-      h("p", { class: "hint" }, "Messages the safety checks held back. Nobody else sees them until you approve."),
+      h("h2", { id: "holds-heading", tabindex: "-1" }, t("mod.holds"), " ", this.holdCount),
+      h("p", { class: "hint" }, t("mod.holds_hint")),
       this.holdList,
     );
     const reportsCard = h(
       "section",
       { class: "card", "aria-labelledby": "reports-heading" },
-      h("h2", { id: "reports-heading", tabindex: "-1" }, "Reports ", this.reportCount),
+      h("h2", { id: "reports-heading", tabindex: "-1" }, t("mod.reports"), " ", this.reportCount),
       this.reportList,
     );
     const roomCard = h(
       "section",
       { class: "card", "aria-labelledby": "room-controls-heading" },
-      h("h2", { id: "room-controls-heading" }, "Room controls"),
+      h("h2", { id: "room-controls-heading" }, t("mod.room_controls")),
       this.roomState,
       h(
         "div",
         { class: "controls-row" },
-        h("div", { class: "field" }, h("label", { for: "mod-slow" }, "Slow mode"), this.slowSelect),
-        h("button", { type: "button", onclick: () => this.applySlowMode() }, "Apply slow mode"),
+        h("div", { class: "field" }, h("label", { for: "mod-slow" }, t("mod.slow_mode")), this.slowSelect),
+        h("button", { type: "button", onclick: () => this.applySlowMode() }, t("mod.apply_slow")),
         this.lockButton,
       ),
     );
+    this.memberSelect.setAttribute("aria-describedby", "mod-member-hint");
     const memberCard = h(
       "section",
       { class: "card", "aria-labelledby": "member-actions-heading" },
-      h("h2", { id: "member-actions-heading" }, "Member actions"),
+      h("h2", { id: "member-actions-heading" }, t("mod.member_actions")),
       h(
         "div",
         { class: "controls-row" },
-        h("div", { class: "field" }, h("label", { for: "mod-user" }, "Member (user id)"), this.userInput, this.userOptions),
-        h("div", { class: "field" }, h("label", { for: "mod-mute" }, "Mute for"), this.muteSelect),
+        h("div", { class: "field" }, h("label", { for: "mod-member-search" }, t("mod.member_search")), this.memberSearch),
+        h("div", { class: "field" }, h("label", { for: "mod-member" }, t("mod.member")), this.memberSelect),
+        h("div", { class: "field" }, h("label", { for: "mod-mute" }, t("mod.mute_for")), this.muteSelect),
       ),
+      this.memberHint,
       h(
         "div",
         { class: "controls-row item-actions" },
-        h("button", { type: "button", onclick: () => this.memberAction("mute") }, "Mute"),
-        h("button", { type: "button", class: "secondary", onclick: () => this.memberAction("unmute") }, "Lift mute"),
-        h("button", { type: "button", class: "secondary", onclick: () => this.memberAction("kick") }, "Remove from room"),
-        h("button", { type: "button", class: "danger", onclick: () => this.memberAction("ban") }, "Ban…"),
-        h("button", { type: "button", class: "secondary", onclick: () => this.memberAction("unban") }, "Lift ban"),
+        h("button", { type: "button", onclick: () => this.memberAction("mute") }, t("mod.mute")),
+        h("button", { type: "button", class: "secondary", onclick: () => this.memberAction("unmute") }, t("mod.unmute")),
+        h("button", { type: "button", class: "secondary", onclick: () => this.memberAction("kick") }, t("mod.kick")),
+        h("button", { type: "button", class: "danger", onclick: () => this.memberAction("ban") }, t("mod.ban_button")),
+        h("button", { type: "button", class: "secondary", onclick: () => this.memberAction("unban") }, t("mod.unban")),
       ),
       this.sanctionList,
     );
+    this.renderMemberChoices();
     fill(this.panel,
       h(
         "div",
@@ -121,6 +159,48 @@ export class ModerationConsole {
         this.audit.card,
       ),
     );
+  }
+
+  // ------------------------------------------------------------------ members by name
+
+  _seen(people) {
+    if (this.directory.add(people)) this.renderMemberChoices();
+  }
+
+  /** Who is online in the community's rooms now (presence.members), added to the directory. */
+  async refreshDirectory() {
+    for (const room of (this.chat.rooms || []).slice(0, 20)) {
+      try {
+        const answer = await this.conn.rpc("presence.members", { channel: room.channel, limit: 200 });
+        this.directory.add(answer.members);
+      } catch {
+        // a room without presence: its members are seen when they post
+      }
+    }
+    this.renderMemberChoices();
+    this.renderSanctions();
+  }
+
+  renderMemberChoices() {
+    const query = this.memberSearch.value.trim().toLowerCase();
+    const chosen = this.memberSelect.value;
+    const people = this.directory.search(query);
+    keepFocus(this.memberSelect.parentElement, () => fill(this.memberSelect,
+      h("option", { value: "" }, people.length ? t("mod.member_choose") : t("mod.member_none")),
+      ...people.map((p) => h("option", { value: p.user, selected: p.user === chosen }, this.directory.label(p))),
+    ));
+  }
+
+  /** Pick a member (from a message's actions): added to the directory and selected. */
+  pick(user, name) {
+    this.directory.add([{ user, name }]);
+    this.memberSearch.value = "";
+    this.renderMemberChoices();
+    this.memberSelect.value = user;
+  }
+
+  nameOf(user) {
+    return this.directory.name(user);
   }
 
   // ------------------------------------------------------------------ room and feed
@@ -152,9 +232,10 @@ export class ModerationConsole {
       if (channel !== this.channel) return;
       this.holds.clear();
       for (const hold of holds) this.holds.set(hold.id, hold);
+      this._seen(holds);
       this.renderHolds();
     } catch (error) {
-      fill(this.holdList, h("li", { class: "empty" }, `Could not load the hold queue: ${error.message}`));
+      fill(this.holdList, h("li", { class: "empty" }, t("mod.holds_failed", { error: error.message })));
     }
     await this.loadReports();
     this.loadSanctions();
@@ -178,8 +259,9 @@ export class ModerationConsole {
       case "hold.created":
       case "hold.escalated":
         this.holds.set(data.hold.id, data.hold);
+        this._seen([data.hold]);
         this.renderHolds();
-        announce(`${data.hold.priority === "high" ? "High priority: " : ""}a message from ${data.hold.name} is waiting for review`);
+        announce(t(data.hold.priority === "high" ? "mod.hold_announce_high" : "mod.hold_announce", { name: data.hold.name }));
         this._originals(); // feed events carry the redacted text; the queue has the original
         break;
       case "hold.resolved":
@@ -188,12 +270,14 @@ export class ModerationConsole {
         break;
       case "report.created":
         this.reportTexts.set(data.offset, data);
+        this._seen([data, data.reporter].filter(Boolean));
         this.loadReports();
         break;
       case "crisis.alert":
         this.alerts.unshift(data);
+        this._seen([data]);
         this.renderHolds();
-        announce(`High priority: crisis language from ${data.name}`);
+        announce(t("mod.crisis_announce", { name: data.name }));
         break;
       default:
         break;
@@ -204,15 +288,16 @@ export class ModerationConsole {
     if (data.type === "room.slow_mode") this._setRoomState({ slow: data.seconds });
     else if (data.type === "room.locked") this._setRoomState({ locked: true });
     else if (data.type === "room.unlocked") this._setRoomState({ locked: false });
+    else if (data.type === "message") this._seen([data]);
   }
 
   _setRoomState(change) {
     this.state = { slow: 0, locked: false, ...this.state, ...change };
     this.slowSelect.value = String(this.state.slow || 0);
     if (!this.slowSelect.value) this.slowSelect.value = "0";
-    this.lockButton.textContent = this.state.locked ? "Unlock room" : "Lock room";
-    const parts = [this.state.locked ? "Locked: only moderators can post." : "Open to members."];
-    if (this.state.slow) parts.push(`Slow mode: one message per ${this.state.slow} s per member.`);
+    this.lockButton.textContent = this.state.locked ? t("mod.unlock") : t("mod.lock");
+    const parts = [this.state.locked ? t("mod.state_locked") : t("mod.state_open")];
+    if (this.state.slow) parts.push(t("mod.state_slow", { s: this.state.slow }));
     this.roomState.textContent = parts.join(" ");
   }
 
@@ -223,20 +308,20 @@ export class ModerationConsole {
       (a, b) => (a.priority === "high" ? 0 : 1) - (b.priority === "high" ? 0 : 1) || a.created - b.created,
     );
     this.holdCount.textContent = String(pending.length);
-    this.tab.textContent = pending.length ? `Moderation (${pending.length})` : "Moderation";
+    this.tab.textContent = pending.length ? t("tabs.mod_count", { n: pending.length }) : t("tabs.mod");
     const items = [
       ...this.alerts.map((alert) =>
         h(
           "li",
           { class: "item priority-high", tabindex: "-1", dataset: { key: `alert-${alert.ts}-${alert.name}` } },
-          h("p", { class: "item-meta" }, h("strong", {}, "Crisis alert"), h("span", {}, alert.name), timeEl(alert.ts)),
+          h("p", { class: "item-meta" }, h("strong", {}, t("mod.crisis_alert")), h("span", {}, alert.name), timeEl(alert.ts)),
           h("p", { class: "item-text" }, alert.text),
-          h("p", { class: "hint" }, `${alert.reason}. The member was shown support resources privately.`),
+          h("p", { class: "hint" }, t("mod.crisis_alert_hint", { reason: alert.reason })),
         ),
       ),
       ...pending.map((hold) => this._holdItem(hold)),
     ];
-    if (!items.length) items.push(h("li", { class: "empty" }, "Nothing is waiting. Well done."));
+    if (!items.length) items.push(h("li", { class: "empty" }, t("mod.holds_empty")));
     // After Approve or Reject (here or by another moderator) focus moves to the next item,
     // or to the queue's heading when it is empty.
     keepFocus(this.holdList, () => fill(this.holdList, ...items), $("#holds-heading", this.panel));
@@ -250,23 +335,23 @@ export class ModerationConsole {
       h(
         "p",
         { class: "item-meta" },
-        high ? h("strong", {}, "High priority") : null,
-        h("span", {}, `${hold.name} (${hold.user})`),
-        h("span", {}, hold.kind === "message" ? "message" : hold.kind),
+        high ? h("strong", {}, t("mod.high_priority")) : null,
+        h("span", {}, hold.role && hold.role !== "member" ? `${hold.name} (${roleLabel(hold.role)})` : hold.name),
+        h("span", {}, t(hold.kind === "question" ? "mod.kind_question" : hold.kind === "reported" ? "mod.kind_reported" : "mod.kind_message")),
         timeEl(hold.created),
-        hold.expires_at ? h("span", {}, `expires ${formatDateTime(hold.expires_at)}`) : null,
+        hold.expires_at ? h("span", {}, t("mod.expires", { when: formatDateTime(hold.expires_at) })) : null,
       ),
       h("p", { class: "item-text" }, hold.text),
       hold.redacted_text
-        ? h("p", { class: "hint" }, `Approving posts it with ${hiddenWords(hold.hidden || [])} hidden: “${hold.redacted_text}”`)
+        ? h("p", { class: "hint" }, t("mod.approve_redacted", { what: hiddenWords(hold.hidden || []), text: hold.redacted_text }))
         : null,
-      h("p", { class: "hint" }, `Why: ${hold.reason}`),
+      h("p", { class: "hint" }, t("mod.why", { reason: hold.reason })),
       h(
         "div",
         { class: "item-actions" },
-        h("button", { type: "button", onclick: () => this.approve(hold) }, "Approve"),
-        h("button", { type: "button", class: "secondary", onclick: () => this.approve(hold, true) }, "Edit and approve"),
-        h("button", { type: "button", class: "secondary", onclick: () => this.reject(hold) }, "Reject…"),
+        h("button", { type: "button", onclick: () => this.approve(hold) }, t("mod.approve")),
+        h("button", { type: "button", class: "secondary", onclick: () => this.approve(hold, true) }, t("mod.edit_approve")),
+        h("button", { type: "button", class: "secondary", onclick: () => this.reject(hold) }, t("mod.reject")),
       ),
     );
   }
@@ -275,33 +360,46 @@ export class ModerationConsole {
     const data = { channel: hold.channel || this.channel, id: hold.id };
     if (edit) {
       const values = await ask({
-        title: `Edit ${hold.name}'s message, then approve`,
-        description: "The member is told a moderator edited it.",
-        submit: "Approve edited message",
+        title: t("mod.edit_title", { name: hold.name }),
+        description: t("mod.edit_description"),
+        submit: t("mod.edit_submit"),
         returnTo: () => $("#holds-heading", this.panel), // if the hold was resolved meanwhile
-        fields: [{ name: "text", label: "Message", type: "textarea", value: hold.redacted_text || hold.text, required: true }],
+        fields: [{ name: "text", label: t("mod.edit_field"), type: "textarea", value: hold.redacted_text || hold.text, required: true }],
       });
       if (!values) return;
       data.text = values.text;
     }
-    await this._act("mod.approve", data, "Approved");
+    await this._act("mod.approve", data, t("mod.done_approved"));
     this.holds.delete(hold.id);
     this.renderHolds();
   }
 
   async reject(hold) {
+    const presets = rejectPresets(hold);
+    const options = [...presets.map((key) => [key, t(`reject.${key}`)]), ["own", t("reject.own")]];
     const values = await ask({
-      title: `Reject ${hold.name}'s message`,
-      description: "The member sees the reason you give, privately.",
-      submit: "Reject",
+      title: t("mod.reject_title", { name: hold.name }),
+      description: t("mod.reject_description"),
+      submit: t("mod.reject_submit"),
       danger: true,
       returnTo: () => $("#holds-heading", this.panel),
       fields: [
-        { name: "reason", label: "Reason shown to the member", type: "textarea", value: REJECT_REASONS[0], required: true, maxlength: 500 },
+        {
+          name: "preset",
+          label: t("mod.reject_preset"),
+          type: "select",
+          options,
+          value: presets[0],
+          onchange: (value, inputs) => {
+            inputs.reason.value = value === "own" ? "" : t(`reject.${value}`);
+            if (value === "own") inputs.reason.focus();
+          },
+        },
+        { name: "reason", label: t("mod.reject_reason"), type: "textarea", value: t(`reject.${presets[0]}`), required: true, maxlength: 500 },
       ],
     });
     if (!values) return;
-    await this._act("mod.reject", { channel: hold.channel || this.channel, id: hold.id, reason: values.reason }, "Rejected");
+    await this._act("mod.reject", { channel: hold.channel || this.channel, id: hold.id, reason: values.reason }, t("mod.done_rejected"));
     this.holds.delete(hold.id);
     this.renderHolds();
   }
@@ -314,12 +412,13 @@ export class ModerationConsole {
     try {
       reports = (await this.conn.rpc("mod.reports", { channel })).reports || [];
     } catch (error) {
-      this._fillReports(h("li", { class: "empty" }, `Could not load reports: ${error.message}`));
+      this._fillReports(h("li", { class: "empty" }, t("mod.reports_failed", { error: error.message })));
       return;
     }
     if (channel !== this.channel) return;
+    for (const report of reports) this._seen(report.reports || []);
     this.reportCount.textContent = String(reports.length);
-    this._fillReports(...(reports.length ? reports.map((report) => this._reportItem(report)) : [h("li", { class: "empty" }, "No open reports.")]));
+    this._fillReports(...(reports.length ? reports.map((report) => this._reportItem(report)) : [h("li", { class: "empty" }, t("mod.reports_empty"))]));
   }
 
   _fillReports(...items) {
@@ -328,23 +427,23 @@ export class ModerationConsole {
 
   _reportItem(report) {
     const known = this.reportTexts.get(report.offset) || this._messageAt(report.offset) || {};
-    const reasons = (report.reports || []).map((r) => `${r.name || r.user}: ${r.reason}`);
+    const reasons = (report.reports || []).map((r) => `${r.name || this.nameOf(r.user)}: ${r.reason}`);
     return h(
       "li",
       { class: "item", tabindex: "-1", dataset: { key: `report-${report.offset}` } },
       h(
         "p",
         { class: "item-meta" },
-        h("strong", {}, `${report.count} report${report.count === 1 ? "" : "s"}`),
-        known.name ? h("span", {}, `message by ${known.name}`) : h("span", {}, `message #${report.offset}`),
+        h("strong", {}, t("mod.report_count", { n: report.count })),
+        known.name ? h("span", {}, t("mod.message_by", { name: known.name })) : h("span", {}, t("mod.message_at", { offset: report.offset })),
       ),
       known.text ? h("p", { class: "item-text" }, known.text) : null,
       h("ul", { class: "hint" }, reasons.map((r) => h("li", {}, r))),
       h(
         "div",
         { class: "item-actions" },
-        h("button", { type: "button", class: "danger", onclick: () => this.deleteMessage({ offset: report.offset, name: known.name }) }, "Delete message"),
-        h("button", { type: "button", class: "secondary", onclick: () => this.dismissReport(report) }, "Dismiss report"),
+        h("button", { type: "button", class: "danger", onclick: () => this.deleteMessage({ offset: report.offset, name: known.name }) }, t("messages.delete")),
+        h("button", { type: "button", class: "secondary", onclick: () => this.dismissReport(report) }, t("mod.dismiss_report")),
       ),
     );
   }
@@ -355,7 +454,7 @@ export class ModerationConsole {
   }
 
   async dismissReport(report) {
-    await this._act("mod.dismiss_report", { channel: this.channel, offset: report.offset }, "Report dismissed");
+    await this._act("mod.dismiss_report", { channel: this.channel, offset: report.offset }, t("mod.done_dismissed"));
     this.loadReports();
   }
 
@@ -364,26 +463,26 @@ export class ModerationConsole {
   /** Actions offered on a message in the chat view. */
   async messageAction(action, message, channel) {
     if (action === "delete") return this.deleteMessage({ id: message.id, name: message.name }, channel);
-    this.userInput.value = message.user;
+    this.pick(message.user, message.name);
     if (action === "mute") {
       const values = await ask({
-        title: `Mute ${message.name}`,
-        description: "They can read but not post until the time is up.",
-        submit: "Mute",
+        title: t("mod.mute_title", { name: message.name }),
+        description: t("mod.mute_description"),
+        submit: t("mod.mute"),
         fields: [
-          { name: "duration", label: "For how long", type: "select", options: MUTE_DURATIONS, value: "600" },
-          { name: "reason", label: "Reason (they see it)", type: "text" },
+          { name: "duration", label: t("mod.how_long"), type: "select", options: muteDurations(), value: "600" },
+          { name: "reason", label: t("mod.reason_they_see"), type: "text" },
         ],
       });
-      if (values) await this._act("mod.mute", { community: this.session.community, user: message.user, duration: Number(values.duration), reason: values.reason || undefined }, `${message.name} muted`);
+      if (values) await this._act("mod.mute", { community: this.session.community, user: message.user, duration: Number(values.duration), reason: values.reason || undefined }, t("mod.done_muted", { name: message.name }));
     } else if (action === "kick") {
       const values = await ask({
-        title: `Remove ${message.name} from this room`,
-        submit: "Remove",
+        title: t("mod.kick_title", { name: message.name }),
+        submit: t("mod.kick_submit"),
         danger: true,
-        fields: [{ name: "reason", label: "Reason (they see it)", type: "text" }],
+        fields: [{ name: "reason", label: t("mod.reason_they_see"), type: "text" }],
       });
-      if (values) await this._act("mod.kick", { channel: channel || this.channel, user: message.user, reason: values.reason || undefined }, `${message.name} removed from the room`);
+      if (values) await this._act("mod.kick", { channel: channel || this.channel, user: message.user, reason: values.reason || undefined }, t("mod.done_kicked", { name: message.name }));
     } else if (action === "ban") {
       await this.ban(message.user, message.name);
     }
@@ -392,92 +491,92 @@ export class ModerationConsole {
 
   async deleteMessage(target, channel) {
     const values = await ask({
-      title: "Delete this message for everyone?",
-      description: "It disappears from every screen and from history. The audit log keeps the original.",
-      submit: "Delete",
+      title: t("mod.delete_title"),
+      description: t("mod.delete_description"),
+      submit: t("mod.delete_submit"),
       danger: true,
-      fields: [{ name: "reason", label: "Reason (optional; the author sees it)", type: "text" }],
+      fields: [{ name: "reason", label: t("mod.delete_reason"), type: "text" }],
     });
     if (!values) return;
     const data = { channel: channel || this.channel, reason: values.reason || undefined };
     if (target.id) data.id = target.id;
     else data.offset = target.offset;
-    await this._act("mod.delete", data, "Message deleted");
+    await this._act("mod.delete", data, t("mod.done_deleted"));
     this.loadReports();
   }
 
-  async ban(user, name = user) {
+  async ban(user, name = this.nameOf(user)) {
     const values = await ask({
-      title: `Ban ${name} from the community`,
-      submit: "Ban",
+      title: t("mod.ban_title", { name }),
+      submit: t("mod.ban_submit"),
       danger: true,
       fields: [
-        { name: "duration", label: "For how long", type: "select", options: BAN_DURATIONS },
-        { name: "reason", label: "Reason (they see it)", type: "text" },
+        { name: "duration", label: t("mod.how_long"), type: "select", options: BAN_DURATIONS.map((v) => [v, banLabel(v)]) },
+        { name: "reason", label: t("mod.reason_they_see"), type: "text" },
       ],
     });
     if (!values) return;
     const data = { community: this.session.community, user, reason: values.reason || undefined };
     if (values.duration) data.duration = Number(values.duration);
-    await this._act("mod.ban", data, `${name} banned`);
+    await this._act("mod.ban", data, t("mod.done_banned", { name }));
   }
 
   async memberAction(action) {
-    const user = this.userInput.value.trim();
+    const user = this.memberSelect.value;
     if (!user) {
-      this.userInput.focus();
-      return this._say("Choose a member first (their user id).", true);
+      this.memberSelect.focus();
+      return this._say(t("mod.choose_first"), true);
     }
+    const name = this.nameOf(user);
     const community = this.session.community;
     if (action === "mute") {
-      await this._act("mod.mute", { community, user, duration: Number(this.muteSelect.value) }, `${user} muted`);
+      await this._act("mod.mute", { community, user, duration: Number(this.muteSelect.value) }, t("mod.done_muted", { name }));
     } else if (action === "unmute") {
-      await this._act("mod.unmute", { community, user }, `Mute lifted for ${user}`);
+      await this._act("mod.unmute", { community, user }, t("mod.done_unmuted", { name }));
     } else if (action === "kick") {
-      await this._act("mod.kick", { channel: this.channel, user }, `${user} removed from the room`);
+      await this._act("mod.kick", { channel: this.channel, user }, t("mod.done_kicked", { name }));
     } else if (action === "ban") {
-      await this.ban(user);
+      await this.ban(user, name);
     } else if (action === "unban") {
-      await this._act("mod.unban", { community, user }, `Ban lifted for ${user}`);
+      await this._act("mod.unban", { community, user }, t("mod.done_unbanned", { name }));
     }
     this.loadSanctions();
   }
 
   async applySlowMode() {
     const seconds = Number(this.slowSelect.value);
-    await this._act("mod.slow_mode", { channel: this.channel, seconds }, seconds ? `Slow mode: ${seconds} s` : "Slow mode off");
+    await this._act("mod.slow_mode", { channel: this.channel, seconds }, seconds ? t("mod.done_slow", { s: seconds }) : t("mod.done_slow_off"));
   }
 
   async toggleLock() {
     const locked = !(this.state?.locked);
-    await this._act(locked ? "mod.lock" : "mod.unlock", { channel: this.channel }, locked ? "Room locked" : "Room unlocked");
+    await this._act(locked ? "mod.lock" : "mod.unlock", { channel: this.channel }, locked ? t("mod.done_locked") : t("mod.done_unlocked"));
   }
 
   async loadSanctions() {
     try {
       const result = await this.conn.rpc("mod.sanctions", { community: this.session.community });
-      const rows = [
-        ...(result.mutes || []).map((s) => ["Muted", s]),
-        ...(result.bans || []).map((s) => ["Banned", s]),
-      ];
-      fill(this.sanctionList,
-        rows.length
-          ? h("ul", { class: "hint" }, rows.map(([kind, s]) => h("li", {}, `${kind}: ${s.user} ${s.until ? `until ${formatDateTime(s.until)}` : "until lifted"}${s.reason ? ` (${s.reason})` : ""}`)))
-          : h("p", { class: "hint" }, "Nobody is muted or banned."),
-      );
-      fill(this.userOptions, ...this._knownUsers().map((u) => h("option", { value: u.user }, u.name)));
+      this.sanctions = { mutes: result.mutes || [], bans: result.bans || [] };
+      this.renderSanctions();
     } catch (error) {
-      fill(this.sanctionList, h("p", { class: "hint" }, `Could not load mutes and bans: ${error.message}`));
+      fill(this.sanctionList, h("p", { class: "hint" }, t("mod.sanctions_failed", { error: error.message })));
     }
   }
 
-  _knownUsers() {
-    const users = new Map();
-    for (const element of this.chat.log.byId.values()) {
-      const m = element.message;
-      if (m && m.user !== this.session.user) users.set(m.user, { user: m.user, name: m.name });
-    }
-    return [...users.values()];
+  /** Who is muted or banned, by name (the server's list names user ids only). */
+  renderSanctions() {
+    const rows = [
+      ...this.sanctions.mutes.map((s) => ["muted", s]),
+      ...this.sanctions.bans.map((s) => ["banned", s]),
+    ];
+    fill(this.sanctionList,
+      rows.length
+        ? h("ul", { class: "hint" }, rows.map(([kind, s]) => h("li", {}, t(s.until ? `mod.sanction_${kind}_until` : `mod.sanction_${kind}`, {
+            name: this.nameOf(s.user),
+            when: s.until ? formatDateTime(s.until) : "",
+          }), s.reason ? ` (${s.reason})` : "")))
+        : h("p", { class: "hint" }, t("mod.sanctions_none")),
+    );
   }
 
   loadAudit() {
@@ -491,7 +590,7 @@ export class ModerationConsole {
       if ($("#panel-mod").hidden === false) this.loadAudit();
       return result;
     } catch (error) {
-      this._say(`${done.split(":")[0]} failed: ${error.message}`, true);
+      this._say(t("mod.failed", { what: done, error: error.message }), true);
       return null;
     }
   }

@@ -1,51 +1,41 @@
 // What happened to my own messages (sending, posted with details hidden, held, approved,
 // rejected, expired), and crisis resources: private, shown only to this person.
+// Notices are listed newest first, so the newest one is always in view.
 
 import { h, announce, formatDateTime, localTimes, fill, keepFocus, focusFirst } from "./dom.js";
-import { hiddenWords } from "./messages.js";
+import { t } from "./i18n.js";
+import { hiddenWords, excerpt } from "./messages.js";
 import { mainContent } from "./skiplink.js";
 
-const HELD_WORDS = "only you can see it until a moderator has read it.";
-const FINAL = new Set(["rejected", "expired", "approved", "failed", "redacted", "removed", "info"]);
+const FINAL = new Set(["rejected", "expired", "approved", "failed", "redacted", "removed", "info", "published"]);
+const STATES = ["sending", "held", "approved", "rejected", "expired", "failed", "redacted", "removed", "info", "screening", "published"];
 
-function excerpt(text, max = 140) {
-  if (!text) return "";
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+export const MESSAGE_LABELS = Object.fromEntries(STATES.map((s) => [s, `own.${s}`]));
+export const QUESTION_LABELS = { ...MESSAGE_LABELS, ...Object.fromEntries(STATES.map((s) => [s, `own.q.${s}`])) };
+
+export function heldWords() {
+  return t("own.held_words");
 }
-
-const LABELS = {
-  sending: "Sending…",
-  held: "Held for review",
-  approved: "Approved and posted",
-  rejected: "Not posted",
-  expired: "Not posted: nobody reviewed it in time",
-  failed: "Not sent",
-  redacted: "Posted, with some details hidden",
-  removed: "Removed by a moderator",
-  info: "Notice",
-};
-
-export const QUESTION_LABELS = {
-  ...LABELS,
-  held: "Question held for review",
-  approved: "Question approved: it is on the board",
-  rejected: "Question not posted",
-  expired: "Question not posted: nobody reviewed it in time",
-  redacted: "Question sent, with some details hidden",
-  removed: "Question dismissed",
-};
 
 export class OwnMessages {
   /**
    * @param {HTMLUListElement} list
-   * returnTo: where focus goes when the last notice is dismissed (the writing box)
+   * labels: state -> catalogue key; returnTo: where focus goes when the last notice is dismissed
    */
-  constructor(list, { onRetry = () => {}, labels = LABELS, returnTo = null } = {}) {
+  constructor(list, { onRetry = () => {}, labels = MESSAGE_LABELS, returnTo = null } = {}) {
     this.list = list;
     this.onRetry = onRetry;
     this.labels = labels;
     this.returnTo = returnTo;
     this.items = new Map(); // key (client_msg_id or message id) -> {element, state}
+    window.addEventListener("resize", () => this._fit());
+  }
+
+  // The list scrolls and gives way to the conversation, but never so far that the newest
+  // notice (on top) is cut off: it keeps at least that notice's height (up to 30% of the window).
+  _fit() {
+    const first = this.list.firstElementChild;
+    this.list.style.minHeight = first ? `${Math.min(first.offsetHeight, Math.round(window.innerHeight * 0.3))}px` : "";
   }
 
   _key(ref) {
@@ -55,7 +45,15 @@ export class OwnMessages {
     return null;
   }
 
-  /** Show or update the notice about one of my messages. */
+  label(status) {
+    return t(this.labels[status] || `own.${status}`);
+  }
+
+  has(ref) {
+    return this._key(ref) !== null;
+  }
+
+  /** Show or update the notice about one of my messages (a new one goes on top). */
   set(ref, status, { text, detail, retry, channel, action } = {}) {
     let key = this._key(ref);
     let item = key ? this.items.get(key) : null;
@@ -63,7 +61,8 @@ export class OwnMessages {
       key = ref.client_msg_id || ref.id;
       item = { element: h("li", { class: "own", tabindex: "-1", dataset: { key } }), text: text || "", id: ref.id, channel };
       this.items.set(key, item);
-      this.list.append(item.element);
+      this.list.prepend(item.element);
+      this.list.scrollTop = 0;
     }
     if (ref.id) item.id = ref.id;
     if (text) item.text = text;
@@ -72,24 +71,24 @@ export class OwnMessages {
     const changed = item.status !== status;
     item.status = status;
     item.retry = retry;
-    const labels = this.labels;
     const buttons = [];
     if (action) buttons.push(h("button", { type: "button", class: "link", onclick: action.run }, action.label));
     if (retry) {
-      buttons.push(h("button", { type: "button", class: "link", onclick: () => this.onRetry(key, item) }, "Try again"));
+      buttons.push(h("button", { type: "button", class: "link", onclick: () => this.onRetry(key, item) }, t("own.retry")));
     }
     if (FINAL.has(status) || status === "held") {
       buttons.push(
-        h("button", { type: "button", class: "link", "aria-label": "Dismiss this notice", onclick: () => this.drop(key) }, "Dismiss"),
+        h("button", { type: "button", class: "link", "aria-label": t("own.dismiss_label"), onclick: () => this.drop(key) }, t("own.dismiss")),
       );
     }
     item.element.className = `own own-${status}`;
     keepFocus(this.list, () => fill(item.element,
-      h("p", { class: "own-status" }, h("strong", {}, labels[status] || status), detail ? ` — ${localTimes(detail)}` : ""),
+      h("p", { class: "own-status" }, h("strong", {}, this.label(status)), detail ? ` — ${localTimes(detail)}` : ""),
       item.text ? h("p", { class: "own-text" }, `“${excerpt(item.text)}”`) : null,
       buttons.length ? h("p", { class: "own-actions" }, buttons) : null,
     ), this.returnTo);
-    if (changed && status !== "sending") announce(`${labels[status] || status}${detail ? `: ${localTimes(detail)}` : ""}`);
+    this._fit();
+    if (changed && status !== "sending") announce(`${this.label(status)}${detail ? `: ${localTimes(detail)}` : ""}`);
   }
 
   drop(key) {
@@ -97,6 +96,7 @@ export class OwnMessages {
     if (!item) return;
     this.items.delete(key);
     keepFocus(this.list, () => item.element.remove(), this.returnTo);
+    this._fit();
   }
 
   /** My message appeared in the room: its "Sending…" notice has done its job. */
@@ -113,12 +113,12 @@ export class OwnMessages {
       return;
     }
     if (result.status === "redacted") {
-      this.set(ref, "redacted", { text, detail: `we hid your ${hiddenWords(result.hidden)} to protect your privacy.` });
+      this.set(ref, "redacted", { text, detail: t("own.we_hid", { what: hiddenWords(result.hidden) }) });
     } else if (result.status === "held") {
       // The private notice (moderation.held) may have come first, with the server's words.
       const key = this._key({ ...ref, id: result.id });
       if (key && this.items.get(key).status === "held") return;
-      this.set({ ...ref, id: result.id }, "held", { text, detail: HELD_WORDS });
+      this.set({ ...ref, id: result.id }, "held", { text, detail: heldWords() });
     }
   }
 }
@@ -128,10 +128,23 @@ function contactEl(contact) {
   return /^\+?[\d ()-]{3,}$/.test(contact) ? h("a", { href: `tel:${contact.replace(/[^+\d]/g, "")}` }, contact) : h("span", {}, contact);
 }
 
-/** The crisis resources panel: private, prominent, calm. */
+function resourceLink(r) {
+  if (r.contact && /^\+?[\d ()-]{3,}$/.test(r.contact)) return contactEl(r.contact);
+  if (/^https?:\/\//.test(r.url || "")) return h("a", { href: r.url, target: "_blank", rel: "noopener noreferrer" }, r.url.replace(/^https?:\/\//, ""));
+  return r.contact ? h("span", {}, r.contact) : null;
+}
+
+/**
+ * The crisis resources panel: private, prominent, calm. It follows the member's held message
+ * (waiting, then approved, not posted, or not reviewed in time), and folds to a one-line
+ * banner that keeps the first resource one tap away.
+ */
 export class CrisisPanel {
   constructor(section) {
     this.section = section;
+    this.data = null;
+    this.state = "waiting";
+    this.collapsed = false;
   }
 
   /** Shown in the last minute (a held notice that follows it stays short). */
@@ -141,35 +154,100 @@ export class CrisisPanel {
 
   show(data) {
     this.shownAt = Date.now();
+    this.data = data;
+    this.holdId = data.id || null;
+    this.state = data.id ? "waiting" : data.message_id ? "posted" : "refused";
+    this.collapsed = false;
+    this.render();
+    this.section.hidden = false;
+    this.section.querySelector("h2").focus();
+  }
+
+  /** A private notice about a held item: the panel follows the hold it was shown for. */
+  follow(data) {
+    if (this.section.hidden || !this.holdId || data.id !== this.holdId) return false;
+    const next = { "moderation.approved": "approved", "moderation.rejected": "rejected", "moderation.expired": "expired" }[data.type];
+    if (!next) return false;
+    this.state = next;
+    this.reason = data.reason || "";
+    this.render();
+    return true;
+  }
+
+  _stateLine() {
+    const words = {
+      approved: t("crisis.approved"),
+      rejected: t("crisis.rejected"),
+      expired: t("crisis.expired"),
+    }[this.state];
+    return h("p", { class: `crisis-state crisis-${this.state}`, tabindex: "-1" }, words, this.state === "rejected" && this.reason ? ` ${t("crisis.reason", { reason: this.reason })}` : "");
+  }
+
+  render() {
+    const data = this.data || {};
     const resources = data.resources || [];
-    const heading = h("h2", { tabindex: "-1" }, data.title || "You are not alone. Support is here now.");
-    const close = h("button", { type: "button", class: "secondary", onclick: () => this.hide() }, "Close");
-    fill(this.section,
-      heading,
-      h(
-        "p",
-        {},
-        data.message ||
-          "Your message has not been shared with the room. A moderator has been told and will look at it. If you are in danger, please contact one of these now:",
-      ),
-      h(
-        "ul",
-        { class: "resources" },
-        resources.map((r) =>
+    const keep = this.section.contains(document.activeElement) ? document.activeElement.dataset.role : null;
+    if (this.collapsed) {
+      // The first resource that is one tap away (a phone number or a web address).
+      const first = resources.find((r) => resourceLink(r)?.tagName === "A") || resources[0];
+      fill(this.section,
+        h(
+          "div",
+          { class: "crisis-banner" },
+          h("h2", { tabindex: "-1" }, t("crisis.banner")),
+          first ? h("p", { class: "crisis-first" }, h("strong", {}, first.name || t("crisis.support")), " ", resourceLink(first)) : null,
+          h("button", { type: "button", class: "secondary small", dataset: { role: "expand" }, "aria-expanded": "false", onclick: () => this.expand() }, t("crisis.show_all")),
+          h("button", { type: "button", class: "link", dataset: { role: "close" }, onclick: () => this.hide() }, t("crisis.close")),
+        ),
+      );
+      this.section.classList.add("collapsed");
+    } else {
+      const heading = h("h2", { tabindex: "-1" }, data.title || t("crisis.title"));
+      fill(this.section,
+        h(
+          "div",
+          { class: "crisis-head" },
+          heading,
           h(
-            "li",
-            {},
-            h("strong", {}, r.name || "Support"),
-            r.contact ? [": ", contactEl(r.contact)] : null,
-            /^https?:\/\//.test(r.url || "") ? [" ", h("a", { href: r.url, target: "_blank", rel: "noopener noreferrer" }, r.url.replace(/^https?:\/\//, ""))] : null,
+            "div",
+            { class: "crisis-buttons" },
+            h("button", { type: "button", class: "secondary small", dataset: { role: "collapse" }, "aria-expanded": "true", onclick: () => this.collapse() }, t("crisis.collapse")),
+            h("button", { type: "button", class: "secondary small", dataset: { role: "close" }, onclick: () => this.hide() }, t("crisis.close")),
           ),
         ),
-      ),
-      h("p", { class: "crisis-note" }, "Only you can see this."),
-      close,
-    );
-    this.section.hidden = false;
-    heading.focus();
+        // Waiting: the server's words say so. Once a moderator decided (or time ran out), a
+        // line says what happened instead, and the resources stay.
+        ...(["waiting", "refused", "posted"].includes(this.state)
+          ? [h("p", {}, data.message || t("crisis.default_message"))]
+          : [this._stateLine(), h("p", {}, t("crisis.still_there"))]),
+        h(
+          "ul",
+          { class: "resources" },
+          resources.map((r) =>
+            h(
+              "li",
+              {},
+              h("strong", {}, r.name || t("crisis.support")),
+              r.contact ? [": ", contactEl(r.contact)] : null,
+              /^https?:\/\//.test(r.url || "") ? [" ", h("a", { href: r.url, target: "_blank", rel: "noopener noreferrer" }, r.url.replace(/^https?:\/\//, ""))] : null,
+            ),
+          ),
+        ),
+        h("p", { class: "crisis-note" }, t("crisis.only_you")),
+      );
+      this.section.classList.remove("collapsed");
+    }
+    if (keep) focusFirst(this.section.querySelector(`[data-role="${keep === "collapse" ? "expand" : keep === "expand" ? "collapse" : keep}"]`), this.section.querySelector("h2"));
+  }
+
+  collapse() {
+    this.collapsed = true;
+    this.render();
+  }
+
+  expand() {
+    this.collapsed = false;
+    this.render();
   }
 
   hide() {
@@ -182,20 +260,20 @@ export class CrisisPanel {
  * Route one private notice (data published on user#<me>, docs/moderation.md) to the right
  * place. Returns true when it was understood.
  */
-export function handleNotice(data, { own, crisis, onNotice }) {
+export function handleNotice(data, { own, crisis, onNotice, onMute }) {
   const ref = { id: data.id, client_msg_id: data.client_msg_id };
-  const until = data.until ? ` until ${formatDateTime(data.until)}` : "";
-  const why = data.reason ? ` Reason: ${data.reason}` : "";
+  const when = data.until ? formatDateTime(data.until) : "";
+  const why = data.reason ? ` ${t("notice.reason", { reason: data.reason })}` : "";
   switch (data.type) {
     case "moderation.support":
       crisis.show(data);
       return true;
     case "moderation.held":
       // After crisis resources the panel says it all; keep this notice short and calm.
-      own.set(ref, "held", { text: data.text, detail: crisis.recent() ? HELD_WORDS : data.message || HELD_WORDS });
+      own.set(ref, "held", { text: data.text, detail: crisis.recent() ? heldWords() : data.message || heldWords() });
       return true;
     case "moderation.approved":
-      own.set(ref, "approved", { text: data.text, detail: data.edited ? "a moderator edited it first." : "" });
+      own.set(ref, "approved", { text: data.text, detail: data.edited ? t("own.edited") : "" });
       return true;
     case "moderation.rejected":
       own.set(ref, "rejected", { detail: data.reason || "" });
@@ -204,29 +282,33 @@ export function handleNotice(data, { own, crisis, onNotice }) {
       own.set(ref, "expired", { detail: data.message || "" });
       return true;
     case "moderation.redacted":
-      own.set(ref, "redacted", { detail: data.message || `we hid your ${hiddenWords(data.hidden || [])} to protect your privacy.` });
+      own.set(ref, "redacted", { detail: data.message || t("own.we_hid", { what: hiddenWords(data.hidden || []) }) });
       return true;
     case "moderation.deleted":
       if (data.count) {
-        onNotice(`A moderator removed ${data.count} of your recent messages.${why}`);
+        onNotice(t("notice.removed_recent", { n: data.count }) + why);
         return true;
       }
       own.set({ id: data.message_id || data.id }, "removed", { text: data.text, detail: data.reason || "" });
       return true;
     case "moderation.muted":
-      onNotice(`A moderator muted you${until || " until they lift it"}. You can still read the room.${why}`);
+      onMute?.(data.until || null, data.reason || "");
+      onNotice(t(data.until ? "notice.muted_until" : "notice.muted_lifted", { when }) + why);
       return true;
     case "moderation.unmuted":
-      onNotice("You can post again.");
+      onMute?.(false);
+      onNotice(t("notice.unmuted"));
       return true;
     case "moderation.kicked":
-      onNotice(`A moderator removed you from ${data.channel || "the room"}${data.until ? `; you can come back after ${formatDateTime(data.until)}` : ""}.${why}`);
+      onNotice(
+        t(data.until ? "notice.kicked_until" : "notice.kicked", { room: data.channel || t("notice.the_room"), when }) + why,
+      );
       return true;
     case "moderation.banned":
-      onNotice(`You are banned from this community${until}.${why}`);
+      onNotice(t(data.until ? "notice.banned_until" : "notice.banned", { when }) + why);
       return true;
     case "moderation.unbanned":
-      onNotice("Your ban was lifted.");
+      onNotice(t("notice.unbanned"));
       return true;
     default:
       if (data.message) {

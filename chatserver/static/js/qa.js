@@ -7,12 +7,11 @@
 // the screening feed <c>:<r>/screening, private notices qa.question.* on user#<id>.
 
 import { h, $, announce, timeEl, isStaff, fill, keepFocus } from "./dom.js";
+import { t } from "./i18n.js";
 import { ask } from "./dialogs.js";
 import { hiddenWords } from "./messages.js";
 import { AskBox } from "./qa_ask.js";
 
-const STATE_LABELS = { scheduled: "Scheduled", live: "Live now", ended: "Ended" };
-const ANSWER_NOTICE = "General information, not medical advice.";
 
 export class QAView {
   constructor(conn, session, chat) {
@@ -39,6 +38,14 @@ export class QAView {
     this.screening = new Map();
   }
 
+  /** May run this session (start, stage, end, screening, answers): its hosts, and moderators. */
+  get mayRun() {
+    if (isStaff(this.session.role)) return true;
+    const s = this.qaSession;
+    if (this.session.role !== "host") return false;
+    return !s || s.state === "ended" || (s.hosts || []).some((p) => p.user === this.session.user);
+  }
+
   get board() {
     return `${this.room}/qa`;
   }
@@ -60,8 +67,8 @@ export class QAView {
     this.screeningList = h("ul", { class: "item-list" });
     this.sortGroup = h(
       "div",
-      { class: "sort", role: "radiogroup", "aria-label": "Sort questions" },
-      [["popular", "Popular"], ["recent", "Recent"]].map(([value, label]) =>
+      { class: "sort", role: "radiogroup", "aria-label": t("qa.sort") },
+      [["popular", t("qa.popular")], ["recent", t("qa.recent")]].map(([value, label]) =>
         h(
           "label",
           { class: "sort-option" },
@@ -73,20 +80,20 @@ export class QAView {
     this.screeningCard = h(
       "section",
       { class: "card", "aria-labelledby": "screening-heading", hidden: !this.runner },
-      h("h2", { id: "screening-heading", tabindex: "-1" }, "Waiting for screening"),
-      h("p", { class: "hint" }, "Questions appear on the board only after a host or moderator publishes them."),
+      h("h2", { id: "screening-heading", tabindex: "-1" }, t("qa.screening")),
+      h("p", { class: "hint" }, t("qa.screening_hint")),
       this.screeningList,
     );
     const boardCard = h(
       "section",
       { class: "card", "aria-labelledby": "board-heading" },
-      h("div", { class: "board-head" }, h("h2", { id: "board-heading", tabindex: "-1" }, "Questions"), this.sortGroup),
+      h("div", { class: "board-head" }, h("h2", { id: "board-heading", tabindex: "-1" }, t("qa.questions")), this.sortGroup),
       this.boardList,
     );
     const answeredCard = h(
       "section",
       { class: "card", "aria-labelledby": "answered-heading" },
-      h("h2", { id: "answered-heading" }, "Answered"),
+      h("h2", { id: "answered-heading" }, t("qa.answered")),
       this.answeredList,
     );
     // Re-rendering never drops focus: it stays on the same question's control, or moves to the
@@ -140,7 +147,7 @@ export class QAView {
       if (room !== this.room) return;
       // No session yet is an empty board; the subscription still brings the first one.
       snapshot = { offset: undefined, epoch: undefined, questions: [], voted: [] };
-      if (error.code !== 102 && !/no (q&a )?session/i.test(error.message)) this.say(`Could not load the board: ${error.message}`, true);
+      if (error.code !== 102 && !/no (q&a )?session/i.test(error.message)) this.say(t("qa.board_failed", { error: error.message }), true);
     }
     if (room !== this.room) return;
     this.applySnapshot(snapshot);
@@ -175,7 +182,7 @@ export class QAView {
         }
         this.qaSession = fresh;
       }
-      if (type === "qa.session.started") announce(`The Q&A session "${fresh.title}" has started`);
+      if (type === "qa.session.started") announce(t("qa.started_announce", { title: fresh.title }));
     } else if (type.startsWith("qa.question.")) {
       if (this.qaSession && data.session !== this.qaSession.id) return;
       for (const q of [data.previous, data.question]) {
@@ -186,8 +193,9 @@ export class QAView {
         }
         const known = this.questions.get(q.id);
         this.questions.set(q.id, { ...q, votes: q.votes ?? known?.votes ?? 0 });
+        if (q.state !== "submitted") this.askBox.published(q);
       }
-      if (type === "qa.question.answering") announce(`Now answering: ${data.question.text}`);
+      if (type === "qa.question.answering") announce(t("qa.answering_announce", { text: data.question.text }));
     } else if (type === "qa.votes") {
       if (this.qaSession && data.session !== this.qaSession.id) return;
       for (const [id, count] of Object.entries(data.counts || {})) {
@@ -246,35 +254,41 @@ export class QAView {
     const s = this.qaSession;
     if (!s) {
       fill(this.header,
-        h("h2", { id: "qa-title", tabindex: "-1" }, "Live Q&A"),
-        h("p", { class: "hint" }, this.runner ? "No session in this room yet. Create one to invite questions." : "No Q&A session in this room yet."),
+        h("h2", { id: "qa-title", tabindex: "-1" }, t("qa.title")),
+        h("p", { class: "hint" }, this.runner ? t("qa.no_session_runner") : t("qa.no_session")),
       );
     } else {
       fill(this.header,
-        h("h2", { id: "qa-title", tabindex: "-1" }, s.title, " ", h("span", { class: `badge qa-state qa-${s.state}` }, STATE_LABELS[s.state] || s.state)),
+        h("h2", { id: "qa-title", tabindex: "-1" }, s.title, " ", h("span", { class: `badge qa-state qa-${s.state}` }, t(`qa.state.${s.state}`))),
         h(
           "p",
           { class: "qa-hosts" },
-          "Hosted by ",
+          t("qa.hosted_by"),
           (s.hosts || []).map((host, i) => [
             i ? ", " : "",
             h("strong", {}, host.name),
-            host.badge === "verified_professional" ? [" ", h("span", { class: "badge badge-host" }, "Verified professional")] : null,
+            host.badge === "verified_professional" ? [" ", h("span", { class: "badge badge-host" }, t("qa.verified"))] : null,
           ]),
         ),
-        s.stage ? h("p", { class: "hint" }, "Stage mode: only hosts and moderators post in the room; please ask here.") : null,
+        s.stage ? h("p", { class: "hint" }, t("qa.stage_hint")) : null,
       );
     }
     const buttons = [];
     if (this.runner) {
-      if (!s || s.state === "ended") buttons.push(h("button", { type: "button", onclick: () => this.create() }, "New session…"));
-      if (s?.state === "scheduled") buttons.push(h("button", { type: "button", onclick: () => this.run("qa.start", {}, "Session started") }, "Start session"));
+      if (!s || s.state === "ended") buttons.push(h("button", { type: "button", onclick: () => this.create() }, t("qa.new_session")));
+    }
+    // Start, stage mode and end: only this session's hosts and the community's moderators
+    // (the server refuses anyone else, so nobody else is offered them).
+    if (this.mayRun) {
+      if (s?.state === "scheduled") buttons.push(h("button", { type: "button", onclick: () => this.run("qa.start", {}, t("qa.done_started")) }, t("qa.start")));
       if (s?.state === "live") {
         buttons.push(
-          h("button", { type: "button", class: "secondary", "aria-pressed": String(!!s.stage), onclick: () => this.run("qa.stage", { on: !s.stage }, s.stage ? "Stage mode off" : "Stage mode on") }, "Stage mode"),
-          h("button", { type: "button", class: "secondary", onclick: () => this.run("qa.end", {}, "Session ended") }, "End session"),
+          h("button", { type: "button", class: "secondary", "aria-pressed": String(!!s.stage), onclick: () => this.run("qa.stage", { on: !s.stage }, s.stage ? t("qa.done_stage_off") : t("qa.done_stage_on")) }, t("qa.stage")),
+          h("button", { type: "button", class: "secondary", onclick: () => this.run("qa.end", {}, t("qa.done_ended")) }, t("qa.end")),
         );
       }
+    } else if (this.runner && s && s.state !== "ended") {
+      buttons.push(h("p", { class: "hint" }, t("qa.not_your_session")));
     }
     fill(this.controls, ...buttons);
     this.askBox.form.hidden = !s || s.state === "ended";
@@ -296,20 +310,20 @@ export class QAView {
     });
     this.answering.hidden = !answering;
     fill(this.answering,
-      ...(answering ? [h("h2", { id: "answering-heading" }, "Answering now"), this._question(answering, true)] : []),
+      ...(answering ? [h("h2", { id: "answering-heading" }, t("qa.answering_now")), this._question(answering, true)] : []),
     );
     fill(this.boardList,
-      ...(open.length ? open.map((q) => h("li", {}, this._question(q))) : [h("li", { class: "empty" }, this.qaSession ? "No questions on the board yet." : "")]),
+      ...(open.length ? open.map((q) => h("li", {}, this._question(q))) : [h("li", { class: "empty" }, this.qaSession ? t("qa.board_empty") : "")]),
     );
     fill(this.answeredList,
-      ...(answered.length ? answered.map((q) => h("li", {}, this._question(q))) : [h("li", { class: "empty" }, "Nothing answered yet.")]),
+      ...(answered.length ? answered.map((q) => h("li", {}, this._question(q))) : [h("li", { class: "empty" }, t("qa.answered_empty"))]),
     );
   }
 
   _question(q, highlighted = false) {
     const live = this.qaSession && this.qaSession.state !== "ended";
     const voted = this.voted.has(q.id);
-    const asker = q.anonymous ? "Anonymous" : q.asker?.name || "A member";
+    const asker = q.anonymous ? t("qa.anonymous_asker") : q.asker?.name || t("qa.a_member");
     const votes = q.votes || 0;
     const actions = [];
     if (live && q.state !== "answered") {
@@ -320,36 +334,36 @@ export class QAView {
             type: "button",
             class: `vote${voted ? "" : " secondary"}`,
             "aria-pressed": String(voted),
-            "aria-label": `Upvote question ${q.number}: ${votes} vote${votes === 1 ? "" : "s"}`,
+            "aria-label": t("qa.upvote_label", { number: q.number, n: votes }),
             onclick: () => this.vote(q),
           },
           `▲ ${votes}`,
         ),
       );
     } else {
-      actions.push(h("span", { class: "count-pill" }, `${votes} vote${votes === 1 ? "" : "s"}`));
+      actions.push(h("span", { class: "count-pill" }, t("qa.votes", { n: votes })));
     }
-    if (this.runner && live) {
-      if (q.state === "published") actions.push(h("button", { type: "button", class: "secondary", onclick: () => this.run("qa.answering", { question: q.id }, "Marked as answering now") }, "Answering now"));
+    if (this.mayRun && live) {
+      if (q.state === "published") actions.push(h("button", { type: "button", class: "secondary", onclick: () => this.run("qa.answering", { question: q.id }, t("qa.done_answering")) }, t("qa.answering_now")));
       if (q.state !== "answered") {
         actions.push(
-          h("button", { type: "button", class: "secondary", onclick: () => this.answer(q) }, "Answer…"),
-          h("button", { type: "button", class: "secondary", onclick: () => this.run("qa.mark_answered", { question: q.id }, "Marked answered") }, "Mark answered"),
-          h("button", { type: "button", class: "secondary", "aria-pressed": String(!!q.pinned), onclick: () => this.run("qa.pin", { question: q.id, pinned: !q.pinned }, q.pinned ? "Unpinned" : "Pinned") }, "Pin"),
-          h("button", { type: "button", class: "secondary", onclick: () => this.run("qa.dismiss", { question: q.id }, "Dismissed") }, "Dismiss"),
+          h("button", { type: "button", class: "secondary", onclick: () => this.answer(q) }, t("qa.answer")),
+          h("button", { type: "button", class: "secondary", onclick: () => this.run("qa.mark_answered", { question: q.id }, t("qa.done_marked")) }, t("qa.mark_answered")),
+          h("button", { type: "button", class: "secondary", "aria-pressed": String(!!q.pinned), onclick: () => this.run("qa.pin", { question: q.id, pinned: !q.pinned }, q.pinned ? t("qa.done_unpinned") : t("qa.done_pinned")) }, t("qa.pin")),
+          h("button", { type: "button", class: "secondary", onclick: () => this.run("qa.dismiss", { question: q.id }, t("qa.done_dismissed")) }, t("qa.dismiss")),
         );
       } else {
-        actions.push(h("button", { type: "button", class: "secondary", onclick: () => this.run("qa.reopen", { question: q.id }, "Reopened") }, "Reopen"));
+        actions.push(h("button", { type: "button", class: "secondary", onclick: () => this.run("qa.reopen", { question: q.id }, t("qa.done_reopened")) }, t("qa.reopen")));
       }
     }
     if (isStaff(this.session.role) && q.anonymous) {
-      actions.push(h("button", { type: "button", class: "link", onclick: () => this.trace(q) }, "Who asked?"));
+      actions.push(h("button", { type: "button", class: "link", onclick: () => this.trace(q) }, t("qa.who_asked")));
     }
     return h(
       "article",
       {
         class: `item question${highlighted ? " highlighted" : ""}${q.pinned ? " pinned" : ""}`,
-        "aria-label": `Question ${q.number}`,
+        "aria-label": t("qa.question_label", { number: q.number }),
         tabindex: "-1",
         dataset: { key: q.id },
       },
@@ -359,17 +373,17 @@ export class QAView {
         h("span", {}, `#${q.number}`),
         h("span", {}, asker),
         timeEl(q.asked_at),
-        q.pinned ? h("strong", {}, "Pinned") : null,
+        q.pinned ? h("strong", {}, t("qa.pinned")) : null,
       ),
       h("p", { class: "item-text" }, q.text),
-      q.redacted?.length ? h("p", { class: "hint" }, `Hidden to protect privacy: ${hiddenWords(q.redacted)}`) : null,
+      q.redacted?.length ? h("p", { class: "hint" }, t("messages.hidden_note", { what: hiddenWords(q.redacted) })) : null,
       q.answer
         ? h(
             "div",
             { class: "answer" },
-            h("p", { class: "item-meta" }, h("strong", {}, q.answer.by?.name || "Host"), q.answer.by?.badge === "verified_professional" ? h("span", { class: "badge badge-host" }, "Verified professional") : null),
+            h("p", { class: "item-meta" }, h("strong", {}, q.answer.by?.name || t("role.host")), q.answer.by?.badge === "verified_professional" ? h("span", { class: "badge badge-host" }, t("qa.verified")) : null),
             h("p", { class: "item-text" }, q.answer.text),
-            h("p", { class: "hint" }, q.answer.notice || ANSWER_NOTICE),
+            h("p", { class: "hint" }, t("qa.answer_notice")),
           )
         : null,
       h("div", { class: "item-actions" }, actions),
@@ -385,17 +399,19 @@ export class QAView {
             h(
               "li",
               { class: "item", tabindex: "-1", dataset: { key: `screen-${q.id}` } },
-              h("p", { class: "item-meta" }, h("span", {}, `#${q.number}`), h("span", {}, q.anonymous ? "Anonymous" : q.asker?.name || "A member"), timeEl(q.asked_at)),
+              h("p", { class: "item-meta" }, h("span", {}, `#${q.number}`), h("span", {}, q.anonymous ? t("qa.anonymous_asker") : q.asker?.name || t("qa.a_member")), timeEl(q.asked_at)),
               h("p", { class: "item-text" }, q.text),
-              h(
-                "div",
-                { class: "item-actions" },
-                h("button", { type: "button", onclick: () => this.screen(q, "publish") }, "Publish"),
-                h("button", { type: "button", class: "secondary", onclick: () => this.screen(q, "dismiss") }, "Dismiss"),
-              ),
+              this.mayRun
+                ? h(
+                    "div",
+                    { class: "item-actions" },
+                    h("button", { type: "button", onclick: () => this.screen(q, "publish") }, t("qa.publish")),
+                    h("button", { type: "button", class: "secondary", onclick: () => this.screen(q, "dismiss") }, t("qa.dismiss")),
+                  )
+                : null,
             ),
           )
-        : [h("li", { class: "empty" }, "Nothing to screen.")]),
+        : [h("li", { class: "empty" }, t("qa.screening_empty"))]),
     ), $("#screening-heading", this.panel));
   }
 
@@ -407,24 +423,24 @@ export class QAView {
       this.say(done);
       return result;
     } catch (error) {
-      this.say(`${done} failed: ${error.message}`, true);
+      this.say(t("mod.failed", { what: done, error: error.message }), true);
       return null;
     }
   }
 
   async create() {
     const values = await ask({
-      title: "New Q&A session",
-      submit: "Create",
-      fields: [{ name: "title", label: "Title", type: "text", required: true, value: "Ask the expert" }],
+      title: t("qa.new_title"),
+      submit: t("qa.create"),
+      fields: [{ name: "title", label: t("qa.session_title"), type: "text", required: true, value: t("qa.default_title") }],
     });
     if (!values) return;
     try {
       const result = await this.conn.rpc("qa.create", { channel: this.board, title: values.title });
       this.applyEvent({ type: "qa.session.created", session: result.session });
-      this.say("Session created. Start it when you are ready.");
+      this.say(t("qa.created"));
     } catch (error) {
-      this.say(`Could not create the session: ${error.message}`, true);
+      this.say(t("qa.create_failed", { error: error.message }), true);
     }
   }
 
@@ -437,24 +453,24 @@ export class QAView {
       const known = this.questions.get(q.id);
       if (known && typeof result.votes === "number") known.votes = result.votes;
       this.renderBoard();
-      announce(result.voted ? "Vote added" : "Vote withdrawn");
+      announce(t(result.voted ? "qa.vote_added" : "qa.vote_withdrawn"));
     } catch (error) {
-      this.say(`Your vote did not count: ${error.message}`, true);
+      this.say(t("qa.vote_failed", { error: error.message }), true);
     }
   }
 
   async answer(q) {
     const values = await ask({
-      title: `Answer question ${q.number}`,
-      description: `Shown with: "${ANSWER_NOTICE}"`,
-      submit: "Publish answer",
-      fields: [{ name: "text", label: "Answer", type: "textarea", required: true, maxlength: 4000 }],
+      title: t("qa.answer_title", { number: q.number }),
+      description: t("qa.answer_description"),
+      submit: t("qa.answer_submit"),
+      fields: [{ name: "text", label: t("qa.answer_field"), type: "textarea", required: true, maxlength: 4000 }],
     });
-    if (values) await this.run("qa.answer", { question: q.id, text: values.text }, "Answer published");
+    if (values) await this.run("qa.answer", { question: q.id, text: values.text }, t("qa.done_answered"));
   }
 
   async screen(q, action) {
-    const result = await this.run("qa.screen", { question: q.id, action }, action === "publish" ? "Published to the board" : "Dismissed");
+    const result = await this.run("qa.screen", { question: q.id, action }, action === "publish" ? t("qa.done_published") : t("qa.done_dismissed"));
     if (result) {
       this.screening.delete(q.id);
       this.renderScreening();
@@ -463,13 +479,13 @@ export class QAView {
 
   async trace(q) {
     const values = await ask({
-      title: `Who asked question ${q.number}?`,
-      description: "Only for safety. Your lookup is recorded in the audit log.",
-      submit: "Look up",
-      fields: [{ name: "reason", label: "Why do you need to know?", type: "text", required: true }],
+      title: t("qa.trace_title", { number: q.number }),
+      description: t("qa.trace_description"),
+      submit: t("qa.trace_submit"),
+      fields: [{ name: "reason", label: t("qa.trace_reason"), type: "text", required: true }],
     });
     if (!values) return;
-    const result = await this.run("qa.trace", { question: q.id, reason: values.reason }, "Looked up");
-    if (result) this.say(`Question ${q.number} was asked by ${result.name} (${result.user}).`);
+    const result = await this.run("qa.trace", { question: q.id, reason: values.reason }, t("qa.done_traced"));
+    if (result) this.say(t("qa.traced", { number: q.number, name: result.name }));
   }
 }

@@ -2,14 +2,11 @@
 // questions afterwards (screening, held, approved, rejected, dismissed, details hidden).
 
 import { h, localTimes } from "./dom.js";
+import { t } from "./i18n.js";
 import { hiddenWords } from "./messages.js";
 import { OwnMessages, QUESTION_LABELS } from "./notices.js";
 
-const SAID = {
-  screening: "Thank you. Your question is waiting to be screened before it appears.",
-  published: "Your question is on the board.",
-  held: "Your question is waiting for a moderator.",
-};
+const SAID = { screening: "qa.said_screening", published: "qa.said_published", held: "qa.said_held" };
 
 export class AskBox {
   /**
@@ -24,20 +21,16 @@ export class AskBox {
     this.asking = false;
     this.text = h("textarea", { id: "qa-question", rows: 3, maxlength: 1000, required: true });
     this.anonymous = h("input", { id: "qa-anonymous", type: "checkbox" });
-    const notices = h("ul", { class: "own-notices", "aria-label": "Notices about what you asked" });
+    const notices = h("ul", { class: "own-notices", "aria-label": t("qa.notices_label") });
     this.own = new OwnMessages(notices, { labels: QUESTION_LABELS, returnTo: this.text });
     this.form = h(
       "form",
       { class: "card", "aria-labelledby": "ask-heading", onsubmit: (e) => { e.preventDefault(); this.ask(); } },
-      h("h2", { id: "ask-heading" }, "Ask a question"),
-      h("div", { class: "field" }, h("label", { for: "qa-question" }, "Your question"), this.text),
-      h("div", { class: "field check" }, this.anonymous, h("label", { for: "qa-anonymous" }, "Ask anonymously")),
-      h(
-        "p",
-        { class: "hint" },
-        "Anonymous questions show no name to anyone, the host included. For everyone's safety, moderators can still find out who asked; that is recorded.",
-      ),
-      h("button", { type: "submit" }, "Ask"),
+      h("h2", { id: "ask-heading" }, t("qa.ask_heading")),
+      h("div", { class: "field" }, h("label", { for: "qa-question" }, t("qa.your_question")), this.text),
+      h("div", { class: "field check" }, this.anonymous, h("label", { for: "qa-anonymous" }, t("qa.anonymous"))),
+      h("p", { class: "hint" }, t("qa.anonymous_hint")),
+      h("button", { type: "submit" }, t("qa.ask")),
       notices,
     );
   }
@@ -50,13 +43,30 @@ export class AskBox {
       const result = await this.conn.rpc("qa.ask", { ...this.target(), text, anonymous: this.anonymous.checked });
       this.text.value = "";
       for (const id of [result.question?.id, result.hold?.id]) if (id) this.mine.add(id);
-      const hidden = result.hidden?.length ? ` We hid your ${hiddenWords(result.hidden)}.` : "";
-      this.say((SAID[result.status] || "Question sent.") + hidden);
+      const hidden = result.hidden?.length ? ` ${t("qa.we_hid", { what: hiddenWords(result.hidden) })}` : "";
+      this.say(t(SAID[result.status] || "qa.said_sent") + hidden);
+      // Waiting to be screened: a notice that stays until the question is published or dismissed.
+      if (result.status === "screening" && result.question?.id) {
+        this.own.set({ id: result.question.id }, "screening", { text, detail: t("qa.screening_detail") });
+      }
     } catch (error) {
-      this.say(`Your question was not sent: ${localTimes(error.message)}`, true);
+      this.say(t("qa.not_sent", { error: localTimes(error.message) }), true);
     } finally {
       this.asking = false;
     }
+  }
+
+  /** A question of mine reached the board (a board event): "waiting to be screened" goes. */
+  published(question) {
+    if (!this.mine.has(question.id) || !this.own.has({ id: question.id })) return;
+    const item = this.own.items.get(this._keyOf(question.id));
+    if (item && item.status === "published") return;
+    this.own.set({ id: question.id }, "published", { detail: "" });
+  }
+
+  _keyOf(id) {
+    for (const [key, item] of this.own.items) if (key === id || item.id === id) return key;
+    return null;
   }
 
   /** Private notices about my questions (moderation.* with kind "question", and dismissals). */
@@ -69,11 +79,11 @@ export class AskBox {
     const ref = { id: data.type === "qa.question.dismissed" ? data.question : data.id };
     const shown = {
       "moderation.held": ["held", data.message],
-      "moderation.approved": ["approved", data.edited ? "a moderator edited it first." : ""],
+      "moderation.approved": ["approved", data.edited ? t("own.edited") : ""],
       "moderation.rejected": ["rejected", data.reason],
       "moderation.expired": ["expired", data.message],
       "moderation.redacted": ["redacted", data.message],
-      "qa.question.dismissed": ["removed", "it was not put on the board this time."],
+      "qa.question.dismissed": ["removed", t("qa.dismissed_detail")],
     }[data.type];
     if (!shown) return false;
     this.own.set(ref, shown[0], { text: data.text, detail: shown[1] || "" });

@@ -4,6 +4,8 @@
 // Production: the platform that embeds this client signs the token and passes it in the
 // page address (#token=...) or the user pastes it; such a token is not refreshed here.
 
+import { t } from "./i18n.js";
+
 const STORAGE_KEY = "chatserver.session";
 
 export class SignInError extends Error {}
@@ -21,7 +23,7 @@ async function postJSON(url, body) {
     data = null;
   }
   if (!response.ok) {
-    const message = data?.error?.message || `the server answered ${response.status}`;
+    const message = data?.error?.message || t("signin.server_answered", { status: response.status });
     const error = new SignInError(message);
     error.status = response.status;
     throw error;
@@ -57,17 +59,17 @@ export async function devSignIn({ name, community, role, invisible }) {
 /** Read the claims of a token the platform signed (for display; the server verifies it). */
 export function sessionFromToken(token) {
   const parts = token.trim().split(".");
-  if (parts.length !== 3) throw new SignInError("that does not look like a connection token (JWT)");
+  if (parts.length !== 3) throw new SignInError(t("signin.not_a_token"));
   let claims;
   try {
     const binary = atob(parts[1].replace(/-/g, "+").replace(/_/g, "/"));
     claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
   } catch {
-    throw new SignInError("the token's claims could not be read");
+    throw new SignInError(t("signin.claims_unreadable"));
   }
   const communities = claims.communities || {};
   const [community, role] = Object.entries(communities)[0] || ["", "member"];
-  if (!community) throw new SignInError("the token names no community");
+  if (!community) throw new SignInError(t("signin.no_community"));
   return {
     source: "token",
     token: token.trim(),

@@ -3,15 +3,16 @@
 // console. Its words follow, set when it takes focus (it is only seen then).
 
 import { $ } from "./dom.js";
+import { t } from "./i18n.js";
 
 function target() {
   if (!$("#signin").hidden) {
-    return { label: "Skip to the sign-in form", element: [...$("#signin").querySelectorAll("input, textarea, summary")].find((el) => el.getClientRects().length) };
+    return { label: t("skip.signin"), element: [...$("#signin").querySelectorAll("input, textarea, summary")].find((el) => el.getClientRects().length) };
   }
-  if ($("#app").hidden) return { label: "Skip to the main content", element: $("#main") };
-  if (!$("#panel-chat").hidden) return { label: "Skip to the message box", element: $("#composer-text") };
-  if (!$("#panel-qa").hidden) return { label: "Skip to the Q&A board", element: $("#panel-qa") };
-  return { label: "Skip to the moderation console", element: $("#panel-mod") };
+  if ($("#app").hidden) return { label: t("skip.main"), element: $("#main") };
+  if (!$("#panel-chat").hidden) return { label: t("skip.chat"), element: $("#composer-text") };
+  if (!$("#panel-qa").hidden) return { label: t("skip.qa"), element: $("#panel-qa") };
+  return { label: t("skip.mod"), element: $("#panel-mod") };
 }
 
 /** The main content of the view on show: where the skip link leads, and where focus goes

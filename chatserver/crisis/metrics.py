@@ -1,0 +1,53 @@
+"""Crisis metrics: time-to-acknowledge and time-to-contact histograms (observed by the
+process that made the change) and open-case gauges per community (refreshed by the sweep)."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+BUCKETS = (15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0, 86400.0)
+
+
+class Histogram:
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS) + 1)
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+        self.sum += seconds
+
+    def buckets(self) -> list[tuple[str, float]]:
+        out = []
+        total = 0
+        for bound, count in zip((*BUCKETS, float("inf")), self.counts, strict=True):
+            total += count
+            out.append(("+Inf" if bound == float("inf") else repr(bound), float(total)))
+        return out
+
+
+class CrisisMetrics(Collector):
+    def __init__(self) -> None:
+        self.to_ack = Histogram()
+        self.to_contact = Histogram()
+        self.open: dict[str, tuple[int, int]] = {}  # community -> (not closed, unacknowledged)
+        self.opened = 0
+        self.escalated = 0
+
+    def collect(self) -> Iterator[HistogramMetricFamily | GaugeMetricFamily]:
+        for name, hist, what in (
+            ("chat_crisis_time_to_ack_seconds", self.to_ack, "Seconds from a crisis case opening to its acknowledgement"),
+            ("chat_crisis_time_to_contact_seconds", self.to_contact, "Seconds from a crisis case opening to a moderator in contact"),
+        ):
+            yield HistogramMetricFamily(name, what, buckets=hist.buckets(), sum_value=hist.sum)
+        g = GaugeMetricFamily("chat_crisis_cases_open", "Crisis cases not closed", labels=["community"])
+        u = GaugeMetricFamily("chat_crisis_cases_unacknowledged", "Crisis cases waiting for acknowledgement", labels=["community"])
+        for community, (active, waiting) in sorted(self.open.items()):
+            g.add_metric([community], active)
+            u.add_metric([community], waiting)
+        yield g
+        yield u

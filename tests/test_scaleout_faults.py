@@ -1,0 +1,88 @@
+"""Bad Redis deployments: a clear startup error, or readyz 503 and error 100 while it
+lasts; never a crash or a silent single-node fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from loadtests.topology import Cluster
+from tests.harness import ServerProcess, token, unique
+
+
+def startup_failure(url: str) -> str:
+    """Start a server against ``url``; it must exit non-zero. Returns its log."""
+    s = ServerProcess(url)
+    try:
+        code = s.proc.wait(60)
+        assert code != 0
+        return s.log()
+    finally:
+        s.stop()
+
+
+def test_seed_nodes_that_disagree_are_a_startup_error(cluster, valkey):
+    plain = valkey.url.removeprefix("redis://").split("/")[0]
+    node = cluster.nodes[0]
+    log = startup_failure(f"redis://127.0.0.1:{node.port},{plain}")
+    assert "disagree" in log and "is not a cluster node" in log
+
+
+def test_several_plain_servers_are_not_taken_for_a_cluster(valkey):
+    plain = valkey.url.removeprefix("redis://").split("/")[0]
+    log = startup_failure(f"redis://{plain},{plain}")
+    assert "not cluster nodes" in log
+
+
+def test_a_sentinel_that_names_no_master_is_a_startup_error(sentinels):
+    url = sentinels.url().replace(f"/{sentinels.service}", "/no-such-service")
+    log = startup_failure(url)
+    assert "names no master" in log and "no-such-service" in log
+
+
+async def test_clusterdown_readyz_503_and_error_100_while_it_lasts(clients):
+    small = Cluster(masters=3, replicas_per_master=0, node_timeout_ms=1000)
+    s = None
+    try:
+        small.start()
+        s = ServerProcess(small.url())
+        s.wait_ready(60)
+        community = unique("down")
+        doomed_node = small.nodes[2]
+        room = next(
+            f"{community}:r{i}" for i in range(100) if small.owner(f"chat:{{{community}:r{i}}}:p") is doomed_node
+        )
+        s.make_room(community, room.split(":")[1])
+        sender = await clients(s.ws_url)
+        await sender.connect(token("w", {community: "member"}))
+        assert "result" in await sender.rpc("chat.send", {"channel": room, "text": "before"})
+
+        doomed_node.kill()
+        deadline = time.monotonic() + 20
+        while httpx.get(s.url + "/readyz").status_code != 503:
+            assert time.monotonic() < deadline, "readyz stayed 200 with a master gone"
+            await asyncio.sleep(0.2)
+        reply = await sender.rpc("chat.send", {"channel": room, "text": "during"})
+        assert reply["error"]["code"] == 100 and reply["error"]["temporary"] is True
+        assert s.proc.poll() is None  # no crash
+
+        doomed_node.start()
+        small.wait_ok(60)
+        deadline = time.monotonic() + 30
+        while True:
+            reply = await sender.rpc("chat.send", {"channel": room, "text": "after"})
+            if "result" in reply:
+                break
+            assert time.monotonic() < deadline, reply
+            await asyncio.sleep(0.3)
+        assert reply["result"]["status"] == "published"  # (the node kept no data: no persistence here)
+        deadline = time.monotonic() + 20
+        while httpx.get(s.url + "/readyz").status_code != 200:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+    finally:
+        if s is not None:
+            s.stop()
+        small.stop()
