@@ -1,7 +1,8 @@
 """Issue 13, item 4: access (export) and erasure requests over the HTTP API.
 
 One member with messages in two rooms (one redacted, one edited), an anonymous and a named
-question, a report they filed, a held message, a typing indicator and a ban: the export lists
+question, a report they filed, a held crisis message (and the crisis case it opened), a
+private support conversation, a typing indicator and a ban: the export lists
 it all; the erasure closes their connection (3520) first, removes their messages live for
 members online (a member who was offline recovers exactly), their questions, holds, report,
 keys and private channel, renames them to a pseudonym in the audit log and the ban (which
@@ -92,19 +93,29 @@ async def test_export_then_erase_leaves_no_trace_in_the_store(server, valkey, cl
         anon = await member.call_rpc("qa.ask", {"channel": board, "session": sid, "text": TEXTS[5], "anonymous": True})
         await member.call_rpc("qa.ask", {"channel": board, "session": sid, "text": TEXTS[6]})
         await host.call_rpc("qa.screen", {"channel": board, "session": sid, "question": anon["question"]["id"], "action": "publish"})
+        # A private support conversation with a moderator, where they write too.
+        conv = await mod(moderator, "support.open", community=community, user=user)
+        dm = conv["channel"]
+        await subscribe(member, dm)
+        await member.call_rpc("chat.send", {"channel": dm, "text": "ferncastle private words"})
         await mod(moderator, "mod.ban", channel=r1, user=user, reason="spam")
 
         # Access: one JSON document with everything.
         doc = server.api("GET", f"/api/users/{user}/export")
         assert doc.status_code == 200, doc.text
         d = doc.json()
-        assert {m["text"] for m in d["messages"]} == {TEXTS[0], "my number is [phone hidden] ferncastle", TEXTS[2], TEXTS[4]}
+        assert {m["text"] for m in d["messages"]} == {
+            TEXTS[0], "my number is [phone hidden] ferncastle", TEXTS[2], TEXTS[4], "ferncastle private words"
+        }
         assert sorted((q["text"], q["anonymous"]) for q in d["questions"]) == [(TEXTS[5], True), (TEXTS[6], False)]
         assert [(r["channel"], r["offset"], r["reason"]) for r in d["reports"]] == [(r1, theirs["offset"], "rude")]
         assert [h["id"] for h in d["holds"]] == [held["id"]]
         assert [(s["kind"], s["community"]) for s in d["sanctions"]] == [("ban", community)]
         assert {"verdict.redact", "ban", "report"} <= {e["action"] for e in d["audit"]}
         assert d["presence"] == {"online": True}
+        assert d["conversations"] == [dm]
+        assert [c["user"] for c in d["crisis_cases"]] == [user]  # opened by the held crisis message
+        assert "ferncastle private words" in {m["text"] for m in d["messages"]}
         assert server.api("GET", f"/api/users/{unique('nobody')}/export").status_code == 404
 
         # Erasure while connected: closed first with 3520.
@@ -119,6 +130,7 @@ async def test_export_then_erase_leaves_no_trace_in_the_store(server, valkey, cl
         assert result["nothing"] is False and result["pseudonym"].startswith("erased-")
         assert removed["messages"] == 4 and removed["questions"] == 2 and removed["holds"] == 1
         assert removed["reports"] == 1 and removed["sanctions"] == 1 and removed["audit_entries"] >= 3
+        assert removed["conversations"] == 1 and removed["crisis_cases"] == 1
         # Members online see the messages go.
         gone = {(await next_event(watcher, r1, "message.deleted"))["offset"] for _ in range(3)}
         assert gone == {sent[0]["offset"], sent[1]["offset"], typo["offset"]}
@@ -153,7 +165,7 @@ async def test_export_then_erase_leaves_no_trace_in_the_store(server, valkey, cl
         entries = server.api("GET", f"/api/communities/{community}/audit?limit=1000").json()["entries"]
         assert user not in orjson.dumps(entries).decode()
         assert any(e["action"] == "ban" and e["target"]["user"] == result["pseudonym"] for e in entries)
-        erase_entry = [e for e in entries if e["action"] == "privacy.erase"]
+        erase_entry = [e for e in entries if e["action"] == "user.erase"]
         assert len(erase_entry) == 1 and erase_entry[0]["actor"]["user"] == "dpo@example.org"
         assert erase_entry[0]["details"]["removed"]["messages"] == 4 and "text" not in erase_entry[0]
 

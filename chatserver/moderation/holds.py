@@ -105,12 +105,16 @@ class HoldQueue:
         # The sender first: support resources at once when a crisis hook fired.
         if crisis is not None:
             await self._notify(record.user, notices.support(record, crisis))
-            await self.service.signal_crisis(
-                CrisisSignal(
-                    record.community, record.user, record.name, record.channel, record.text,
-                    crisis.reason, "hold", hold_id=record.id,
+            # A case names its member: none for an anonymous question (only qa.trace, which
+            # is audited, ties it to its asker; moderators see the high-priority hold). The
+            # case keeps the text as members would see it.
+            if not record.anonymous:
+                await self.service.signal_crisis(
+                    CrisisSignal(
+                        record.community, record.user, record.name, record.channel, record.redacted_text,
+                        crisis.reason, "hold", hold_id=record.id,
+                    )
                 )
-            )
         # The support notice already spoke to a member in crisis; the held notice stays plain.
         note = ""
         if crisis is None and review is not None and isinstance(review.verdict, Hold):

@@ -262,6 +262,8 @@ class ModerationService:
         await self.audit.append(
             room.community, "crisis.alert", SYSTEM, target=target, reason=f"{crisis.reason}; {why}", text=text,
         )
+        if anonymous:
+            return  # no case names the asker of an anonymous question (only qa.trace does)
         await self.signal_crisis(
             CrisisSignal(
                 room.community, member.user, member.name, room.channel, text, crisis.reason, source,

@@ -11,7 +11,7 @@ Where a member's data is (docs/privacy.md has the full table):
 
 An erasure closes the member's connections first (close code 3520), so nothing they send
 lands after it; removes the rest; renames them to a pseudonym (``erased-<hash>``) in audit
-entries and sanctions (a banned member stays banned); and writes one ``privacy.erase``
+entries and sanctions (a banned member stays banned); and writes one ``user.erase`` (webhook event ``user.erased``)
 audit entry per community it touched (who asked, when, counts; never content).
 """
 
@@ -31,6 +31,7 @@ from chatserver.moderation.audit import Actor, AuditLog
 from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
 from chatserver.redis.privacy_store import glob_escape
+from rooms.private import private_of
 from rooms.retention import pseudonym, pseudonym_key
 
 if TYPE_CHECKING:
@@ -182,6 +183,20 @@ class PrivacyService:
                 i += 1
         return out
 
+    async def _cases(self, user: str) -> list[tuple[str, dict[str, str], list[dict[str, Any]]]]:
+        """(community, case, its messages) of crisis cases about the member."""
+        store = self.ext.stores.crisis()
+        out = []
+        for community in self._communities():
+            for case, items in await store.recent(community, 100_000):
+                if case.get("user") == user:
+                    out.append((community, case, items))
+        return out
+
+    def _conversations(self, user: str) -> list[Any]:
+        """Private support conversations with the member (rooms ``<c>:dm-<id>``)."""
+        return [room for room in self._rooms() if (conv := private_of(room)) is not None and conv.member == user]
+
     async def _audit(self, community: str, user: str) -> AsyncIterator[list[tuple[str, dict[str, Any]]]]:
         key = f"mod:{{{community}}}:audit"
         needle = user.encode()
@@ -242,7 +257,9 @@ class PrivacyService:
         online = (await self.presence.online([user])).get(user, False)
         for report in reports:
             report["channel"] = report.pop("key")
-        found = any((messages, questions, reports, holds, sanctions, audit)) or online
+        cases = [{"community": community, **case, "messages": items} for community, case, items in await self._cases(user)]
+        conversations = [room.channel for room in self._conversations(user)]
+        found = any((messages, questions, reports, holds, sanctions, audit, cases, conversations)) or online
         if not found:
             return None
         return {
@@ -254,6 +271,8 @@ class PrivacyService:
             "holds": holds,
             "sanctions": sanctions,
             "audit": audit,
+            "crisis_cases": cases,
+            "conversations": conversations,
             "presence": {"online": online},
         }
 
@@ -272,9 +291,21 @@ class PrivacyService:
             "keys": 0,
             "audit_entries": 0,
             "sanctions": 0,
+            "crisis_cases": 0,
+            "conversations": 0,
         }
         touched: set[str] = set()
         counts["connections_closed"] = await self._disconnect(user)
+        # Private support conversations with them go whole (catalog record and every channel).
+        for room in self._conversations(user):
+            for channel in (room.channel, f"{room.channel}/mod", f"{room.channel}/qa", f"{room.channel}/screening"):
+                counts["keys"] += await self.store.drop_channel(channel)
+            await self.ext.catalog.delete_room(room.community, room.name)
+            counts["conversations"] += 1
+            touched.add(room.community)
+        for community, case, _ in await self._cases(user):
+            counts["crisis_cases"] += await self.store.remove_case(community, case["id"], user)
+            touched.add(community)
         # Q&A first: the ids of their questions find the (anonymous) board events about them.
         ids: set[str] = set()
         for board, sid, q in await self._questions(user):
@@ -399,7 +430,7 @@ class PrivacyService:
     async def _audit_erasure(self, community: str, user: str, requested_by: str, counts: dict[str, int]) -> None:
         await self.audit.append(
             community,
-            "privacy.erase",
+            "user.erase",
             Actor(requested_by, requested_by, "api", "api"),
             target={"user": self.pseudonym(user)},
             details={"removed": dict(counts)},

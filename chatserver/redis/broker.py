@@ -100,12 +100,6 @@ def new_epoch() -> str:
     return f"{_random.getrandbits(32):08x}"
 
 
-def append_args(channel: str, history: HistoryOptions) -> list[Any]:
-    """The arguments stream_lib.lua's ``append`` takes after the payload: history size, ttl,
-    meta ttl, the epoch to start with, the pub/sub channel."""
-    return [max(history.size, 1), history.ttl, max(history.meta_ttl, history.ttl), new_epoch(), pubsub_channel(channel)]
-
-
 def make_client(url: str, max_connections: int = 64) -> aioredis.Redis:
     """A redis-py client on a *blocking* pool: waits for a free connection instead of
     raising MaxConnectionsError at the pool's limit."""

@@ -24,9 +24,17 @@ from chatserver.redis.broker import (
     append_args,
     deleted_key,
     edits_key,
-    load_lua,
     meta_key,
+    register_lua,
     stream_key,
+)
+from chatserver.redis.crisis_store import (
+    case_key,
+    due_key,
+    index_key,
+    items_key,
+    notify_key,
+    open_key,
 )
 from chatserver.redis.qa_records import pack_session, unpack_question, unpack_session
 from rooms.qa.model import Question
@@ -44,21 +52,22 @@ def glob_escape(value: str) -> str:
 class RedisPrivacyStore:
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis = client
-        lib = load_lua("stream_lib.lua")
-        self._purge = client.register_script(lib + "\n" + load_lua("purge_messages.lua"))
-        self._rewrite = client.register_script(lib + "\n" + load_lua("stream_rewrite.lua"))
+        self._purge = register_lua(client, "stream_lib.lua", "purge_messages.lua")
+        self._rewrite = register_lua(client, "stream_lib.lua", "stream_rewrite.lua")
 
     # ---- the keyspace ---------------------------------------------------------------------
 
     async def scan(self, pattern: str, count: int = 1000) -> AsyncIterator[list[str]]:
-        """Key names matching ``pattern``, one SCAN batch at a time."""
-        cursor: Any = 0
-        while True:
-            cursor, keys = await self.redis.scan(cursor=cursor, match=pattern, count=count)
-            if keys:
-                yield [_text(k) for k in keys]
-            if int(cursor) == 0:
-                return
+        """Key names matching ``pattern``, ``count`` at a time (SCAN; on a cluster client,
+        every primary in turn)."""
+        batch: list[str] = []
+        async for key in self.redis.scan_iter(match=pattern, count=count):
+            batch.append(_text(key))
+            if len(batch) >= count:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     async def delete(self, keys: Sequence[str]) -> int:
         return sum(int(n) for n in await self._each("DEL", [(k,) for k in keys]))
@@ -175,3 +184,15 @@ class RedisPrivacyStore:
                     except WatchError:
                         continue
         return changed
+
+    # ---- crisis cases (keys of chatserver.redis.crisis_store, one community's hash tag) -----
+
+    async def remove_case(self, community: str, case_id: str, user: str) -> int:
+        """Remove a member's crisis case: its record, its messages and every index entry."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(case_key(community, case_id), items_key(community, case_id))
+        pipe.zrem(index_key(community), case_id)
+        pipe.zrem(due_key(community), case_id)
+        pipe.zrem(notify_key(community), case_id)
+        pipe.hdel(open_key(community), user)
+        return int((await pipe.execute())[0] > 0)
