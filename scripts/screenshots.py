@@ -11,7 +11,8 @@ Chromium (Playwright for Python), plays a short evening in a support room, and s
 - docs/screenshots/member-crisis.png       crisis resources beside the conversation, with the
                                            message box and the notices in view (1280x860)
 - docs/screenshots/member-crisis-phone.png the same at 375x812: the panel on top, Close in reach
-- docs/screenshots/moderator.png           the moderator console (a crisis hold, a link hold, a report)
+- docs/screenshots/moderator.png           the moderator console (a crisis case above the hold
+                                           queue, a crisis hold, a link hold, a report)
 - docs/screenshots/qa.png                  the host's Q&A view during a live session
 
     python scripts/screenshots.py [--out docs/screenshots] [--chromium /usr/bin/chromium]
@@ -188,6 +189,9 @@ def moderator_scene(url: str, pages: dict[str, Page], out: Path) -> None:
     mo.get_by_role("button", name="Apply slow mode").click()
     expect(mo.locator("table")).to_contain_text("slow_mode")
     mo.set_viewport_size(TALL)
+    # The top of the console: Carla's crisis case above the hold queue.
+    expect(mo.get_by_role("region", name="Crisis cases").locator(".item", has_text="Carla")).to_contain_text("Waiting for a moderator")
+    mo.locator("#panel-mod").evaluate("el => { el.scrollTop = 0; }")
     mo.wait_for_timeout(500)
     mo.screenshot(path=str(out / "moderator.png"))
     # The crisis view: resources beside the conversation on a desktop, on top on a phone; the

@@ -180,6 +180,33 @@ async def test_moderator_hold_approve_delete_mute_across_processes(deployment, c
         await asyncio.sleep(0.2)
 
 
+async def test_reactions_and_a_crisis_case_across_processes(deployment, clients):
+    """Features whose scripts publish (reactions) or keep per-community keys (crisis cases)
+    work on the topology: a reaction given on one process reaches a member on the other
+    (SPUBLISH on a cluster), and a crisis message opens a case a moderator on the other
+    process sees."""
+    dep = deployment
+    community = unique("sor")
+    channel = dep.a.make_room(community, "circle")
+    reader = await joined(clients, dep.b.ws_url, "reader", {community: "member"}, channel)
+    writer = await joined(clients, dep.a.ws_url, "writer", {community: "member"}, channel)
+    posted = await send(writer, channel, "a long day, thanks for listening")
+    assert posted["status"] == "published", posted
+    assert (await next_event(reader, channel, "message"))["id"] == posted["id"]
+    reply = await writer.rpc(
+        "chat.react", {"channel": channel, "id": posted["id"], "offset": posted["offset"], "reaction": "hug", "on": True}
+    )
+    assert reply["result"]["counts"] == {"hug": 1}, reply
+    event = await next_event(reader, channel, "message.reactions")
+    assert event["counts"] == {"hug": 1} and event["message_id"] == posted["id"]
+
+    moderator = await joined(clients, dep.b.ws_url, "watch", {community: "moderator"}, f"{community}/mod")
+    held = await send(writer, channel, "I have a plan and I'm going to do it this weekend")
+    assert held["status"] == "held", held
+    case = (await next_event(moderator, f"{community}/mod", "crisis.case"))["case"]
+    assert case["user"] == "writer" and case["state"] == "open" and case["channel"] == channel
+
+
 async def test_qa_session_across_processes(deployment):
     dep = deployment
     community = unique("soq")

@@ -4,6 +4,7 @@
 scripts/build_webclient.py) with the WCAG 2.0 and 2.1 level A and AA rules, plus the in-page
 check for leaked program values (page_checks.js); it returns the serious and critical
 violations and prints every violation. ``reflow_problems(page)`` measures WCAG 1.4.10.
+``focus_is`` and ``tab_until`` follow keyboard focus (never on <body>).
 
 axe is injected as a script tag. The page's Content-Security-Policy allows only its own
 scripts, so the page must come from a browser context opened with ``bypass_csp=True``: the
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from playwright.async_api import expect
 
 HERE = Path(__file__).parent
 AXE_MANIFEST = json.loads((HERE / "vendor" / "axe-core.json").read_text())
@@ -65,3 +68,37 @@ async def axe_audit(page, state: str = "") -> list[str]:
 
 async def reflow_problems(page, state: str = "") -> list[str]:
     return [f"[{state}] {p}" for p in await page.evaluate(PAGE_CHECKS, "reflow")]
+
+
+FOCUSED = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return "<body>";
+  return el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " " + (el.getAttribute("aria-label") || el.textContent || "").trim().slice(0, 60);
+}"""
+
+
+async def focus_is(page, locator) -> None:
+    """Focus is on ``locator`` (and so not on <body>)."""
+    await expect(locator).to_be_focused()
+    assert await page.evaluate(FOCUSED) != "<body>"
+
+
+async def tab_until(page, locator, limit: int = 25, key: str = "Tab") -> None:
+    """Press Tab (or ``key``, e.g. Shift+Tab) until ``locator`` has focus, never passing
+    through <body>."""
+    for _ in range(limit):
+        await page.keyboard.press(key)
+        assert await page.evaluate(FOCUSED) != "<body>", "Tab reached <body>"
+        if await locator.evaluate("(el) => el === document.activeElement"):
+            return
+    raise AssertionError(f"{limit} Tabs did not reach {locator}; focus is on {await page.evaluate(FOCUSED)}")
+
+
+async def enter_then_escape(page, dialog, first, back) -> None:
+    """Enter (on the focused opener) opens ``dialog`` with focus on its field ``first``;
+    Escape closes it and focus is on ``back``."""
+    await page.keyboard.press("Enter")
+    await focus_is(page, first)
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await focus_is(page, back)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.a11y import axe_audit, reflow_problems
+from tests.browser.a11y import axe_audit, enter_then_escape, focus_is, reflow_problems, tab_until
 from tests.browser.conftest import TIMEOUT_MS, message_box, messages, sign_in
 from tests.harness import unique
 
@@ -194,30 +194,6 @@ async def test_no_view_is_wider_than_a_phone(scene):
     assert problems == [], "\n".join(problems)
 
 
-FOCUSED = """() => {
-  const el = document.activeElement;
-  if (!el || el === document.body) return "<body>";
-  return el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " " + (el.getAttribute("aria-label") || el.textContent || "").trim().slice(0, 60);
-}"""
-
-
-async def focus_is(page, locator) -> None:
-    """Focus is on ``locator`` (and so not on <body>)."""
-    await expect(locator).to_be_focused()
-    assert await page.evaluate(FOCUSED) != "<body>"
-
-
-async def tab_until(page, locator, limit: int = 25, key: str = "Tab") -> None:
-    """Press Tab (or ``key``, e.g. Shift+Tab) until ``locator`` has focus, never passing
-    through <body>."""
-    for _ in range(limit):
-        await page.keyboard.press(key)
-        assert await page.evaluate(FOCUSED) != "<body>", "Tab reached <body>"
-        if await locator.evaluate("(el) => el === document.activeElement"):
-            return
-    raise AssertionError(f"{limit} Tabs did not reach {locator}; focus is on {await page.evaluate(FOCUSED)}")
-
-
 async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_page):
     community = unique("kbd")
     web.make_room(community, "lobby")
@@ -334,12 +310,8 @@ async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_pag
         await page.keyboard.press("Tab")
         await focus_is(page, page.get_by_role("button", name="Reply"))
         await tab_until(page, page.get_by_role("button", name="Report to moderators"), limit=5)
-        await page.keyboard.press("Enter")
         dialog = page.get_by_role("dialog", name="Report this message")
-        await focus_is(page, dialog.get_by_label("What is wrong?"))
-        await page.keyboard.press("Escape")
-        await expect(dialog).to_have_count(0)
-        await focus_is(page, menu)
+        await enter_then_escape(page, dialog, dialog.get_by_label("What is wrong?"), menu)
         # And sent: focus returns to the same button.
         await page.keyboard.press("Enter")
         await tab_until(page, page.get_by_role("button", name="Report to moderators"), limit=6)

@@ -13,8 +13,9 @@
 - what members expect: replies quote what they answer, support reactions (live, counted, one
   each, recovered with history), an unread marker and a "new messages" jump, links that
   open safely;
-- translation: each view in Spanish and in English, no untranslated key, no English left in
-  the Spanish page;
+- translation: each view in Spanish and in English (the crisis cases and a private
+  conversation on both sides included), no untranslated key, no English left in the Spanish
+  page, times in the page's language;
 - by keyboard: reply, react and take it back, fold and close the crisis panel, focus never
   lost.
 
@@ -566,16 +567,39 @@ async def test_every_view_renders_in_spanish_and_english_with_no_untranslated_ke
     await hal.get_by_role("button", name="Empezar la sesión").click()
     await expect(hal.get_by_role("button", name="Terminar la sesión")).to_be_visible()
     await expect(mo.get_by_role("tab", name="Moderación (2)")).to_be_visible()
+    # Ann's crisis case in the console, taken, and a private conversation on both sides; times
+    # in the page's language.
+    await mo.get_by_role("tab", name="Moderación (2)").click()
+    case = mo.locator("#case-list .item", has_text="Ann")
+    await expect(case).to_contain_text("Esperando a un moderador")
+    await expect(case).to_contain_text("abierto ahora mismo")
+    since = "async (ago) => (await import(new URL('js/cases.js', location.href))).openedSince(Date.now() - ago)"
+    assert await mo.evaluate(since, 3 * 86400_000) == "abierto hace 3 días"
+    assert await mo.evaluate(since, 125 * 60_000) == "abierto hace 2 h 5 min"
+    await case.get_by_role("button", name="Atender").click()
+    await expect(case).to_contain_text("Lo atiende Mo")
+    await case.get_by_role("button", name="Hablar en privado").click()
+    await expect(mo.locator("#private-note")).to_contain_text("Conversación privada con Ann")
+    await expect(ann.locator("#room-title")).to_have_text("Conversación privada de apoyo")
+    await expect(ann.locator("#private-note")).to_be_visible()
     pages.update({"member": (ann, [1]), "moderator": (mo, [1, 2]), "host": (hal, [1])})
 
     problems = []
     for view, (page, tabs) in pages.items():
         words = await views_text(page, tabs)
         if view == "moderator":
+            # The console follows the room: the lobby's holds, then back to the conversation.
+            await page.get_by_role("button", name="lobby").click()
             await page.get_by_role("tab").nth(2).click()
             await page.locator(".item", has_text="example.org").get_by_role("button", name="Rechazar…").click()
             words += "\n" + await page.evaluate(VISIBLE_WORDS)
             await page.keyboard.press("Escape")
+            await page.locator("#case-list .item").get_by_role("button", name="Cerrar caso…").click()
+            words += "\n" + await page.evaluate(VISIBLE_WORDS)
+            await page.keyboard.press("Escape")
+            await page.get_by_role("tab").first.click()
+            await page.get_by_role("button", name="Apoyo: Ann").click()
+            await expect(page.locator("#private-note")).to_be_visible()
         problems += [f"{view}: untranslated {m}" for m in re.findall(r"⟦[^⟧]*⟧", words)]
         problems += [f"{view}: English left: {v!r}" for v in english_only if v in words]
 
@@ -586,10 +610,15 @@ async def test_every_view_renders_in_spanish_and_english_with_no_untranslated_ke
         assert await page.evaluate("document.documentElement.lang") == "en"
         if view != "sign-in":
             await expect(page.locator("#conn-status")).to_have_text("Connected")
+        if view in ("member", "moderator"):  # back in the private conversation after the reload
+            await expect(page.locator("#private-note")).to_be_visible()
         words = await views_text(page, tabs)
         problems += [f"{view} (en): untranslated {m}" for m in re.findall(r"⟦[^⟧]*⟧", words)]
     await expect(ann.get_by_role("tab", name="Chat")).to_be_visible()
-    await expect(mo.get_by_role("tab", name="Moderation (2)")).to_be_visible()
+    await expect(mo.get_by_role("tab", name="Moderation")).to_be_visible()  # the conversation holds nothing
+    # Reloaded in English, both are back in the private conversation.
+    await expect(ann.locator("#room-title")).to_have_text("Private support conversation")
+    await expect(mo.locator("#room-title")).to_have_text("Support: Ann")
     assert problems == [], "\n".join(problems)
 
 

@@ -3,14 +3,19 @@
 // report or the audit log. Kept in this browser (localStorage, per community, the newest
 // 300 for 30 days), so mutes and bans still show names after a reload. The server's own
 // lists (mod.sanctions, audit targets) name user ids only; this turns them into names.
+//
+// MemberPicker is how the console asks for a member: a search field and a list of names
+// (never a raw user id), kept current as the directory grows.
 
 import { t } from "./i18n.js";
+import { h, fill, keepFocus } from "./dom.js";
 
 const KEEP = 300;
 const KEEP_MS = 30 * 86400 * 1000;
 
-export class Directory {
+export class Directory extends EventTarget {
   constructor(community, me) {
+    super();
     this.key = `chatserver.seen.${community}`;
     this.me = me;
     this.people = new Map(); // user -> {user, name, role, seen}
@@ -33,7 +38,10 @@ export class Directory {
       if (!known || known.name !== p.name) changed = true;
       this.people.set(p.user, { user: p.user, name: p.name, role: p.role || known?.role || "member", seen: now });
     }
-    if (changed) this._save();
+    if (changed) {
+      this._save();
+      this.dispatchEvent(new Event("change"));
+    }
     return changed;
   }
 
@@ -63,5 +71,44 @@ export class Directory {
 
   name(user) {
     return this.people.get(user)?.name || t("mod.unknown_member", { user });
+  }
+}
+
+/**
+ * Choose a member by name: `new MemberPicker(directory, {id, searchLabel, label})`; its
+ * `fields` go into a form, `value` is the chosen user id ("" when none).
+ */
+export class MemberPicker {
+  constructor(directory, { id, searchLabel, label, describedBy = null }) {
+    this.directory = directory;
+    this.search = h("input", { id: `${id}-search`, type: "search", autocomplete: "off", oninput: () => this.render() });
+    this.select = h("select", { id, name: "member", "aria-describedby": describedBy });
+    this.fields = [
+      h("div", { class: "field" }, h("label", { for: this.search.id }, searchLabel), this.search),
+      h("div", { class: "field" }, h("label", { for: id }, label), this.select),
+    ];
+    directory.addEventListener("change", () => this.render());
+    this.render();
+  }
+
+  get value() {
+    return this.select.value;
+  }
+
+  render() {
+    const chosen = this.select.value;
+    const people = this.directory.search(this.search.value.trim());
+    keepFocus(this.select.parentElement, () => fill(this.select,
+      h("option", { value: "" }, people.length ? t("mod.member_choose") : t("mod.member_none")),
+      ...people.map((p) => h("option", { value: p.user, selected: p.user === chosen }, this.directory.label(p))),
+    ));
+  }
+
+  /** Select someone (added to the directory if new); the search is cleared so they are listed. */
+  pick(user, name) {
+    this.directory.add([{ user, name }]);
+    this.search.value = "";
+    this.render();
+    this.select.value = user;
   }
 }

@@ -111,7 +111,11 @@ function start(s, { focus = false } = {}) {
       if (staff) chat.moderation = views.moderation = new ModerationConsole(conn, s, chat);
       views.private = new PrivateConversations(conn, s, chat);
       if (staff) {
-        views.cases = new CasesPanel(conn, s, { onConversation: (c) => views.private.open(c) });
+        views.cases = new CasesPanel(conn, s, {
+          directory: views.moderation.directory,
+          rooms: () => chat.rooms,
+          onConversation: (c) => views.private.open(c),
+        });
         views.cases.mount($("#panel-mod"));
       }
       views.qa = new QAView(conn, s, chat);

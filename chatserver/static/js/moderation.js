@@ -17,7 +17,7 @@ import { t } from "./i18n.js";
 import { ask, muteDurations } from "./dialogs.js";
 import { hiddenWords } from "./messages.js";
 import { AuditLog } from "./audit.js";
-import { Directory } from "./directory.js";
+import { Directory, MemberPicker } from "./directory.js";
 
 const SLOW_MODE_CHOICES = ["0", "5", "10", "30", "60", "300"];
 const BAN_DURATIONS = ["", "86400", "604800", "2592000"];
@@ -92,8 +92,9 @@ export class ModerationConsole {
     this.slowSelect = h("select", { id: "mod-slow", name: "slow" }, SLOW_MODE_CHOICES.map((v) => h("option", { value: v }, slowLabel(v))));
     this.lockButton = h("button", { type: "button", class: "secondary", onclick: () => this.toggleLock() }, t("mod.lock"));
     this.roomState = h("p", { class: "hint", "aria-live": "polite" });
-    this.memberSearch = h("input", { id: "mod-member-search", type: "search", autocomplete: "off", oninput: () => this.renderMemberChoices() });
-    this.memberSelect = h("select", { id: "mod-member", name: "member" });
+    this.picker = new MemberPicker(this.directory, {
+      id: "mod-member", searchLabel: t("mod.member_search"), label: t("mod.member"), describedBy: "mod-member-hint",
+    });
     this.memberHint = h("p", { class: "hint", id: "mod-member-hint" }, t("mod.member_hint"));
     this.muteSelect = h("select", { id: "mod-mute", name: "duration" }, muteDurations().map(([v, l]) => h("option", { value: v }, l)));
     this.sanctionList = h("div", { class: "sanctions" });
@@ -125,7 +126,6 @@ export class ModerationConsole {
         this.lockButton,
       ),
     );
-    this.memberSelect.setAttribute("aria-describedby", "mod-member-hint");
     const memberCard = h(
       "section",
       { class: "card", "aria-labelledby": "member-actions-heading" },
@@ -133,8 +133,7 @@ export class ModerationConsole {
       h(
         "div",
         { class: "controls-row" },
-        h("div", { class: "field" }, h("label", { for: "mod-member-search" }, t("mod.member_search")), this.memberSearch),
-        h("div", { class: "field" }, h("label", { for: "mod-member" }, t("mod.member")), this.memberSelect),
+        ...this.picker.fields,
         h("div", { class: "field" }, h("label", { for: "mod-mute" }, t("mod.mute_for")), this.muteSelect),
       ),
       this.memberHint,
@@ -149,7 +148,6 @@ export class ModerationConsole {
       ),
       this.sanctionList,
     );
-    this.renderMemberChoices();
     fill(this.panel,
       h(
         "div",
@@ -164,7 +162,7 @@ export class ModerationConsole {
   // ------------------------------------------------------------------ members by name
 
   _seen(people) {
-    if (this.directory.add(people)) this.renderMemberChoices();
+    this.directory.add(people); // the pickers follow the directory
   }
 
   /** Who is online in the community's rooms now (presence.members), added to the directory. */
@@ -177,26 +175,12 @@ export class ModerationConsole {
         // a room without presence: its members are seen when they post
       }
     }
-    this.renderMemberChoices();
     this.renderSanctions();
-  }
-
-  renderMemberChoices() {
-    const query = this.memberSearch.value.trim().toLowerCase();
-    const chosen = this.memberSelect.value;
-    const people = this.directory.search(query);
-    keepFocus(this.memberSelect.parentElement, () => fill(this.memberSelect,
-      h("option", { value: "" }, people.length ? t("mod.member_choose") : t("mod.member_none")),
-      ...people.map((p) => h("option", { value: p.user, selected: p.user === chosen }, this.directory.label(p))),
-    ));
   }
 
   /** Pick a member (from a message's actions): added to the directory and selected. */
   pick(user, name) {
-    this.directory.add([{ user, name }]);
-    this.memberSearch.value = "";
-    this.renderMemberChoices();
-    this.memberSelect.value = user;
+    this.picker.pick(user, name);
   }
 
   nameOf(user) {
@@ -522,9 +506,9 @@ export class ModerationConsole {
   }
 
   async memberAction(action) {
-    const user = this.memberSelect.value;
+    const user = this.picker.value;
     if (!user) {
-      this.memberSelect.focus();
+      this.picker.select.focus();
       return this._say(t("mod.choose_first"), true);
     }
     const name = this.nameOf(user);

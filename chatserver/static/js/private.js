@@ -4,30 +4,36 @@
 // support.invited). They are rooms like any other (<community>:dm-<id>), listed under the
 // rooms only for the people in them (support.conversations). Server side: docs/crisis.md.
 
-import { h, $, announce } from "./dom.js";
+import { h, $, announce, fill } from "./dom.js";
+import { t } from "./i18n.js";
 
 export class PrivateConversations {
   constructor(conn, session, chat) {
     this.conn = conn;
     this.session = session;
     this.chat = chat;
+    // The room this tab was in before a reload: a private one is listed only after load().
+    this.wanted = new URLSearchParams(location.search).get("room") || sessionStorage.getItem("chatserver.room");
     this.note = h("p", { id: "private-note", class: "room-status private-note", role: "status", hidden: true });
-    $("#room-status").after(this.note);
+    $("#room-flags").after(this.note); // in the conversation's header, under its name
     // Take the notices about conversations before the chat view's generic handling.
     chat.noticeFilters.push((data) => this.onNotice(data));
     chat.addEventListener("room", (event) => this.showNote(event.detail.channel));
   }
 
+  /** Its name in the room list and heading, in the reader's language (not the server's title). */
   title(conversation) {
-    if (conversation.member === this.session.user) return "Private support conversation";
-    return conversation.title || `Support: ${conversation.member_name || conversation.member}`;
+    if (conversation.member === this.session.user) return t("private.title_mine");
+    return t("private.title", { name: memberName(conversation) });
   }
 
-  /** After the chat view loaded its rooms: add the conversations this person is in. */
+  /** After the chat view loaded its rooms: add the conversations this person is in (and go
+   * back into the one this tab was in, after a reload or a language switch). */
   async load() {
     try {
       const { conversations } = await this.conn.rpc("support.conversations", { community: this.session.community });
       for (const conversation of conversations) this.add(conversation);
+      if (conversations.some((c) => c.channel === this.wanted)) this.chat.enter(this.wanted);
     } catch (error) {
       console.warn("private conversations:", error.message);
     }
@@ -63,16 +69,16 @@ export class PrivateConversations {
     if (data.type === "support.conversation") {
       if (data.state === "closed") {
         this.add(data);
-        announce("The private support conversation was closed. You can still read it.");
+        announce(t("private.announce_closed"));
       } else {
         this.open(data);
-        announce("A moderator opened a private conversation with you. Only you and the community's moderators can read it.");
+        announce(t("private.announce_opened"));
       }
       return true;
     }
     if (data.type === "support.invited") {
       this.add(data);
-      announce(`You were invited to a private support conversation with ${data.member_name || data.member}.`);
+      announce(t("private.announce_invited", { name: memberName(data) }));
       return true;
     }
     return false;
@@ -86,11 +92,19 @@ export class PrivateConversations {
       return;
     }
     const mine = conversation.member === this.session.user;
-    let text = mine
-      ? "Private: only you and this community's moderators (and hosts they invite) can read this conversation."
-      : `Private conversation with ${conversation.member_name || conversation.member}: nobody else in the community can see it.`;
-    if (conversation.closed) text += " It is closed now; the history stays readable.";
-    this.note.textContent = text;
+    const name = memberName(conversation);
+    let text = mine ? t("private.note_mine") : t("private.note", { name });
+    if (conversation.closed) text += ` ${t("private.note_closed")}`;
+    // The short line is what a phone shows (the long one is still read out): the message box
+    // and the newest notice stay in the window with the crisis panel open.
+    const short = conversation.closed ? t("private.short_closed") : mine ? t("private.short_mine") : t("private.short", { name });
+    fill(this.note, h("strong", { class: "private-short" }, short), " ", h("span", { class: "private-more" }, text));
     this.note.hidden = false;
   }
+}
+
+/** The member's name as the conversation carries it; never their user id. */
+function memberName(conversation) {
+  const name = conversation.member_name;
+  return name && name !== conversation.member ? name : t("private.a_member");
 }
