@@ -6,6 +6,11 @@ saw it (personal details redacted), never the original."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
 import httpx
 import orjson
 
@@ -24,26 +29,50 @@ def audit_http(server, community: str, **query: str) -> list[dict]:
     return r.json()["entries"]
 
 
+@dataclass
+class Scene:
+    community: str
+    room: str
+    board: str
+    host: Any
+    moderator: Any
+    asker: Any
+    sid: str
+
+
+@contextlib.asynccontextmanager
+async def scene(server, prefix: str) -> AsyncIterator[Scene]:
+    """A room with a live Q&A session: a host, a moderator and the asker, connected."""
+    community = unique(prefix)
+    room = server.make_room(community, "r")
+    board = f"{room}/qa"
+    people = People(server.ws_url, community)
+    try:
+        host = await people.join(f"host-{prefix}", "host")
+        moderator = await people.join(f"mod-{prefix}", "moderator")
+        asker = await people.join(ASKER, name=ASKER_NAME)
+        sid = (await host.call_rpc("qa.create", {"channel": board, "title": "T", "question_interval": 0}))["session"]["id"]
+        await host.call_rpc("qa.start", {"channel": board, "session": sid})
+        yield Scene(community, room, board, host, moderator, asker, sid)
+    finally:
+        await people.close()
+
+
 def assert_no_asker(blob: bytes, where: str) -> None:
     assert ASKER.encode() not in blob, f"asker id in {where}"
     assert ASKER_NAME.encode() not in blob, f"asker name in {where}"
 
 
 async def test_anonymous_question_with_a_phone_number_leaves_no_trace_of_its_asker(server):
-    community = unique("anonpii")
-    room = server.make_room(community, "r")
-    board, screening = f"{room}/qa", f"{room}/screening"
-    people = People(server.ws_url, community)
-    try:
-        host = await people.join("host-anon", "host")
-        moderator = await people.join("mod-anon", "moderator")
-        asker = await people.join(ASKER, name=ASKER_NAME)
+    async with scene(server, "anonpii") as sc:
+        community, room, board, host, moderator, asker, sid = (
+            sc.community, sc.room, sc.board, sc.host, sc.moderator, sc.asker, sc.sid
+        )
+        screening = f"{room}/screening"
         await subscribe(host, screening)
         await subscribe(host, board)
         for channel in (f"{room}/mod", f"{community}/mod", board):
             await subscribe(moderator, channel)
-        sid = (await host.call_rpc("qa.create", {"channel": board, "title": "PII", "question_interval": 0}))["session"]["id"]
-        await host.call_rpc("qa.start", {"channel": board, "session": sid})
         asked = await asker.call_rpc(
             "qa.ask", {"channel": board, "session": sid, "text": "Call me on +44 7700 900456 please?", "anonymous": True}
         )
@@ -77,23 +106,13 @@ async def test_anonymous_question_with_a_phone_number_leaves_no_trace_of_its_ask
         assert traced["user"] == ASKER
         naming = [e for e in audit_http(server, community) if ASKER in orjson.dumps(e).decode()]
         assert [e["action"] for e in naming] == ["qa.trace"]
-    finally:
-        await people.close()
 
 
 async def test_held_anonymous_question_names_nobody_in_holds_feeds_or_audit(server):
-    community = unique("anonhold")
-    room = server.make_room(community, "r")
-    board = f"{room}/qa"
-    people = People(server.ws_url, community)
-    try:
-        host = await people.join("host-h", "host")
-        moderator = await people.join("mod-h", "moderator")
-        asker = await people.join(ASKER, name=ASKER_NAME)
+    async with scene(server, "anonhold") as sc:
+        community, room, board, moderator, asker, sid = sc.community, sc.room, sc.board, sc.moderator, sc.asker, sc.sid
         await subscribe(moderator, f"{room}/mod")
         await subscribe(moderator, f"{community}/mod")
-        sid = (await host.call_rpc("qa.create", {"channel": board, "title": "Hard days", "question_interval": 0}))["session"]["id"]
-        await host.call_rpc("qa.start", {"channel": board, "session": sid})
         r = await asker.call_rpc(
             "qa.ask",
             {"channel": board, "session": sid, "text": "Some days I want to end it all, call 07700 900789", "anonymous": True},
@@ -119,8 +138,6 @@ async def test_held_anonymous_question_names_nobody_in_holds_feeds_or_audit(serv
         stored = server.api("GET", f"/api/communities/{community}/rooms/r/holds/{hold_id}").json()
         assert stored["status"] == "rejected" and "07700" not in stored["text"]
         assert_no_asker(orjson.dumps(stored), "the resolved hold")
-    finally:
-        await people.close()
 
 
 async def test_keep_original_text_keeps_the_original_of_a_resolved_hold(server):
@@ -144,17 +161,9 @@ async def test_keep_original_text_keeps_the_original_of_a_resolved_hold(server):
 
 
 async def test_muted_member_asking_anonymously_in_crisis_gets_help_and_the_alert_names_nobody(server):
-    community = unique("anonmute")
-    room = server.make_room(community, "r")
-    board = f"{room}/qa"
-    people = People(server.ws_url, community)
-    try:
-        host = await people.join("host-m", "host")
-        moderator = await people.join("mod-m", "moderator")
-        asker = await people.join(ASKER, name=ASKER_NAME)
+    async with scene(server, "anonmute") as sc:
+        community, room, board, moderator, asker, sid = sc.community, sc.room, sc.board, sc.moderator, sc.asker, sc.sid
         await subscribe(moderator, f"{room}/mod")
-        sid = (await host.call_rpc("qa.create", {"channel": board, "title": "T", "question_interval": 0}))["session"]["id"]
-        await host.call_rpc("qa.start", {"channel": board, "session": sid})
         await moderator.call_rpc("mod.mute", {"channel": room, "user": ASKER, "duration": 600, "reason": "cool down"})
         err = await asker.rpc_error(
             "qa.ask", {"channel": board, "session": sid, "text": "I want to end it all tonight", "anonymous": True}
@@ -166,5 +175,3 @@ async def test_muted_member_asking_anonymously_in_crisis_gets_help_and_the_alert
         entries = [e for e in audit_http(server, community) if e["action"] == "crisis.alert"]
         assert len(entries) == 1 and "user" not in entries[0]["target"]
         assert_no_asker(orjson.dumps(alert), "the crisis alert")
-    finally:
-        await people.close()
