@@ -28,6 +28,7 @@ from chatserver import (
     dev_signin,
     gc_policy,
     metrics,
+    own_messages,
     platform_posts,
     presence_api,
     presence_service,
@@ -66,6 +67,7 @@ EXTENSIONS: tuple[str, ...] = (
     "chatserver.qa",
     "chatserver.crisis",
     "chatserver.webhooks",
+    "chatserver.privacy",
     "chatserver.dev_signin",
 )
 
@@ -120,6 +122,7 @@ class Server:
         self.typing = typing_service.install(settings, self.registry, self.presence.store, self.tasks)
         self.node = Node(settings, self.stats, self.registry, self.hub, self.presence, users, self.tasks)
         chat = chat_rpc.install(self.registry, self.poster, self.resolver, self.catalog)
+        self.own_messages = own_messages.install(self.registry, self.poster, self.broker, self.resolver, self.catalog)
         presence_api.install(self.registry, settings, self.presence, self.typing, self.resolver, self.catalog)
         self.reactions = reactions.install(self.registry, self.resolver, RedisReactionStore(self.redis))
         self.connection_context = ConnectionContext(
@@ -190,6 +193,13 @@ class Server:
         if "chatserver.webhooks" in names:
             assert self.moderation is not None
             self.webhooks = webhooks.install(ext, self.moderation)
+        self.privacy = None
+        if "chatserver.privacy" in names:
+            from chatserver.privacy import extension as privacy
+
+            if self.moderation is None:
+                raise ValueError("chatserver.privacy needs the chatserver.moderation extension (audit log, holds)")
+            self.privacy = privacy.install(ext, self.presence.store, self.moderation.audit)
         if "chatserver.dev_signin" in names:
             dev_signin.install(self.registry, self.settings, self.catalog)
 

@@ -85,6 +85,13 @@ class Streams(Protocol):
         """Remove one publication and publish ``payload`` (its deletion) atomically."""
         ...
 
+    async def edit(
+        self, channel: str, offset: int, expected: bytes, payload: bytes, event: bytes, history: HistoryOptions
+    ) -> tuple[int, int]:
+        """Replace one publication's payload in place (compare-and-set on ``expected``) and
+        publish ``event`` (its edit) atomically: (1 edited | 0 gone | -1 changed, event offset)."""
+        ...
+
     async def entry(self, channel: str, offset: int) -> StreamEntry | None: ...
 
     async def entries_before(self, channel: str, before: int | None, count: int) -> list[StreamEntry]: ...

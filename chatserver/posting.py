@@ -185,7 +185,8 @@ class Submission:
 
     @property
     def draft(self) -> Draft:
-        return Draft(text=self.text, client_msg_id=self.client_msg_id, reply_to=self.reply_to)
+        anonymous = self.kind == "question" and bool((self.payload or {}).get("anonymous"))
+        return Draft(text=self.text, client_msg_id=self.client_msg_id, reply_to=self.reply_to, anonymous=anonymous)
 
 
 Gate = Callable[[Sender, Room, Draft], Awaitable[None]]
@@ -414,6 +415,65 @@ class Poster:
             time_ms=now_ms,
         )
         return Placed(published.offset, published.epoch, published.duplicate)
+
+    # ---- editing a message in place -----------------------------------------------------
+
+    def edit_to(self, offset: int) -> Destination:
+        """The destination of an edit (kind ``edit``): the message at ``offset`` in the
+        submission's room gets the accepted text in place (``edit_in_room``)."""
+
+        async def place(sub: Submission, item_id: str, text: str, hidden: tuple[str, ...]) -> Placed:
+            return await self.edit_in_room(sub.room, offset, sub.author.user, text, hidden)
+
+        return place
+
+    async def edit_in_room(
+        self, room: Room, offset: int, user: str, text: str, hidden: tuple[str, ...]
+    ) -> Placed:
+        """Replace the text of ``user``'s message at ``offset`` (``Streams.edit``: the history
+        keeps only the new text, at the message's own offset) and publish ``message.edited``
+        with the next offset. A concurrent change of the entry is retried."""
+        history = self._history_of(room.channel)
+        if history is None:
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {room.channel}")
+        for _ in range(3):
+            entry = await self._streams.entry(room.channel, offset)
+            if entry is None:
+                raise ReplyError(codes.NOT_AVAILABLE, f"not available: message {offset} is no longer in {room.channel}")
+            pub = Publication.unpack(room.channel, offset, "", entry.payload)
+            event = orjson.loads(pub.data)
+            if not isinstance(event, dict) or event.get("type") != "message" or event.get("user") != user:
+                raise ReplyError(codes.PERMISSION_DENIED, "permission denied: not your message")
+            now_ms = int(time.time() * 1000)
+            event["text"] = text
+            event.pop("redacted", None)
+            if hidden:
+                event["redacted"] = list(hidden)
+            event["edited"] = True
+            event["edited_ts"] = now_ms
+            edited: dict[str, Any] = {
+                "type": "message.edited",
+                "id": event.get("id", ""),
+                "offset": offset,
+                "user": user,
+                "text": text,
+                "edited_ts": now_ms,
+            }
+            if hidden:
+                edited["redacted"] = list(hidden)
+            status, event_offset = await self._streams.edit(
+                room.channel,
+                offset,
+                entry.payload,
+                pack_payload(orjson.dumps(event), info=pub.info, tags=pub.tags, time_ms=pub.time),
+                pack_payload(orjson.dumps(edited), time_ms=now_ms),
+                history,
+            )
+            if status == 1:
+                return Placed(event_offset, detail=edited)
+            if status == 0:
+                raise ReplyError(codes.NOT_AVAILABLE, f"not available: message {offset} is no longer in {room.channel}")
+        raise ReplyError(codes.NOT_AVAILABLE, f"not available: message {offset} keeps changing; try again")
 
     async def publish_event(
         self,

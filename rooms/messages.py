@@ -27,6 +27,7 @@ class Draft:
     text: str
     client_msg_id: str | None
     reply_to: str | None = None
+    anonymous: bool = False  # an anonymous Q&A question: gates and alerts name nobody
 
 
 def parse_draft(data: Any, room: Room) -> Draft:

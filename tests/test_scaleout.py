@@ -207,6 +207,34 @@ async def test_reactions_and_a_crisis_case_across_processes(deployment, clients)
     assert case["user"] == "writer" and case["state"] == "open" and case["channel"] == channel
 
 
+async def test_own_edit_and_an_erasure_across_processes(deployment, clients):
+    """Issue 13 on the topology: a member's edit (a stream rewrite in the room's slot) reaches
+    a member on the other process; an erasure asked on the other process closes the member's
+    connection (3520), removes their messages from rooms on different shards live, and
+    leaves no word of theirs in history."""
+    dep = deployment
+    community = unique("sop")
+    rooms = [dep.a.make_room(community, name) for name in ("one", "two", "three")]
+    user = unique("erasee")
+    reader = await joined(clients, dep.b.ws_url, unique("reader"), {community: "member"}, *rooms)
+    writer = await joined(clients, dep.a.ws_url, user, {community: "member"}, *rooms)
+    posted = [await send(writer, room, f"quillwort words {i}") for i, room in enumerate(rooms)]
+    for room in rooms:
+        await next_event(reader, room, "message")
+    edited = await mod(writer, "chat.edit", channel=rooms[0], offset=posted[0]["offset"], text="quillwort fixed")
+    assert edited["status"] == "published", edited
+    assert (await next_event(reader, rooms[0], "message.edited"))["text"] == "quillwort fixed"
+    result = dep.b.api("POST", f"/api/users/{user}/erase", {"actor": "dpo"})
+    assert result.status_code == 200, result.text
+    assert result.json()["removed"]["messages"] == 3
+    assert (await writer.wait_closed()).code == 3520
+    gone = [await next_event(reader, None, "message.deleted") for _ in rooms]  # in any order
+    assert sorted(e["id"] for e in gone) == sorted(p["id"] for p in posted)
+    for room in rooms:
+        hist = (await reader.call("history", {"channel": room, "limit": 50}))["history"]
+        assert "quillwort" not in str(hist)
+
+
 async def test_qa_session_across_processes(deployment):
     dep = deployment
     community = unique("soq")

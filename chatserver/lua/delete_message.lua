@@ -1,5 +1,6 @@
 -- delete_message.lua: remove one publication from a channel's history and announce it,
--- atomically: XDEL the entry, record its offset as removed (so recovery still proves it
+-- atomically: rewrite the stream without the entry (stream_lib.lua's rewrite: XDEL would
+-- keep its bytes in the stream's node), record its offset as removed (so recovery still proves it
 -- returns every publication or none), and append + publish the deletion event with the
 -- next offset (so clients that were offline learn of it when they recover), through
 -- stream_lib.lua's append, the same code publish.lua uses.
@@ -7,6 +8,7 @@
 -- KEYS[1]  history stream          chat:{<channel>}:h
 -- KEYS[2]  stream meta hash        chat:{<channel>}:m   (e = epoch, s = top offset)
 -- KEYS[3]  removed offsets zset    chat:{<channel>}:d
+-- KEYS[4]  edit events hash        chat:{<channel>}:x   (its edit event goes too)
 --
 -- ARGV[1]  offset of the publication to remove
 -- ARGV[2]  deletion event payload (msgpack bytes, as publish.lua takes)
@@ -29,7 +31,9 @@ local fields = found[1][2]
 for i = 1, #fields, 2 do
   if fields[i] == "d" then original = fields[i + 1] end
 end
-redis.call("xdel", KEYS[1], id)
+local changes = {[id] = false}
+forget_edit(KEYS[4], KEYS[3], changes, ARGV[1])
+rewrite(KEYS[1], changes)
 redis.call("zadd", KEYS[3], tonumber(ARGV[1]), ARGV[1])
 
 local offset, epoch = append(KEYS[1], KEYS[2], redis.call("hget", KEYS[2], "e"), ARGV[2],

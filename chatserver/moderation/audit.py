@@ -90,16 +90,26 @@ AuditListener = Callable[[str, dict[str, Any]], None]  # (community, entry); mus
 
 
 class AuditLog:
-    def __init__(self, store: AuditStore, retention: int, max_entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        store: AuditStore,
+        retention: int,
+        max_entries: int = 100_000,
+        retention_of: Callable[[str], int] | None = None,
+    ) -> None:
         self.store = store
         self.retention = retention
         self.max_entries = max_entries
+        self._retention_of = retention_of  # community -> its ``audit_ttl`` (seconds)
         self.appended = 0
         self._listeners: list[AuditListener] = []
 
     def add_listener(self, listener: AuditListener) -> None:
         """``listener(community, entry)`` after every append (webhooks follow the log)."""
         self._listeners.append(listener)
+
+    def retention_for(self, community: str) -> int:
+        return self._retention_of(community) if self._retention_of is not None else self.retention
 
     async def append(
         self,
@@ -122,9 +132,10 @@ class AuditLog:
             entry["text"] = text
         if details:
             entry["details"] = details
-        min_id = max(0, now_ms - self.retention * 1000)
+        retention = self.retention_for(community)
+        min_id = max(0, now_ms - retention * 1000)
         entry_id = await self.store.audit_append(
-            community, msgpack.packb(entry, use_bin_type=True), min_id, self.retention, self.max_entries
+            community, msgpack.packb(entry, use_bin_type=True), min_id, retention, self.max_entries
         )
         self.appended += 1
         entry["id"] = entry_id
@@ -134,7 +145,7 @@ class AuditLog:
 
     async def read(self, community: str, flt: AuditFilter) -> list[dict[str, Any]]:
         high = f"{flt.until_ms}-99999999" if flt.until_ms is not None else "+"
-        oldest = int(time.time() * 1000) - self.retention * 1000
+        oldest = int(time.time() * 1000) - self.retention_for(community) * 1000
         low = f"{max(flt.since_ms or 0, oldest, 0)}-0"
         out: list[dict[str, Any]] = []
         scanned = 0

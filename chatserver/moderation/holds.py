@@ -22,6 +22,7 @@ from chatserver.moderation.errors import ModerationError as HoldError
 from chatserver.moderation.records import CrisisSignal, HoldRecord
 from chatserver.protocol import codes
 from moderation_hooks import Hold, Redact, Review, Support
+from rooms.retention import setting
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
@@ -104,20 +105,24 @@ class HoldQueue:
         # The sender first: support resources at once when a crisis hook fired.
         if crisis is not None:
             await self._notify(record.user, notices.support(record, crisis))
-            await self.service.signal_crisis(
-                CrisisSignal(
-                    record.community, record.user, record.name, record.channel, record.text,
-                    crisis.reason, "hold", hold_id=record.id,
+            # A case names its member: none for an anonymous question (only qa.trace, which
+            # is audited, ties it to its asker; moderators see the high-priority hold). The
+            # case keeps the text as members would see it.
+            if not record.anonymous:
+                await self.service.signal_crisis(
+                    CrisisSignal(
+                        record.community, record.user, record.name, record.channel, record.redacted_text,
+                        crisis.reason, "hold", hold_id=record.id,
+                    )
                 )
-            )
         # The support notice already spoke to a member in crisis; the held notice stays plain.
         note = ""
         if crisis is None and review is not None and isinstance(review.verdict, Hold):
             note = review.verdict.notice
         await self._notify(record.user, notices.held(record, note))
-        await self._feed(record.channel + "/mod", {"type": "hold.created", "hold": record.public()})
+        await self._feed(record.channel + "/mod", {"type": "hold.created", "hold": record.public(original=False)})
         if record.escalated:
-            await self._feed(f"{record.community}/mod", {"type": "hold.escalated", "hold": record.public()})
+            await self._feed(f"{record.community}/mod", {"type": "hold.escalated", "hold": record.public(original=False)})
         return record, True
 
     # ---- resolving ---------------------------------------------------------------------------
@@ -162,9 +167,9 @@ class HoldQueue:
             await self.store.resolve(record, "approved", "pending", None)
             raise
         resolution["published"] = published
-        await self.store.set_resolution(record, resolution)
         record.status = "approved"
         record.resolution = resolution
+        await self._settle(record)
         await self._notify(record.user, notices.approved(record, final, edited, published))
         await self._feed(channel + "/mod", notices.resolved(record, actor))
         await self.audit.append(
@@ -172,8 +177,8 @@ class HoldQueue:
             "hold.approve",
             actor,
             target=_target(record),
-            text=record.text,
-            details={"edited_text": final} if edited else {"published": published},
+            text=final,
+            details={"edited": True} if edited else {"published": published},
         )
         return record.public()
 
@@ -191,12 +196,27 @@ class HoldQueue:
             raise self._conflict(record, before or "gone")
         record.status = "rejected"
         record.resolution = resolution
+        await self._settle(record)
         await self._notify(record.user, notices.rejected(record, reason.strip()))
         await self._feed(channel + "/mod", notices.resolved(record, actor))
         await self.audit.append(
-            record.community, "hold.reject", actor, target=_target(record), reason=reason.strip(), text=record.text
+            record.community, "hold.reject", actor, target=_target(record), reason=reason.strip(), text=record.redacted_text
         )
         return record.public()
+
+    async def _settle(self, record: HoldRecord) -> None:
+        """A resolved hold keeps only the text as members would see it (unless the community
+        keeps originals, ``keep_original_text``) and lives ``records_ttl`` seconds."""
+        catalog = self.ext.catalog
+        room = catalog.rooms.get(record.channel)
+        community = catalog.communities.get(record.community)
+        ttl = setting(community, room, "records_ttl", self.service.config.hold_retention)
+        keep = setting(community, room, "keep_original_text", 0)
+        if keep:
+            ttl = ttl if keep < 0 else keep
+        else:
+            record.drop_original()
+        await self.store.settle(record, ttl)
 
     # ---- expiry --------------------------------------------------------------------------------
 
@@ -229,10 +249,11 @@ class HoldQueue:
                     self.expired += 1
                     record.status = "expired"
                     record.resolution = resolution
+                    await self._settle(record)
                     await self._notify(record.user, notices.expired(record))
                     await self._feed(channel + "/mod", notices.resolved(record, SYSTEM))
                     await self.audit.append(
-                        record.community, "hold.expire", SYSTEM, target=_target(record), text=record.text
+                        record.community, "hold.expire", SYSTEM, target=_target(record), text=record.redacted_text
                     )
             await self.store.forget_due(member)
         return done
@@ -243,7 +264,7 @@ class HoldQueue:
         try:
             await self.ext.notifier.notify_user(user, event)
         except Exception:
-            log.exception("could not notify %s of %s", user, event.get("type"))
+            log.exception("could not notify a member of %s", event.get("type"))  # names nobody
 
     async def _feed(self, channel: str, event: dict[str, Any]) -> None:
         try:
@@ -254,7 +275,7 @@ class HoldQueue:
 
 def _target(record: HoldRecord) -> dict[str, Any]:
     return {
-        "user": record.user,
+        "user": record.seen_by()[0],
         "channel": record.channel,
         "hold_id": record.id,
         "kind": record.kind,

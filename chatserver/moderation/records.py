@@ -63,6 +63,22 @@ class HoldRecord:
         return self.channel.partition(":")[0]
 
     @property
+    def anonymous(self) -> bool:
+        """An anonymous Q&A question: no view, feed event or audit entry names its asker
+        (only ``qa.trace`` does)."""
+        return self.kind == "question" and bool(self.payload.get("anonymous"))
+
+    def seen_by(self) -> tuple[str, str]:
+        """(user, name) as views may show them: nobody for an anonymous question."""
+        return ("", "anonymous") if self.anonymous else (self.user, self.name)
+
+    def drop_original(self) -> None:
+        """Keep only the text as members would see it (after resolution): the original with
+        its personal details goes unless the community keeps originals for safety review."""
+        self.text = self.redacted_text
+        self.spans = []
+
+    @property
     def redacted_text(self) -> str:
         """The text as it would be published without an edit (PII hidden)."""
         spans = tuple(Span(s, e, label) for s, e, label in self.spans)
@@ -117,16 +133,20 @@ class HoldRecord:
             resolution=msgpack.unpackb(resolution, raw=False) if resolution else {},
         )
 
-    def public(self) -> dict[str, Any]:
-        """What moderators see (JSON-safe): everything but the raw client info."""
+    def public(self, original: bool = True) -> dict[str, Any]:
+        """What moderators see (JSON-safe): everything but the raw client info. ``text`` is
+        the text as written while the hold is pending and only in direct answers to a
+        moderator (``original``); feed events, which are kept in history, carry the text as
+        members would see it (``original=False``). An anonymous question names no asker."""
+        user, name = self.seen_by()
         out: dict[str, Any] = {
             "id": self.id,
             "kind": self.kind,
             "channel": self.channel,
-            "user": self.user,
-            "name": self.name,
+            "user": user,
+            "name": name,
             "role": self.role,
-            "text": self.text,
+            "text": self.text if original else self.redacted_text,
             "reason": self.reason,
             "category": self.category,
             "priority": self.priority,
@@ -136,6 +156,8 @@ class HoldRecord:
             "escalated": self.escalated,
             "status": self.status,
         }
+        if self.anonymous:
+            out["anonymous"] = True
         if self.spans:
             out["hidden"] = sorted({label for _, _, label in self.spans})
             out["redacted_text"] = self.redacted_text

@@ -20,6 +20,7 @@ from chatserver.moderation.audit import SYSTEM, Actor
 from chatserver.moderation.errors import bad_request
 from chatserver.moderation.records import HoldRecord
 from rooms.model import Room
+from rooms.retention import setting
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
@@ -59,7 +60,8 @@ class Reports:
         author = str(found.event.get("user", ""))
         if author == reporter.user:
             raise bad_request("you cannot report your own message")
-        ttl = room.settings.history_ttl
+        community = self.ext.catalog.communities.get(room.community)
+        ttl = setting(community, room, "records_ttl", room.settings.history_ttl)
         report = {"reason": reason_text, "at": int(time.time() * 1000), "name": reporter.name}
         count = await self.store.add_report(
             room.channel, found.offset, reporter.user, msgpack.packb(report, use_bin_type=True), ttl

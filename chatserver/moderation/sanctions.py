@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 
 from rooms.channels import parse_channel
+from rooms.retention import PSEUDONYM_PREFIX, pseudonym, pseudonym_key
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
@@ -62,6 +63,8 @@ class Sanctions:
         self.cache: dict[str, dict[str, dict[str, Sanction]]] = {k: {} for k in KINDS}
         self._task: asyncio.Task[None] | None = None
         self._changes = 0  # bumped by every applied change; a reload that raced one is dropped
+        self._pseudonym_key = pseudonym_key(ext.settings.secret, ext.settings.api_key)
+        self._erased: dict[tuple[str, str], tuple[tuple[int, int, int], bool]] = {}
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -106,10 +109,25 @@ class Sanctions:
     # ---- reads (hot path: no Redis) ------------------------------------------------------------
 
     def get(self, kind: str, community: str, field: str, now: float | None = None) -> Sanction | None:
-        s = self.cache[kind].get(community, {}).get(field)
+        table = self.cache[kind].get(community, {})
+        s = table.get(field)
+        if s is None and table and self._pseudonymous(kind, community, table):
+            # An erased member's sanction names their pseudonym: it keeps applying to the id.
+            room, sep, user = field.rpartition("\n")
+            s = table.get(room + sep + pseudonym(user, self._pseudonym_key))
         if s is None or not s.active(time.time() if now is None else now):
             return None
         return s
+
+    def _pseudonymous(self, kind: str, community: str, table: dict[str, Sanction]) -> bool:
+        """Whether the table names a pseudonym (cached until the table changes)."""
+        marker = (id(table), len(table), self._changes)
+        cached = self._erased.get((kind, community))
+        if cached is None or cached[0] != marker:
+            found = any(f.startswith(PSEUDONYM_PREFIX) or ("\n" + PSEUDONYM_PREFIX) in f for f in table)
+            self._erased[(kind, community)] = (marker, found)
+            return found
+        return cached[1]
 
     def listing(self, kind: str, community: str) -> dict[str, Sanction]:
         now = time.time()

@@ -30,10 +30,13 @@ from moderation_hooks import (
     ModerationConfig,
     Policy,
     Review,
+    Span,
     Support,
+    apply_redactions,
 )
 from rooms.messages import Draft
 from rooms.model import Member, Role, Room
+from rooms.retention import setting
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
@@ -43,6 +46,32 @@ log = logging.getLogger("chatserver.moderation")
 CrisisListener = Callable[[CrisisSignal], Awaitable[None]]
 
 _VERDICT_ACTIONS = {"redacted": "verdict.redact", "held": "verdict.hold", "rejected": "verdict.reject"}
+
+
+def seen_text(sub: Submission, review: Review, outcome: Outcome) -> str:
+    """The text as members saw it (published) or would have (held, rejected): personal
+    details the hooks found are redacted."""
+    if isinstance(outcome, Published):
+        return outcome.text
+    spans = tuple(Span(s, e, label) for s, e, label in redaction_spans(review))
+    return apply_redactions(sub.text, spans) if spans else sub.text
+
+
+def _reviewed(room: Room, record: HoldRecord, text: str, destination: Any, **fields: Any) -> Submission:
+    """The submission of a held item a moderator approved (``text``: their edit or the
+    redacted original, whose redaction labels it keeps)."""
+    redacted = tuple(sorted({label for _, _, label in record.spans})) if text == record.redacted_text and record.spans else ()
+    return Submission(
+        room=room,
+        author=Member(record.user, record.name, {}),
+        role=Role(record.role) if record.role in {r.value for r in Role} else Role.MEMBER,
+        text=text,
+        destination=destination,
+        item_id=record.id,
+        reviewed=True,
+        hidden=redacted,
+        **fields,
+    )
 
 
 def actor_of(member: Member, community: str, via: str = "rpc") -> Actor:
@@ -56,7 +85,7 @@ class ModerationService:
         self.config = config
         self.mstore = ext.stores.moderation()
         self.pipelines = RoomPipelines(ext, config, self.mstore)
-        self.audit = AuditLog(self.mstore, config.audit_retention, config.audit_max_entries)
+        self.audit = AuditLog(self.mstore, config.audit_retention, config.audit_max_entries, self._audit_ttl)
         self.denied = DeniedAttempts(self.audit, config.denied_window)
         self.sanctions = Sanctions(ext, self.mstore)
         self.watchers = ModeratorWatchers(ext, self.mstore)
@@ -66,8 +95,13 @@ class ModerationService:
         self.reports = Reports(self, self.mstore)
         self.holds.register_kind("message", self._publish_held_message)
         self.holds.register_kind("reported", self.actions.restore_reported)
+        self.holds.register_kind("edit", self._apply_held_edit)
         self.crisis_alerts = 0
         self._crisis_listeners: list[CrisisListener] = []
+
+    def _audit_ttl(self, community: str) -> int:
+        """A community's ``audit_ttl`` (seconds), else ``[moderation] audit_retention``."""
+        return setting(self.ext.catalog.communities.get(community), None, "audit_ttl", self.config.audit_retention)
 
     # ---- public API for other extensions ----------------------------------------------------
 
@@ -103,6 +137,7 @@ class ModerationService:
         poster = self.ext.poster
         poster.use_pipeline(self.pipelines)
         poster.add_gate(self.check_sanctions, kinds=("message", "question"))
+        poster.add_gate(self.check_edit_sanctions, kinds=("edit",))
         poster.add_context_builder(self._context)
         poster.use_hold(self._hold)
         poster.add_observer(self._observe)
@@ -126,7 +161,12 @@ class ModerationService:
             return "muted"
         return None
 
-    async def check_sanctions(self, conn: Sender, room: Room, draft: Draft) -> None:
+    async def check_edit_sanctions(self, conn: Sender, room: Room, draft: Draft) -> None:
+        """Gate of a member's edit: bans, mutes and kick blocks as for a post; no slow mode
+        (fixing a typo is not a new post)."""
+        await self.check_sanctions(conn, room, draft, slow=False)
+
+    async def check_sanctions(self, conn: Sender, room: Room, draft: Draft, slow: bool = True) -> None:
         """Gate: bans (1003), mutes (1002), kick blocks (103) from the local cache, then slow
         mode (1005) claimed atomically in Redis. Staff pass. A refused post still gets the
         crisis safety net: support resources and a moderator alert when it needs them."""
@@ -148,7 +188,7 @@ class ModerationService:
             )
         elif kick is not None:
             refusal = ReplyError(codes.PERMISSION_DENIED, f"permission denied: removed from this room until {iso(kick.until)}")
-        elif room.settings.slow_mode > 0:
+        elif slow and room.settings.slow_mode > 0:
             wait_ms = await self.mstore.claim_slow(room.channel, member.user, room.settings.slow_mode * 1000)
             if wait_ms:
                 refusal = ReplyError(
@@ -172,7 +212,11 @@ class ModerationService:
         review = await safety.review(ctx)
         crisis = crisis_hold(review)
         if crisis is not None:
-            await self._crisis_alert(member, room, draft.text, crisis, "refused before review", source="refused")
+            spans = tuple(Span(s, e, label) for s, e, label in redaction_spans(review))
+            text = apply_redactions(draft.text, spans) if spans else draft.text
+            await self._crisis_alert(
+                member, room, text, crisis, "refused before review", source="refused", anonymous=draft.anonymous
+            )
 
     async def _crisis_alert(
         self,
@@ -183,38 +227,45 @@ class ModerationService:
         why: str,
         published: Published | None = None,
         source: str = "support",
+        anonymous: bool = False,
     ) -> None:
         """Support resources to the sender first, then a high-priority alert to the room's
         moderators (and the community's when none of the room's is online), then the audit
-        log. ``published``: the message went out for peer support (moderate risk)."""
+        log. ``published``: the message went out for peer support (moderate risk).
+        ``text`` is as members would see it (personal details redacted); ``anonymous`` (an
+        anonymous question): the alert and the audit entry name nobody (``qa.trace`` does)."""
         self.crisis_alerts += 1
         message_id = published.id if published is not None else ""
         try:
             await self.ext.notifier.notify_user(member.user, notices.support_for(room.channel, crisis, message_id))
         except Exception:
-            log.exception("could not send support resources to %s", member.user)
+            log.exception("could not send support resources to a member")  # names nobody
         alert: dict[str, Any] = {
             "type": "crisis.alert",
             "priority": "high",
             "category": crisis.category,
             "channel": room.channel,
-            "user": member.user,
-            "name": member.name,
+            "user": "" if anonymous else member.user,
+            "name": "anonymous" if anonymous else member.name,
             "text": text,
             "reason": f"{crisis.reason}; {why}",
             "ts": int(time.time() * 1000),
         }
+        if anonymous:
+            alert["anonymous"] = True
         if published is not None:
             alert.update({"posted": True, "message_id": published.id, "offset": published.offset})
         await self.publish_feed(room.channel + "/mod", alert)
         if published is not None and await self.watchers.online(room.channel) == 0:
             await self.publish_feed(f"{room.community}/mod", dict(alert, escalated=True))
-        target: dict[str, Any] = {"user": member.user, "channel": room.channel}
+        target: dict[str, Any] = {"user": "" if anonymous else member.user, "channel": room.channel}
         if published is not None:
             target.update({"message_id": published.id, "offset": published.offset})
         await self.audit.append(
             room.community, "crisis.alert", SYSTEM, target=target, reason=f"{crisis.reason}; {why}", text=text,
         )
+        if anonymous:
+            return  # no case names the asker of an anonymous question (only qa.trace does)
         await self.signal_crisis(
             CrisisSignal(
                 room.community, member.user, member.name, room.channel, text, crisis.reason, source,
@@ -321,13 +372,24 @@ class ModerationService:
         if hidden:
             details["hidden"] = hidden
         offset = outcome.offset if isinstance(outcome, Published) else 0
+        # The audit keeps the text as members saw it (or would have: personal details
+        # redacted), never the original; an anonymous question's entry names nobody.
+        anonymous = sub.draft.anonymous  # an anonymous question: only qa.trace names the asker
+        if anonymous:
+            details["anonymous"] = True
+        seen = seen_text(sub, review, outcome)
         await self.audit.append(
             room.community,
             action,
             SYSTEM,
-            target={"user": member.user, "channel": room.channel, "message_id": outcome.id, "offset": offset or None},
+            target={
+                "user": "" if anonymous else member.user,
+                "channel": room.channel,
+                "message_id": outcome.id,
+                "offset": offset or None,
+            },
             reason=getattr(verdict, "reason", ""),
-            text=sub.text,
+            text=seen,
             details=details,
         )
         if hidden:
@@ -335,17 +397,31 @@ class ModerationService:
                 text = outcome.text if isinstance(outcome, Published) else ""
                 await self.ext.notifier.notify_user(member.user, notices.redacted(room.channel, outcome.id, hidden, text))
             except Exception:
-                log.exception("could not tell %s about a redaction", member.user)
+                log.exception("could not tell a member about a redaction")  # names nobody
         if isinstance(outcome, Rejected):
             crisis = crisis_hold(review)
             if crisis is not None:
                 await self._crisis_alert(
-                    member, room, sub.text, crisis, "the message was rejected by another rule", source="rejected"
+                    member, room, seen, crisis, "the message was rejected by another rule",
+                    source="rejected", anonymous=anonymous,
                 )
         elif isinstance(outcome, Published) and isinstance(verdict, Support):
             await self._crisis_alert(
-                member, room, sub.text, verdict, "posted for peer support (community policy)", published=outcome
+                member, room, seen, verdict, "posted for peer support (community policy)",
+                published=outcome, anonymous=anonymous,
             )
+
+    # ---- applying an approved edit ---------------------------------------------------------
+
+    async def _apply_held_edit(self, record: HoldRecord, text: str, actor: Actor) -> dict[str, Any]:
+        """A member's edit a moderator approved replaces the message's text in place."""
+        room = self.ext.catalog.rooms.get(record.channel)
+        if room is None:
+            raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {record.channel}")
+        offset = int(record.payload.get("offset", 0))
+        outcome = await self.ext.poster.submit(_reviewed(room, record, text, self.ext.poster.edit_to(offset), kind="edit"))
+        assert isinstance(outcome, Published)
+        return {"offset": outcome.offset, "message_offset": offset, "message_id": record.payload.get("message_id", "")}
 
     # ---- publishing an approved message --------------------------------------------------------
 
@@ -354,20 +430,15 @@ class ModerationService:
         room = spec.room if spec is not None else None
         if room is None:
             raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {record.channel}")
-        redacted = tuple(sorted({label for _, _, label in record.spans})) if text == record.redacted_text and record.spans else ()
         outcome = await self.ext.poster.submit(
-            Submission(
-                room=room,
-                author=Member(record.user, record.name, {}),
-                role=Role(record.role) if record.role in {r.value for r in Role} else Role.MEMBER,
-                text=text,
-                destination=self.ext.poster.to_room,
+            _reviewed(
+                room,
+                record,
+                text,
+                self.ext.poster.to_room,
                 info=record.info or None,
                 client_msg_id=record.client_msg_id or None,
                 reply_to=record.reply_to or None,
-                item_id=record.id,
-                reviewed=True,
-                hidden=redacted,
                 event_extra={"edited": True} if text != record.redacted_text else None,
             )
         )

@@ -96,6 +96,7 @@ CONNECTION_LIMIT = Disconnect(3504, "connection limit")
 CHANNEL_LIMIT = Disconnect(3505, "channel limit")
 PERMISSION_DENIED_DISCONNECT = Disconnect(3507, "permission denied")
 TOO_MANY_ERRORS = Disconnect(3509, "too many errors")
+ERASED = Disconnect(3520, "user erased")  # an erasure request: the SDK does not reconnect
 # Transport level: RFC 6455 "message too big".
 MESSAGE_TOO_BIG = Disconnect(1009, "message too big")
 

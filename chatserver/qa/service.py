@@ -33,6 +33,7 @@ from rooms.qa import Actor, Board, CreateSession, Session, SessionState, create_
 from rooms.qa.commands import BoardCommand
 from rooms.qa.events import BoardEvent, QuestionDismissed
 from rooms.qa.views import Audience, event_views
+from rooms.retention import setting
 
 if TYPE_CHECKING:
     from chatserver.connection import Connection
@@ -52,6 +53,10 @@ def refused(denied: Denied) -> ReplyError:
     return ReplyError(denied.code, denied.reason)
 
 
+def _room_of_board(board: str) -> str:
+    return board.removesuffix("/qa")
+
+
 def check_id(value: Any, what: str) -> str:
     if not isinstance(value, str) or not ID_RE.match(value):
         raise ReplyError(codes.BAD_REQUEST, f"bad request: {what} must be an id as returned by the server")
@@ -63,12 +68,20 @@ class QaService:
         self.ext = ext
         self.config = config
         self.rules = config.rules
-        self.store = ext.stores.qa(ext.resolver.side_history[ChannelKind.QA], config.retention)
+        self.store = ext.stores.qa(ext.resolver.side_history[ChannelKind.QA], config.retention, self._qa_ttl)
         self.stage = StageCache(self.store, ext.control, moderation.safety_net)
         self.audit_sinks: list[AuditSink] = []
         self.moderation = moderation
         self.poster = ext.poster
         self.conflicts = 0  # version conflicts retried (metrics)
+
+    def _qa_ttl(self, board: str) -> int:
+        """Seconds a board's sessions, questions and transcript outlive their last change:
+        the room's or community's ``qa_ttl``, else ``[qa] retention_days``."""
+        catalog = self.ext.catalog
+        room = catalog.rooms.get(_room_of_board(board))
+        community = catalog.communities.get(board.partition(":")[0])
+        return setting(community, room, "qa_ttl", self.config.retention)
 
     # ------------------------------------------------------------------ who and where
 

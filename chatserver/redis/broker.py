@@ -8,7 +8,8 @@ the calls queued behind it on that connection by the time Redis takes to send it
 Key layout for a channel ``c`` (hash tag keeps a channel's keys in one cluster slot):
 - ``chat:{c}:h`` history stream, entry ids ``<offset>-0``, field ``d`` = msgpack payload
 - ``chat:{c}:m`` meta hash: ``e`` epoch, ``s`` top offset
-- ``chat:{c}:d`` sorted set of offsets removed by moderators
+- ``chat:{c}:d`` sorted set of removed offsets (moderators, authors, erasures, replaced edit events)
+- ``chat:{c}:x`` hash: an edited message's offset -> the offset of its (latest) edit event
 - ``chat:{c}:i:<user>:<client message id>`` idempotency keys (value: the offset)
 - ``chat:{c}:p`` the pub/sub channel
 """
@@ -44,6 +45,10 @@ def meta_key(channel: str) -> str:
 
 def deleted_key(channel: str) -> str:
     return f"chat:{{{channel}}}:d"
+
+
+def edits_key(channel: str) -> str:
+    return f"chat:{{{channel}}}:x"
 
 
 def idempotency_key(channel: str, user: str, client_id: str) -> str:
@@ -113,6 +118,7 @@ class RedisBroker:
         self.meta_ttl = meta_ttl
         self._publish = register_lua(client, "stream_lib.lua", "publish.lua")
         self._delete = register_lua(client, "stream_lib.lua", "delete_message.lua")
+        self._edit = register_lua(client, "stream_lib.lua", "edit_message.lua")
         self._history = register_lua(client, "history.lua")
         self.pipeline = pipeline
         self.commands = 0  # Redis round trips made, for metrics and load tests
@@ -229,10 +235,23 @@ class RedisBroker:
         when the entry is no longer in the stream."""
         removed, _original, event_offset, _epoch = await self._run(
             self._delete,
-            [stream_key(channel), meta_key(channel), deleted_key(channel)],
+            [stream_key(channel), meta_key(channel), deleted_key(channel), edits_key(channel)],
             [offset, payload, *append_args(channel, history)],
         )
         return bool(removed), int(event_offset)
+
+    async def edit(
+        self, channel: str, offset: int, expected: bytes, payload: bytes, event: bytes, history: HistoryOptions
+    ) -> tuple[int, int]:
+        """Replace the publication at ``offset`` (if its payload is still ``expected``) with
+        ``payload`` and publish ``event`` with the next offset, atomically: (status, the
+        event's offset); status 1 edited, 0 gone, -1 changed meanwhile."""
+        status, event_offset, _epoch = await self._run(
+            self._edit,
+            [stream_key(channel), meta_key(channel), deleted_key(channel), edits_key(channel)],
+            [offset, expected, payload, event, *append_args(channel, history)],
+        )
+        return int(status), int(event_offset)
 
     async def entry(self, channel: str, offset: int) -> StreamEntry | None:
         """The stream entry at ``offset`` (no epoch check; None when removed or trimmed)."""

@@ -92,10 +92,14 @@ class RedisHoldStore:
         )
         return _text(before), bool(changed)
 
-    async def set_resolution(self, record: HoldRecord, resolution: dict[str, Any]) -> None:
-        await self.redis.hset(
-            keys.hold(record.channel, record.id), "x", msgpack.packb(resolution, use_bin_type=True)
-        )
+    async def settle(self, record: HoldRecord, ttl: int) -> None:
+        """Store a resolved hold's record and resolution (the original text dropped by the
+        caller) and let the hold expire ``ttl`` seconds from now."""
+        key = keys.hold(record.channel, record.id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(key, mapping={"r": record.pack(), "x": msgpack.packb(record.resolution, use_bin_type=True)})
+        pipe.expire(key, ttl)
+        await pipe.execute()
 
     async def due(self, now_ms: int, limit: int = 100) -> list[tuple[str, str, bytes]]:
         members = await self.redis.zrangebyscore(keys.EXPIRING, "-inf", now_ms, start=0, num=limit)

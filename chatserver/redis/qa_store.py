@@ -16,6 +16,7 @@ in the board stream's cluster slot, so state and events change in one Lua call):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -80,15 +81,26 @@ def votes_payload_prefix(time_ms: int) -> bytes:
 
 
 class RedisQaStore:
-    def __init__(self, client: aioredis.Redis, history: HistoryOptions, ttl: int, commands: Commands | None = None) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        history: HistoryOptions,
+        ttl: int,
+        ttl_of: Callable[[str], int] | None = None,
+        commands: Commands | None = None,
+    ) -> None:
         self.redis = client
         self.commands = commands
         self.history = history
         self.ttl = ttl
+        self._ttl_of = ttl_of  # board -> seconds its state outlives its last change (qa_ttl)
         self._load = register_lua(client, "qa_load.lua")
         self._commit = register_lua(client, "qa_commit.lua")
         self._vote = register_lua(client, "qa_vote.lua")
         self._flush = register_lua(client, "qa_votes_flush.lua")
+
+    def ttl_for(self, board: str) -> int:
+        return self._ttl_of(board) if self._ttl_of is not None else self.ttl
 
     # ------------------------------------------------------------------ reads
 
@@ -166,6 +178,7 @@ class RedisQaStore:
         ``payloads`` on the board; all or nothing."""
         sid = session.id
         h = self.history
+        ttl = self.ttl_for(board)
         args: list[Any] = [
             before,
             session.version,
@@ -175,10 +188,10 @@ class RedisQaStore:
             stage,
             sid,
             session.created_at,
-            self.ttl,
+            ttl,
             max(h.size, 1),
-            h.ttl,
-            max(h.meta_ttl, h.ttl),
+            min(h.ttl, ttl),
+            max(h.meta_ttl, min(h.ttl, ttl)),
             new_epoch(),
             pubsub_channel(board),
             len(questions),
@@ -222,7 +235,7 @@ class RedisQaStore:
                 _k(board, f"c:{session_id}"),
                 _k(board, f"dv:{session_id}"),
             ],
-            args=[question_id, user, "1" if cast else "0", self.ttl, votable, voting],
+            args=[question_id, user, "1" if cast else "0", self.ttl_for(board), votable, voting],
         )
         status = int(result[0])
         if status < 0:

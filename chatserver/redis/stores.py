@@ -3,11 +3,14 @@ never sees the Redis client (``ExtensionContext.stores``, built by ``chatserver.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import redis.asyncio as aioredis
 
 from chatserver.engine import Commands, Control, HistoryOptions
 from chatserver.redis.crisis_store import RedisCaseStore
 from chatserver.redis.moderation_store import RedisHoldStore, RedisModerationStore
+from chatserver.redis.privacy_store import RedisPrivacyStore
 from chatserver.redis.qa_store import RedisQaStore
 from chatserver.redis.webhook_store import RedisWebhookStore
 
@@ -24,8 +27,13 @@ class RedisStores:
     def holds(self) -> RedisHoldStore:
         return RedisHoldStore(self._redis, self._commands)
 
-    def qa(self, board_history: HistoryOptions, retention: int) -> RedisQaStore:
-        return RedisQaStore(self._redis, board_history, retention, self._commands)
+    def qa(
+        self, board_history: HistoryOptions, retention: int, ttl_of: Callable[[str], int] | None = None
+    ) -> RedisQaStore:
+        return RedisQaStore(self._redis, board_history, retention, ttl_of, self._commands)
+
+    def privacy(self) -> RedisPrivacyStore:
+        return RedisPrivacyStore(self._redis)
 
     def crisis(self) -> RedisCaseStore:
         return RedisCaseStore(self._redis)

@@ -6,6 +6,7 @@
 import { h, $, newId, announce, isStaff, fill, keepFocus, formatDateTime, formatTime, focusFirst } from "./dom.js";
 import { t } from "./i18n.js";
 import { MessageLog, excerpt } from "./messages.js";
+import { editOwn, deleteOwn } from "./own_actions.js";
 import { OwnMessages, CrisisPanel, handleNotice } from "./notices.js";
 import { MembersPanel, peopleFromPresence } from "./members.js";
 import { ask } from "./dialogs.js";
@@ -374,6 +375,11 @@ export class ChatView extends EventTarget {
     if (action === "report") return this.report(message);
     if (action === "reply") return this.setReply(message);
     if (action.startsWith("react:")) return this.react(message, action.slice(6));
+    if (action === "edit" || action === "delete-own") {
+      const said = await (action === "edit" ? editOwn : deleteOwn)(this.conn, this.channel, message);
+      if (said) this.own.set({ id: newId("e") }, "info", { detail: said });
+      return;
+    }
     if (this.moderation) return this.moderation.messageAction(action, message, this.channel);
   }
 

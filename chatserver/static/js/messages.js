@@ -103,7 +103,11 @@ export class MessageLog {
         this._add(pub.offset || 0, data, live);
         break;
       case "message.deleted":
-        this.remove(data.id, data.pending_review);
+        this.remove(data.id, data.pending_review, data.by);
+        this._mark(pub.offset);
+        break;
+      case "message.edited":
+        this.edited(data);
         this._mark(pub.offset);
         break;
       case "messages.removed":
@@ -206,6 +210,7 @@ export class MessageLog {
       this.gone.delete(message.id);
     }
     if (this.removed.has(message.id) || this.byId.has(message.id)) return;
+    message.offset = offset;
     const mine = message.user === this.me;
     const author = mine ? t("messages.you") : message.name || message.user;
     const role = message.role && message.role !== "member" ? message.role : "";
@@ -222,6 +227,7 @@ export class MessageLog {
         timeEl(message.ts),
       ),
       h("p", { class: "msg-text" }, linkified(message.text || "")),
+      message.edited ? h("p", { class: "msg-edited" }, t("messages.edited")) : null,
       message.redacted?.length ? h("p", { class: "msg-note" }, t("messages.hidden_note", { what: hiddenWords(message.redacted) })) : null,
       h("div", { class: "reactions", role: "group", "aria-label": t("reactions.group"), hidden: true }),
       actions,
@@ -262,7 +268,11 @@ export class MessageLog {
     add("reply", t("messages.reply"));
     for (const kind of REACTIONS) add(`react:${kind}`, t(`reactions.add.${kind}`));
     if (!mine) add("report", t("messages.report"));
-    if (this.staff) {
+    if (mine) {
+      add("edit", t("messages.edit"));
+      add("delete-own", t("messages.delete"));
+    }
+    if (this.staff && !mine) {
       add("delete", t("messages.delete"));
       if (!mine) {
         add("mute", t("messages.mute_author"));
@@ -360,11 +370,27 @@ export class MessageLog {
   }
 
   /** A moderator removed a message (or reports hid it for review): its text leaves every screen. */
-  remove(id, pendingReview = false) {
+  /** Its author edited a message: the new text replaces the old one on every screen. */
+  edited(data) {
+    const element = this.byId.get(data.id);
+    if (!element) return;
+    const message = { ...element.message, text: data.text, redacted: data.redacted, edited: true };
+    const offset = element.message.offset;
+    this.byId.delete(data.id);
+    this.byOffset.delete(offset);
+    const hadFocus = element.contains(document.activeElement);
+    element.remove();
+    this._add(offset, message, false);
+    if (hadFocus) focusFirst(this.scroller);
+  }
+
+  /** A message was removed (by a moderator, its author or an erasure; or reports hid it). */
+  remove(id, pendingReview = false, by = "moderator") {
     this.removed.add(id);
     const element = this.byId.get(id);
     if (!element) return;
-    const words = pendingReview ? t("messages.hidden_review") : t("messages.removed");
+    const removed = by === "author" ? t("messages.deleted_by_author") : by === "erasure" ? t("messages.removed_erased") : t("messages.removed");
+    const words = pendingReview ? t("messages.hidden_review") : removed;
     const hadFocus = element.contains(document.activeElement);
     fill(element, h("p", { class: "msg-removed" }, words));
     if (hadFocus) focusFirst(this.scroller); // its menu is gone: focus stays in the conversation

@@ -225,6 +225,19 @@ export class ModerationConsole {
     this.loadSanctions();
   }
 
+  /** The pending holds as written (only mod.holds answers with a held item's original). */
+  async _originals() {
+    const channel = this.channel;
+    try {
+      const { holds } = await this.conn.rpc("mod.holds", { channel });
+      if (channel !== this.channel) return;
+      for (const hold of holds) if (this.holds.has(hold.id)) this.holds.set(hold.id, hold);
+      this.renderHolds();
+    } catch {
+      // The redacted text stays shown; the next load brings the original.
+    }
+  }
+
   _feedEvent(data) {
     switch (data.type) {
       case "hold.created":
@@ -233,6 +246,7 @@ export class ModerationConsole {
         this._seen([data.hold]);
         this.renderHolds();
         announce(t(data.hold.priority === "high" ? "mod.hold_announce_high" : "mod.hold_announce", { name: data.hold.name }));
+        this._originals(); // feed events carry the redacted text; the queue has the original
         break;
       case "hold.resolved":
         this.holds.delete(data.id);

@@ -1,0 +1,173 @@
+"""Issue 13, item 4: access (export) and erasure requests over the HTTP API.
+
+One member with messages in two rooms (one redacted, one edited), an anonymous and a named
+question, a report they filed, a held crisis message (and the crisis case it opened), a
+private support conversation, a typing indicator and a ban: the export lists
+it all; the erasure closes their connection (3520) first, removes their messages live for
+members online (a member who was offline recovers exactly), their questions, holds, report,
+keys and private channel, renames them to a pseudonym in the audit log and the ban (which
+keeps applying), is itself audited with counts and no content, and a second call removes
+nothing and says so. Then every key in Valkey is read: none holds their id or any text they
+wrote."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import redis
+
+from tests.harness import unique
+from tests.moderation_support import joined, mod, next_event, send
+from tests.qa_support import People, subscribe
+
+TEXTS = [
+    "ferncastle lanterns glow at dusk",
+    "my number is 07700 900314 ferncastle",
+    "ferncastle second room hello",
+    "ferncastle tpyo here",
+    "ferncastle fixed typo here",
+    "ferncastle anonymous question about sleep",
+    "ferncastle named question about diet",
+    "ferncastle I want to end it all",
+]
+MARKERS = ["ferncastle", "07700 900314", "900314"]
+
+
+def every_value(client: redis.Redis) -> dict[bytes, bytes]:
+    """Every key of the store with its value read by type (as one blob)."""
+    out: dict[bytes, bytes] = {}
+    for key in client.scan_iter(count=1000):
+        kind = client.type(key)
+        if kind == b"string":
+            value = [client.get(key) or b""]
+        elif kind == b"hash":
+            value = [b for kv in client.hgetall(key).items() for b in kv]
+        elif kind == b"list":
+            value = client.lrange(key, 0, -1)
+        elif kind == b"set":
+            value = list(client.smembers(key))
+        elif kind == b"zset":
+            value = [m for m, _ in client.zrange(key, 0, -1, withscores=True)]
+        elif kind == b"stream":
+            value = [b for _, fields in client.xrange(key) for kv in fields.items() for b in kv]
+        else:
+            value = []
+        out[key] = b"\x00".join(v if isinstance(v, bytes) else str(v).encode() for v in value)
+    return out
+
+
+async def test_export_then_erase_leaves_no_trace_in_the_store(server, valkey, clients):
+    community = unique("erase")
+    r1 = server.make_room(community, "one")
+    r2 = server.make_room(community, "two")
+    user = unique("u-erasable")
+    name = "Ottilie Vexworth"
+    people = People(server.ws_url, community)
+    try:
+        member = await people.join(user, name=name)
+        host = await people.join(unique("host"), "host")
+        moderator = await joined(clients, server.ws_url, unique("mod"), {community: "moderator"}, r1 + "/mod", f"{community}/mod")
+        watcher = await joined(clients, server.ws_url, unique("w"), {community: "member"}, r1)
+        offline = await joined(clients, server.ws_url, unique("o"), {community: "member"}, r1)
+        other = await joined(clients, server.ws_url, unique("other"), {community: "member"}, r1)
+        for ch in (r1, r2):
+            await subscribe(member, ch)
+        before = (await offline.call("history", {"channel": r1}))["history"]
+        await offline.close()
+
+        sent = [await member.call_rpc("chat.send", {"channel": r1, "text": t}) for t in TEXTS[:2]]
+        assert sent[1]["status"] == "redacted"
+        await member.call_rpc("chat.send", {"channel": r2, "text": TEXTS[2]})
+        typo = await member.call_rpc("chat.send", {"channel": r1, "text": TEXTS[3]})
+        await member.call_rpc("chat.edit", {"channel": r1, "offset": typo["offset"], "text": TEXTS[4]})
+        held = await member.call_rpc("chat.send", {"channel": r1, "text": TEXTS[7]})
+        assert held["status"] == "held"
+        theirs = await send(other, r1, "someone else's words")
+        await member.call_rpc("chat.report", {"channel": r1, "offset": theirs["offset"], "reason": "rude"})
+        await member.rpc("chat.typing", {"channel": r1})
+        board = f"{r1}/qa"
+        await subscribe(host, f"{r1}/screening")
+        sid = (await host.call_rpc("qa.create", {"channel": board, "title": "Sleep", "question_interval": 0}))["session"]["id"]
+        await host.call_rpc("qa.start", {"channel": board, "session": sid})
+        anon = await member.call_rpc("qa.ask", {"channel": board, "session": sid, "text": TEXTS[5], "anonymous": True})
+        await member.call_rpc("qa.ask", {"channel": board, "session": sid, "text": TEXTS[6]})
+        await host.call_rpc("qa.screen", {"channel": board, "session": sid, "question": anon["question"]["id"], "action": "publish"})
+        # A private support conversation with a moderator, where they write too.
+        conv = await mod(moderator, "support.open", community=community, user=user)
+        dm = conv["channel"]
+        await subscribe(member, dm)
+        await member.call_rpc("chat.send", {"channel": dm, "text": "ferncastle private words"})
+        await mod(moderator, "mod.ban", channel=r1, user=user, reason="spam")
+
+        # Access: one JSON document with everything.
+        doc = server.api("GET", f"/api/users/{user}/export")
+        assert doc.status_code == 200, doc.text
+        d = doc.json()
+        assert {m["text"] for m in d["messages"]} == {
+            TEXTS[0], "my number is [phone hidden] ferncastle", TEXTS[2], TEXTS[4], "ferncastle private words"
+        }
+        assert sorted((q["text"], q["anonymous"]) for q in d["questions"]) == [(TEXTS[5], True), (TEXTS[6], False)]
+        assert [(r["channel"], r["offset"], r["reason"]) for r in d["reports"]] == [(r1, theirs["offset"], "rude")]
+        assert [h["id"] for h in d["holds"]] == [held["id"]]
+        assert [(s["kind"], s["community"]) for s in d["sanctions"]] == [("ban", community)]
+        assert {"verdict.redact", "ban", "report"} <= {e["action"] for e in d["audit"]}
+        assert d["presence"] == {"online": True}
+        assert d["conversations"] == [dm]
+        assert [c["user"] for c in d["crisis_cases"]] == [user]  # opened by the held crisis message
+        assert "ferncastle private words" in {m["text"] for m in d["messages"]}
+        assert server.api("GET", f"/api/users/{unique('nobody')}/export").status_code == 404
+
+        # Erasure while connected: closed first with 3520.
+        for _ in range(4):
+            await next_event(watcher, r1, "message")
+        erased = server.api("POST", f"/api/users/{user}/erase", {"actor": "dpo@example.org"})
+        assert erased.status_code == 200, erased.text
+        result = erased.json()
+        closed = await member.wait_closed()
+        assert closed.code == 3520
+        removed = result["removed"]
+        assert result["nothing"] is False and result["pseudonym"].startswith("erased-")
+        assert removed["messages"] == 4 and removed["questions"] == 2 and removed["holds"] == 1
+        assert removed["reports"] == 1 and removed["sanctions"] == 1 and removed["audit_entries"] >= 3
+        assert removed["conversations"] == 1 and removed["crisis_cases"] == 1
+        # Members online see the messages go.
+        gone = {(await next_event(watcher, r1, "message.deleted"))["offset"] for _ in range(3)}
+        assert gone == {sent[0]["offset"], sent[1]["offset"], typo["offset"]}
+        # A member who was offline recovers exactly, without a word of theirs.
+        back = await joined(clients, server.ws_url, unique("o"), {community: "member"})
+        sub = (await back.call("subscribe", {"channel": r1, "recover": True, "offset": before.get("offset", 0), "epoch": before["epoch"]}))["subscribe"]
+        assert sub["recovered"] is True
+        assert "ferncastle" not in str(sub["publications"]) and user not in str(sub["publications"])
+        # Nothing in the store holds their id, their name or anything they wrote.
+        await asyncio.sleep(0.5)
+        store = redis.Redis.from_url(valkey.url)
+        try:
+            for key, value in every_value(store).items():
+                for needle in (user, name, *MARKERS):
+                    assert needle.encode() not in key, (key, needle)
+                    assert needle.encode() not in value, (key, needle, value[:300])
+        finally:
+            store.close()
+
+        # A second call removes nothing and says so; an unknown user likewise.
+        second = server.api("POST", f"/api/users/{user}/erase").json()
+        assert second["nothing"] is True and "nothing" in second["message"]
+        assert all(v == 0 for k, v in second["removed"].items())
+        unknown = server.api("POST", f"/api/users/{unique('nobody')}/erase").json()
+        assert unknown["nothing"] is True
+        # The ban keeps applying to the returning id (after the scan: returning writes their
+        # channel's position again); the audit names the pseudonym.
+        again = await joined(clients, server.ws_url, user, {community: "member"})
+        refused = await send(again, r1, "I am back")
+        assert refused["error"]["code"] == 1003
+        await again.close()
+        entries = server.api("GET", f"/api/communities/{community}/audit?limit=1000").json()["entries"]
+        assert user not in orjson.dumps(entries).decode()
+        assert any(e["action"] == "ban" and e["target"]["user"] == result["pseudonym"] for e in entries)
+        erase_entry = [e for e in entries if e["action"] == "user.erase"]
+        assert len(erase_entry) == 1 and erase_entry[0]["actor"]["user"] == "dpo@example.org"
+        assert erase_entry[0]["details"]["removed"]["messages"] == 4 and "text" not in erase_entry[0]
+
+    finally:
+        await people.close()
