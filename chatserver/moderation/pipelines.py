@@ -41,7 +41,7 @@ log = logging.getLogger("chatserver.moderation.pipelines")
 
 RECENT_KEEP = 50  # posts remembered per member and room
 RECENT_TTL = 86_400
-COUNT_DELAY = 0.01  # seconds: posts counted within it are written together
+COUNT_DELAY = 0.0  # the next loop turn (as late as a task per post was: an erasure is not undone)
 API_KEY = "moderation"  # community.settings["moderation"], room.settings.extra["moderation"]
 
 
@@ -169,8 +169,8 @@ class RoomPipelines(Pipeline):
         """Count an accepted (published or held) post towards the member's messages in the
         community, always (so that switching the new-member hold on later does not treat
         everyone as new). In the background: the sender's reply does not wait for it; the
-        posts of a moment are added up and written together, one write every
-        ``COUNT_DELAY`` at most (the facts read adds the ones not written yet)."""
+        posts of one loop turn are added up and written together on the next (the facts read
+        adds the ones not written yet)."""
         key = (room.community, user)
         self._counts[key] = self._counts.get(key, 0) + 1
         if not self._count_scheduled:
