@@ -162,7 +162,8 @@ def routes(
             raise ApiError(400, "bad_request", "room names use 1-64 of a-z, 0-9, '-', '_'")
         if is_private_name(name):
             raise ApiError(400, "bad_request", "room names starting with 'dm-' are private support conversations")
-        await catalog.load()
+        if community not in catalog.communities:  # announced changes keep the cache current
+            await catalog.load()
         if community not in catalog.communities:
             raise ApiError(404, "not_found", f"no community {community}; PUT /api/communities/{community} first")
         body = await json_body(request)

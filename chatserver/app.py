@@ -102,6 +102,8 @@ class Server:
         )
         self.registry = Registry(self.hub.on_control)
         self.registry.on_control("catalog", self._on_catalog_changed)
+        # Announcements name one record; one missed while pub/sub was down is caught up here.
+        self.hub.reset_listeners.append(lambda: self.tasks.spawn(self.catalog.load(), "catalog reload after a pub/sub reset"))
         # Messages, notices, presence and typing.
         self.poster = Poster(self.broker, self._history_of, self.stats, settings.idempotency_ttl)
         self.notifier = Notifier(self.broker, self._history_of, self.control)
@@ -206,7 +208,7 @@ class Server:
         return spec.history if spec is not None else None
 
     async def _on_catalog_changed(self, msg: dict[str, Any]) -> None:
-        await self.catalog.load()
+        await self.catalog.on_control(msg)
 
     def is_ready(self) -> bool:
         return self.ready

@@ -12,15 +12,23 @@ Claims of a connection token:
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+import jwt.algorithms
 
 from rooms.model import Member, Role
 
 ROLES = tuple(r.value for r in Role)
+VERIFIED_MAX = 2_000  # verified tokens remembered per process (a reconnect storm's worth)
+VERIFIED_TTL = 30.0  # seconds a verified token is trusted without verifying it again
+_HMAC_DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
 class TokenInvalid(Exception):
@@ -87,12 +95,24 @@ class TokenVerifier:
             self._public, key_algorithms = load_public_key(public_key)
             derived += key_algorithms
         self._algorithms = list(algorithms) if algorithms else list(derived)
+        # HMAC signatures are checked here with the secret prepared once (PyJWT prepares and
+        # vets the key again for every token, which was most of a connect's CPU); claims
+        # are still validated by PyJWT. A secret PyJWT would refuse keeps PyJWT's path.
+        self._hmac_key: bytes | None = None
+        if secret:
+            try:
+                self._hmac_key = jwt.algorithms.HMACAlgorithm(jwt.algorithms.HMACAlgorithm.SHA256).prepare_key(secret)
+            except jwt.PyJWTError:
+                self._hmac_key = None
+        # Verified tokens (token -> claims), so a member reconnecting with the same token is
+        # not verified again: bounded in size and in age; ``exp`` is checked on every use.
+        self._verified: dict[str, tuple[float, dict[str, Any]]] = {}
 
     @property
     def algorithms(self) -> list[str]:
         return list(self._algorithms)
 
-    def _key_for(self, token: str) -> Any:
+    def _key_and_alg(self, token: str) -> tuple[Any, str]:
         try:
             alg = jwt.get_unverified_header(token).get("alg")
         except jwt.PyJWTError as exc:
@@ -102,27 +122,57 @@ class TokenVerifier:
         key = self._secret if str(alg).startswith("HS") else self._public
         if not key:
             raise TokenInvalid(f"no key configured for algorithm {alg!r}")
-        return key
+        return key, str(alg)
 
     def _decode(self, token: str, now: float | None) -> dict[str, Any]:
         if not isinstance(token, str) or not token:
             raise TokenInvalid("token required")
-        key = self._key_for(token)
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=self._algorithms,
-                options={"verify_exp": False, "require": ["sub"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise TokenInvalid(str(exc)) from None
+        mono = time.monotonic()
+        cached = self._verified.get(token)
+        if cached is not None and mono - cached[0] < VERIFIED_TTL:
+            claims = cached[1]
+        else:
+            claims = self._verify(token)
+            verified = self._verified
+            verified.pop(token, None)  # re-inserted last: the dict stays in age order
+            while verified:  # drop the oldest while too many or too old
+                oldest = next(iter(verified))
+                if len(verified) < VERIFIED_MAX and mono - verified[oldest][0] < VERIFIED_TTL:
+                    break
+                del verified[oldest]
+            verified[token] = (mono, claims)
         exp = claims.get("exp")
         if exp is not None:
             if isinstance(exp, bool) or not isinstance(exp, (int, float)):
                 raise TokenInvalid("exp must be a number")
             if exp <= (now if now is not None else time.time()):
                 raise TokenExpired("token expired")
+        return claims
+
+    def _verify(self, token: str) -> dict[str, Any]:
+        """The token's claims once its signature and claims check out (not ``exp``)."""
+        key, alg = self._key_and_alg(token)
+        options: dict[str, Any] = {"verify_exp": False, "require": ["sub"]}
+        hmac_key = self._hmac_key
+        digest = _HMAC_DIGESTS.get(alg) if hmac_key is not None else None
+        if digest is not None:
+            signing_input, _, signature = token.rpartition(".")
+            try:
+                expected = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+            except (binascii.Error, ValueError):
+                raise TokenInvalid("Invalid crypto padding") from None
+            assert hmac_key is not None
+            if not hmac.compare_digest(hmac.new(hmac_key, signing_input.encode(), digest).digest(), expected):
+                raise TokenInvalid("Signature verification failed")
+            # Every other check stays PyJWT's (structure, nbf, iat, aud, iss, required sub).
+            options = {
+                "verify_signature": False, "verify_exp": False, "verify_nbf": True, "verify_iat": True,
+                "verify_aud": True, "verify_iss": True, "require": ["sub"],
+            }
+        try:
+            claims: dict[str, Any] = jwt.decode(token, key, algorithms=self._algorithms, options=options)  # type: ignore[arg-type]
+        except jwt.PyJWTError as exc:
+            raise TokenInvalid(str(exc)) from None
         return claims
 
     def connection(self, token: str, now: float | None = None) -> Identity:

@@ -121,6 +121,28 @@ class ConnectionContext:
 class Connection:
     """A client session; its write side (outbox, frames, closing) is ``self.out``."""
 
+    # No per-instance dict: an idle member's session is kept small (docs/performance.md).
+    __slots__ = (
+        "_pl",
+        "_tokens",
+        "_tokens_at",
+        "_unread_at_deadline",
+        "client_id",
+        "codec",
+        "codec_name",
+        "conn_info",
+        "ctx",
+        "errors",
+        "identity",
+        "next_ping",
+        "opened_at",
+        "out",
+        "pong_deadline",
+        "remote",
+        "subs",
+        "user_agent",
+    )
+
     def __init__(
         self,
         ctx: ConnectionContext,
@@ -712,22 +734,28 @@ class Connection:
 
     # ------------------------------------------------------------------ housekeeping
 
-    def tick(self, now: float, wall: float) -> None:
-        """Called about once a second by the node: pings, pong timeouts, expiry."""
+    def tick(self, now: float, wall: float, late: bool = False) -> None:
+        """Called about once a second by the node: pings, pong timeouts, expiry. ``late``:
+        the node's tick came late (its event loop was lagging), so pongs may be unread."""
         settings = self.ctx.settings
         if not self.connected:
             if now - self.opened_at > settings.connect_timeout:
                 self.close(codes.STALE)
             return
-        if self.pong_deadline and now > self.pong_deadline:
-            # A client still taking a large reply (its unread bytes shrink) has its ping, and
-            # so its pong, behind it: it gets more time; one that stopped reading does not.
-            unread = self.out.unread()
-            if not unread or unread >= self._unread_at_deadline:
-                self.close(codes.NO_PONG)
-                return
-            self._unread_at_deadline = unread
-            self.pong_deadline = now + settings.pong_timeout
+        if self.pong_deadline and now > self.pong_deadline and not late:
+            if self.out.reading_behind():
+                # The client's frames (maybe its pong) wait for this busy server: the delay
+                # is ours, so the client gets another pong_timeout, not a disconnect.
+                self.pong_deadline = now + settings.pong_timeout
+            else:
+                # A client still taking a large reply (its unread bytes shrink) has its ping,
+                # and so its pong, behind it: it gets more time; one that stopped reading not.
+                unread = self.out.unread()
+                if not unread or unread >= self._unread_at_deadline:
+                    self.close(codes.NO_PONG)
+                    return
+                self._unread_at_deadline = unread
+                self.pong_deadline = now + settings.pong_timeout
         identity = self.identity
         assert identity is not None
         if identity.expires_at is not None and wall > identity.expires_at + 5:

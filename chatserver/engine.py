@@ -137,12 +137,14 @@ class CatalogError(ValueError):
 
 class Catalog(Protocol):
     """Communities and rooms, cached per process (``load`` refreshes the cache; every change
-    is announced to every process, which reloads)."""
+    is announced to every process with what changed, and ``on_control`` rereads just that)."""
 
     communities: dict[str, Community]
     rooms: dict[str, Room]
 
     async def load(self) -> None: ...
+
+    async def on_control(self, msg: dict[str, Any]) -> None: ...
 
     def room(self, community: str, name: str) -> Room | None: ...
 

@@ -143,6 +143,9 @@ class Hub:
         self.tasks = tasks if tasks is not None else Tasks("hub")
         self.repair_limit = repair_limit
         self._repairs: set[asyncio.Task[None]] = set()
+        # Called when the pub/sub connection came back (control messages may have been
+        # missed meanwhile: e.g. the catalog reloads).
+        self.reset_listeners: list[Callable[[], None]] = []
 
     async def start(self) -> None:
         await self.pubsub.start()
@@ -292,6 +295,11 @@ class Hub:
 
     def _on_reset(self) -> None:
         """The pub/sub connection came back: anything published meanwhile was missed."""
+        for listener in self.reset_listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a pub/sub reset listener failed")
         for ch in list(self._channels.values()):
             since, epoch = ch.last_offset, ch.epoch
             if not since or not epoch:

@@ -33,6 +33,8 @@ VERSION = "0.1.0"
 FLUSH_MIN_WAIT = 0.0005
 FLUSH_MAX_WAIT = 0.020
 FLUSH_SLICE = 0.001
+TICK = 1.0  # seconds between connection ticks (pings, pong deadlines, expiry)
+LATE_TICK = 0.25  # a tick later than this ran behind a lagging loop
 
 
 class Detach(Protocol):
@@ -190,13 +192,18 @@ class Node:
             self._start_round_soon()
 
     async def _ticker(self) -> None:
+        last = time.monotonic()
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(TICK)
             now = time.monotonic()
             wall = time.time()
+            # A tick that comes late ran before the loop read what arrived meanwhile (timers
+            # run before I/O in a loop iteration): no pong deadline is enforced on it.
+            late = now - last > TICK + LATE_TICK
+            last = now
             for conn in list(self.open):
                 try:
-                    conn.tick(now, wall)
+                    conn.tick(now, wall, late)
                 except Exception:
                     log.exception("tick failed")
 

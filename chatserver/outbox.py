@@ -109,6 +109,12 @@ class Outbox:
     def pending_bytes(self) -> int:
         return self._out_bytes
 
+    def reading_behind(self) -> bool:
+        """The server has not handled everything the client sent yet (see
+        ``DirectSend.reading_behind``); False without the direct extension."""
+        direct = self._direct
+        return direct is not None and direct.reading_behind()
+
     def push_bytes(self, data: bytes, *, reply: bool = False) -> None:
         """Queue one encoded push (or a reply). Never blocks; pushes beyond the limit close
         the connection; replies are bounded by ``drained`` instead."""

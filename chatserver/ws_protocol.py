@@ -101,6 +101,16 @@ class DirectSend:
     def writable(self) -> bool:
         return not self.paused
 
+    def reading_behind(self) -> bool:
+        """True while the client's frames wait for the server: received but not handled
+        yet, or one still being handled (the ASGI task is not waiting for the next). A pong
+        may be among them: the server is late, not the client."""
+        inbox = self._proto.queue
+        if not isinstance(inbox, _Inbox):
+            return False
+        waiter = inbox._waiter
+        return bool(inbox._items) or waiter is None or waiter.done()
+
     def is_open(self) -> bool:
         p = self._proto
         return not (p.close_sent or p.disconnected or p.transport.is_closing())

@@ -42,6 +42,7 @@ COLUMNS = [
     ("rss_after_mib", "RSS after MiB"),
     ("connects_per_s", "connects/s"),
     ("connect_s", "connect s"),
+    ("cpu_ms_per_connect", "cpu ms/conn"),
     ("idle_cpu_pct", "idle cpu%"),
     ("lost", "lost"),
     ("closed", "closed"),
@@ -60,8 +61,11 @@ def run_target(session: Session, kind: str) -> dict[str, Any]:
         time.sleep(2)
         before = target.rss()
         members = [target.member(f"m{i}", "conn", [channels[i % len(channels)]]) for i in range(args.connections)]
+        connecting = CpuMeter(target.pids())
+        connecting.start()
         with session.profiling(target, kind):
             opened = open_members(session, target, members, concurrency=args.concurrency)
+        connect_cpu, _ = connecting.stop()
         time.sleep(args.settle)
         after = target.rss()
         idle = CpuMeter(target.pids())
@@ -85,6 +89,8 @@ def run_target(session: Session, kind: str) -> dict[str, Any]:
             "rss_after_mib": round(after / 2**20, 1),
             "connect_s": round(opened["elapsed_s"], 2),
             "connects_per_s": round(opened["opened"] / opened["elapsed_s"], 1),
+            # Server CPU per connect (the steadiest number on a shared machine).
+            "cpu_ms_per_connect": round(1000 * connect_cpu / max(1, opened["opened"]), 3),
             "idle_cpu_pct": round(100 * idle_cpu / idle_wall, 1),
             "lost": step["lost"],
             "closed": step["closed"],
@@ -117,15 +123,19 @@ def main(argv: list[str] | None = None) -> int:
         for kind in ("baseline", "chatserver"):
             rows = [r[kind] for r in runs if kind in r]
             if rows:
-                summary[kind] = {k: median([r[k] for r in rows]) for k in ("connections", "kib_per_connection", "rss_before_mib", "rss_after_mib", "connect_s", "connects_per_s", "idle_cpu_pct")}
+                summary[kind] = {k: median([r[k] for r in rows]) for k in ("connections", "kib_per_connection", "rss_before_mib", "rss_after_mib", "connect_s", "connects_per_s", "cpu_ms_per_connect", "idle_cpu_pct")}
                 summary[kind]["lost"] = sum(r["lost"] for r in rows)
         if "baseline" in summary and "chatserver" in summary:
             summary["ratio_memory"] = ratio(summary["chatserver"]["kib_per_connection"], summary["baseline"]["kib_per_connection"])
             summary["ratio_connect_rate"] = ratio(summary["chatserver"]["connects_per_s"], summary["baseline"]["connects_per_s"])
+            # Connects/s a core could sustain at each target's CPU per connect: on a shared
+            # machine the wall-clock rate also measures how long each waited for its core.
+            summary["ratio_connect_cpu"] = ratio(summary["baseline"]["cpu_ms_per_connect"], summary["chatserver"]["cpu_ms_per_connect"])
         print("\n== summary (medians)")
         print(table([{"target": k, **v} for k, v in summary.items() if isinstance(v, dict)], COLUMNS))
         if "ratio_memory" in summary:
-            print(f"   chatserver / baseline: memory per connection {summary['ratio_memory']}x, connect rate {summary['ratio_connect_rate']}x")
+            print(f"   chatserver / baseline: memory per connection {summary['ratio_memory']}x, connect rate {summary['ratio_connect_rate']}x, "
+                  f"connects per CPU second {summary['ratio_connect_cpu']}x")
         result = {
             "scenario": "connections",
             "params": {"connections": args.connections, "rooms": args.rooms, "warmup": args.warmup, "repeat": args.repeat},

@@ -8,6 +8,7 @@ records posts for them afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ log = logging.getLogger("chatserver.moderation.pipelines")
 
 RECENT_KEEP = 50  # posts remembered per member and room
 RECENT_TTL = 86_400
+COUNT_DELAY = 0.0  # the next loop turn (as late as a task per post was: an erasure is not undone)
 API_KEY = "moderation"  # community.settings["moderation"], room.settings.extra["moderation"]
 
 
@@ -51,6 +53,9 @@ class RoomPipelines(Pipeline):
         self.config = config
         self.failure_counts: dict[str, int] = {}
         self._cache: dict[str, tuple[Room, Community | None, Pipeline, Policy]] = {}
+        self._counts: dict[tuple[str, str], int] = {}  # posts not written yet
+        self._writing: dict[tuple[str, str], int] = {}  # posts being written
+        self._count_scheduled = False
         self.default = Pipeline(build_specs(resolve(config, []).hooks), self.failure_counts)
         # Build every hook and every layer from the file now, so that a bad setting or a hook
         # that cannot be imported stops startup with its reason (not a room's first message).
@@ -157,14 +162,36 @@ class RoomPipelines(Pipeline):
                         continue
                 changes["extra"] = {**ctx.extra, RECENT_POSTS: tuple(recent)}
             if count is not None:
-                changes["messages_in_community"] = count
+                changes["messages_in_community"] = count + self._unwritten(ctx.room.community, ctx.user)
         return replace(ctx, **changes) if changes else ctx
 
     def count_post(self, room: Room, user: str) -> None:
         """Count an accepted (published or held) post towards the member's messages in the
         community, always (so that switching the new-member hold on later does not treat
-        everyone as new). In the background: the sender's reply does not wait for it."""
-        self.ext.tasks.spawn(self.store.count_post(room.community, user), "count a post")
+        everyone as new). In the background: the sender's reply does not wait for it; the
+        posts of one loop turn are added up and written together on the next (the facts read
+        adds the ones not written yet)."""
+        key = (room.community, user)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        if not self._count_scheduled:
+            self._count_scheduled = True
+            self.ext.tasks.spawn(self._write_counts(), "count posts")
+
+    def _unwritten(self, community: str, user: str) -> int:
+        key = (community, user)
+        return self._counts.get(key, 0) + self._writing.get(key, 0)
+
+    async def _write_counts(self) -> None:
+        try:
+            await asyncio.sleep(COUNT_DELAY)
+        finally:  # also when cancelled at shutdown: the counts are still written
+            self._count_scheduled = False
+            counts, self._counts = self._counts, {}
+            self._writing = counts
+            try:
+                await self.store.count_posts(counts)
+            finally:
+                self._writing = {}
 
 
 def in_private_conversation(review: Review, *, helper: bool) -> Review:

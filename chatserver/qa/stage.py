@@ -3,11 +3,14 @@ admins post in the room; a member's post is refused with 1006, pointing to the b
 
 Every process caches which rooms are in stage mode for ``TTL`` seconds; a change is applied
 at once by the process that made it and announced to the others with a control message, so
-the cache is exact except for a moment after a lost control message.
+the cache is exact except after a lost control message (then for at most ``TTL``, like the
+sanctions' reload). A miss is one read over the pipelined connection, shared by every post
+of the room waiting for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
 SafetyNet = Callable[[Sender, Room, Draft], Awaitable[None]]
 
 CONTROL_KIND = "qa.stage"
-TTL = 2.0
+TTL = 30.0  # a safety net for a lost control message (sanctions reload as often)
 
 
 class StageCache:
@@ -36,14 +39,32 @@ class StageCache:
         self.control = control
         self.safety_net = safety_net
         self._rooms: dict[str, tuple[str | None, float]] = {}
+        self._reading: dict[str, asyncio.Future[str | None]] = {}
 
     async def session_in_stage(self, room: str) -> str | None:
         cached = self._rooms.get(room)
         now = time.monotonic()
         if cached is not None and cached[1] > now:
             return cached[0]
-        value = await self.store.stage_session(f"{room}/qa")
-        self._rooms[room] = (value, now + TTL)
+        pending = self._reading.get(room)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._reading[room] = fut
+        try:
+            value = await self.store.stage_session(f"{room}/qa")
+        except BaseException as exc:
+            fut.set_exception(exc if isinstance(exc, Exception) else RuntimeError("stage read cancelled"))
+            fut.exception()  # retrieved: waiters re-raise it, nobody else needs to
+            raise
+        finally:
+            self._reading.pop(room, None)
+        current = self._rooms.get(room)
+        if current is None or current[1] <= now:  # a control message meanwhile wins
+            self._rooms[room] = (value, now + TTL)
+        else:
+            value = current[0]
+        fut.set_result(value)
         return value
 
     async def changed(self, room: str, session_id: str | None, *, broadcast: bool) -> None:

@@ -1,8 +1,11 @@
 """RedisCatalog: communities and rooms, stored in Redis, cached in every process.
 
 Keys: ``chat:communities`` (hash name -> JSON), ``chat:rooms`` (hash "<community>:<room>"
--> JSON). A change is written to Redis and announced on the control channel; every process
-reloads its cache when it hears it, so lookups on the hot path never touch Redis.
+-> JSON). A change is written to Redis and announced on the control channel with what
+changed (``{"c": community}`` or ``{"r": "<community>:<room>"}``); every process rereads
+that one record when it hears it (``on_control``: O(1) per change, and the latest write
+wins whatever order the announcements arrive in), so lookups on the hot path never touch
+Redis. An announcement without a key (seeding, which writes in batches) reloads everything.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ log = logging.getLogger("chatserver.catalog")
 
 COMMUNITIES = "chat:communities"
 ROOMS = "chat:rooms"
+SEED_BATCH = 1000  # records per pipelined write when seeding
 
 
 class RedisCatalog:
@@ -55,8 +59,41 @@ class RedisCatalog:
             (r for r in self.rooms.values() if r.community == community), key=lambda r: r.name
         )
 
-    async def _announce(self) -> None:
-        await self.control.send("catalog")
+    async def _announce(self, **changed: str) -> None:
+        await self.control.send("catalog", **changed)
+
+    async def on_control(self, msg: dict[str, Any]) -> None:
+        """An announced change: reread the record it names (or everything)."""
+        community = msg.get("c")
+        channel = msg.get("r")
+        if isinstance(community, str) and community:
+            await self._reread_community(community)
+        elif isinstance(channel, str) and channel:
+            await self._reread_room(channel)
+        else:
+            await self.load()
+
+    async def _reread_community(self, name: str) -> None:
+        raw = await self.redis.hget(COMMUNITIES, name)
+        if raw is None:
+            self.communities.pop(name, None)
+            return
+        community = Community.from_dict(orjson.loads(raw))
+        if self.communities.get(name) != community:  # an equal one is kept (caches key on it)
+            self.communities[name] = community
+
+    async def _reread_room(self, channel: str) -> None:
+        raw = await self.redis.hget(ROOMS, channel)
+        if raw is None:
+            self.rooms.pop(channel, None)
+            return
+        try:
+            room = Room.from_dict(orjson.loads(raw))
+        except (ValueError, KeyError) as exc:
+            log.error("skipping unreadable room record: %s", exc)
+            return
+        if self.rooms.get(channel) != room:
+            self.rooms[channel] = room
 
     async def is_empty(self) -> bool:
         # One key per call: the two hashes hash to different cluster slots.
@@ -75,7 +112,7 @@ class RedisCatalog:
             created = True
         if created:
             self.communities[community.name] = community
-            await self._announce()
+            await self._announce(c=community.name)
         return created
 
     async def put_room(self, room: Room, *, create_only: bool = False) -> bool:
@@ -91,11 +128,11 @@ class RedisCatalog:
             created = True
         if created:
             self.rooms[room.channel] = room
-            await self._announce()
+            await self._announce(r=room.channel)
         return created
 
     async def update_room(self, community: str, name: str, changes: dict[str, Any]) -> Room:
-        await self.load()
+        await self._reread_room(f"{community}:{name}")  # the latest stored record
         room = self.room(community, name)
         if room is None:
             raise KeyError(f"{community}:{name}")
@@ -113,7 +150,7 @@ class RedisCatalog:
         removed = bool(await self.redis.hdel(ROOMS, f"{community}:{name}"))
         if removed:
             self.rooms.pop(f"{community}:{name}", None)
-            await self._announce()
+            await self._announce(r=f"{community}:{name}")
         return removed
 
     async def seed(
@@ -123,30 +160,56 @@ class RedisCatalog:
         demo: bool,
     ) -> list[str]:
         """Create config-defined communities and rooms that do not exist yet; on an empty
-        store (and with ``demo``), also community ``demo`` with room ``lobby``."""
-        created: list[str] = []
+        store (and with ``demo``), also community ``demo`` with room ``lobby``. Written in
+        pipelined batches (``HSETNX``: a record someone else created meanwhile is kept), then
+        one announcement: every process reloads once, whatever the number of rooms."""
         await self.load()
         empty = await self.is_empty()
+        new_communities: dict[str, Community] = {}
+        new_rooms: dict[str, Room] = {}
+
+        def want_community(community: Community) -> None:
+            if community.name not in self.communities and community.name not in new_communities:
+                if not valid_name(community.name):
+                    raise CatalogError(
+                        f"invalid community name {community.name!r}: use 1-64 of a-z, 0-9, '-', '_'"
+                    )
+                new_communities[community.name] = community
+
         for c in communities:
-            community = Community.from_dict(c)
-            if await self.put_community(community, create_only=True):
-                created.append(f"community {community.name}")
+            want_community(Community.from_dict(c))
         for r in rooms:
             if "community" not in r or "name" not in r:
                 raise CatalogError("each [[rooms]] entry needs community and name")
             room = Room.from_dict(r)
-            if room.community not in self.communities:
-                await self.put_community(Community(room.community), create_only=True)
-            if await self.put_room(room, create_only=True):
-                created.append(f"room {room.channel}")
+            if not valid_name(room.name):
+                raise CatalogError(f"invalid room name {room.name!r}: use 1-64 of a-z, 0-9, '-', '_'")
+            want_community(Community(room.community))
+            if room.channel not in self.rooms and room.channel not in new_rooms:
+                new_rooms[room.channel] = room
         if empty and demo:
-            if await self.put_community(
-                Community("demo", "Demo community", {}), create_only=True
-            ):
-                created.append("community demo")
+            want_community(Community("demo", "Demo community", {}))
             lobby = Room("demo", "lobby", "Lobby", RoomSettings(join_leave=True))
-            if await self.put_room(lobby, create_only=True):
-                created.append("room demo:lobby")
+            if lobby.channel not in self.rooms and lobby.channel not in new_rooms:
+                new_rooms[lobby.channel] = lobby
+        created = [f"community {name}" for name in await self._put_new(COMMUNITIES, new_communities)]
+        created += [f"room {channel}" for channel in await self._put_new(ROOMS, new_rooms)]
+        if created:
+            await self.load()
+            await self._announce()
+        return created
+
+    async def _put_new(self, key: str, records: dict[str, Community] | dict[str, Room]) -> list[str]:
+        """``HSETNX`` each record, in pipelined batches; the names that were created."""
+        created: list[str] = []
+        items = list(records.items())
+        for start in range(0, len(items), SEED_BATCH):
+            batch = items[start : start + SEED_BATCH]
+            pipe = self.redis.pipeline(transaction=False)
+            for name, record in batch:
+                pipe.hsetnx(key, name, orjson.dumps(record.to_dict()))
+            results = await pipe.execute()
+            created += [name for (name, _), ok in zip(batch, results, strict=True) if ok]
         return created
 
 

@@ -260,5 +260,9 @@ class RedisModerationStore:
             count = int(raw) if raw else 0
         return listed, count
 
-    async def count_post(self, community: str, user: str) -> None:
-        await self.commands.command(b"HINCRBY", keys.posts(community), user, 1)
+    async def count_posts(self, counts: dict[tuple[str, str], int]) -> None:
+        """Add ``(community, user) -> n`` to the members' post counts, in one write."""
+        if counts:
+            await self.commands.commands(
+                [(b"HINCRBY", keys.posts(community), user, n) for (community, user), n in counts.items()]
+            )

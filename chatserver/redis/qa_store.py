@@ -24,7 +24,7 @@ from typing import Any
 import msgpack
 import redis.asyncio as aioredis
 
-from chatserver.engine import HistoryOptions
+from chatserver.engine import Commands, HistoryOptions
 from chatserver.redis.broker import (
     meta_key,
     new_epoch,
@@ -82,9 +82,15 @@ def votes_payload_prefix(time_ms: int) -> bytes:
 
 class RedisQaStore:
     def __init__(
-        self, client: aioredis.Redis, history: HistoryOptions, ttl: int, ttl_of: Callable[[str], int] | None = None
+        self,
+        client: aioredis.Redis,
+        history: HistoryOptions,
+        ttl: int,
+        ttl_of: Callable[[str], int] | None = None,
+        commands: Commands | None = None,
     ) -> None:
         self.redis = client
+        self.commands = commands
         self.history = history
         self.ttl = ttl
         self._ttl_of = ttl_of  # board -> seconds its state outlives its last change (qa_ttl)
@@ -140,7 +146,10 @@ class RedisQaStore:
         return _s(value) if value else None
 
     async def stage_session(self, board: str) -> str | None:
-        value = await self.redis.get(_k(board, "stage"))
+        """The session holding the board's room in stage mode (a post-path read: over the
+        pipelined connection when there is one)."""
+        key = _k(board, "stage")
+        value = await (self.commands.command(b"GET", key) if self.commands is not None else self.redis.get(key))
         return _s(value) if value else None
 
     async def voted(self, board: str, session_id: str, user: str, question_ids: list[str]) -> set[str]:

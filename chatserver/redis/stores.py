@@ -30,7 +30,7 @@ class RedisStores:
     def qa(
         self, board_history: HistoryOptions, retention: int, ttl_of: Callable[[str], int] | None = None
     ) -> RedisQaStore:
-        return RedisQaStore(self._redis, board_history, retention, ttl_of)
+        return RedisQaStore(self._redis, board_history, retention, ttl_of, self._commands)
 
     def privacy(self) -> RedisPrivacyStore:
         return RedisPrivacyStore(self._redis)
