@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from chatserver import reads
 from chatserver.auth import Identity, TokenExpired, TokenInvalid, TokenVerifier
 from chatserver.channels import ChannelResolver, ChannelSpec
 from chatserver.config import Settings
@@ -531,7 +532,7 @@ class Connection:
             max_count = max(self.ctx.settings.history_max_limit, spec.history.size)
             name = spec.name
             if params.get("recover"):
-                offset = _uint(params.get("offset", 0))
+                offset = reads.uint(params.get("offset", 0))
                 epoch = str(params.get("epoch", "") or "")
                 # Members reconnecting together recover the same range: one read for all.
                 recovered, top, hist_epoch, pubs = await hub.reads.read(
@@ -547,7 +548,7 @@ class Connection:
                     result["publications"] = [p.encoded_pub(self.codec_name) for p in pubs]
                     sub.offset = top
                 else:
-                    flag = _uint(params.get("flag", 0))
+                    flag = reads.uint(params.get("flag", 0))
                     if flag & 2:
                         raise ReplyError(codes.UNRECOVERABLE_POSITION)
                     result["offset"] = top
@@ -570,7 +571,7 @@ class Connection:
             self._drop_sub(spec.name)
             raise ReplyError(codes.INTERNAL)
         await self.ctx.node.on_subscribed(self, sub)
-        return _strip_zero(result), sub
+        return reads.strip_zero(result), sub
 
     def _go_live(self) -> None:
         """Release publications buffered while subscribing, after the subscribe reply."""
@@ -664,37 +665,8 @@ class Connection:
         return {}
 
     async def _cmd_history(self, params: dict[str, Any]) -> dict[str, Any]:
-        assert self.identity is not None
-        spec = self._resolve(params.get("channel"))
-        denied = self.ctx.resolver.check_subscribe(self.identity.member, spec)
-        if denied is not None:
-            raise ReplyError(denied.code, denied.reason)
-        limit = params.get("limit", 0)
-        if not isinstance(limit, int) or isinstance(limit, bool):
-            raise ReplyError(codes.BAD_REQUEST, "bad request: limit must be an integer")
-        max_limit = self.ctx.settings.history_max_limit
-        if limit < 0 or limit > max_limit:
-            limit = max_limit
-        reverse = bool(params.get("reverse", False))
-        since = params.get("since")
-        since_offset: int | None = None
-        if since:
-            if not isinstance(since, dict):
-                raise ReplyError(codes.BAD_REQUEST, "bad request: since must be a stream position")
-            since_offset = _uint(since.get("offset", 0))
-        if reverse and since_offset == 0:
-            # Nothing is older than offset 0: read the position only (an exclusive range
-            # ending before 0-0 is invalid in Redis; found by the fuzzer).
-            hist = await self.ctx.streams.history(spec.name, None, 0, False)
-        else:
-            hist = await self.ctx.streams.history(spec.name, since_offset, limit, reverse)
-        if since and since.get("epoch") and since.get("epoch") != hist.epoch:
-            raise ReplyError(codes.UNRECOVERABLE_POSITION)
-        pubs = [
-            Publication.unpack(spec.name, e.offset, hist.epoch, e.payload).encoded_pub(self.codec_name)
-            for e in hist.entries
-        ]
-        return _strip_zero({"publications": pubs, "epoch": hist.epoch, "offset": hist.top})
+        spec = self._readable(params)
+        return await reads.history(self.ctx.streams, spec.name, params, self.ctx.settings.history_max_limit, self.codec_name)
 
     async def _cmd_presence(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = self._presence_spec(params)
@@ -704,14 +676,19 @@ class Connection:
     async def _cmd_presence_stats(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = self._presence_spec(params)
         clients, users = await self.ctx.presence.stats(self, spec)
-        return _strip_zero({"num_clients": clients, "num_users": users})
+        return reads.strip_zero({"num_clients": clients, "num_users": users})
 
-    def _presence_spec(self, params: dict[str, Any]) -> ChannelSpec:
+    def _readable(self, params: dict[str, Any]) -> ChannelSpec:
+        """The channel of a read command, if this client may subscribe to it."""
         assert self.identity is not None
         spec = self._resolve(params.get("channel"))
         denied = self.ctx.resolver.check_subscribe(self.identity.member, spec)
         if denied is not None:
             raise ReplyError(denied.code, denied.reason)
+        return spec
+
+    def _presence_spec(self, params: dict[str, Any]) -> ChannelSpec:
+        spec = self._readable(params)
         if spec.kind is not ChannelKind.ROOM or not spec.presence:
             raise ReplyError(codes.NOT_AVAILABLE, "not available: presence is off for this channel")
         return spec
@@ -772,20 +749,3 @@ class Connection:
                 self.pong_deadline = now + settings.pong_timeout
                 self._unread_at_deadline = self.out.unread()
 
-
-def _uint(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ReplyError(codes.BAD_REQUEST, "bad request: offset must be a number")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ReplyError(codes.BAD_REQUEST, "bad request: offset must be a number") from None
-    if number < 0:
-        raise ReplyError(codes.BAD_REQUEST, "bad request: offset must not be negative")
-    if number >= 1 << 64:  # a stream id's range (found by the fuzzer: the script failed, 100)
-        raise ReplyError(codes.BAD_REQUEST, "bad request: offset out of range")
-    return number
-
-
-def _strip_zero(result: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in result.items() if v or v is True}
