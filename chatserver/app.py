@@ -112,7 +112,7 @@ class Server:
         self.presence = presence_service.install(
             settings,
             self.registry,
-            lambda liveness, instance, hold: RedisPresence(redis, liveness, instance, hold),
+            lambda liveness, instance, hold: RedisPresence(redis, liveness, instance, hold, self.engine.pipeline),
             self.broker,
             self.resolver,
             users,
