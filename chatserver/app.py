@@ -98,6 +98,7 @@ class Server:
             self.engine.subscriptions,
             recover=self.broker.recover,
             repair_limit=settings.history_max_limit,
+            linger=settings.channel_linger,
             tasks=self.tasks,
         )
         self.registry = Registry(self.hub.on_control)
