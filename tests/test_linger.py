@@ -129,3 +129,40 @@ async def test_position_known_before_a_pubsub_reset_is_not_trusted(server, spawn
     sub = (await a2.call("subscribe", {"channel": channel, "recover": True, "epoch": epoch, "offset": offset}))["subscribe"]
     assert sub["recovered"] is True
     assert texts(sub["publications"]) == ["unseen 0", "unseen 1"]
+
+
+async def test_pubsub_forgets_channels_it_left(valkey):
+    """Every distinct channel ever subscribed (each member's own channel) must not leave
+    bookkeeping behind once unsubscribed: a long-running process sees millions."""
+    from chatserver.redis.pubsub import PubSub
+    from chatserver.redis.urls import parse_redis_url
+
+    got: list[bytes] = []
+    pubsub = PubSub(parse_redis_url(valkey.url), on_message=lambda key, data: got.append(data))
+    await pubsub.start()
+    try:
+        names = [f"chat:{{{unique('forget')}}}:p".encode() for _ in range(200)]
+        await asyncio.gather(*(pubsub.subscribe(n) for n in names))
+        # A channel left and joined again at once keeps working (its counters stay).
+        again = names[0]
+        pubsub.unsubscribe(again)
+        await pubsub.subscribe(again)
+        for n in names[1:]:
+            pubsub.unsubscribe(n)
+        r = aioredis.from_url(valkey.url)
+        try:
+            for _ in range(100):
+                if len(pubsub._sent) <= 1 and len(pubsub._confirmed) <= 1:
+                    break
+                await asyncio.sleep(0.02)
+            assert set(pubsub._sent) <= {again} and set(pubsub._confirmed) <= {again}
+            await r.publish(again, b"still here")
+        finally:
+            await r.aclose()
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.02)
+        assert got == [b"still here"]
+    finally:
+        await pubsub.close()
