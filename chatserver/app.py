@@ -98,6 +98,7 @@ class Server:
             self.engine.subscriptions,
             recover=self.broker.recover,
             repair_limit=settings.history_max_limit,
+            linger=settings.channel_linger,
             tasks=self.tasks,
         )
         self.registry = Registry(self.hub.on_control)
@@ -112,7 +113,7 @@ class Server:
         self.presence = presence_service.install(
             settings,
             self.registry,
-            lambda liveness, instance, hold: RedisPresence(redis, liveness, instance, hold),
+            lambda liveness, instance, hold: RedisPresence(redis, liveness, instance, hold, self.engine.pipeline),
             self.broker,
             self.resolver,
             users,

@@ -16,12 +16,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
 import jwt.algorithms
+import orjson
 
 from rooms.model import Member, Role
 
@@ -29,6 +31,14 @@ ROLES = tuple(r.value for r in Role)
 VERIFIED_MAX = 2_000  # verified tokens remembered per process (a reconnect storm's worth)
 VERIFIED_TTL = 30.0  # seconds a verified token is trusted without verifying it again
 _HMAC_DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+\Z")  # one base64url segment, unpadded
+_PLAIN_HEADER = frozenset({"alg", "typ", "kid"})
+# Claims whose checks are left to PyJWT: a token carrying one takes PyJWT's path.
+_CHECKED_BY_PYJWT = ("nbf", "aud", "iss", "jti")
+
+
+def _segment_json(segment: str) -> Any:
+    return orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
 
 
 class TokenInvalid(Exception):
@@ -149,8 +159,51 @@ class TokenVerifier:
                 raise TokenExpired("token expired")
         return claims
 
+    def _plain_hmac_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a plain HMAC token whose every check is decided here, or None to
+        leave the token to PyJWT (anything unusual, and every refusal: the verdicts and
+        messages stay PyJWT's). Plain: a header of only ``alg`` (accepted, HMAC), ``typ``
+        ("JWT") and ``kid`` (a string); a valid signature; a JSON object payload with a
+        string ``sub``, an integer ``iat`` not in the future if any, and none of ``nbf``,
+        ``aud``, ``iss``, ``jti``. For such a token PyJWT's checks cannot fail, so this
+        saves its parsing (two base64 and JSON decodes, the claim validators)."""
+        parts = token.split(".")
+        if len(parts) != 3 or not all(_SEGMENT.match(part) for part in parts):
+            return None
+        hmac_key = self._hmac_key
+        try:
+            header = _segment_json(parts[0])
+            if not isinstance(header, dict) or not header.keys() <= _PLAIN_HEADER:
+                return None
+            alg = header.get("alg")
+            digest = _HMAC_DIGESTS.get(alg) if isinstance(alg, str) and alg in self._algorithms else None
+            if digest is None or hmac_key is None or header.get("typ", "JWT") != "JWT":
+                return None
+            if not isinstance(header.get("kid", ""), str):
+                return None
+            expected = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
+            signing_input = f"{parts[0]}.{parts[1]}".encode()
+            if not hmac.compare_digest(hmac.new(hmac_key, signing_input, digest).digest(), expected):
+                return None
+            claims = _segment_json(parts[1])
+        except (binascii.Error, ValueError, orjson.JSONDecodeError):
+            return None
+        if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str):
+            return None
+        if any(name in claims for name in _CHECKED_BY_PYJWT):
+            return None
+        if "iat" in claims:
+            iat = claims["iat"]
+            if type(iat) is not int or iat > time.time():
+                return None
+        return claims
+
     def _verify(self, token: str) -> dict[str, Any]:
         """The token's claims once its signature and claims check out (not ``exp``)."""
+        if self._hmac_key is not None:
+            plain = self._plain_hmac_claims(token)
+            if plain is not None:
+                return plain
         key, alg = self._key_and_alg(token)
         options: dict[str, Any] = {"verify_exp": False, "require": ["sub"]}
         hmac_key = self._hmac_key
@@ -167,7 +220,8 @@ class TokenVerifier:
             # Every other check stays PyJWT's (structure, nbf, iat, aud, iss, required sub).
             options = {
                 "verify_signature": False, "verify_exp": False, "verify_nbf": True, "verify_iat": True,
-                "verify_aud": True, "verify_iss": True, "require": ["sub"],
+                "verify_aud": True, "verify_iss": True, "verify_sub": True, "verify_jti": True,
+                "require": ["sub"],
             }
         try:
             claims: dict[str, Any] = jwt.decode(token, key, algorithms=self._algorithms, options=options)  # type: ignore[arg-type]

@@ -62,6 +62,7 @@ class Settings:
     history_meta_ttl: int = 30 * 24 * 3600
     history_max_limit: int = 1000  # max publications per history/recovery answer
     idempotency_ttl: int = 600  # seconds a client message id dedupes retries
+    channel_linger: float = 20.0  # seconds a channel stays subscribed after its last local member left
     # presence
     presence_ttl: int = 30  # seconds; a dead process's members drop out within this
     presence_threshold: int = 200  # users online above which only count events are pushed
@@ -212,6 +213,8 @@ def validate(s: Settings) -> None:
         raise ConfigError("ping_interval and pong_timeout must be at least 1 second")
     if s.log_format not in ("text", "json"):
         raise ConfigError("log_format must be 'text' or 'json'")
+    if not 0 <= s.channel_linger <= 600:
+        raise ConfigError("channel_linger must be between 0 and 600 seconds")
     if s.presence_ttl < 3:
         raise ConfigError("presence_ttl must be at least 3 seconds")
     if s.presence_threshold < 0:

@@ -534,10 +534,10 @@ class Connection:
             if params.get("recover"):
                 offset = reads.uint(params.get("offset", 0))
                 epoch = str(params.get("epoch", "") or "")
-                # Members reconnecting together recover the same range: one read for all.
-                recovered, top, hist_epoch, pubs = await hub.reads.read(
-                    ("recover", name, offset, epoch, max_count),
-                    lambda: recover_publications(broker, name, offset, epoch, max_count),
+                # Members reconnecting together recover the same range: one read for all
+                # (none when the hub knows nothing was published since their offset).
+                recovered, top, hist_epoch, pubs = await hub.read_recovery(
+                    name, offset, epoch, max_count, lambda: recover_publications(broker, name, offset, epoch, max_count)
                 )
                 result["was_recovering"] = True
                 result["epoch"] = hist_epoch
@@ -556,7 +556,7 @@ class Connection:
                 sub.epoch = hist_epoch
                 self.ctx.stats.recoveries[recovered] += 1
             else:
-                top, epoch = await hub.reads.read(("position", name), lambda: broker.position(name))
+                top, epoch = await hub.read_position(name, lambda: broker.position(name))
                 result["epoch"] = epoch
                 result["offset"] = top
                 sub.offset = top

@@ -9,12 +9,25 @@ connection was down, or after a reconnect) is repaired here, once per channel, f
 stream's history: live messages are held back meanwhile, the missed ones are delivered in
 order, then the held ones. Only when history cannot fill the gap (epoch changed, trimmed)
 do the channel's local subscribers resubscribe and recover themselves.
+
+Known positions: while a channel is subscribed, the hub knows a lower bound of its stream's
+top such that every publication above it is still to arrive here live (the last offset
+received, or a position read made while subscribed). A subscribe asking for the position,
+or recovering from exactly that position, is answered from it without a Redis read. The
+bound is dropped whenever it might be wrong: a pub/sub reset, a gap being repaired, an
+epoch change.
+
+Lingering: when the last local subscriber leaves, the Redis subscription (and the known
+position) stays ``linger`` seconds longer, so a member who reconnects (a network blip, a
+page reload, thousands at once after a load balancer drops them) costs no SUBSCRIBE and no
+position read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol, TypeVar
 
@@ -43,7 +56,7 @@ Recover = Callable[[str, int, str, int], Awaitable[tuple[bool, Any]]]
 
 
 class _Channel:
-    __slots__ = ("name", "key", "subscribers", "ready", "last_offset", "epoch", "held")
+    __slots__ = ("name", "key", "subscribers", "ready", "last_offset", "epoch", "held", "known", "idle_since")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -53,6 +66,9 @@ class _Channel:
         self.last_offset = 0
         self.epoch = ""
         self.held: list[Publication] | None = None  # live messages held during a repair
+        # (top, epoch): every publication above top is still to arrive live; None: unknown.
+        self.known: tuple[int, str] | None = None
+        self.idle_since: float | None = None  # monotonic time the last subscriber left
 
 
 # A repair read that fails (Redis or its new master not answering yet) is tried again,
@@ -129,8 +145,15 @@ class Hub:
         recover: Recover | None = None,
         repair_limit: int = 1000,
         tasks: Tasks | None = None,
+        linger: float = 0.0,
     ) -> None:
         self._channels: dict[str, _Channel] = {}
+        self.linger = linger
+        self._idle: dict[str, _Channel] = {}  # lingering channels, the longest idle first
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self.resets = 0  # pub/sub resets and gaps so far (a position read across one is not trusted)
+        self.known_answers = 0  # positions and recoveries answered without a Redis read
+        self.pubsub_resets = 0  # pub/sub connections lost and made again
         self._by_key: dict[bytes, _Channel] = {}
         self._control: dict[str, list[ControlHandler]] = {}
         self.pubsub = pubsub_factory(on_message=self._on_message, on_reset=self._on_reset)
@@ -152,6 +175,9 @@ class Hub:
         await self.pubsub.subscribe(CONTROL_CHANNEL)
 
     async def close(self) -> None:
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
         for task in list(self._repairs):
             task.cancel()
         await self.pubsub.close()
@@ -173,6 +199,9 @@ class Hub:
             self._channels[channel] = ch
             self._by_key[ch.key] = ch
             ch.ready = asyncio.ensure_future(self.pubsub.subscribe(ch.key))
+        elif ch.idle_since is not None:
+            ch.idle_since = None
+            self._idle.pop(channel, None)
         ch.subscribers[sub] = None
         assert ch.ready is not None
         try:
@@ -186,12 +215,90 @@ class Hub:
         if ch is None:
             return
         ch.subscribers.pop(sub, None)
-        if not ch.subscribers:
-            del self._channels[channel]
-            self._by_key.pop(ch.key, None)
-            if ch.ready is not None and not ch.ready.done():
-                ch.ready.cancel()
-            self.pubsub.unsubscribe(ch.key)
+        if ch.subscribers or ch.idle_since is not None:
+            return
+        ready = ch.ready
+        if self.linger > 0 and ready is not None and ready.done() and not ready.cancelled() and ready.exception() is None:
+            ch.idle_since = time.monotonic()
+            self._idle[channel] = ch
+            if self._linger_timer is None:
+                self._linger_timer = asyncio.get_running_loop().call_later(self.linger, self._end_lingering)
+            return
+        self._drop(ch)
+
+    def _drop(self, ch: _Channel) -> None:
+        if self._channels.get(ch.name) is ch:
+            del self._channels[ch.name]
+        self._by_key.pop(ch.key, None)
+        if ch.ready is not None and not ch.ready.done():
+            ch.ready.cancel()
+        self.pubsub.unsubscribe(ch.key)
+
+    def _end_lingering(self) -> None:
+        """Unsubscribe the channels idle for ``linger`` seconds; wake again for the next."""
+        self._linger_timer = None
+        now = time.monotonic()
+        idle = self._idle
+        while idle:
+            name, ch = next(iter(idle.items()))
+            since = ch.idle_since
+            if since is not None and since + self.linger > now:
+                self._linger_timer = asyncio.get_running_loop().call_later(since + self.linger - now, self._end_lingering)
+                return
+            del idle[name]
+            if since is not None and not ch.subscribers:
+                ch.idle_since = None
+                self._drop(ch)
+
+    def lingering(self) -> int:
+        return len(self._idle)
+
+    # ---- positions -------------------------------------------------------------------
+
+    async def read_position(self, channel: str, fetch: Callable[[], Awaitable[tuple[int, str]]]) -> tuple[int, str]:
+        """The stream position (top, epoch) for a subscriber of ``channel`` (attached
+        already): the known one, else ``fetch()`` (shared with concurrent requests)."""
+        ch = self._channels.get(channel)
+        if ch is not None and ch.held is None and ch.known is not None:
+            self.known_answers += 1
+            return ch.known
+        mark = (ch, self.resets)
+        top, epoch = await self.reads.read(("position", channel), fetch)
+        self._note(channel, mark, top, epoch)
+        return top, epoch
+
+    async def read_recovery(
+        self,
+        channel: str,
+        offset: int,
+        epoch: str,
+        max_count: int,
+        fetch: Callable[[], Awaitable[tuple[bool, int, str, list[Publication]]]],
+    ) -> tuple[bool, int, str, list[Publication]]:
+        """(recovered, top, epoch, publications) after ``offset`` for a subscriber of
+        ``channel`` (attached already). A subscriber that is exactly at the known position
+        missed nothing: recovered without a read. Else ``fetch()``, shared by everyone
+        recovering the same range."""
+        ch = self._channels.get(channel)
+        if ch is not None and ch.held is None and ch.known is not None and ch.known == (offset, epoch):
+            self.known_answers += 1
+            return True, offset, epoch, []
+        mark = (ch, self.resets)
+        result = await self.reads.read(("recover", channel, offset, epoch, max_count), fetch)
+        self._note(channel, mark, result[1], result[2])
+        return result
+
+    def _note(self, channel: str, mark: tuple[_Channel | None, int], top: int, epoch: str) -> None:
+        """A read made while ``mark`` (the channel object, the resets count) held: if both
+        still hold, every publication above ``top`` is still to arrive here live."""
+        ch = self._channels.get(channel)
+        if ch is None or ch is not mark[0] or self.resets != mark[1] or ch.held is not None or not epoch:
+            return
+        known = ch.known
+        if known is None or (known[1] == epoch and top > known[0]):
+            ch.known = (top, epoch)
+        elif known[1] != epoch:
+            ch.known = None
 
     # ---- control messages (low volume, every node) -----------------------------------
 
@@ -213,6 +320,12 @@ class Hub:
             second = data.index(b":", first + 1)
             offset = int(data[:first])
             epoch = data[first + 1 : second].decode()
+            if not ch.subscribers and ch.held is None:
+                # Lingering: nobody to deliver to; only follow the stream's position.
+                if offset:
+                    ch.last_offset, ch.epoch = offset, epoch
+                    ch.known = (offset, epoch)
+                return
             pub = Publication.unpack(ch.name, offset, epoch, data[second + 1 :])
         except (ValueError, msgpack.ExtraData, msgpack.FormatError, UnicodeDecodeError) as exc:
             log.error("dropping malformed message on %s: %s", ch.name, exc)
@@ -230,6 +343,7 @@ class Hub:
                 return
             ch.last_offset = offset
             ch.epoch = epoch
+            ch.known = (offset, epoch)
         self._deliver(ch, pub)
 
     def _deliver(self, ch: _Channel, pub: Publication) -> None:
@@ -249,10 +363,13 @@ class Hub:
     def _repair(self, ch: _Channel, since: int, epoch: str, first: Publication | None = None) -> None:
         """Fill a gap after offset ``since`` from history, holding live messages meanwhile."""
         self.gaps += 1
+        self.resets += 1
+        ch.known = None
         if self.recover is None or not epoch:
             self._handoff(ch)
             if first is not None:
                 ch.last_offset, ch.epoch = first.offset, first.epoch
+                ch.known = (first.offset, first.epoch)
                 self._deliver(ch, first)
             return
         ch.held = [first] if first is not None else []
@@ -292,15 +409,24 @@ class Hub:
                 self._deliver(ch, pub)
                 last = pub.offset
         ch.last_offset, ch.epoch = last, hist.epoch
+        ch.known = (last, hist.epoch)
 
     def _on_reset(self) -> None:
         """The pub/sub connection came back: anything published meanwhile was missed."""
+        self.resets += 1
+        self.pubsub_resets += 1
+        for ch in self._channels.values():
+            ch.known = None
+            if not ch.subscribers:
+                ch.last_offset, ch.epoch = 0, ""  # lingering: nothing to repair
         for listener in self.reset_listeners:
             try:
                 listener()
             except Exception:
                 log.exception("a pub/sub reset listener failed")
         for ch in list(self._channels.values()):
+            if not ch.subscribers:
+                continue
             since, epoch = ch.last_offset, ch.epoch
             if not since or not epoch:
                 positions = [p for p in (s.position(ch.name) for s in ch.subscribers) if p]

@@ -47,6 +47,21 @@ class NodeCollector(Collector):
             "Redis pub/sub channels this process subscribes to (one per active room)",
             value=self.hub.channel_count(),
         )
+        yield GaugeMetricFamily(
+            "chat_channels_lingering",
+            "Of those, channels kept subscribed for channel_linger after their last local subscriber left",
+            value=self.hub.lingering(),
+        )
+        yield CounterMetricFamily(
+            "chat_pubsub_resets",
+            "Pub/sub connections to Redis lost and made again (the channels' gaps are repaired from history)",
+            value=self.hub.pubsub_resets,
+        )
+        yield CounterMetricFamily(
+            "chat_positions_known",
+            "Subscribe positions and recoveries answered from the position this process knows (no Redis read)",
+            value=self.hub.known_answers,
+        )
         c = CounterMetricFamily("chat_commands", "Client commands handled", labels=["method"])
         for method, count in sorted(s.commands.items()):
             c.add_metric([method], count)

@@ -100,6 +100,18 @@ class Review:
         return None
 
 
+_NOT_CALLED: Any = object()
+
+
+class _Raised:
+    """A hook call that raised (handed to ``Pipeline._run``)."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+
 class Pipeline:
     """Runs hooks in order. ``failure_counts`` (hook name -> count) may be shared between
     pipelines so that a process can report failures per hook across all rooms."""
@@ -119,15 +131,33 @@ class Pipeline:
         results: list[tuple[str, Verdict]] = []
         failures: list[str] = []
         for spec in self.hooks:
-            verdict = await self._run(spec, ctx, failures)
+            verdict: Any = None
+            if not spec.in_thread:
+                # The usual case, a plain function returning a verdict, costs no coroutine;
+                # anything else (an awaitable, an exception, a wrong type) goes to _run
+                # with what the call gave (the hook is never called twice).
+                try:
+                    verdict = spec.hook(ctx)
+                except Exception as exc:
+                    verdict = _Raised(exc)
+                if not isinstance(verdict, VERDICT_TYPES):
+                    verdict = await self._run(spec, ctx, failures, verdict)
+            else:
+                verdict = await self._run(spec, ctx, failures)
             results.append((spec.name, verdict))
             if isinstance(verdict, Reject):
                 break  # nothing can be stronger
         return Review(combine([v for _, v in results]), tuple(results), tuple(failures))
 
-    async def _run(self, spec: HookSpec, ctx: MessageContext, failures: list[str]) -> Verdict:
+    async def _run(self, spec: HookSpec, ctx: MessageContext, failures: list[str], called: Any = _NOT_CALLED) -> Verdict:
+        """The hook's verdict, or its ``on_failure`` verdict. ``called``: what calling the
+        hook already gave (a ``_Raised`` for an exception)."""
         try:
-            if spec.in_thread:
+            if called is not _NOT_CALLED:
+                if isinstance(called, _Raised):
+                    raise called.exc
+                result = called
+            elif spec.in_thread:
                 result = await THREADS.run(spec.hook, ctx, spec.timeout)
             else:
                 result = spec.hook(ctx)

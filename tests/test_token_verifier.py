@@ -30,6 +30,19 @@ def _tampered(token: str) -> str:
     return ".".join([header, base64.urlsafe_b64encode(claims).rstrip(b"=").decode(), signature])
 
 
+def _signed(header: bytes, payload: bytes) -> str:
+    """A token with exactly this header and payload, signed with ``SECRET`` (HS256)."""
+    import hashlib
+    import hmac
+
+    def enc(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    signing_input = f"{enc(header)}.{enc(payload)}"
+    signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{enc(signature)}"
+
+
 def test_same_verdicts_as_pyjwt():
     now = int(time.time())
     cases = {
@@ -45,6 +58,22 @@ def test_same_verdicts_as_pyjwt():
         "HS512 (not accepted)": jwt.encode({"sub": "sam"}, SECRET * 2, algorithm="HS512"),
         "truncated signature": make_token(SECRET, "sam")[:-4],
         "garbage": "not.a.token",
+        # The edges of the plain-token path (decided without PyJWT): same verdicts.
+        "iat in the future": make_token(SECRET, "sam", extra={"iat": now + 3600}),
+        "iat a float": make_token(SECRET, "sam", extra={"iat": now - 1.5}),
+        "iat true": make_token(SECRET, "sam", extra={"iat": True}),
+        "sub a number": jwt.encode({"sub": 7}, SECRET, algorithm="HS256"),
+        "sub not ASCII": jwt.encode({"sub": "s\u00e5m"}, SECRET, algorithm="HS256"),
+        "kid a string": jwt.encode({"sub": "sam"}, SECRET, algorithm="HS256", headers={"kid": "k1"}),
+        "kid a number": _signed(b'{"alg":"HS256","kid":5}', b'{"sub":"sam"}'),
+        "typ other": jwt.encode({"sub": "sam"}, SECRET, algorithm="HS256", headers={"typ": "at+jwt"}),
+        "crit header": jwt.encode({"sub": "sam"}, SECRET, algorithm="HS256", headers={"crit": ["exp"]}),
+        "jti a number": make_token(SECRET, "sam", extra={"jti": 12}),
+        "issuer set": make_token(SECRET, "sam", extra={"iss": "someone"}),
+        "payload an array": _signed(b'{"alg":"HS256","typ":"JWT"}', b'["sam"]'),
+        "payload not JSON": _signed(b'{"alg":"HS256","typ":"JWT"}', b"sam"),
+        "header not JSON": _signed(b"alg", b'{"sub":"sam"}'),
+        "padded segment": make_token(SECRET, "sam") + "=",
     }
     verifier = TokenVerifier(SECRET)
     for label, token in cases.items():

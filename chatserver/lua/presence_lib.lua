@@ -5,8 +5,10 @@
 -- KEYS[1]  chat:{c}:pr  hash    client id -> msgpack client info (user, client, conn_info, chan_info, inv)
 -- KEYS[2]  chat:{c}:pk  hash    user -> number of that user's connections in the room
 -- KEYS[3]  chat:{c}:pm  hash    user -> member: one flags digit (1 staff, 2 host, 4 invisible) .. msgpack {n: name, r: role}
--- KEYS[4]  chat:{c}:pc  hash    counters: clients users inv staff staff_inv hosts hosts_inv
---                               (inv*: the invisible ones among them; visible = total - inv)
+-- KEYS[4]  chat:{c}:pc  hash    counters of flagged users: inv staff staff_inv hosts hosts_inv
+--                               (inv*: the invisible ones among them; visible = total - inv);
+--                               clients and users are not counted: they are HLEN of KEYS[1]
+--                               and KEYS[2] (two commands less per join and per leave)
 -- KEYS[5]  chat:{c}:pn  zset    "<node>\0<client id>\0<user>", all scored 0: which node holds which entry
 -- KEYS[6]  chat:{c}:pl  zset    node -> deadline (unix ms): the node's liveness in this room
 -- KEYS[7]  chat:{c}:pq  string  a count event is pending (SET NX PX: at most one per window)
@@ -49,16 +51,16 @@ local published = 0
 local due = 0
 local swept_self = false
 local node_live = redis.call("zscore", KEYS[6], NODE) ~= false  -- this node has a deadline here
-local clients_now = nil  -- the clients counter after the last change, if any
+local left = false  -- a connection left in this call (the room may have emptied)
+local users_now = nil  -- users online after the last change, once looked up in this call
 
 local function has_flag(flags, bit)
   return math.floor(flags / bit) % 2 == 1
 end
 
--- Count a user in or out; returns the users online after the change.
+-- Count a flagged user (invisible, staff, host) in or out.
 local function count_user(flags, delta)
   local invisible = has_flag(flags, 4)
-  local users = redis.call("hincrby", KEYS[4], "users", delta)
   if invisible then redis.call("hincrby", KEYS[4], "inv", delta) end
   if has_flag(flags, 1) then
     redis.call("hincrby", KEYS[4], "staff", delta)
@@ -68,12 +70,19 @@ local function count_user(flags, delta)
     redis.call("hincrby", KEYS[4], "hosts", delta)
     if invisible then redis.call("hincrby", KEYS[4], "hosts_inv", delta) end
   end
-  return users
 end
 
--- A user came or went: announce them (small room) or mark a count event due (big room).
-local function transition(prefix, entry, before, after)
+-- A user came (delta 1) or went (-1), KEYS[2] already changed: announce them (small room)
+-- or mark a count event due (big room). The users online are looked up once per call.
+local function transition(prefix, entry, delta)
   if not JOIN_LEAVE then return end
+  if users_now == nil then
+    users_now = redis.call("hlen", KEYS[2])
+  else
+    users_now = users_now + delta
+  end
+  local after = users_now
+  local before = after - delta
   if after <= THRESHOLD then
     redis.call("publish", PUBSUB, "0::" .. prefix .. entry)
     published = published + 1
@@ -90,13 +99,14 @@ local function join(node, client, user, member, entry)
     redis.call("zadd", KEYS[6], "NX", DEADLINE, node)
     node_live = true
   end
-  clients_now = redis.call("hincrby", KEYS[4], "clients", 1)
   if redis.call("hincrby", KEYS[2], user, 1) > 1 then return end
   local flags = tonumber(string.sub(member, 1, 1)) or 0
   redis.call("hset", KEYS[3], user, member)
-  if has_flag(flags, 1) or has_flag(flags, 2) then redis.call("hset", KEYS[8], user, member) end
-  local after = count_user(flags, 1)
-  transition(JOIN_PREFIX, entry, after - 1, after)
+  if flags ~= 0 then
+    if has_flag(flags, 1) or has_flag(flags, 2) then redis.call("hset", KEYS[8], user, member) end
+    count_user(flags, 1)
+  end
+  transition(JOIN_PREFIX, entry, 1)
 end
 
 local function leave(node, client, user)
@@ -104,15 +114,17 @@ local function leave(node, client, user)
   if not entry then return end
   redis.call("hdel", KEYS[1], client)
   redis.call("zrem", KEYS[5], node .. SEP .. client .. SEP .. user)
-  clients_now = redis.call("hincrby", KEYS[4], "clients", -1)
+  left = true
   if redis.call("hincrby", KEYS[2], user, -1) > 0 then return end
   redis.call("hdel", KEYS[2], user)
   local member = redis.call("hget", KEYS[3], user) or "0"
   redis.call("hdel", KEYS[3], user)
   local flags = tonumber(string.sub(member, 1, 1)) or 0
-  if has_flag(flags, 1) or has_flag(flags, 2) then redis.call("hdel", KEYS[8], user) end
-  local after = count_user(flags, -1)
-  transition(LEAVE_PREFIX, entry, after + 1, after)
+  if flags ~= 0 then
+    if has_flag(flags, 1) or has_flag(flags, 2) then redis.call("hdel", KEYS[8], user) end
+    count_user(flags, -1)
+  end
+  transition(LEAVE_PREFIX, entry, -1)
 end
 
 local function node_range(node)
@@ -159,13 +171,19 @@ end
 
 -- The room emptied: drop the counters hash (every other hash empties itself).
 local function tidy()
-  if clients_now ~= nil and clients_now <= 0 then
+  if left and redis.call("exists", KEYS[1]) == 0 then
     redis.call("del", KEYS[4])
   end
 end
 
+-- Every counter as a flat field/value list (the stored ones, then clients and users).
 local function counters()
-  return redis.call("hgetall", KEYS[4])
+  local flat = redis.call("hgetall", KEYS[4])
+  flat[#flat + 1] = "clients"
+  flat[#flat + 1] = redis.call("hlen", KEYS[1])
+  flat[#flat + 1] = "users"
+  flat[#flat + 1] = redis.call("hlen", KEYS[2])
+  return flat
 end
 
 -- (end of presence_lib.lua)

@@ -94,6 +94,21 @@ def register_lua(client: Any, *names: str) -> Any:
     return client.register_script(text)
 
 
+async def run_script(
+    pipeline: CommandPipeline | ClusterRouter | None, script: Any, keys: list[str], args: list[Any]
+) -> Any:
+    """Run a script registered with ``register_lua``: over the pipelined connection when
+    there is one (EVALSHA, and EVAL when Redis lost its script cache), else through redis-py."""
+    if pipeline is None:
+        return await script(keys=keys, args=args)
+    try:
+        return await pipeline.execute(b"EVALSHA", script.sha, len(keys), *keys, *args)
+    except RespError as exc:
+        if not str(exc).startswith("NOSCRIPT"):
+            raise
+        return await pipeline.execute(b"EVAL", script.script, len(keys), *keys, *args)
+
+
 def new_epoch() -> str:
     """A fresh stream epoch. Epochs are public (clients see them) and only need to differ
     between lifetimes of a stream, so a fast PRNG is enough (no syscall per publish)."""
@@ -133,15 +148,7 @@ class RedisBroker:
         EVAL when Redis lost its script cache), else through redis-py."""
         start = time.perf_counter()
         try:
-            pipeline = self.pipeline
-            if pipeline is None:
-                return await script(keys=keys, args=args)
-            try:
-                return await pipeline.execute(b"EVALSHA", script.sha, len(keys), *keys, *args)
-            except RespError as exc:
-                if not str(exc).startswith("NOSCRIPT"):
-                    raise
-                return await pipeline.execute(b"EVAL", script.script, len(keys), *keys, *args)
+            return await run_script(self.pipeline, script, keys, args)
         finally:
             self.commands += 1
             self.latency_sum += time.perf_counter() - start

@@ -118,8 +118,18 @@ class CommandPipeline:
         proto = self._proto
         if proto is None or proto.closed:
             proto = await self._connected()
+        if not commands:
+            return []
         futures = [proto.send(encode_command(*args)) for args in commands]
-        return list(await asyncio.gather(*futures))
+        # Replies come in the order the commands went, and a lost connection fails every
+        # pending one at once: when the last is done, all are (no gather needed).
+        try:
+            await futures[-1]
+        finally:
+            for fut in futures:
+                if fut.done() and not fut.cancelled():
+                    fut.exception()  # retrieved (the first error is raised below)
+        return [fut.result() for fut in futures]
 
     async def _connected(self) -> _Protocol:
         if self._opening is None or self._opening.done():

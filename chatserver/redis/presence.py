@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 import redis.asyncio as aioredis
 
+if TYPE_CHECKING:
+    from chatserver.redis.cluster import ClusterRouter
+    from chatserver.redis.pipeline import CommandPipeline
+
 from chatserver.engine import ApplyResult, JoinOp, PresenceOp, ReadResult, RoomRef
 from chatserver.publication import KIND_JOIN, KIND_LEAVE
-from chatserver.redis.broker import pubsub_channel, register_lua
+from chatserver.redis.broker import pubsub_channel, register_lua, run_script
 from presence.model import Counts, MemberFlags, OnlineMember
 from presence.rules import Liveness
 
@@ -87,10 +91,21 @@ def _counts(flat: Sequence[Any]) -> Counts:
 
 
 class RedisPresence:
-    def __init__(self, client: aioredis.Redis, liveness: Liveness, node: str, count_hold: float) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        liveness: Liveness,
+        node: str,
+        count_hold: float,
+        pipeline: CommandPipeline | ClusterRouter | None = None,
+    ) -> None:
+        """``pipeline``: the scripts (joins, leaves, reads, typing) go over the pipelined
+        command connection, one write per loop turn for every room's batch; the process
+        bookkeeping (registration, users sets) stays on ``client``."""
         if "\0" in node or "\n" in node:
             raise ValueError("a presence node id must not contain NUL or newline")
         self.redis = client
+        self.pipeline = pipeline
         self.liveness = liveness
         self.node = node
         self.count_hold_ms = max(1, int(count_hold * 1000))
@@ -136,14 +151,14 @@ class RedisPresence:
             else:
                 args += ["l", op.client, op.user]
         self.calls += 1
-        lost, due, published, counters = await self._apply(keys=room_keys(room.channel), args=args)
+        lost, due, published, counters = await run_script(self.pipeline, self._apply, room_keys(room.channel), args)
         return ApplyResult(bool(lost), bool(due), int(published), _counts(counters))
 
     async def _read_call(self, room: RoomRef, mode: str, limit: int, now: float | None) -> list[Any]:
         args = self._header(room, time.time() if now is None else now, ())
         args += [mode, limit]
         self.calls += 1
-        return list(await self._read(keys=room_keys(room.channel), args=args))
+        return list(await run_script(self.pipeline, self._read, room_keys(room.channel), args))
 
     async def counts(self, room: RoomRef, *, pending: bool = False, now: float | None = None) -> ReadResult:
         """The room's counters. ``pending``: also clear the count-event mark (the caller
@@ -257,9 +272,11 @@ class RedisPresence:
         """Run ``typing.lua``: 1 published; 0 nothing to do; negative: ms until allowed."""
         now = time.time() if now is None else now
         self.calls += 1
-        result = await self._typing(
-            keys=typing_keys(channel, user),
-            args=[
+        result = await run_script(
+            self.pipeline,
+            self._typing,
+            typing_keys(channel, user),
+            [
                 action,
                 user,
                 int(now * 1000),

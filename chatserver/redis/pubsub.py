@@ -258,6 +258,8 @@ class PubSub:
                     self._channels.discard(dropped)
                     if self.on_dropped is not None:
                         self.on_dropped(dropped)
+                elif isinstance(dropped, bytes):
+                    self._forget(dropped)
                 return
             if kind == b"pong":
                 return
@@ -276,6 +278,16 @@ class PubSub:
             fut = self._handshake.popleft()
             if not fut.done():
                 fut.set_result(value)
+
+    def _forget(self, channel: bytes) -> None:
+        """An UNSUBSCRIBE was confirmed: drop the channel's counters once nothing about it
+        is pending (not subscribed again since, every SUBSCRIBE confirmed, nobody waiting),
+        so a process that saw a million distinct channels does not keep a million entries."""
+        if channel in self._channels or channel in self._waiters:
+            return
+        if self._sent.get(channel) == self._confirmed.get(channel):
+            self._sent.pop(channel, None)
+            self._confirmed.pop(channel, None)
 
     async def subscribe(self, channel: bytes) -> None:
         """Subscribe and wait for Redis to confirm (or for the next reconnect to)."""
