@@ -117,7 +117,9 @@ def guard(app: Any, settings: Any) -> Any:
             await send({"type": "websocket.http.response.body", "body": reason.encode() + b"\n"})
             return
         try:
-            await app(scope, receive, send)
+            session = app(scope, receive, send)
+            del scope  # the connection's coroutine does not keep its request's scope alive
+            await session
         finally:
             limits.release(addr)
 

@@ -106,6 +106,11 @@ class Outbox:
             direct.on_writable = self._on_writable
 
     @property
+    def direct(self) -> DirectSend | None:
+        """The uvicorn connection's direct-send extension (None under another server)."""
+        return self._direct
+
+    @property
     def pending_bytes(self) -> int:
         return self._out_bytes
 

@@ -17,10 +17,12 @@ Changes to ``WebSocketsSansIOProtocol``:
    wrapped only in uvicorn's proxy-headers middleware when the app had it, instead of
    through Starlette's middleware and routing stack: the connection's task then keeps two
    coroutine frames alive for its whole life instead of about ten.
-5. Memory per connection: a small FIFO and a small writable flag stand in for the
-   ``asyncio.Queue`` and ``asyncio.Event`` uvicorn creates for every connection (same
-   methods, a fraction of the size), and the handshake request/response objects are let go
-   once the handshake is done. Tens of thousands of idle members are mostly this.
+5. Memory per connection (tens of thousands of idle members are mostly this): a small
+   FIFO and a small writable flag stand in for the ``asyncio.Queue`` and ``asyncio.Event``
+   uvicorn creates for every connection (same methods, a fraction of the size); uvicorn's
+   attributes live in slots (no 1.6 KiB instance dict); once the handshake is done its
+   request, response and ASGI scope are let go, and websockets' parser is restarted at the
+   first frame boundary so its generator frame does not keep the request's headers.
 6. A text frame that is not valid UTF-8 closes the connection with 1007 and logs one
    warning line without a traceback, at most one per ``BAD_FRAME_LOG_INTERVAL`` per
    process (uvicorn logs an ERROR with a full traceback for each: a log flood on demand).
@@ -33,7 +35,6 @@ import fcntl
 import logging
 import struct
 import termios
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +43,9 @@ from starlette.routing import WebSocketRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
+from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 
 from chatserver.limits import LogLimiter
 
@@ -106,10 +109,26 @@ class DirectSend:
         yet, or one still being handled (the ASGI task is not waiting for the next). A pong
         may be among them: the server is late, not the client."""
         inbox = self._proto.queue
-        if not isinstance(inbox, _Inbox):
-            return False
         waiter = inbox._waiter
         return bool(inbox._items) or waiter is None or waiter.done()
+
+    def next_message(self) -> Any:
+        """The next ASGI receive event, or None while there is none (then await
+        ``arrival()``): uvicorn's ``receive`` without its two coroutine frames, which an idle
+        connection would keep alive while it waits."""
+        p = self._proto
+        items = p.queue._items
+        if not items:
+            return None
+        message = items.pop(0)
+        if p.read_paused and not items:
+            p.read_paused = False
+            p.transport.resume_reading()
+        return message
+
+    def arrival(self) -> asyncio.Future[None]:
+        """Done when ``next_message`` has something."""
+        return self._proto.queue.arrival()
 
     def is_open(self) -> bool:
         p = self._proto
@@ -176,12 +195,15 @@ class DirectSend:
 
 class _Inbox:
     """What uvicorn needs of its per-connection ``asyncio.Queue``: unbounded FIFO,
-    ``put_nowait``, ``await get()``, ``empty()``, ``qsize()``; one reader (the ASGI task)."""
+    ``put_nowait``, ``await get()``, ``empty()``, ``qsize()``; one reader (the ASGI task).
+
+    A list, not a ``deque`` (which allocates a 64-slot block, about 600 bytes, up front):
+    reading pauses after each message until the app takes it, so it holds one or two."""
 
     __slots__ = ("_items", "_waiter")
 
     def __init__(self) -> None:
-        self._items: deque[Any] = deque()
+        self._items: list[Any] = []
         self._waiter: asyncio.Future[None] | None = None
 
     def put_nowait(self, item: Any) -> None:
@@ -192,18 +214,22 @@ class _Inbox:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def arrival(self) -> asyncio.Future[None]:
+        """A future done when an item is put (the one reader awaits it directly)."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+        return waiter
+
     async def get(self) -> Any:
         while not self._items:
-            waiter = self._waiter
-            if waiter is None or waiter.done():
-                waiter = self._waiter = asyncio.get_running_loop().create_future()
-            await waiter
-        return self._items.popleft()
+            await self.arrival()
+        return self._items.pop(0)
 
     def get_nowait(self) -> Any:
         if not self._items:
             raise asyncio.QueueEmpty
-        return self._items.popleft()
+        return self._items.pop(0)
 
     def empty(self) -> bool:
         return not self._items
@@ -275,25 +301,54 @@ def direct_app(app: Any, path: str) -> Any:
     return found
 
 
+_AT_EOF = StreamReader.at_eof.__code__
+
+
+def _fresh_frame_parser(conn: ServerProtocol) -> None:
+    """Restart ``conn``'s parser as websockets' frame parser if it waits for the first byte
+    of a frame. The server's parser keeps the handshake request (its headers: 1-2 KiB) alive
+    in its frame for the connection's whole life; the restarted one holds nothing. Left
+    alone when the parser is anywhere else (a frame half read)."""
+    outer = conn.parser
+    frames = getattr(outer, "gi_yieldfrom", None)  # Protocol.parse, after the handshake
+    waiting = getattr(frames, "gi_yieldfrom", None)
+    if getattr(waiting, "gi_code", None) is not _AT_EOF or conn.reader.buffer:
+        return
+    parser = Protocol.parse(conn)
+    next(parser)  # runs to the same place: waiting in at_eof() for data
+    conn.parser = parser
+    outer.close()  # type: ignore[union-attr]
+
+
 class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
+    # Slots for uvicorn's attributes and ours: past 30 attributes CPython gives every
+    # instance its own ~1.6 KiB dict instead of a shared-key one (docs/performance.md).
+    # Attributes a later uvicorn adds land in the instance dict as before.
+    __slots__ = (
+        "config", "app", "loop", "logger", "root_path", "asgi_version", "app_state",
+        "connections", "tasks", "default_headers", "transport", "server", "client", "scheme",
+        "queue", "handshake_initiated", "handshake_complete", "close_sent", "disconnected",
+        "close_timer", "close_timeout", "initial_response", "conn", "read_paused", "writable",
+        "ping_interval", "ping_timeout", "ping_timer", "pong_timer", "pending_ping_payload",
+        "ping_sent_at", "last_ping_rtt", "frames", "curr_msg_data_type", "request", "response",
+        "scope", "direct",
+    )  # fmt: skip
+    queue: _Inbox  # type: ignore[assignment]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.queue = _Inbox()  # type: ignore[assignment]
+        self.queue = _Inbox()
         self.writable = _Flag()  # type: ignore[assignment]
         self.writable.set()
-
-    async def run_asgi(self) -> None:
-        route_app = direct_app(self.app, self.scope["path"])
-        if route_app is not None:
-            self.app = route_app
-        await super().run_asgi()
 
     async def send(self, message: Any) -> None:
         await super().send(message)
         if message.get("type") == "websocket.accept" and self.handshake_complete:
-            # The handshake is over: its request and response are not needed any more.
+            # The handshake is over: its request, response and ASGI scope (uvicorn reads
+            # the scope only before the handshake completes) are not needed any more.
             self.request = None  # type: ignore[assignment]
             self.response = None  # type: ignore[assignment]
+            self.scope = None  # type: ignore[assignment]
 
     def handle_connect(self, event: Any) -> None:
         headers = event.headers
@@ -306,8 +361,13 @@ class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
         if scope is not None:
+            # The ASGI task is created but has not started: it calls self.app when it does.
+            route_app = direct_app(self.app, scope["path"])
+            if route_app is not None:
+                self.app = route_app
             self.direct = DirectSend(self)
             scope["extensions"][DIRECT_EXTENSION] = self.direct
+            _fresh_frame_parser(self.conn)
 
     def send_receive_event_to_app(self) -> None:
         # uvicorn's, except for the invalid UTF-8 branch.
