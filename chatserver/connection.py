@@ -70,6 +70,13 @@ _CLIENT_MISTAKES = frozenset(
 
 
 _engine_down_lines = LogLimiter(60.0)
+# Malformed frames and invalid tokens: one line per client address a minute (a client in
+# a reconnect loop with a bad token, or a scanner, must not flood the log).
+_client_fault_lines = LogLimiter(60.0)
+
+
+def _held_note(held: int) -> str:
+    return f" ({held} more from that address since the last such line)" if held else ""
 
 
 class Sessions(Protocol):
@@ -218,7 +225,9 @@ class Connection:
         try:
             commands = self.codec.decode_commands(message)
         except ProtocolError as exc:
-            log.info("client %s sent a malformed frame: %s", self.client_id, exc)
+            held = _client_fault_lines.allow("frame " + self.remote.rpartition(":")[0])
+            if held is not None:
+                log.info("client %s from %s sent a malformed frame: %s%s", self.client_id, self.remote, exc, _held_note(held))
             self.close(codes.Disconnect(3501, "bad request: malformed frame"))
             return
         for cmd in commands:
@@ -349,7 +358,9 @@ class Connection:
         except TokenExpired:
             raise ReplyError(codes.TOKEN_EXPIRED) from None
         except TokenInvalid as exc:
-            log.info("invalid token from %s: %s", self.remote, exc)
+            held = _client_fault_lines.allow("token " + self.remote.rpartition(":")[0])
+            if held is not None:
+                log.info("invalid token from %s: %s%s", self.remote, exc, _held_note(held))
             raise DisconnectError(codes.INVALID_TOKEN) from None
 
     def _expiry_fields(self) -> dict[str, Any]:

@@ -44,6 +44,31 @@ def test_invalid_utf8_text_frames_log_one_line_without_traceback(spawn, valkey):
     assert "WARNING" in lines[0]
 
 
+async def test_bad_tokens_and_malformed_frames_log_one_line_per_address(spawn, valkey):
+    """A client looping with a bad token, or sending garbage, is refused every time (3500,
+    3501) but logged once a minute per address, with a count of what was held back."""
+    s = spawn(valkey.url)
+    for i in range(6):
+        c = await RawClient.open(s.ws_url)
+        try:
+            await c.send({"id": 1, "connect": {"token": f"not-a-token-{i}"}})
+            assert (await c.wait_closed(timeout=5)).code == 3500
+        finally:
+            await c.close()
+    for _ in range(6):
+        c = await RawClient.open(s.ws_url)
+        try:
+            await c.send_raw("{this is not json")
+            assert (await c.wait_closed(timeout=5)).code == 3501
+        finally:
+            await c.close()
+    time.sleep(0.3)
+    log = s.log_path.read_text()
+    assert len([line for line in log.splitlines() if "invalid token from 127.0.0.1" in line]) == 1, log
+    assert len([line for line in log.splitlines() if "sent a malformed frame" in line]) == 1, log
+    assert "Traceback" not in log
+
+
 async def test_query_values_never_logged_and_access_lines_opt_in(spawn, valkey):
     quiet = spawn(valkey.url)
     noisy = spawn(valkey.url, env={"CHATSERVER_ACCESS_LOG": "true"})
