@@ -67,7 +67,7 @@ def parse_channel(channel: str) -> ChannelName | None:
         return None
     if channel.startswith("user#"):
         user = channel[5:]
-        if not user or any(c in user for c in "\n\r"):
+        if not user or "\n" in user or "\r" in user:
             return None
         return ChannelName(ChannelKind.USER, user=user)
     base, slash, suffix = channel.partition("/")
