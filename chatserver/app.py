@@ -83,7 +83,7 @@ class Server:
         self.settings = settings
         self.node_id = settings.node_name or f"{socket.gethostname()}-{os.getpid()}"
         self.ready = False
-        self.tasks = Tasks()
+        self.tasks = Tasks(unavailable=engine_unavailable)
         self.stats = Stats()
         # The engine: one server, a cluster or Sentinel, found out here once (the parts
         # below implement the same interfaces for all three).

@@ -223,7 +223,7 @@ class PresenceService:
         try:
             await self._writer(room).submit(self._join_op(conn, sub))
         except Exception:
-            log.exception("presence: recording %s in %s failed (retried at the next beat)", conn.client_id, room)
+            self.tasks.log_failure(log, "presence: recording %s in %s failed (retried at the next beat)", conn.client_id, room)
             self._resync.add(room)
 
     async def on_unsubscribed(self, conn: Connection, sub: Sub) -> None:
@@ -241,7 +241,7 @@ class PresenceService:
         try:
             await self._writer(room).submit(LeaveOp(conn.client_id, conn.user))
         except Exception:
-            log.exception("presence: removing %s from %s failed (it expires)", conn.client_id, room)
+            self.tasks.log_failure(log, "presence: removing %s from %s failed (it expires)", conn.client_id, room)
 
     # ------------------------------------------------------------------ writing
 
@@ -291,7 +291,7 @@ class PresenceService:
             try:
                 await self.beat()
             except Exception:
-                log.exception("presence heartbeat failed")
+                self.tasks.log_failure(log, "presence heartbeat failed")
 
     async def beat(self, forced: tuple[str, ...] = ()) -> None:
         """Refresh this process's deadline in every room it has members in (sweeping
@@ -314,7 +314,7 @@ class PresenceService:
             try:
                 dead = await self.store.dead_nodes()
             except Exception:
-                log.exception("presence sweeper failed")
+                self.tasks.log_failure(log, "presence sweeper failed")
                 continue
             if self.instance in dead:
                 log.warning("presence: this process was taken for dead; beating now")
@@ -326,7 +326,7 @@ class PresenceService:
                 try:
                     await self.beat(fresh)
                 except Exception:
-                    log.exception("presence sweep failed")
+                    self.tasks.log_failure(log, "presence sweep failed")
                     continue
                 self._dead_seen.update(fresh)
 
@@ -352,7 +352,7 @@ class PresenceService:
             await self.streams.publish_ephemeral(room, payload)
             self.count_events += 1
         except Exception:
-            log.exception("presence: count event for %s failed", room)
+            self.tasks.log_failure(log, "presence: count event for %s failed", room)
 
     def _after_read(self, room: str, due: bool, published: int) -> None:
         self.pushes_published += published
@@ -437,7 +437,7 @@ class PresenceService:
         try:
             await self.store.update_users(online, offline)
         except Exception:
-            log.exception("presence: user status update failed (retried)")
+            self.tasks.log_failure(log, "presence: user status update failed (retried)")
             self._status_dirty |= dirty
             if not self._status_scheduled:
                 self._status_scheduled = True

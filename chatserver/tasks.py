@@ -6,17 +6,43 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+import sys
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger("chatserver.tasks")
 
+OUTAGE_LOG_INTERVAL = 60.0  # seconds: one line per failing background step while the engine is down
+
 
 class Tasks:
-    def __init__(self, owner: str = "server") -> None:
+    def __init__(self, owner: str = "server", unavailable: Callable[[BaseException], bool] | None = None) -> None:
+        """``unavailable(exc)``: whether an exception means the engine is unreachable or not
+        ready (a restart, a failover): background steps failing with it log one line a
+        minute instead of a traceback each (``log_failure``)."""
         self.owner = owner
         self._running: set[asyncio.Task[Any]] = set()
         self.failed = 0
+        self.unavailable = unavailable or (lambda exc: False)
+        self._outage_lines: dict[str, tuple[float, int]] = {}
+
+    def log_failure(self, logger: logging.Logger, message: str, *args: Any) -> None:
+        """Log the exception being handled by a background step (a heartbeat, a sweep, a
+        presence write): with its traceback when it is a bug; while the engine is
+        unavailable, one warning per ``message`` a minute, with how many were held back."""
+        exc = sys.exc_info()[1]
+        if exc is None or not self.unavailable(exc):
+            logger.error(message, *args, exc_info=exc is not None)
+            return
+        now = time.monotonic()
+        last, held = self._outage_lines.get(message, (0.0, 0))
+        if last and now - last < OUTAGE_LOG_INTERVAL:
+            self._outage_lines[message] = (last, held + 1)
+            return
+        self._outage_lines[message] = (now, 0)
+        more = f" ({held} more since the last such line)" if held else ""
+        logger.warning(message + ": the engine is unavailable (%s)%s", *args, exc, more)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

@@ -261,7 +261,7 @@ class CaseService:
             try:
                 await self.sweep()
             except Exception:
-                log.exception("crisis escalation sweep failed")
+                self.ext.tasks.log_failure(log, "crisis escalation sweep failed")
 
     async def sweep(self) -> int:
         """Escalate the cases past their acknowledgement deadline. Every process sweeps; the

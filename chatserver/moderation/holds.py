@@ -233,7 +233,7 @@ class HoldQueue:
             try:
                 await self.sweep()
             except Exception:
-                log.exception("hold expiry sweep failed")
+                self.ext.tasks.log_failure(log, "hold expiry sweep failed")
 
     async def sweep(self) -> int:
         """Expire holds whose review time has passed (any process may run this; the

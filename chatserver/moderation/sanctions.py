@@ -85,7 +85,7 @@ class Sanctions:
             try:
                 await self.reload()
             except Exception:
-                log.exception("reloading sanctions failed; keeping the cached ones")
+                self.ext.tasks.log_failure(log, "reloading sanctions failed; keeping the cached ones")
 
     async def reload(self) -> bool:
         """Read every community's sanctions; False (cache untouched) if a change raced it."""

@@ -129,7 +129,7 @@ class WebhookService:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("webhook outbox read failed")
+                self.ext.tasks.log_failure(log, "webhook outbox read failed")
                 await asyncio.sleep(1)
 
     async def _retry_loop(self) -> None:
@@ -145,7 +145,7 @@ class WebhookService:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("webhook retry sweep failed")
+                self.ext.tasks.log_failure(log, "webhook retry sweep failed")
                 await asyncio.sleep(1)
 
     async def _start(self, batch: list[tuple[str, dict[str, Any]]], name: str) -> None:
