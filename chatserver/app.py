@@ -104,7 +104,7 @@ class Server:
         self.registry = Registry(self.hub.on_control)
         self.registry.on_control("catalog", self._on_catalog_changed)
         # Announcements name one record; one missed while pub/sub was down is caught up here.
-        self.hub.reset_listeners.append(lambda: self.tasks.spawn(self.catalog.load(), "catalog reload after a pub/sub reset"))
+        self.hub.reset_listeners.append(lambda: self.tasks.spawn(self._reload_catalog(), "catalog reload after a pub/sub reset"))
         # Messages, notices, presence and typing.
         self.poster = Poster(self.broker, self._history_of, self.stats, settings.idempotency_ttl)
         self.notifier = Notifier(self.broker, self._history_of, self.control)
@@ -207,6 +207,21 @@ class Server:
     def _history_of(self, channel: str) -> HistoryOptions | None:
         spec = self.resolver.resolve(channel)
         return spec.history if spec is not None else None
+
+    async def _reload_catalog(self) -> None:
+        """Catch up on catalog announcements missed while pub/sub was down. Right after a
+        Redis restart the first attempts can fail (pooled connections that died with it):
+        try again, for about a minute, until one reload succeeds."""
+        delay = 0.2
+        for attempt in range(12):
+            try:
+                await self.catalog.load()
+                return
+            except Exception:
+                self.tasks.log_failure(log, "catalog reload after a pub/sub reset failed (attempt %d, retrying)", attempt + 1)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        log.error("catalog reload after a pub/sub reset kept failing; room changes made meanwhile wait for the next reset")
 
     async def _on_catalog_changed(self, msg: dict[str, Any]) -> None:
         await self.catalog.on_control(msg)
