@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.harness import ServerProcess, unique
+from tests.harness import ServerProcess, Valkey, unique
 from tests.moderation_support import audit, eventually, joined, mod, next_event, no_event, send
 from tests.webhook_receiver import Receiver
 
@@ -47,7 +47,17 @@ def receiver():
 
 
 @pytest.fixture(scope="module")
-def crisis_servers(valkey, receiver, tmp_path_factory):
+def crisis_valkey():
+    """A Valkey of this module's own: every process on a Redis sweeps its crisis cases, so a
+    process of another test (without these webhooks) could be the one that escalates."""
+    v = Valkey()
+    yield v
+    v.stop()
+
+
+@pytest.fixture(scope="module")
+def crisis_servers(crisis_valkey, receiver, tmp_path_factory):
+    valkey = crisis_valkey
     path = tmp_path_factory.mktemp("crisis") / "crisis.toml"
     path.write_text(config(receiver))
     servers = [ServerProcess(valkey.url, name=f"crisis-{n}", args=["--config", str(path)]) for n in (1, 2)]
@@ -301,7 +311,8 @@ async def test_invited_hosts_may_join_and_a_refused_post_still_opens_a_case(cris
     assert (await send(member, channel, "hello"))["error"]["code"] == 1002
 
 
-async def test_an_escalation_whose_process_died_before_announcing_it_is_announced(crisis_servers, valkey, clients):
+async def test_an_escalation_whose_process_died_before_announcing_it_is_announced(crisis_servers, crisis_valkey, clients):
+    valkey = crisis_valkey
     import redis.asyncio as aioredis
 
     first, _ = crisis_servers
