@@ -37,8 +37,18 @@ _PLAIN_HEADER = frozenset({"alg", "typ", "kid"})
 _CHECKED_BY_PYJWT = ("nbf", "aud", "iss", "jti")
 
 
+def _unb64(segment: str) -> bytes:
+    """One unpadded base64url segment of a token (``binascii.Error`` if it is not one)."""
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
 def _segment_json(segment: str) -> Any:
-    return orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    return orjson.loads(_unb64(segment))
+
+
+def _signed_by(key: bytes, digest: Any, signing_input: str, signature: str) -> bool:
+    """Whether ``signature`` (base64url) is the HMAC of ``signing_input`` with ``key``."""
+    return hmac.compare_digest(hmac.new(key, signing_input.encode(), digest).digest(), _unb64(signature))
 
 
 class TokenInvalid(Exception):
@@ -181,9 +191,7 @@ class TokenVerifier:
                 return None
             if not isinstance(header.get("kid", ""), str):
                 return None
-            expected = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
-            signing_input = f"{parts[0]}.{parts[1]}".encode()
-            if not hmac.compare_digest(hmac.new(hmac_key, signing_input, digest).digest(), expected):
+            if not _signed_by(hmac_key, digest, f"{parts[0]}.{parts[1]}", parts[2]):
                 return None
             claims = _segment_json(parts[1])
         except (binascii.Error, ValueError, orjson.JSONDecodeError):
@@ -210,12 +218,12 @@ class TokenVerifier:
         digest = _HMAC_DIGESTS.get(alg) if hmac_key is not None else None
         if digest is not None:
             signing_input, _, signature = token.rpartition(".")
+            assert hmac_key is not None
             try:
-                expected = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+                signed = _signed_by(hmac_key, digest, signing_input, signature)
             except (binascii.Error, ValueError):
                 raise TokenInvalid("Invalid crypto padding") from None
-            assert hmac_key is not None
-            if not hmac.compare_digest(hmac.new(hmac_key, signing_input.encode(), digest).digest(), expected):
+            if not signed:
                 raise TokenInvalid("Signature verification failed")
             # Every other check stays PyJWT's (structure, nbf, iat, aud, iss, required sub).
             options = {

@@ -25,7 +25,7 @@ from chatserver.config import Settings
 from chatserver.engine import Streams
 from chatserver.errors import DisconnectError, ReplyError
 from chatserver.hub import Hub
-from chatserver.limits import LogLimiter
+from chatserver.limits import LogLimiter, held_note
 from chatserver.outbox import Outbox
 from chatserver.protocol import codes
 from chatserver.protocol.codec import Codec, ProtocolError, json_dumps
@@ -74,9 +74,7 @@ _engine_down_lines = LogLimiter(60.0)
 # a reconnect loop with a bad token, or a scanner, must not flood the log).
 _client_fault_lines = LogLimiter(60.0)
 
-
-def _held_note(held: int) -> str:
-    return f" ({held} more from that address since the last such line)" if held else ""
+_FROM_ADDRESS = "from that address since the last such line"
 
 
 class Sessions(Protocol):
@@ -227,7 +225,7 @@ class Connection:
         except ProtocolError as exc:
             held = _client_fault_lines.allow("frame " + self.remote.rpartition(":")[0])
             if held is not None:
-                log.info("client %s from %s sent a malformed frame: %s%s", self.client_id, self.remote, exc, _held_note(held))
+                log.info("client %s from %s sent a malformed frame: %s%s", self.client_id, self.remote, exc, held_note(held, _FROM_ADDRESS))
             self.close(codes.Disconnect(3501, "bad request: malformed frame"))
             return
         for cmd in commands:
@@ -244,8 +242,7 @@ class Connection:
                     # per command (every member's every command would log one).
                     held = _engine_down_lines.allow("engine")
                     if held is not None:
-                        more = f" ({held} more since the last such line)" if held else ""
-                        log.warning("command answered 100: the engine is unavailable (%s)%s", exc, more)
+                        log.warning("command answered 100: the engine is unavailable (%s)%s", exc, held_note(held))
                 else:
                     log.exception("command failed for client %s", self.client_id)
                 cid = cmd.get("id")
@@ -360,7 +357,7 @@ class Connection:
         except TokenInvalid as exc:
             held = _client_fault_lines.allow("token " + self.remote.rpartition(":")[0])
             if held is not None:
-                log.info("invalid token from %s: %s%s", self.remote, exc, _held_note(held))
+                log.info("invalid token from %s: %s%s", self.remote, exc, held_note(held, _FROM_ADDRESS))
             raise DisconnectError(codes.INVALID_TOKEN) from None
 
     def _expiry_fields(self) -> dict[str, Any]:

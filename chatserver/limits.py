@@ -21,6 +21,11 @@ log = logging.getLogger("chatserver.limits")
 REFUSAL_LOG_INTERVAL = 60.0  # seconds: one refusal line per client address per interval
 
 
+def held_note(held: int, since: str = "since the last such line") -> str:
+    """The suffix of a rate-limited log line: how many like it were held back."""
+    return f" ({held} more {since})" if held else ""
+
+
 class LogLimiter:
     """At most one log line per key per ``interval``; counts what was held back."""
 
@@ -89,7 +94,7 @@ class ConnectionLimits:
         self.refused += 1
         held = self._log.allow(addr)
         if held is not None:
-            more = f" ({held} more refused in the last minute)" if held else ""
+            more = held_note(held, "refused in the last minute")
             log.warning("refused a WebSocket connection from %s with %d: %s%s", addr, status, reason, more)
         return status, reason
 

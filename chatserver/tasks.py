@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from chatserver.limits import LogLimiter, held_note
 
 log = logging.getLogger("chatserver.tasks")
 
@@ -25,7 +26,7 @@ class Tasks:
         self._running: set[asyncio.Task[Any]] = set()
         self.failed = 0
         self.unavailable = unavailable or (lambda exc: False)
-        self._outage_lines: dict[str, tuple[float, int]] = {}
+        self._outage_lines = LogLimiter(OUTAGE_LOG_INTERVAL)
 
     def log_failure(self, logger: logging.Logger, message: str, *args: Any) -> None:
         """Log the exception being handled by a background step (a heartbeat, a sweep, a
@@ -35,14 +36,9 @@ class Tasks:
         if exc is None or not self.unavailable(exc):
             logger.error(message, *args, exc_info=exc is not None)
             return
-        now = time.monotonic()
-        last, held = self._outage_lines.get(message, (0.0, 0))
-        if last and now - last < OUTAGE_LOG_INTERVAL:
-            self._outage_lines[message] = (last, held + 1)
-            return
-        self._outage_lines[message] = (now, 0)
-        more = f" ({held} more since the last such line)" if held else ""
-        logger.warning(message + ": the engine is unavailable (%s)%s", *args, exc, more)
+        held = self._outage_lines.allow(message)
+        if held is not None:
+            logger.warning(message + ": the engine is unavailable (%s)%s", *args, exc, held_note(held))
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

@@ -47,7 +47,7 @@ from websockets.protocol import Protocol, State
 from websockets.server import ServerProtocol
 from websockets.streams import StreamReader
 
-from chatserver.limits import LogLimiter
+from chatserver.limits import LogLimiter, held_note
 
 DIRECT_EXTENSION = "chatserver.direct"
 BAD_FRAME_LOG_INTERVAL = 10.0  # seconds
@@ -390,11 +390,10 @@ class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
     def _bad_utf8(self) -> None:
         held = _bad_frames.allow("utf-8")
         if held is not None:
-            more = f" ({held} more since the last such line)" if held else ""
             log.warning(
                 "closed a connection from %s with 1007: a text frame that is not valid UTF-8%s",
                 self.client[0] if self.client else "?",
-                more,
+                held_note(held),
             )
         self.conn.send_close(1007, "invalid UTF-8")
         self.handle_parser_exception()
