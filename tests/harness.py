@@ -70,8 +70,9 @@ class ServerProcess:
         args: list[str] | None = None,
         data_dir: Path | None = None,
         name: str = "",
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()  # a given port: a restart in the same place
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/connection/websocket"
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="chat-data-"))
