@@ -227,6 +227,9 @@ class Server:
         await self.catalog.on_control(msg)
 
     def is_ready(self) -> bool:
+        """Started and not stopping: new WebSockets are accepted. Not tied to Redis: while
+        Redis (or one shard) is away a client still gets its connect reply, a temporary
+        error for what needs the missing part, and is served the moment it is back."""
         return self.ready
 
     def metrics_text(self) -> bytes:
@@ -275,13 +278,19 @@ class Server:
         await self.redis.aclose()
 
     async def _redis_watch(self) -> None:
+        """The Redis round trip for /metrics, and one log line when the deployment stops or
+        starts answering in full (readiness is checked live by /readyz, not here)."""
+        healthy = True
         while True:
             try:
-                self.stats.redis_ping = await self.engine.ping()
-                self.ready = True
+                self.stats.redis_ping = await asyncio.wait_for(self.engine.ping(), 5)
+                if not healthy:
+                    log.warning("Redis answers again")
+                healthy = True
             except Exception as exc:
-                log.error("Redis is not answering: %s", exc)
-                self.ready = False
+                if healthy:
+                    log.error("Redis is not answering in full: %s", exc or type(exc).__name__)
+                healthy = False
             await asyncio.sleep(5)
 
     # ------------------------------------------------------------------ HTTP
@@ -298,8 +307,9 @@ class Server:
             self.broker,
             self.node_id,
             self.is_ready,
-            self.engine.ping,
+            self.engine.shallow_ping,
             self.metrics_text,
+            deep_ping=self.engine.ping,
         )
         routes += platform_posts.routes(self.settings, self.poster, self.catalog)
         routes += self.registry.routes
