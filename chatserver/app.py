@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from chatserver import (
     api,
+    balance,
     chat_rpc,
     dev_signin,
     gc_policy,
@@ -50,6 +51,7 @@ from chatserver.redis.catalog import RedisCatalog
 from chatserver.redis.commands import RedisCommands, RedisControl
 from chatserver.redis.connect import engine_unavailable
 from chatserver.redis.deployment import build_engine
+from chatserver.redis.nodes import RedisNodeLoads
 from chatserver.redis.presence import RedisPresence
 from chatserver.redis.reactions_store import RedisReactionStore
 from chatserver.redis.stores import RedisStores
@@ -122,6 +124,7 @@ class Server:
         )
         self.typing = typing_service.install(settings, self.registry, self.presence.store, self.tasks)
         self.node = Node(settings, self.stats, self.registry, self.hub, self.presence, users, self.tasks)
+        self.balancer = balance.Balancer(settings, self.node, RedisNodeLoads(self.redis), self.node_id, self.tasks)
         chat = chat_rpc.install(self.registry, self.poster, self.resolver, self.catalog)
         self.own_messages = own_messages.install(self.registry, self.poster, self.broker, self.resolver, self.catalog)
         presence_api.install(self.registry, settings, self.presence, self.typing, self.resolver, self.catalog)
@@ -250,6 +253,7 @@ class Server:
             await hook()
         await self.presence.start()
         self.node.start()
+        self.balancer.start()
         self.tasks.spawn(self._redis_watch(), "redis watch")
         for watcher in self.engine.watchers:
             self.tasks.spawn(watcher(), "engine watcher")
@@ -264,6 +268,7 @@ class Server:
 
     async def stop(self) -> None:
         self.ready = False
+        await self.balancer.stop()
         self.node.close_all()
         for hook in reversed(self.registry.shutdown_hooks):
             try:
@@ -312,6 +317,7 @@ class Server:
             deep_ping=self.engine.ping,
         )
         routes += platform_posts.routes(self.settings, self.poster, self.catalog)
+        routes += balance.routes(self.settings, self.balancer)
         routes += self.registry.routes
         return routes
 

@@ -87,6 +87,9 @@ class ServerProcess:
                 # Every test client comes from 127.0.0.1 and some tests open 200+ at once
                 # (tests/test_limits.py sets its own limits).
                 "CHATSERVER_MAX_CONNECTIONS_PER_IP": "2000",
+                # Processes of different tests share a Valkey: they must not rebalance
+                # each other's clients (tests/test_load_balancer.py turns it on).
+                "CHATSERVER_REBALANCE_INTERVAL": "0",
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -1,6 +1,7 @@
 """Two gateways behind Debian's nginx, configured with deploy/nginx/ (ports replaced): members
 connect through nginx; one gateway gets SIGTERM mid-conversation; its members reconnect
-through nginx to the other one and recover what they missed."""
+through nginx to the other one and recover what they missed. Then a full rolling restart
+(both gateways in turn) under 200 members, and the load spreading again afterwards."""
 
 from __future__ import annotations
 
@@ -19,7 +20,17 @@ import httpx
 import pytest
 import websockets
 
-from tests.harness import API_KEY, ROOT, Closed, RawClient, ServerProcess, free_port, token, unique
+from tests.harness import (
+    API_KEY,
+    ROOT,
+    Closed,
+    RawClient,
+    ServerProcess,
+    Valkey,
+    free_port,
+    token,
+    unique,
+)
 
 DEPLOY = ROOT / "deploy" / "nginx"
 
@@ -283,12 +294,15 @@ async def wait_for(condition: Any, timeout: float, what: str) -> float:
     return time.monotonic() - start
 
 
-async def test_rolling_restart_of_both_gateways_through_nginx(valkey):
+async def test_rolling_restart_of_both_gateways_through_nginx():
     """Both gateways restarted in turn (SIGTERM, start again on the same port, wait for
     /readyz) under 200 members and a publisher: after each step every member is back and
-    recovered within 2 s, none refused more than twice in a row, and every member has every
-    acknowledged message once, in order."""
-    env = {"CHATSERVER_TRUSTED_PROXIES": "127.0.0.1"}
+    recovered within 2 s, none refused more than twice in a row; within 30 s of the last
+    step both gateways carry 40-60 % again; every member has every acknowledged message
+    once, in order."""
+    # Its own Valkey: the gateways compare loads with every process on their Redis.
+    valkey = Valkey()
+    env = {"CHATSERVER_TRUSTED_PROXIES": "127.0.0.1", "CHATSERVER_REBALANCE_INTERVAL": "2"}
     gateways = [ServerProcess(valkey.url, name=f"roll-{i}", env=env) for i in range(2)]
     prefix = Path(tempfile.mkdtemp(prefix="chat-nginx-"))
     port = free_port()
@@ -328,14 +342,24 @@ async def test_rolling_restart_of_both_gateways_through_nginx(valkey):
                 lambda name=name: all(m.live.is_set() and m.node != name for m in members), 10, f"step {step}: members back"
             )
             assert await asyncio.to_thread(doomed.stop) == 0
-            figures.append(took)
             gaps = [m.gaps[-1] for m in on_doomed if m.gaps and m.back_at >= started]
             assert len(gaps) == len(on_doomed), (len(gaps), len(on_doomed))
-            assert took <= 2.0, f"step {step}: the last member was back {took:.2f}s after SIGTERM"
+            figures.append((took, max(gaps)))
+            # SIGTERM spreads its closes over shutdown_drain (1 s by default); each member
+            # is back and recovered within 2 s of its close.
+            assert max(gaps) <= 2.0, f"step {step}: a member was back {max(gaps):.2f}s after its close"
+            # (the drain window plus the time a busy shared machine takes to start it)
+            assert took <= 1.0 + 3.0, f"step {step}: the last member was back {took:.2f}s after SIGTERM"
             gateways[step] = ServerProcess(valkey.url, name=name, env=env, port=doomed.port)
             await asyncio.to_thread(gateways[step].wait_ready)
             await asyncio.sleep(1.0)  # publishing goes on with the gateway back
-        count = len(publisher.acked)
+        # The gateway restarted last started empty: the other one asks its excess to
+        # reconnect (3001, a bounded rate) and nginx's least_conn sends them over.
+        def shares() -> list[float]:
+            return [sum(1 for m in members if m.node == f"roll-{i}") / MEMBERS for i in range(2)]
+
+        spread = await wait_for(lambda: all(0.4 <= x <= 0.6 for x in shares()), 30, f"load spread again ({shares()})")
+        await asyncio.sleep(0.5)
         publisher.stop = True
         await tasks[-1]
         count = len(publisher.acked)
@@ -347,7 +371,7 @@ async def test_rolling_restart_of_both_gateways_through_nginx(valkey):
         worst = max(m.worst_refusals for m in members)
         assert worst <= 2, f"a member was refused {worst} times in a row"
         print(
-            f"rolling restart: members back in {', '.join(f'{t:.2f}s' for t in figures)} after each SIGTERM; "
+            f"rolling restart: spread 40-60 % again {spread:.1f}s after the last step ({shares()}); all members back {', '.join(f'{t:.2f}s (each within {g:.2f}s of its close)' for t, g in figures)} after each SIGTERM; "
             f"{count} acknowledged ({publisher.retries} retries); at most {worst} refusals in a row; "
             f"{sum(m.refused for m in members)} refusals in all"
         )
@@ -369,3 +393,4 @@ async def test_rolling_restart_of_both_gateways_through_nginx(valkey):
         for g in gateways:
             g.stop()
         shutil.rmtree(prefix, ignore_errors=True)
+        valkey.stop()
