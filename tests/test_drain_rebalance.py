@@ -69,3 +69,17 @@ async def test_rebalance_api_asks_a_share_to_reconnect(spawn, valkey, clients):
     assert len(closed) == 20 and all(c.code == 3001 and c.reason == "rebalance" for c in closed)
     assert s.api("POST", "/api/node/rebalance", {"share": 2}).status_code == 400
     assert s.api("POST", "/api/node/rebalance", {"share": 0.5}, key="wrong").status_code == 401
+
+
+async def test_many_clients_forwarded_by_an_untrusted_peer_are_warned_about(spawn, valkey, clients):
+    """Behind a proxy missing from trusted_proxies every client shares the proxy's address:
+    the server says so in its log (once), and says nothing when the proxy is trusted."""
+    untrusted = spawn(valkey.url, name="xff-untrusted")
+    trusted = spawn(valkey.url, name="xff-trusted", env={"CHATSERVER_TRUSTED_PROXIES": "127.0.0.1"})
+    for s in (untrusted, trusted):
+        for i in range(25):
+            c = await clients(s.ws_url, additional_headers={"X-Forwarded-For": f"203.0.113.{i}"})
+            assert "connect" in await c.connect(token(f"x{i}"))
+    warning = "carry X-Forwarded-For, but 127.0.0.1 is not in trusted_proxies"
+    assert untrusted.log().count(warning) == 1, untrusted.log()[-2000:]
+    assert warning not in trusted.log()
