@@ -294,16 +294,28 @@ async def wait_for(condition: Any, timeout: float, what: str) -> float:
     return time.monotonic() - start
 
 
-async def test_rolling_restart_of_both_gateways_through_nginx():
+@pytest.mark.parametrize("store", ["single", "cluster", "sentinel"])
+async def test_rolling_restart_of_both_gateways_through_nginx(store, request):
     """Both gateways restarted in turn (SIGTERM, start again on the same port, wait for
     /readyz) under 200 members and a publisher: after each step every member is back and
     recovered within 2 s, none refused more than twice in a row; within 30 s of the last
     step both gateways carry 40-60 % again; every member has every acknowledged message
     once, in order."""
-    # Its own Valkey: the gateways compare loads with every process on their Redis.
-    valkey = Valkey()
+    # The gateways compare loads with every process on their Redis that rebalances: the
+    # single server is this test's own; on the shared topologies only these two do (the
+    # harness turns rebalancing off).
+    own = None
+    if store == "single":
+        own = Valkey()
+        urls = [own.url, own.url]
+    elif store == "cluster":
+        topology = request.getfixturevalue("cluster")
+        urls = [topology.url(topology.nodes[0]), topology.url(topology.nodes[1], topology.nodes[2])]
+    else:
+        topology = request.getfixturevalue("sentinels")
+        urls = [topology.url(topology.sentinels[0]), topology.url(*topology.sentinels[1:])]
     env = {"CHATSERVER_TRUSTED_PROXIES": "127.0.0.1", "CHATSERVER_REBALANCE_INTERVAL": "2"}
-    gateways = [ServerProcess(valkey.url, name=f"roll-{i}", env=env) for i in range(2)]
+    gateways = [ServerProcess(urls[i], name=f"roll-{i}", env=env) for i in range(2)]
     prefix = Path(tempfile.mkdtemp(prefix="chat-nginx-"))
     port = free_port()
     conf = render_config(prefix, port, [g.port for g in gateways])
@@ -316,7 +328,7 @@ async def test_rolling_restart_of_both_gateways_through_nginx():
     tasks: list[asyncio.Future[None]] = []
     try:
         for g in gateways:
-            g.wait_ready()
+            g.wait_ready(60)
         community = unique("roll")
         gateways[0].make_room(community, "talk")
         r = gateways[0].api("PUT", f"/api/communities/{community}/rooms/talk/moderation", {"hooks": {"flood": {"rate": 10000, "per": 1}}})
@@ -350,8 +362,8 @@ async def test_rolling_restart_of_both_gateways_through_nginx():
             assert max(gaps) <= 2.0, f"step {step}: a member was back {max(gaps):.2f}s after its close"
             # (the drain window plus the time a busy shared machine takes to start it)
             assert took <= 1.0 + 3.0, f"step {step}: the last member was back {took:.2f}s after SIGTERM"
-            gateways[step] = ServerProcess(valkey.url, name=name, env=env, port=doomed.port)
-            await asyncio.to_thread(gateways[step].wait_ready)
+            gateways[step] = ServerProcess(urls[step], name=name, env=env, port=doomed.port)
+            await asyncio.to_thread(gateways[step].wait_ready, 60)
             await asyncio.sleep(1.0)  # publishing goes on with the gateway back
         # The gateway restarted last started empty: the other one asks its excess to
         # reconnect (3001, a bounded rate) and nginx's least_conn sends them over.
@@ -371,7 +383,7 @@ async def test_rolling_restart_of_both_gateways_through_nginx():
         worst = max(m.worst_refusals for m in members)
         assert worst <= 2, f"a member was refused {worst} times in a row"
         print(
-            f"rolling restart: spread 40-60 % again {spread:.1f}s after the last step ({shares()}); all members back {', '.join(f'{t:.2f}s (each within {g:.2f}s of its close)' for t, g in figures)} after each SIGTERM; "
+            f"rolling restart ({store}): spread 40-60 % again {spread:.1f}s after the last step ({shares()}); all members back {', '.join(f'{t:.2f}s (each within {g:.2f}s of its close)' for t, g in figures)} after each SIGTERM; "
             f"{count} acknowledged ({publisher.retries} retries); at most {worst} refusals in a row; "
             f"{sum(m.refused for m in members)} refusals in all"
         )
@@ -393,4 +405,5 @@ async def test_rolling_restart_of_both_gateways_through_nginx():
         for g in gateways:
             g.stop()
         shutil.rmtree(prefix, ignore_errors=True)
-        valkey.stop()
+        if own is not None:
+            own.stop()
