@@ -344,7 +344,9 @@ class ShardedPubSub:
             self._drop_idle()
             if settled:
                 break
-            await asyncio.sleep(0.4)
+            # Look again soon: a replica taking over shows in the map at once, and every
+            # moment before the move is a moment its room's messages wait (a repair).
+            await asyncio.sleep(0.15)
         if moved:
             self.resets += 1
             if self.on_reset is not None:
