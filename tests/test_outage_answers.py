@@ -91,3 +91,33 @@ async def test_connect_reply_precedes_the_first_ping_on_a_healthy_server(spawn, 
         wrong = [f for f in firsts if f.get("id") != 1]
         assert not wrong, wrong[:3]
         assert all("connect" in f for f in firsts)
+
+
+async def test_connects_during_a_sentinel_failover_are_answered_promptly(sentinels, spawn):
+    """While Sentinel moves the master, clients keep connecting: each handshake is accepted
+    and each connect answered (connected, or error 100 to retry) within 2 s, reply first."""
+    s = spawn(sentinels.url(), name="sentinel-answers")
+    community = unique("sfo")
+    s.make_room(community, "r")
+    slowest = 0.0
+    answers: list[dict] = []
+
+    async def connect_one(i: int) -> None:
+        nonlocal slowest
+        started = time.monotonic()
+        first = (await first_frames(s.ws_url, token(f"f{i}", {community: "member"})))[0]
+        slowest = max(slowest, time.monotonic() - started)
+        answers.append(first)
+
+    failover = asyncio.ensure_future(asyncio.to_thread(sentinels.failover))
+    i = 0
+    while not failover.done() or i < 20:
+        await connect_one(i)
+        i += 1
+        await asyncio.sleep(0.05)
+    await failover
+    assert all(a.get("id") == 1 for a in answers), [a for a in answers if a.get("id") != 1][:3]
+    assert all("connect" in a or a["error"]["temporary"] is True for a in answers), answers
+    assert slowest < 2.0, slowest
+    assert "connect" in answers[-1]  # and it serves again after the switch
+    print(f"sentinel failover: {len(answers)} connects, {sum('error' in a for a in answers)} answered 100, slowest {slowest:.2f}s")
