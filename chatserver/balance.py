@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,6 +57,9 @@ class Balancer:
         self.node = node
         self.loads = loads
         self.node_id = node_id
+        # Its entry among the loads: unique per process (``--workers N`` processes share
+        # the node name; each carries, and sheds, its own connections).
+        self.key = f"{node_id}~{os.getpid()}"
         self.tasks = tasks
         self.shed_total = 0
         self._pending: set[asyncio.TimerHandle] = set()
@@ -70,7 +74,7 @@ class Balancer:
         self._pending.clear()
         if self.settings.rebalance_interval > 0:
             try:
-                await asyncio.wait_for(self.loads.forget(self.node_id), 2)
+                await asyncio.wait_for(self.loads.forget(self.key), 2)
             except Exception as exc:
                 log.info("could not remove this node's load entry: %s", exc or type(exc).__name__)
 
@@ -79,17 +83,17 @@ class Balancer:
         while True:
             await asyncio.sleep(interval * (0.75 + 0.5 * random.random()))
             try:
-                loads = await self.loads.report(self.node_id, len(self.node.connections), interval * 3 + 1)
+                loads = await self.loads.report(self.key, len(self.node.connections), interval * 3 + 1)
             except Exception:
                 self.tasks.log_failure(log, "could not compare loads with the other gateways")
                 continue
-            over = excess(loads, self.node_id, self.settings.rebalance_tolerance)
+            over = excess(loads, self.key, self.settings.rebalance_tolerance)
             if over:
                 window = max(interval, over / self.settings.rebalance_rate)
                 asked = self.shed(over, window)
                 log.info(
                     "rebalance: %d connections here, %d gateways carry %d; asked %d to reconnect over %.1fs",
-                    loads.get(self.node_id, 0), len(loads), sum(loads.values()), asked, window,
+                    loads.get(self.key, 0), len(loads), sum(loads.values()), asked, window,
                 )
                 # The others' counts are up to one interval old: look again only after the
                 # moved clients have arrived and been reported (no overshoot).
