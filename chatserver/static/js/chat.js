@@ -116,6 +116,7 @@ export class ChatView extends EventTarget {
         ),
       ),
     ));
+    this.dispatchEvent(new CustomEvent("rooms", { detail: this.rooms })); // the console watches them all
   }
 
   get room() {
@@ -188,6 +189,12 @@ export class ChatView extends EventTarget {
     if (this.flags.locked) parts.push(t("chat.locked"));
     if (this.flags.slow) parts.push(t("chat.slow", { s: this.flags.slow }));
     $("#room-flags").textContent = parts.join(" ");
+    this.renderComposer(); // a lock closes the message box for members
+  }
+
+  /** A locked room: members cannot post (moderators can), and the box says so. */
+  get lockedForMe() {
+    return !this.staff && !!this.flags?.locked;
   }
 
   async onSubscribed(sub, ctx) {
@@ -324,8 +331,8 @@ export class ChatView extends EventTarget {
   async send(raw) {
     const text = raw.trim();
     if (!text || !this.channel) return;
-    if (this.muted) {
-      // The words stay in the box; the banner above it says until when.
+    if (this.muted || this.lockedForMe) {
+      // The words stay in the box; the banner above it says until when (or that it is locked).
       announce($("#mute-banner").textContent);
       return;
     }
@@ -494,6 +501,14 @@ export class ChatView extends EventTarget {
     button.disabled = !!this.removedFromRoom;
     if (muted) button.setAttribute("aria-disabled", "true");
     else button.removeAttribute("aria-disabled");
+    if (this.lockedForMe && !muted) {
+      banner.textContent = t("chat.locked_banner");
+      banner.hidden = false;
+      box.readOnly = true;
+      box.setAttribute("aria-disabled", "true");
+      box.setAttribute("aria-describedby", "mute-banner composer-keys");
+      button.setAttribute("aria-disabled", "true");
+    }
   }
 }
 
