@@ -147,7 +147,7 @@ async def test_lock_closes_the_members_box_and_ban_offers_durations_first(site, 
     await mo.get_by_role("tab", name="Chat").click()
     item = messages(mo).locator(".msg", has_text="hello everyone")
     await item.locator("summary").click()
-    await item.get_by_role("button", name="Ban…").click()
+    await item.get_by_role("button", name="Ban author…").click()
     dialog = mo.get_by_role("dialog")
     duration = dialog.get_by_label("For how long")
     assert await duration.evaluate("(s) => s.options[s.selectedIndex].value") == "86400"
