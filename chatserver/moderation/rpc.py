@@ -35,7 +35,9 @@ class ModerationRpc:
         room_methods: dict[str, Handler] = {
             "mod.holds": lambda actor, c, room, d: self._holds(room, d),
             "mod.approve": lambda actor, c, room, d: s.holds.approve(actor, _room(room).channel, d.get("id"), d.get("text")),
-            "mod.reject": lambda actor, c, room, d: s.holds.reject(actor, _room(room).channel, d.get("id"), d.get("reason")),
+            "mod.reject": lambda actor, c, room, d: s.holds.reject(
+                actor, _room(room).channel, d.get("id"), d.get("reason"), d.get("reason_code")
+            ),
             "mod.delete": lambda actor, c, room, d: a.delete_message(
                 actor, _room(room), offset=d.get("offset"), message_id=d.get("id"), reason=d.get("reason")
             ),
