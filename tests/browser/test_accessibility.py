@@ -358,7 +358,7 @@ async def test_a_redacted_message_is_announced_once(web, open_page):
     }""")
     await send(ann, "call me on +44 20 7946 0958 any evening")
     await expect(ann.locator(".own-redacted")).to_have_count(1)
-    await expect(messages(ann)).to_contain_text("[phone hidden]")
+    await expect(messages(ann)).to_contain_text("[phone number hidden]")
     await ann.wait_for_timeout(1500)  # both the answer and the private notice have arrived
     announced = await ann.evaluate("window.announced")
     assert len(announced) == 1, announced

@@ -52,6 +52,12 @@ async def go_to_room(page, title: str) -> None:
     await expect(page.locator("#room-title")).to_have_text(title)
 
 
+async def say(page, text: str) -> None:
+    """Send from the message box, whatever language the page speaks."""
+    await page.locator("#composer-text").fill(text)
+    await page.locator("#composer-text").press("Enter")
+
+
 async def check_every_state(pages_and_states, where: str, failing: list[str]) -> None:
     for page, state in pages_and_states:
         failing.extend(await axe_every_rule(page, f"{state}, {where}"))
@@ -193,5 +199,48 @@ async def test_spanish_console_headings_tab_strip_and_focus_after_a_language_swi
     await mo.locator("#lang-select").select_option("es")
     await expect(mo.get_by_role("tab", name="Moderación (1)")).to_be_visible()
     await expect(mo.locator("#room-title")).to_be_focused()
+    assert failing == [], "\n".join(failing)
+    assert problems == [], "\n".join(problems)
+
+
+async def test_server_words_reach_a_spanish_member_in_spanish(site, person):
+    """Held and rejected notices, redaction markers and a removal name nothing in program
+    words: a Spanish member reads them in Spanish (the rejection chosen by an English
+    moderator from a preset too), with the room's display name."""
+    from tests.browser.test_translation import catalogue
+
+    es = catalogue("es")
+    community = community_with_two_rooms(site)
+    mo = await person("Mo", community, "moderator")
+    ana = await person("Ana", community, viewport=PHONE, locale="es-ES", bypass_csp=True)
+    await go_to_room(ana, "Quiet garden")
+    await say(ana, "mirad https://example.org/paseo")
+    notice = ana.locator(".own-held", has_text="mirad")
+    await expect(notice).to_contain_text(es["notice_code.held_link"])
+    await mo.get_by_role("tab", name="Moderation (1)").click()
+    hold = mo.locator("#panel-mod .item", has_text="example.org/paseo")
+    await expect(hold).to_contain_text("A link to a site that is not on the allowed list")
+    await hold.get_by_role("button", name="Reject…").click()
+    await mo.get_by_role("dialog").get_by_role("button", name="Reject").click()
+    rejected = ana.locator(".own-rejected")
+    await expect(rejected).to_contain_text(es["reject.link_unknown"])
+
+    await go_to_room(ana, "Lobby")
+    await say(ana, "llamadme al +44 20 7946 0958 por la tarde")
+    await expect(messages(ana)).to_contain_text("[oculto: número de teléfono]")
+    await expect(messages(ana)).not_to_contain_text("phone hidden")
+    await mo.get_by_role("tab", name="Chat").click()
+    await go_to_room(mo, "Lobby")
+    await expect(messages(mo)).to_contain_text("[phone number hidden]")
+    item = messages(mo).locator(".msg", has_text="llamadme")
+    await item.locator("summary").click()
+    await item.get_by_role("button", name="Remove author from room").click()
+    await mo.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    await expect(ana.locator(".own-info")).to_contain_text("te sacó de Lobby")
+    page_text = await ana.locator("body").inner_text()
+    assert f"{community}:" not in page_text and "rpc " not in page_text and "bad request" not in page_text
+    failing = await axe_every_rule(ana, "Spanish member after a rejection, a redaction and a removal, 375x812")
+    await ana.set_viewport_size(SMALL)
+    problems = await reflow_problems(ana, "Spanish member, 320 px")
     assert failing == [], "\n".join(failing)
     assert problems == [], "\n".join(problems)

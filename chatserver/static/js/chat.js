@@ -246,6 +246,10 @@ export class ChatView extends EventTarget {
       crisis: this.crisis,
       onNotice: (text) => this.own.set({ id: newId("n") }, "info", { detail: text }),
       onMute: (until) => this.setMuted(until),
+      roomTitle: (channel) => {
+        const room = this.rooms.find((r) => r.channel === channel);
+        return room ? room.title || room.name : "";
+      },
     });
     if (!understood) console.info("notice not shown", data);
     this.dispatchEvent(new CustomEvent("notice", { detail: data }));
@@ -364,7 +368,7 @@ export class ChatView extends EventTarget {
       if (result.status === "published" && this.log.find(result.id)) this.own.drop(ref.client_msg_id);
     } catch (error) {
       const rejected = error.code === 1001;
-      if (error.code === 1002) this.setMuted(mutedUntil(error.message));
+      if (error.code === 1002) this.setMuted(mutedUntil(error.serverMessage || error.message));
       // Stage mode (1006): the room is for the hosts now; questions go to the board.
       const toBoard = error.code === 1006 ? { label: t("chat.ask_on_board"), run: () => $("#tab-qa").click() } : null;
       this.own.set(ref, rejected ? "rejected" : "failed", {

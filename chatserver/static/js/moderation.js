@@ -18,7 +18,7 @@
 import { h, $, announce, formatDateTime, timeEl, fill, keepFocus, roleLabel } from "./dom.js";
 import { t } from "./i18n.js";
 import { ask, muteDurations } from "./dialogs.js";
-import { hiddenWords } from "./messages.js";
+import { hiddenWords, withMarkers } from "./messages.js";
 import { AuditLog } from "./audit.js";
 import { Directory, MemberPicker } from "./directory.js";
 
@@ -46,6 +46,16 @@ export function rejectPresets(hold) {
   const category = hold.category || "";
   const list = REJECT_PRESETS[category] || (hold.kind === "question" ? REJECT_PRESETS.question : REJECT_PRESETS[""]);
   return list;
+}
+
+/** Why a hold was made, in the reader's language (by its category); the server's sentence
+ *  for a category the catalogue does not know. */
+export function holdReason(hold) {
+  if (hold.category) {
+    const text = t(`hold_reason.${hold.category}`);
+    if (!text.startsWith("⟦")) return text;
+  }
+  return hold.reason || t("hold_reason.other");
 }
 
 function slowLabel(v) {
@@ -418,11 +428,12 @@ export class ModerationConsole {
         timeEl(hold.created),
         hold.expires_at ? h("span", {}, t("mod.expires", { when: formatDateTime(hold.expires_at) })) : null,
       ),
-      h("p", { class: "item-text" }, hold.text),
+      h("p", { class: "item-text" }, ...withMarkers(hold.text || "")),
       hold.redacted_text
         ? h("p", { class: "hint" }, t("mod.approve_redacted", { what: hiddenWords(hold.hidden || []), text: hold.redacted_text }))
         : null,
-      h("p", { class: "hint" }, t("mod.why", { reason: hold.reason })),
+      h("p", { class: "hint" }, t("mod.why", { reason: holdReason(hold) })),
+      hold.reason && holdReason(hold) !== hold.reason ? h("p", { class: "hint" }, t("mod.why_details", { details: hold.reason })) : null,
       h(
         "div",
         { class: "item-actions" },
@@ -480,7 +491,10 @@ export class ModerationConsole {
       ],
     });
     if (!values) return;
-    await this._act("mod.reject", { channel: hold.channel || this.channel, id: hold.id, reason: values.reason }, t("mod.done_rejected"));
+    const data = { channel: hold.channel || this.channel, id: hold.id, reason: values.reason };
+    // A preset's words, unchanged: the member reads them in her own language (reason_code).
+    if (values.preset !== "own" && values.reason.trim() === t(`reject.${values.preset}`)) data.reason_code = values.preset;
+    await this._act("mod.reject", data, t("mod.done_rejected"));
     this.holds.delete(hold.id);
     this.renderHolds();
   }
