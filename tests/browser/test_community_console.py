@@ -244,3 +244,30 @@ async def test_server_words_reach_a_spanish_member_in_spanish(site, person):
     problems = await reflow_problems(ana, "Spanish member, 320 px")
     assert failing == [], "\n".join(failing)
     assert problems == [], "\n".join(problems)
+
+
+async def test_a_second_moderators_fresh_console_names_people(site, person):
+    """Dee posts, is muted and leaves; a second moderator opening a fresh browser reads her
+    name (the server's directory of recent members), never "not seen recently" or an id."""
+    community = community_with_two_rooms(site)
+    dee = await person("Dee Daly", community)
+    mo = await person("Mo", community, "moderator")
+    await go_to_room(dee, "Lobby")
+    await go_to_room(mo, "Lobby")
+    await send(dee, "morning all")
+    item = messages(mo).locator(".msg", has_text="morning all")
+    await item.locator("summary").click()
+    await item.get_by_role("button", name="Mute author…").click()
+    await mo.get_by_role("dialog").get_by_role("button", name="Mute").click()
+    await expect(dee.locator("#mute-banner")).to_be_visible()
+    await dee.context.close()
+    flo = await person("Flo", community, "moderator", viewport=PHONE, bypass_csp=True)
+    await flo.get_by_role("tab", name="Moderation").click()
+    audit = flo.get_by_role("table")
+    await expect(audit).to_contain_text("Muted")
+    await expect(audit).to_contain_text("Dee Daly")
+    await expect(flo.locator(".sanctions")).to_contain_text("Muted: Dee Daly")
+    panel = await flo.locator("#panel-mod").inner_text()
+    assert "not seen recently" not in panel and "dev-dee" not in panel and "mute" not in panel.split("\n"), panel
+    failing = await axe_every_rule(flo, "second moderator's console, 375x812")
+    assert failing == [], "\n".join(failing)

@@ -92,7 +92,11 @@ export class ModerationConsole {
     chat.addEventListener("people", (event) => this._seen(event.detail));
     $("#tabs").addEventListener("tab", (event) => {
       if (event.detail === "tab-mod") {
-        this.loadAudit();
+        // Names first (the server's directory), then the log that shows them.
+        this.directory.loadFromServer(this.conn, this.session.community).then(() => {
+          this.loadAudit();
+          this.renderSanctions();
+        });
         this.refreshDirectory();
       }
     });

@@ -335,7 +335,7 @@ export default {
   "mod.ban_button": "Ban…",
   "mod.unban": "Lift ban",
   "mod.choose_first": "Choose a member first.",
-  "mod.unknown_member": "a member not seen recently ({user})",
+  "mod.unknown_member": "a member not seen recently",
   "mod.sanctions_none": "Nobody is muted or banned.",
   "mod.sanctions_failed": "Could not load mutes and bans: {error}",
   "mod.sanction_muted": "Muted: {name}, until lifted",

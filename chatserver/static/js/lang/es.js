@@ -335,7 +335,7 @@ export default {
   "mod.ban_button": "Prohibir la entrada…",
   "mod.unban": "Levantar la prohibición",
   "mod.choose_first": "Elige antes a un miembro.",
-  "mod.unknown_member": "un miembro no visto hace poco ({user})",
+  "mod.unknown_member": "un miembro no visto hace poco",
   "mod.sanctions_none": "Nadie está silenciado ni tiene la entrada prohibida.",
   "mod.sanctions_failed": "No se pudieron cargar los silencios y prohibiciones: {error}",
   "mod.sanction_muted": "Silenciado: {name}, hasta que se levante",
