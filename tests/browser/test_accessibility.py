@@ -116,7 +116,7 @@ async def scene(browser, web):
     await mo.get_by_role("button", name="Mute", exact=True).click()
     await expect(mo.locator(".sanctions")).to_contain_text("Muted: Ben")
     await mo.get_by_role("button", name="Lift mute").click()
-    await expect(mo.get_by_role("table")).to_contain_text("unmute")
+    await expect(mo.get_by_role("table")).to_contain_text("Mute lifted")
     # Hal runs a live Q&A; Ben's question is on the board.
     await show_tab(hal, "Q&A")
     await hal.get_by_role("button", name="New session…").click()
