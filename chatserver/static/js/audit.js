@@ -7,13 +7,14 @@
 
 import { h, fill, formatDateTime } from "./dom.js";
 import { t } from "./i18n.js";
+import { withMarkers } from "./messages.js";
 
 const COLUMNS = ["when", "action", "by", "about", "reason", "text"];
 // The actions the filter offers (by their words; the server filters by code).
 const ACTIONS = [
   "verdict.hold", "verdict.redact", "verdict.reject", "verdict.support", "hold.approve", "hold.reject", "hold.expire",
   "crisis.open", "crisis.ack", "crisis.contact", "crisis.close", "crisis.escalate", "support.open", "support.close",
-  "report.hide", "report.dismiss", "delete", "remove_recent", "mute", "unmute", "kick", "ban", "unban", "lock", "unlock", "slow_mode", "denied",
+  "report", "report.hide", "report.dismiss", "delete", "remove_recent", "mute", "unmute", "kick", "ban", "unban", "lock", "unlock", "slow_mode", "denied",
 ];
 
 export class AuditLog {
@@ -87,7 +88,7 @@ function row(entry, directory, roomTitle) {
     actor || "",
     who && where ? t("audit.in", { who, where }) : who || where,
     entry.reason || "",
-    entry.text || "",
+    entry.text ? withMarkers(entry.text) : "",
   ];
   // The column's name before each value shows only when the table stacks; screen readers
   // have the column headers already.

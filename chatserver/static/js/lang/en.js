@@ -496,6 +496,7 @@ export default {
   "audit.action.support_invited": "Invited to a private conversation",
   "audit.action.support_conversation": "Private conversation",
   "audit.action.support_denied": "Private conversation refused",
+  "audit.action.report": "Reported by a member",
   "audit.action.report_hide": "Hidden after reports",
   "audit.action.report_dismiss": "Report dismissed",
   "audit.action.mute": "Muted",

@@ -496,6 +496,7 @@ export default {
   "audit.action.support_invited": "Invitación a una conversación privada",
   "audit.action.support_conversation": "Conversación privada",
   "audit.action.support_denied": "Conversación privada denegada",
+  "audit.action.report": "Reportado por un miembro",
   "audit.action.report_hide": "Oculto tras varios reportes",
   "audit.action.report_dismiss": "Reporte descartado",
   "audit.action.mute": "Silenciado",
