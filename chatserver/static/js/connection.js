@@ -31,6 +31,8 @@ export function readableError(code, serverMessage = "") {
   const message = String(serverMessage || "");
   const when = /\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)/.exec(message);
   const seconds = /in (\d+) s\b/.exec(message);
+  const allows = /allows (\d+)/.exec(message);
+  if (code === 107 && allows) return t("error.too_long", { max: Number(allows[1]) });
   if (code === 1001) return t("error.rejected_detail", { reason: message.replace(/^[a-z ]*not posted: /, "") });
   if (code === 1002) return when ? t("error.muted_until", { when: formatDateTime(when[0]) }) : t("error.muted");
   if (code === 1005 || code === 1101) return seconds ? t(code === 1005 ? "error.slow" : "error.too_soon", { s: Number(seconds[1]) }) : t("error.too_many");

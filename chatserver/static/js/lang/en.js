@@ -71,6 +71,7 @@ export default {
   "error.slow": "Slow mode: you can post again in {s} s.",
   "error.too_soon": "One question at a time: you can ask again in {s} s.",
   "error.other": "That did not work. Please try again.",
+  "error.too_long": "Too long: this room allows {max} characters.",
 
   "tabs.label": "Views",
   "tabs.chat": "Chat",

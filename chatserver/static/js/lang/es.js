@@ -71,6 +71,7 @@ export default {
   "error.slow": "Modo lento: podrás escribir de nuevo en {s} s.",
   "error.too_soon": "Una pregunta cada vez: podrás preguntar de nuevo en {s} s.",
   "error.other": "No funcionó. Inténtalo de nuevo.",
+  "error.too_long": "Demasiado largo: esta sala admite {max} caracteres.",
 
   "tabs.label": "Vistas",
   "tabs.chat": "Chat",
