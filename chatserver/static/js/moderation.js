@@ -101,7 +101,8 @@ export class ModerationConsole {
       }
     });
     conn.addEventListener("status", (event) => {
-      if (event.detail.state === "connected") this.loadQueues();
+      // Each room's feed reloads its queues when it is subscribed again; sanctions here.
+      if (event.detail.state === "connected") this.loadSanctions();
     });
     if (chat.channel) this.enter(chat.channel);
     this.watchRooms();
@@ -256,6 +257,10 @@ export class ModerationConsole {
       feed.subscribe();
     }
     if (this.channel) this.controlsRoom.textContent = this.roomTitle(this.channel);
+    if (!this._sanctionsLoaded) {
+      this._sanctionsLoaded = true;
+      this.loadSanctions(); // once: they are the community's, not a room's
+    }
     this.renderAll();
   }
 
@@ -310,11 +315,6 @@ export class ModerationConsole {
     return !this.room || channel === this.room;
   }
 
-  /** Reload every watched room's queues (after a reconnect). */
-  async loadQueues() {
-    for (const channel of this.watched.keys()) await this.loadRoom(channel);
-  }
-
   /** One room's holds, then its reports. */
   async loadRoom(channel) {
     try {
@@ -327,7 +327,6 @@ export class ModerationConsole {
       this._say(t("mod.holds_failed", { error: this.roomTitle(channel) + ": " + error.message }), true);
     }
     await this.loadReports(channel);
-    this.loadSanctions();
   }
 
   /** The pending holds as written (only mod.holds answers with a held item's original). */
