@@ -147,7 +147,7 @@ export class QAView {
       if (room !== this.room) return;
       // No session yet is an empty board; the subscription still brings the first one.
       snapshot = { offset: undefined, epoch: undefined, questions: [], voted: [] };
-      if (error.code !== 102 && !/no (q&a )?session/i.test(error.message)) this.say(t("qa.board_failed", { error: error.message }), true);
+      if (error.code !== 102 && !/no (q&a )?session/i.test(error.serverMessage || error.message)) this.say(t("qa.board_failed", { error: error.message }), true);
     }
     if (room !== this.room) return;
     this.applySnapshot(snapshot);
