@@ -49,6 +49,9 @@ def parser() -> argparse.ArgumentParser:
         prog="chatserver",
         description="Real-time chat and peer-support server (Centrifuge protocol v2).",
     )
+    from chatserver import __version__
+
+    root.add_argument("--version", action="version", version=f"chatserver {__version__}")
     sub = root.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser(
         "run",
