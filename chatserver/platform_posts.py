@@ -3,6 +3,8 @@ message as the platform (announcements, reminders, a bot) through ``Poster.submi
 path of every member's message: history, recovery, audit. The room's moderation pipeline
 reviews it unless the request says ``"system": true``; a hold verdict refuses it (nobody
 would approve a platform's post later), as does a rejection (422 with the reason).
+A repeated ``client_msg_id`` answers the first result (200, ``duplicate: true``) for as long
+as the WebSocket path remembers it (``idempotency_ttl``).
 Members see ``"platform": true`` (and ``"system": true``) on the message event.
 """
 
@@ -64,6 +66,12 @@ def routes(settings: Settings, poster: Poster, catalog: Catalog) -> list[Route]:
         extra: dict[str, Any] = {"platform": True}
         if system:
             extra["system"] = True
+        if draft.client_msg_id:
+            # A retry answers the first result (as chat.send does), before any review: the
+            # same id, offset and status, 200 instead of 201.
+            first = await poster.earlier(room, PLATFORM_USER, draft.client_msg_id)
+            if first is not None:
+                return 200, {"channel": room.channel, **outcome_dict(first)}
         sender = PlatformSender(Identity(member=member, expires_at=None))
         sub = Submission(
             room=room,
@@ -88,6 +96,9 @@ def routes(settings: Settings, poster: Poster, catalog: Catalog) -> list[Route]:
         if isinstance(outcome, Rejected):
             raise ApiError(422, "rejected", f"not posted: {outcome.notice}")
         assert isinstance(outcome, Published)
+        if outcome.duplicate and draft.client_msg_id:
+            # A concurrent retry won the stream's idempotency key: answer its result.
+            outcome = await poster.earlier(room, PLATFORM_USER, draft.client_msg_id) or outcome
         return (200 if outcome.duplicate else 201), {"channel": room.channel, **outcome_dict(outcome)}
 
     return [post_message]

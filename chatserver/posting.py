@@ -501,14 +501,23 @@ class Poster:
             self._stats.published += 1
         return published
 
+    async def earlier(self, room: Room, user: str, client_msg_id: str) -> Published | None:
+        """The first result of ``user``'s message with this ``client_msg_id`` in ``room``,
+        while the idempotency key lasts (``idempotency_ttl``); None when there is none."""
+        previous = await self._streams.published_offset(room.channel, user, client_msg_id)
+        return None if previous is None else await self._duplicate(room, previous)
+
     async def _duplicate(self, room: Room, offset: int) -> Published:
         message_id = ""
+        hidden: tuple[str, ...] = ()
         hist = await self._streams.history(room.channel, offset - 1, 1)
         for entry in hist.entries:
             if entry.offset == offset:
                 pub = Publication.unpack(room.channel, offset, hist.epoch, entry.payload)
                 try:
-                    message_id = orjson.loads(pub.data).get("id", "")
-                except (orjson.JSONDecodeError, AttributeError):
+                    event = orjson.loads(pub.data)
+                    message_id = event.get("id", "")
+                    hidden = tuple(event.get("redacted") or ())
+                except (orjson.JSONDecodeError, AttributeError, TypeError):
                     message_id = ""
-        return Published(message_id, offset=offset, epoch=hist.epoch, duplicate=True)
+        return Published(message_id, hidden=hidden, offset=offset, epoch=hist.epoch, duplicate=True)
