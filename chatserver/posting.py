@@ -109,6 +109,7 @@ class Rejected:
     id: str
     reason: str
     notice: str
+    retry_after: float = 0.0  # a rate limit: the same message is accepted after this wait
 
 
 Outcome = Published | Held | Rejected
@@ -139,7 +140,10 @@ def outcome_dict(outcome: Outcome) -> dict[str, Any]:
                 out["hold"] = outcome.details
             return out
         case Rejected():
-            return {"status": "rejected", "id": outcome.id, "reason": outcome.reason}
+            out = {"status": "rejected", "id": outcome.id, "reason": outcome.reason}
+            if outcome.retry_after:
+                out["retry_after"] = outcome.retry_after
+            return out
 
 
 # ---------------------------------------------------------------------------------- submissions
@@ -312,7 +316,10 @@ class Poster:
             )
         )
         if isinstance(outcome, Rejected):
-            raise ReplyError(codes.MODERATION_REJECTED, f"message not posted: {outcome.notice}")
+            # A rate refusal is temporary (the message says the wait): the client may retry.
+            raise ReplyError(
+                codes.MODERATION_REJECTED, f"message not posted: {outcome.notice}", temporary=outcome.retry_after > 0 or None
+            )
         return outcome
 
     # ---- the one path ---------------------------------------------------------------------
@@ -346,8 +353,8 @@ class Poster:
         review = await self._pipeline.review(ctx)
         outcome: Outcome
         match review.verdict:
-            case Reject(reason=reason):
-                outcome = Rejected(item_id, reason, reason)
+            case Reject(reason=reason, retry_after=retry_after):
+                outcome = Rejected(item_id, reason, reason, retry_after)
             case Hold(reason=reason) if not sub.holdable:
                 outcome = Rejected(item_id, reason, reason)
             case Hold() if self._hold is None:
