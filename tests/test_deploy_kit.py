@@ -105,3 +105,88 @@ def test_dockerfile_installs_with_the_lock_and_dockerignore_keeps_state_out():
     for source in re.findall(r"(?m)^COPY (.+) \S+$", dockerfile):
         for name in source.split():
             assert name not in ignored and name.split("/")[0] not in ignored, name
+
+
+OBSERVABILITY = DEPLOY / "observability"
+# Series Prometheus makes itself (not in /metrics): the scrape's own health.
+PROMETHEUS_SERIES = {"up"}
+
+
+def _promql_metric_names(expr: str) -> set[str]:
+    """Metric names in a PromQL expression: identifiers that are not functions, keywords,
+    label names (inside braces or by/without lists) or strings."""
+    expr = re.sub(r'"[^"]*"', '""', expr)
+    expr = re.sub(r"\{[^}]*\}", "", expr)
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    expr = re.sub(r"\[[^\]]*\]", "", expr)
+    names = set()
+    for m in re.finditer(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?", expr):
+        word, call = m.group(1), m.group(2)
+        if call or word in {"and", "or", "unless", "bool", "offset"} or re.fullmatch(r"\d+\w*", word):
+            continue
+        names.add(word)
+    return names
+
+
+def _alert_rules() -> list[dict]:
+    import yaml
+
+    doc = yaml.safe_load((OBSERVABILITY / "alerts.yml").read_text())
+    return [rule for group in doc["groups"] for rule in group["rules"]]
+
+
+def _dashboard_exprs() -> list[str]:
+    import json
+
+    dash = json.loads((OBSERVABILITY / "grafana-dashboard.json").read_text())
+    return [t["expr"] for p in dash["panels"] for t in p["targets"]]
+
+
+def test_alert_rules_pass_promtool():
+    tool = shutil.which("promtool")
+    assert tool, "promtool comes with Debian's prometheus package (.ci/run installs it)"
+    result = subprocess.run([tool, "check", "rules", str(OBSERVABILITY / "alerts.yml")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 5 rules found" in result.stdout
+    alerts = {rule["alert"] for rule in _alert_rules()}
+    assert alerts == {
+        "ChatCrisisCaseUnacknowledged", "ChatGatewayNotReady", "ChatWebhookBacklogGrowing",
+        "ChatRedisErrors", "ChatConnectionRefusalsSpiking",
+    }
+
+
+def test_dashboard_panels_cover_the_operators_questions():
+    import json
+
+    dash = json.loads((OBSERVABILITY / "grafana-dashboard.json").read_text())
+    titles = {p["title"] for p in dash["panels"]}
+    for wanted in ("Deliveries per second", "Post latency", "Connections", "Holds pending review",
+                   "Crisis time to acknowledge", "Webhook backlog", "Redis errors and pub/sub resets",
+                   "Connection refusals"):
+        assert wanted in titles, wanted
+    assert len({p["id"] for p in dash["panels"]}) == len(dash["panels"])
+    assert all(p["targets"] and all(t["expr"] for t in p["targets"]) for p in dash["panels"])
+
+
+def test_every_metric_the_dashboard_and_rules_name_is_exported(server):
+    """Scrape a real server's /metrics: each name is a sample or a declared family (labelled
+    families without samples yet, e.g. no crisis case open, are declared by # TYPE)."""
+    import httpx
+
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    samples = set(re.findall(r"(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{| )", text))
+    families = dict(re.findall(r"(?m)^# TYPE (\S+) (\S+)$", text))
+
+    def exported(name: str) -> bool:
+        if name in samples or families.get(name) in ("gauge", "untyped", "counter"):
+            return True
+        base, _, suffix = name.rpartition("_")
+        if suffix in ("bucket", "sum", "count") and families.get(base) == "histogram":
+            return True
+        return suffix == "total" and families.get(base) == "counter"
+
+    exprs = _dashboard_exprs() + [rule["expr"] for rule in _alert_rules()]
+    named = set().union(*(_promql_metric_names(e) for e in exprs)) - PROMETHEUS_SERIES
+    assert len(named) >= 14, named
+    missing = sorted(n for n in named if not exported(n))
+    assert not missing, f"named by deploy/observability but not in /metrics: {missing}"
