@@ -190,3 +190,136 @@ def test_every_metric_the_dashboard_and_rules_name_is_exported(server):
     assert len(named) >= 14, named
     missing = sorted(n for n in named if not exported(n))
     assert not missing, f"named by deploy/observability but not in /metrics: {missing}"
+
+
+K8S = DEPLOY / "k8s"
+
+
+def _k8s_documents() -> dict[str, dict]:
+    import yaml
+
+    docs = {}
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                docs[doc["kind"]] = doc
+    return docs
+
+
+def test_kubernetes_manifests_validate_against_the_shipped_schemas():
+    import kubernetes_validate
+    import yaml
+
+    files = sorted(K8S.glob("*.yaml"))
+    assert {f.name for f in files} >= {"deployment.yaml", "service.yaml", "pdb.yaml", "configmap.yaml"}
+    for version in ("1.29.0", kubernetes_validate.latest_version()):
+        for path in files:
+            for doc in yaml.safe_load_all(path.read_text()):
+                kubernetes_validate.validate(doc, version, strict=True)  # raises on a bad field
+    # The CLI the docs show, too.
+    cli = Path(sys.executable).parent / "kubernetes-validate"
+    result = subprocess.run([str(cli), "--strict", *map(str, files)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kubernetes_deployment_probes_drain_and_secrets():
+    docs = _k8s_documents()
+    deployment, service, pdb, configmap = docs["Deployment"], docs["Service"], docs["PodDisruptionBudget"], docs["ConfigMap"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert service["spec"]["sessionAffinity"] == "None" and "Session affinity" in (K8S / "service.yaml").read_text()
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # preStop waits for the endpoints to drop the pod; then SIGTERM sends the 3001 goodbye
+    # (uvicorn's graceful stop is 10 s): all inside the grace period.
+    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep" and pod["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + 10 + 5
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    assert set(secrets) == {"CHATSERVER_SECRET", "CHATSERVER_API_KEY", "CHATSERVER_REDIS_URL"}
+    assert container["envFrom"][0]["configMapRef"]["name"] == configmap["metadata"]["name"]
+    # Every ConfigMap key is a setting the server knows.
+    from chatserver.config import Settings
+
+    known = {f"CHATSERVER_{name.upper()}" for name in Settings.__dataclass_fields__}
+    assert set(configmap["data"]) <= known, set(configmap["data"]) - known
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert "/var/lib/chatserver" in mounts and "/tmp" in mounts
+    assert "--data-dir" in container["args"] and "/var/lib/chatserver" in container["args"]
+
+
+def _self_signed(prefix: Path) -> tuple[Path, Path]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "chat.example.org")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("chat.example.org")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = prefix / "fullchain.pem", prefix / "privkey.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_nginx_tls_example_passes_nginx_t(tmp_path):
+    """The commented TLS server of deploy/nginx/chatserver.conf, uncommented, with a
+    certificate made here: `nginx -t` accepts it on this machine's nginx (Debian 12: 1.22,
+    where a lone `http2 on;` is an unknown directive)."""
+    from tests.harness import free_port
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(nginx).exists(), "nginx is not installed (.ci/run installs Debian's nginx)"
+    site = (DEPLOY / "nginx" / "chatserver.conf").read_text()
+    head, marker, example = site.partition("# TLS termination (example)")
+    assert marker
+    block = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in example.splitlines()[1:])
+    block = block[block.index("server {"):]
+    assert "ssl_certificate" in block and "listen 443 ssl" in block
+    cert, key = _self_signed(tmp_path)
+    block = block.replace("/etc/letsencrypt/live/chat.example.org/fullchain.pem", str(cert))
+    block = block.replace("/etc/letsencrypt/live/chat.example.org/privkey.pem", str(key))
+    block = re.sub(r"listen 443 ", f"listen 127.0.0.1:{free_port()} ", block)
+    head = head.replace("listen 80;", f"listen 127.0.0.1:{free_port()};")
+    shutil.copy(DEPLOY / "nginx" / "chatserver-locations.conf", tmp_path / "chatserver-locations.conf")
+    conf_site = (head + block).replace("/etc/nginx/chatserver-locations.conf", str(tmp_path / "chatserver-locations.conf"))
+    (tmp_path / "chatserver.conf").write_text(conf_site)
+    main = tmp_path / "nginx.conf"
+    main.write_text(
+        f"""worker_processes 1;
+error_log {tmp_path}/error.log warn;
+pid {tmp_path}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+    include {tmp_path}/chatserver.conf;
+}}
+"""
+    )
+    result = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(main)],
+        capture_output=True, text=True, timeout=60,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0 and "test is successful" in out, out
+    assert "unknown directive" not in out and "[emerg]" not in out, out
