@@ -323,3 +323,14 @@ http {{
     out = result.stdout + result.stderr
     assert result.returncode == 0 and "test is successful" in out, out
     assert "unknown directive" not in out and "[emerg]" not in out, out
+
+
+def test_ci_script_installs_what_the_deploy_kit_tests_need():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert subprocess.run(["bash", "-n", str(ROOT / ".ci" / "run")], timeout=30).returncode == 0
+    install = re.search(r"apt-get install [^\n]*", script)
+    assert install is not None
+    for package in ("chromium", "nginx", "prometheus"):
+        assert package in install.group(0), package
+    assert "--constraint requirements.lock -e '.[test]'" in script
+    assert "python -m build" in script
