@@ -10,6 +10,7 @@ Members see ``"platform": true`` (and ``"system": true``) on the message event.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,17 @@ class PlatformSender:
         return {"user": self.user, "client": ""}
 
 
+@dataclass
+class _InFlight:
+    """Platform posts of one (channel, client_msg_id) being handled on this process."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 def routes(settings: Settings, poster: Poster, catalog: Catalog) -> list[Route]:
+    in_flight: dict[tuple[str, str], _InFlight] = {}
+
     @api_route(settings, "/api/communities/{community}/rooms/{room}/messages", ["POST"])
     async def post_message(request: Request) -> Any:
         room = catalog.room(request.path_params["community"], request.path_params["room"])
@@ -62,16 +73,33 @@ def routes(settings: Settings, poster: Poster, catalog: Catalog) -> list[Route]:
             raise ApiError(400, "bad_request", str(exc)) from None
         # Reviewed as a member's message would be (no staff exemptions) unless system.
         member = Member(PLATFORM_USER, name, {room.community: Role.ADMIN if system else Role.MEMBER})
-        role = member.communities[room.community]
         extra: dict[str, Any] = {"platform": True}
         if system:
             extra["system"] = True
-        if draft.client_msg_id:
-            # A retry answers the first result (as chat.send does), before any review: the
-            # same id, offset and status, 200 instead of 201.
-            first = await poster.earlier(room, PLATFORM_USER, draft.client_msg_id)
-            if first is not None:
-                return 200, {"channel": room.channel, **outcome_dict(first)}
+        if not draft.client_msg_id:
+            return await _submit(room, member, extra, draft)
+        # Retries of one post on this process wait for the first (its review and publish),
+        # then answer its result; retries on another process meet the stream's idempotency
+        # key, or a refusal that a first result overrides.
+        key = (room.channel, draft.client_msg_id)
+        entry = in_flight.get(key)
+        if entry is None:
+            entry = in_flight[key] = _InFlight()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                first = await poster.earlier(room, PLATFORM_USER, draft.client_msg_id)
+                if first is not None:
+                    return 200, {"channel": room.channel, **outcome_dict(first)}
+                return await _submit(room, member, extra, draft)
+        finally:
+            entry.users -= 1
+            if not entry.users:
+                in_flight.pop(key, None)
+
+    async def _submit(room: Any, member: Member, extra: dict[str, Any], draft: Any) -> Any:
+        system = bool(extra.get("system"))
+        role = member.communities[room.community]
         sender = PlatformSender(Identity(member=member, expires_at=None))
         sub = Submission(
             room=room,
@@ -93,12 +121,14 @@ def routes(settings: Settings, poster: Poster, catalog: Catalog) -> list[Route]:
             outcome = await poster.submit(sub)
         except ReplyError as err:
             raise ApiError(409, "conflict", err.message) from None
+        if draft.client_msg_id and (isinstance(outcome, Rejected) or outcome.duplicate):
+            # A concurrent retry (on another process) was first: answer its result.
+            first = await poster.earlier(room, PLATFORM_USER, draft.client_msg_id)
+            if first is not None:
+                return 200, {"channel": room.channel, **outcome_dict(first)}
         if isinstance(outcome, Rejected):
             raise ApiError(422, "rejected", f"not posted: {outcome.notice}")
         assert isinstance(outcome, Published)
-        if outcome.duplicate and draft.client_msg_id:
-            # A concurrent retry won the stream's idempotency key: answer its result.
-            outcome = await poster.earlier(room, PLATFORM_USER, draft.client_msg_id) or outcome
         return (200 if outcome.duplicate else 201), {"channel": room.channel, **outcome_dict(outcome)}
 
     return [post_message]
