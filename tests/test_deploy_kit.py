@@ -148,7 +148,12 @@ def test_alert_rules_pass_promtool():
     result = subprocess.run([tool, "check", "rules", str(OBSERVABILITY / "alerts.yml")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS: 5 rules found" in result.stdout
+    # The rules' behaviour on made-up series (alerts.test.yml): each fires when it should.
+    result = subprocess.run([tool, "test", "rules", str(OBSERVABILITY / "alerts.test.yml")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+    tested = set(re.findall(r"alertname: (\w+)", (OBSERVABILITY / "alerts.test.yml").read_text()))
     alerts = {rule["alert"] for rule in _alert_rules()}
+    assert tested == alerts
     assert alerts == {
         "ChatCrisisCaseUnacknowledged", "ChatGatewayNotReady", "ChatWebhookBacklogGrowing",
         "ChatRedisErrors", "ChatConnectionRefusalsSpiking",
