@@ -112,6 +112,10 @@ class RedisHoldStore:
     async def forget_due(self, member: bytes) -> None:
         await self.redis.zrem(keys.EXPIRING, member)
 
+    async def pending_count(self) -> int:
+        """Holds waiting for review in the whole deployment (the expiry index)."""
+        return int(await self.redis.zcard(keys.EXPIRING))
+
 
 class RedisModerationStore:
     def __init__(self, client: aioredis.Redis, commands: Commands, control: Control | None = None) -> None:
