@@ -29,6 +29,7 @@ from chatserver import (
     dev_signin,
     gc_policy,
     metrics,
+    ops_gauges,
     own_messages,
     platform_posts,
     presence_api,
@@ -85,6 +86,7 @@ class Server:
         self.settings = settings
         self.node_id = settings.node_name or f"{socket.gethostname()}-{os.getpid()}"
         self.ready = False
+        self.serving = True  # Redis (some shard) answered the last health check
         self.tasks = Tasks(unavailable=engine_unavailable)
         self.stats = Stats()
         # The engine: one server, a cluster or Sentinel, found out here once (the parts
@@ -206,6 +208,7 @@ class Server:
             self.privacy = privacy.install(ext, self.presence.store, self.moderation.audit)
         if "chatserver.dev_signin" in names:
             dev_signin.install(self.registry, self.settings, self.catalog)
+        ops_gauges.install(self.registry, self.is_serving, self.moderation, self.webhooks)
 
     def _history_of(self, channel: str) -> HistoryOptions | None:
         spec = self.resolver.resolve(channel)
@@ -228,6 +231,10 @@ class Server:
 
     async def _on_catalog_changed(self, msg: dict[str, Any]) -> None:
         await self.catalog.on_control(msg)
+
+    def is_serving(self) -> bool:
+        """What ``/readyz`` answers, as of the last health check (``chat_ready``)."""
+        return self.ready and self.serving
 
     def is_ready(self) -> bool:
         """Started and not stopping: new WebSockets are accepted. Not tied to Redis: while
@@ -296,6 +303,15 @@ class Server:
                 if healthy:
                     log.error("Redis is not answering in full: %s", exc or type(exc).__name__)
                 healthy = False
+                self.stats.redis_errors += 1
+            if healthy:
+                self.serving = True
+            else:
+                try:
+                    await asyncio.wait_for(self.engine.shallow_ping(), 2)
+                    self.serving = True  # some shard answers: this process still serves
+                except Exception:
+                    self.serving = False
             await asyncio.sleep(5)
 
     # ------------------------------------------------------------------ HTTP
