@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from chatserver.engine import Commands, Control, HistoryOptions
 from chatserver.redis.crisis_store import RedisCaseStore
 from chatserver.redis.moderation_store import RedisHoldStore, RedisModerationStore
+from chatserver.redis.peer_store import RedisPeerStore
 from chatserver.redis.privacy_store import RedisPrivacyStore
 from chatserver.redis.qa_store import RedisQaStore
 from chatserver.redis.webhook_store import RedisWebhookStore
@@ -40,3 +41,6 @@ class RedisStores:
 
     def webhooks(self) -> RedisWebhookStore:
         return RedisWebhookStore(self._redis)
+
+    def peer(self) -> RedisPeerStore:
+        return RedisPeerStore(self._redis)
