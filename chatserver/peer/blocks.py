@@ -29,6 +29,8 @@ class BlockStore(Protocol):
 
     async def unblock(self, user: str, other: str) -> bool: ...
 
+    async def is_blocking(self, user: str, other: str) -> bool: ...
+
     async def blocks(self, user: str) -> list[str]: ...
 
     async def hidden(self, user: str) -> frozenset[str]: ...
@@ -53,28 +55,17 @@ class Blocks:
     async def on_connect(self, conn: Any) -> None:
         conn.hidden = await self.store.hidden(conn.user)
 
-    def on_control(self, msg: dict[str, Any]) -> Any:
-        """A block applies at once, in the order pub/sub delivers it (so whatever either
-        member publishes after the block's reply is hidden here too); an unblock rereads the
-        store (a block the other way may remain)."""
+    def on_control(self, msg: dict[str, Any]) -> None:
+        """A change applies at once, in the order pub/sub delivers it (so whatever either
+        member publishes after the reply is seen accordingly here too). ``hidden``: whether
+        the two still do not see each other (an unblock leaves a block the other way)."""
         users = [u for u in msg.get("users", ()) if isinstance(u, str)]
         if len(users) != 2:
-            return None
-        if msg.get("on"):
-            for user, other in (users, users[::-1]):
-                for conn in list(self.local_users.get(user, ())):
-                    conn.hidden = conn.hidden | {other}
-            return None
-        return self._reread(users)
-
-    async def _reread(self, users: list[str]) -> None:
-        for user in users:
-            conns = self.local_users.get(user)
-            if not conns:
-                continue
-            hidden = await self.store.hidden(user)
-            for conn in list(conns):
-                conn.hidden = hidden
+            return
+        hide = bool(msg.get("hidden"))
+        for user, other in (users, users[::-1]):
+            for conn in list(self.local_users.get(user, ())):
+                conn.hidden = conn.hidden | {other} if hide else conn.hidden - {other}
 
     async def block(self, conn: Any, data: Any) -> dict[str, Any]:
         other = _other(conn, data)
@@ -82,22 +73,22 @@ class Blocks:
         if changed is None:
             raise ReplyError(codes.LIMIT_EXCEEDED, f"limit exceeded: at most {MAX_BLOCKS} blocks")
         if changed:
-            await self._announce(conn.user, other, on=True)
+            await self._announce(conn.user, other, hidden=True)
         return {"user": other, "blocked": True, "changed": changed}
 
     async def unblock(self, conn: Any, data: Any) -> dict[str, Any]:
         other = _other(conn, data)
         changed = await self.store.unblock(conn.user, other)
         if changed:
-            await self._announce(conn.user, other, on=False)
+            await self._announce(conn.user, other, hidden=await self.store.is_blocking(other, conn.user))
         return {"user": other, "blocked": False, "changed": changed}
 
     async def list(self, conn: Any, data: Any) -> dict[str, Any]:
         return {"blocks": await self.store.blocks(conn.user)}
 
-    async def _announce(self, user: str, other: str, *, on: bool) -> None:
+    async def _announce(self, user: str, other: str, *, hidden: bool) -> None:
         self.changes += 1
-        await self.control.send("peer.blocks", users=[user, other], on=on)
+        await self.control.send("peer.blocks", users=[user, other], hidden=hidden)
 
     async def may_open(self, actor: str, member: str, community: str) -> str | None:
         """A host's private conversation with a member: refused when either blocks the other."""

@@ -46,6 +46,9 @@ class RedisPeerStore:
         await self._redis.srem(_blocked_by(other), user)
         return bool(removed)
 
+    async def is_blocking(self, user: str, other: str) -> bool:
+        return bool(await self._redis.sismember(_blocks(user), other))
+
     async def blocks(self, user: str) -> list[str]:
         return sorted(_text(v) for v in await self._redis.smembers(_blocks(user)))
 
