@@ -209,6 +209,7 @@ class PresenceStore(Protocol):
     """Room presence, the process registry, user status and typing (docs/presence.md)."""
 
     calls: int
+    node: str  # this process's id in the process registry
 
     async def apply(
         self,
@@ -235,6 +236,8 @@ class PresenceStore(Protocol):
     async def update_users(self, online: Sequence[str], offline: Sequence[str]) -> None: ...
 
     async def dead_nodes(self, *, now: float | None = None) -> list[str]: ...
+
+    async def live_nodes(self, *, now: float | None = None) -> list[str]: ...
 
     async def drop_node(self) -> None: ...
 

@@ -1,25 +1,74 @@
-"""Issue 13, item 4: access (export) and erasure requests over the HTTP API.
+"""Issue 13, item 4 and issue 22: access (export) and erasure requests over the HTTP API.
 
-One member with messages in two rooms (one redacted, one edited), an anonymous and a named
-question, a report they filed, a held crisis message (and the crisis case it opened), a
-private support conversation, a typing indicator and a ban: the export lists
-it all; the erasure closes their connection (3520) first, removes their messages live for
-members online (a member who was offline recovers exactly), their questions, holds, report,
-keys and private channel, renames them to a pseudonym in the audit log and the ban (which
-keeps applying), is itself audited with counts and no content, and a second call removes
-nothing and says so. Then every key in Valkey is read: none holds their id or any text they
-wrote."""
+One member does everything a member can that writes: messages in two rooms (one redacted,
+one edited, one deleted), reactions (given, and received on their message), an anonymous
+and a named question, a vote, a report they filed (with a reason), a held crisis message
+(and the crisis case it opened), a private support conversation a host was invited to, a
+typing indicator, and they are banned: the export lists it all; the erasure closes their
+connection (3520) first, removes their messages live for members online (a member who was
+offline recovers exactly), their questions, votes, reactions, holds, report, keys and
+private channel, renames them to a pseudonym in the audit log, the webhook deliveries and
+the ban (which keeps applying), is itself audited with counts and no content, and a second
+call removes nothing and says so. Then every key of this module's own Valkey is read: none
+holds their id, their name or any text they wrote.
+
+The race: a member reconnecting and posting in a loop (on two processes) while the erasure
+runs loses everything acknowledged before the answer; other members' messages stay."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import orjson
+import pytest
 import redis
 
-from tests.harness import unique
+from tests.harness import Closed, RawClient, ServerProcess, Valkey, unique
 from tests.moderation_support import joined, mod, next_event, send
 from tests.qa_support import People, subscribe
+from tests.webhook_receiver import Receiver
+
+SECRET = "test-webhook-secret-erasure-0123456789"
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    r = Receiver(SECRET)
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def own_valkey():
+    """A Valkey of this module's own: the test reads every key (another test's data in a
+    shared store would be found, or changed meanwhile)."""
+    v = Valkey()
+    yield v
+    v.stop()
+
+
+@pytest.fixture(scope="module")
+def servers(own_valkey, receiver, tmp_path_factory):
+    path = tmp_path_factory.mktemp("erasure") / "erasure.toml"
+    path.write_text(
+        f"""
+[[webhooks]]
+id = "platform"
+url = "{receiver.url}"
+events = ["*"]
+secret = "{SECRET}"
+retry_base = 0.2
+retry_max = 1
+timeout = 2
+"""
+    )
+    started = [ServerProcess(own_valkey.url, name=f"erasure-{n}", args=["--config", str(path)]) for n in (1, 2)]
+    for s in started:
+        s.wait_ready()
+    yield started
+    for s in started:
+        s.stop()
 
 TEXTS = [
     "ferncastle lanterns glow at dusk",
@@ -32,6 +81,19 @@ TEXTS = [
     "ferncastle I want to end it all",
 ]
 MARKERS = ["ferncastle", "07700 900314", "900314"]
+
+
+async def rejoin_after_block(clients, url: str, user: str, roles: dict[str, str]) -> RawClient:
+    """Connect as ``user`` once the erasure's block has lifted (a few seconds after the
+    answer: refused with 3520 until then)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return await joined(clients, url, user, roles)
+        except Closed as exc:
+            assert exc.code == 3520, exc
+            assert time.monotonic() < deadline, "the block did not lift"
+            await asyncio.sleep(0.2)
 
 
 def every_value(client: redis.Redis) -> dict[bytes, bytes]:
@@ -57,7 +119,9 @@ def every_value(client: redis.Redis) -> dict[bytes, bytes]:
     return out
 
 
-async def test_export_then_erase_leaves_no_trace_in_the_store(server, valkey, clients):
+async def test_export_then_erase_leaves_no_trace_in_the_store(servers, own_valkey, clients):
+    server = servers[0]
+    valkey = own_valkey
     community = unique("erase")
     r1 = server.make_room(community, "one")
     r2 = server.make_room(community, "two")
@@ -66,7 +130,8 @@ async def test_export_then_erase_leaves_no_trace_in_the_store(server, valkey, cl
     people = People(server.ws_url, community)
     try:
         member = await people.join(user, name=name)
-        host = await people.join(unique("host"), "host")
+        host_user = unique("host")
+        host = await people.join(host_user, "host")
         moderator = await joined(clients, server.ws_url, unique("mod"), {community: "moderator"}, r1 + "/mod", f"{community}/mod")
         watcher = await joined(clients, server.ws_url, unique("w"), {community: "member"}, r1)
         offline = await joined(clients, server.ws_url, unique("o"), {community: "member"}, r1)
@@ -84,8 +149,15 @@ async def test_export_then_erase_leaves_no_trace_in_the_store(server, valkey, cl
         held = await member.call_rpc("chat.send", {"channel": r1, "text": TEXTS[7]})
         assert held["status"] == "held"
         theirs = await send(other, r1, "someone else's words")
-        await member.call_rpc("chat.report", {"channel": r1, "offset": theirs["offset"], "reason": "rude"})
+        await member.call_rpc("chat.report", {"channel": r1, "offset": theirs["offset"], "reason": "ferncastle rude"})
         await member.rpc("chat.typing", {"channel": r1})
+        # Reactions: given to someone else's message and to their own, received from others.
+        await member.call_rpc("chat.react", {"channel": r1, "offset": theirs["offset"], "id": theirs["id"], "reaction": "hug"})
+        await member.call_rpc("chat.react", {"channel": r1, "offset": sent[0]["offset"], "id": sent[0]["id"], "reaction": "same"})
+        assert "result" in await other.rpc("chat.react", {"channel": r1, "offset": sent[0]["offset"], "id": sent[0]["id"], "reaction": "heart"})
+        # A message they delete themselves.
+        gone_first = await member.call_rpc("chat.send", {"channel": r1, "text": "ferncastle regret this"})
+        await member.call_rpc("chat.delete", {"channel": r1, "offset": gone_first["offset"]})
         board = f"{r1}/qa"
         await subscribe(host, f"{r1}/screening")
         sid = (await host.call_rpc("qa.create", {"channel": board, "title": "Sleep", "question_interval": 0}))["session"]["id"]
@@ -93,9 +165,14 @@ async def test_export_then_erase_leaves_no_trace_in_the_store(server, valkey, cl
         anon = await member.call_rpc("qa.ask", {"channel": board, "session": sid, "text": TEXTS[5], "anonymous": True})
         await member.call_rpc("qa.ask", {"channel": board, "session": sid, "text": TEXTS[6]})
         await host.call_rpc("qa.screen", {"channel": board, "session": sid, "question": anon["question"]["id"], "action": "publish"})
-        # A private support conversation with a moderator, where they write too.
+        asker = await people.join(unique("asker"))
+        asked = await asker.call_rpc("qa.ask", {"channel": board, "session": sid, "text": "what helps with sleep?"})
+        await host.call_rpc("qa.screen", {"channel": board, "session": sid, "question": asked["question"]["id"], "action": "publish"})
+        await member.call_rpc("qa.vote", {"channel": board, "session": sid, "question": asked["question"]["id"]})
+        # A private support conversation with a moderator, a host invited to it, where they write too.
         conv = await mod(moderator, "support.open", community=community, user=user)
         dm = conv["channel"]
+        await mod(moderator, "support.invite", channel=dm, user=host_user)
         await subscribe(member, dm)
         await member.call_rpc("chat.send", {"channel": dm, "text": "ferncastle private words"})
         await mod(moderator, "mod.ban", channel=r1, user=user, reason="spam")
@@ -108,7 +185,9 @@ async def test_export_then_erase_leaves_no_trace_in_the_store(server, valkey, cl
             TEXTS[0], "my number is [phone hidden] ferncastle", TEXTS[2], TEXTS[4], "ferncastle private words"
         }
         assert sorted((q["text"], q["anonymous"]) for q in d["questions"]) == [(TEXTS[5], True), (TEXTS[6], False)]
-        assert [(r["channel"], r["offset"], r["reason"]) for r in d["reports"]] == [(r1, theirs["offset"], "rude")]
+        assert [(r["channel"], r["offset"], r["reason"]) for r in d["reports"]] == [(r1, theirs["offset"], "ferncastle rude")]
+        assert sorted((r["message"], r["reaction"]) for r in d["reactions"]) == sorted([(theirs["id"], "hug"), (sent[0]["id"], "same")])
+        assert [v["question"] for v in d["votes"]] == [asked["question"]["id"]]
         assert [h["id"] for h in d["holds"]] == [held["id"]]
         assert [(s["kind"], s["community"]) for s in d["sanctions"]] == [("ban", community)]
         assert {"verdict.redact", "ban", "report"} <= {e["action"] for e in d["audit"]}
@@ -132,8 +211,8 @@ async def test_export_then_erase_leaves_no_trace_in_the_store(server, valkey, cl
         assert removed["reports"] == 1 and removed["sanctions"] == 1 and removed["audit_entries"] >= 3
         assert removed["conversations"] == 1 and removed["crisis_cases"] == 1
         # Members online see the messages go.
-        gone = {(await next_event(watcher, r1, "message.deleted"))["offset"] for _ in range(3)}
-        assert gone == {sent[0]["offset"], sent[1]["offset"], typo["offset"]}
+        gone = {(await next_event(watcher, r1, "message.deleted"))["offset"] for _ in range(4)}
+        assert gone == {sent[0]["offset"], sent[1]["offset"], typo["offset"], gone_first["offset"]}
         # A member who was offline recovers exactly, without a word of theirs.
         back = await joined(clients, server.ws_url, unique("o"), {community: "member"})
         sub = (await back.call("subscribe", {"channel": r1, "recover": True, "offset": before.get("offset", 0), "epoch": before["epoch"]}))["subscribe"]
@@ -158,7 +237,7 @@ async def test_export_then_erase_leaves_no_trace_in_the_store(server, valkey, cl
         assert unknown["nothing"] is True
         # The ban keeps applying to the returning id (after the scan: returning writes their
         # channel's position again); the audit names the pseudonym.
-        again = await joined(clients, server.ws_url, user, {community: "member"})
+        again = await rejoin_after_block(clients, server.ws_url, user, {community: "member"})
         refused = await send(again, r1, "I am back")
         assert refused["error"]["code"] == 1003
         await again.close()

@@ -27,8 +27,10 @@ if TYPE_CHECKING:
     from chatserver.redis.pipeline import CommandPipeline
 
 from chatserver.engine import ApplyResult, JoinOp, PresenceOp, ReadResult, RoomRef
+from chatserver.member_data import MemberScope
 from chatserver.publication import KIND_JOIN, KIND_LEAVE
 from chatserver.redis.broker import pubsub_channel, register_lua, run_script
+from chatserver.redis.keyspace import delete_matching, each, glob_escape, scan
 from presence.model import Counts, MemberFlags, OnlineMember
 from presence.rules import Liveness
 
@@ -91,6 +93,7 @@ def _counts(flat: Sequence[Any]) -> Counts:
 
 
 class RedisPresence:
+    member_phase = 80
     def __init__(
         self,
         client: aioredis.Redis,
@@ -231,6 +234,11 @@ class RedisPresence:
         self.calls += 1
         return [_text(n) for n in dead]
 
+    async def live_nodes(self, *, now: float | None = None) -> list[str]:
+        """Processes whose deadline has not passed."""
+        now_ms = int((time.time() if now is None else now) * 1000)
+        return [_text(n) for n in await self.redis.zrangebyscore(NODES_KEY, now_ms, "+inf")]
+
     async def drop_node(self) -> None:
         """This process is stopping: forget it at once."""
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -288,3 +296,19 @@ class RedisPresence:
             ],
         )
         return int(result)
+
+    # ---- member data (chatserver.member_data) -------------------------------------------------
+
+    async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
+        online = (await self.online([scope.user])).get(scope.user, False)
+        return {"presence": [{"online": online}]} if online else {}
+
+    async def forget_member(self, scope: MemberScope) -> dict[str, int]:
+        """Presence entries go when their connections close (the erasure closes them first);
+        typing indicators and limits go here, and any process's record of them."""
+        removed = await delete_matching(self.redis, f"chat:{{*}}:tl:{glob_escape(scope.user)}")
+        async for found in scan(self.redis, "chat:{*}:ty"):
+            await each(self.redis, "ZREM", [(k, scope.user) for k in found])
+        async for found in scan(self.redis, "chat:node:{*}:users"):
+            await each(self.redis, "SREM", [(k, scope.user) for k in found])
+        return {"keys": removed}
