@@ -18,13 +18,15 @@ runs loses everything acknowledged before the answer; other members' messages st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import orjson
 import pytest
 import redis
+import websockets
 
-from tests.harness import Closed, RawClient, ServerProcess, Valkey, unique
+from tests.harness import Closed, RawClient, ServerProcess, Valkey, token, unique
 from tests.moderation_support import joined, mod, next_event, send
 from tests.qa_support import People, subscribe
 from tests.webhook_receiver import Receiver
@@ -53,6 +55,10 @@ def servers(own_valkey, receiver, tmp_path_factory):
     path = tmp_path_factory.mktemp("erasure") / "erasure.toml"
     path.write_text(
         f"""
+[moderation.hooks.flood]
+rate = 1000
+per = 1
+
 [[webhooks]]
 id = "platform"
 url = "{receiver.url}"
@@ -250,3 +256,74 @@ async def test_export_then_erase_leaves_no_trace_in_the_store(servers, own_valke
 
     finally:
         await people.close()
+
+
+async def test_erasure_wins_the_race_with_a_member_reconnecting_and_posting(servers, clients):
+    """A member posts in a loop and reconnects at once when closed, alternating between two
+    processes, while the erasure runs; another member posts meanwhile. Everything the member
+    got acknowledged before the answer is gone; every message of the other member stays."""
+    community = unique("race")
+    room = servers[0].make_room(community, "r")
+    user = unique("u-racer")
+    racer_acks: list[tuple[int, str]] = []
+    other_acks: list[tuple[int, str]] = []
+    answered = asyncio.Event()
+    refused = 0
+
+    async def racer() -> None:
+        nonlocal refused
+        n = 0
+        while not answered.is_set():
+            n += 1
+            c = None
+            try:
+                c = await RawClient.open(servers[n % 2].ws_url)
+                reply = await c.connect(token(user, {community: "member"}))
+                assert "error" not in reply, reply
+                while not answered.is_set():
+                    text = f"racer words {n}-{len(racer_acks)}"
+                    got = await c.rpc("chat.send", {"channel": room, "text": text})
+                    if "result" in got and not answered.is_set():
+                        racer_acks.append((got["result"]["offset"], text))
+                    elif "erased" in got.get("error", {}).get("message", ""):
+                        refused += 1
+            except Closed as exc:
+                refused += exc.code == 3520
+            except websockets.exceptions.ConnectionClosed as exc:  # closed while sending
+                refused += exc.rcvd is not None and exc.rcvd.code == 3520
+            finally:
+                if c is not None:
+                    await c.close()
+
+    async def bystander() -> None:
+        c = await joined(clients, servers[1].ws_url, unique("by"), {community: "member"})
+        i = 0
+        while not answered.is_set():
+            i += 1
+            got = await send(c, room, f"bystander words {i}")
+            assert "offset" in got, got
+            other_acks.append((got["offset"], f"bystander words {i}"))
+
+    tasks = [asyncio.create_task(racer()), asyncio.create_task(bystander())]
+    try:
+        deadline = time.monotonic() + 30
+        while len(racer_acks) < 30:
+            assert time.monotonic() < deadline, "the member's loop did not get going"
+            await asyncio.sleep(0.05)
+        erased = await asyncio.to_thread(servers[0].api, "POST", f"/api/users/{user}/erase", {"actor": "dpo@example.org"})
+        answered.set()
+        assert erased.status_code == 200, erased.text
+    finally:
+        answered.set()
+        for t in tasks:
+            with contextlib.suppress(Exception):
+                await t
+    assert refused > 0  # the loop really ran into the erasure
+
+    reader = await joined(clients, servers[0].ws_url, unique("reader"), {community: "member"})
+    history = (await reader.call("history", {"channel": room, "limit": 10000}))["history"]
+    events = [orjson.loads(bytes(p["data"]) if not isinstance(p["data"], dict) else orjson.dumps(p["data"])) for p in history.get("publications", [])]
+    kept = {(p.get("offset", 0), e.get("text")) for p, e in zip(history.get("publications", []), events, strict=True) if e.get("type") == "message"}
+    assert not [e for e in events if e.get("user") == user]
+    assert not set(racer_acks) & kept
+    assert set(other_acks) <= kept, sorted(set(other_acks) - kept)[:5]
