@@ -22,7 +22,7 @@ from rooms.retention import PSEUDONYM_PREFIX, pseudonym, pseudonym_key
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
-    from chatserver.redis.moderation_store import RedisModerationStore
+    from chatserver.stores import ModerationStore
 
 log = logging.getLogger("chatserver.moderation.sanctions")
 
@@ -56,7 +56,7 @@ def kick_field(room: str, user: str) -> str:
 
 
 class Sanctions:
-    def __init__(self, ext: ExtensionContext, store: RedisModerationStore) -> None:
+    def __init__(self, ext: ExtensionContext, store: ModerationStore) -> None:
         self.ext = ext
         self.store = store
         # kind -> community -> field (user, or "room\nuser" for kicks) -> sanction

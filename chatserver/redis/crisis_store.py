@@ -26,7 +26,7 @@ import msgpack
 import redis.asyncio as aioredis
 
 from chatserver.member_data import MemberScope
-from chatserver.moderation import keys as mod_keys
+from chatserver.redis import moderation_keys as mod_keys
 from chatserver.redis.broker import load_lua
 
 MAX_ITEMS = 50  # crisis messages kept per case (the newest)

@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 
 from chatserver.engine import Commands, Control
 from chatserver.member_data import MemberScope, names, rename
-from chatserver.moderation import keys
-from chatserver.moderation.records import HoldRecord
+from chatserver.records import HoldRecord
+from chatserver.redis import moderation_keys as keys
 from chatserver.redis.broker import register_lua
 from chatserver.redis.commands import CONTROL_CHANNEL, pack_control
 from chatserver.redis.keyspace import delete_matching, each, glob_escape, scan

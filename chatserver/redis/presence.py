@@ -26,12 +26,12 @@ if TYPE_CHECKING:
     from chatserver.redis.cluster import ClusterRouter
     from chatserver.redis.pipeline import CommandPipeline
 
-from chatserver.engine import ApplyResult, JoinOp, PresenceOp, ReadResult, RoomRef
+from chatserver.engine import ApplyResult, JoinOp, PresenceOp, ReadResult, RoomRef, unpack_member
 from chatserver.member_data import MemberScope
 from chatserver.publication import KIND_JOIN, KIND_LEAVE
 from chatserver.redis.broker import pubsub_channel, register_lua, run_script
 from chatserver.redis.keyspace import delete_matching, each, glob_escape, scan
-from presence.model import Counts, MemberFlags, OnlineMember
+from presence.model import Counts, OnlineMember
 from presence.rules import Liveness
 
 NODES_KEY = "chat:nodes"
@@ -59,16 +59,6 @@ def _prefix(kind: str) -> bytes:
 
 JOIN_PREFIX = _prefix(KIND_JOIN)
 LEAVE_PREFIX = _prefix(KIND_LEAVE)
-
-
-def pack_member(flags: MemberFlags, name: str, role: str) -> bytes:
-    return flags.encode().encode() + msgpack.packb({"n": name, "r": role}, use_bin_type=True)
-
-
-def unpack_member(user: str, value: bytes) -> OnlineMember:
-    flags = MemberFlags.decode(value)
-    body = msgpack.unpackb(value[1:], raw=False) if len(value) > 1 else {}
-    return OnlineMember(user=user, name=str(body.get("n", user)), role=str(body.get("r", "member")), flags=flags)
 
 
 def _text(value: Any) -> str:

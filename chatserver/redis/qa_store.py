@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -36,6 +35,7 @@ from chatserver.redis.broker import (
     stream_key,
 )
 from chatserver.redis.qa_records import pack_question, pack_session, unpack_question, unpack_session
+from chatserver.stores import Committed, Conflict, Loaded, VoteResult
 from rooms.qa.model import Board, Question, Session
 
 
@@ -45,36 +45,6 @@ def _k(board: str, suffix: str) -> str:
 
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-@dataclass(frozen=True, slots=True)
-class Loaded:
-    board: Board | None
-    counts: dict[str, int] = field(default_factory=dict)
-    offset: int = 0
-    epoch: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Committed:
-    epoch: str
-    first: int
-    last: int
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    what: str  # "version": someone changed the session first; "live": another session is live
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class VoteResult:
-    changed: bool
-    votes: int
-    closed: bool = False
-    session_state: str = ""
-    question_state: str = ""
 
 
 def votes_payload_prefix(time_ms: int) -> bytes:

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from chatserver.engine import HistoryOptions
 from chatserver.member_data import MemberScope
-from chatserver.reactions import ReactionChange
+from chatserver.records import ReactionChange
 from chatserver.redis.broker import append_args, meta_key, register_lua, stream_key
 from chatserver.redis.keyspace import delete_matching, each, glob_escape, scan
 
