@@ -57,6 +57,7 @@ from chatserver.registry import Registry
 from chatserver.stats import Stats
 from chatserver.tasks import Tasks
 from chatserver.websocket import make_endpoint
+from rooms.retention import pseudonym, pseudonym_key
 
 log = logging.getLogger("chatserver.app")
 
@@ -127,7 +128,8 @@ class Server:
         presence_api.install(self.registry, settings, self.presence, self.typing, self.resolver, self.catalog)
         self.reactions = reactions.install(self.registry, self.resolver, RedisReactionStore(self.redis))
         # Members being erased (chatserver.privacy): refused at connect, refresh and submit.
-        self.block = MemberBlock()
+        alias_key = pseudonym_key(settings.secret, settings.api_key)
+        self.block = MemberBlock(lambda user: pseudonym(user, alias_key))
         self.reactions.add_gate(lambda conn, spec: "this member's data is being erased" if self.block.blocked(conn.user) else None)
         self.connection_context = ConnectionContext(
             settings=settings,

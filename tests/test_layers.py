@@ -336,3 +336,26 @@ def test_extensions_receive_interfaces():
     annotations = [ast.unparse(n.annotation) for n in ast.walk(tree) if isinstance(n, ast.AnnAssign)]
     assert "Stores" in annotations
     assert not [a for a in annotations if a.startswith("Redis")], annotations
+
+
+def _is_code(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and (
+        100 <= value <= 112 or 1000 < value < 2000 or 2000 <= value < 2600 or 3000 <= value < 3600
+    )
+
+
+def test_codes_are_defined_in_one_place():
+    """Every error, disconnect and unsubscribe code is a number written once: in
+    chatserver/protocol/codes.py (rooms/codes.py for the domain's refusals, which it takes)."""
+    homes = {SERVER / "protocol" / "codes.py", ROOT / "rooms" / "codes.py"}
+    problems = []
+    for path in sorted([*SERVER.rglob("*.py"), *(ROOT / "rooms").rglob("*.py")]):
+        if path in homes:
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and _is_code(node.value.value):
+                names = [ast.unparse(t) for t in node.targets]
+                if all(n.isupper() and ("CODE" in n or n.startswith(("UNSUBSCRIBE", "ERROR"))) or n in {
+                    "UNKNOWN_CHANNEL", "PERMISSION_DENIED", "BAD_REQUEST", "TOO_SOON", "CONFLICT"} for n in names):
+                    problems.append(f"{path.relative_to(ROOT)}:{node.lineno} {', '.join(names)} = {node.value.value}")
+    assert not problems, "codes defined outside chatserver/protocol/codes.py:\n" + "\n".join(problems)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
+from chatserver.protocol import codes
 from rooms.channels import parse_channel
 from rooms.retention import PSEUDONYM_PREFIX, pseudonym, pseudonym_key
 
@@ -28,8 +29,8 @@ log = logging.getLogger("chatserver.moderation.sanctions")
 
 KINDS = ("mutes", "bans", "kicks")
 RELOAD_SECONDS = 30
-UNSUBSCRIBE_KICKED = 2101  # unsubscribe push codes below 2500: the SDK stays unsubscribed
-UNSUBSCRIBE_BANNED = 2103
+UNSUBSCRIBE_KICKED = codes.UNSUBSCRIBE_KICKED  # below 2500: the SDK stays unsubscribed
+UNSUBSCRIBE_BANNED = codes.UNSUBSCRIBE_BANNED
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ class MemberBlock:
     """This process's copy of the blocks in force: pseudonym -> until (unix ms)."""
 
     def __init__(self, alias_of: Callable[[str], str] | None = None) -> None:
+        """``alias_of``: the pseudonym of a member id (``rooms.retention.pseudonym`` with the
+        server's key), the name blocks go by."""
         self.alias_of = alias_of
         self.until: dict[str, int] = {}
 

@@ -63,7 +63,6 @@ class PrivacyService:
         self.block = block
         self.store = ext.stores.privacy()
         self.key = pseudonym_key(ext.settings.secret, ext.settings.api_key)
-        block.alias_of = self.pseudonym
         self.exports = 0
         self.erasures = 0
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from chatserver.redis.pipeline import CommandPipeline
 
 from chatserver.engine import ApplyResult, JoinOp, PresenceOp, ReadResult, RoomRef, unpack_member
+from chatserver.engine import pack_member as pack_member  # the entry format, named here too
 from chatserver.member_data import MemberScope
 from chatserver.publication import KIND_JOIN, KIND_LEAVE
 from chatserver.redis.broker import pubsub_channel, register_lua, run_script
