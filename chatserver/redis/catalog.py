@@ -171,6 +171,7 @@ class RedisCatalog:
         """A conversation with the member goes whole: its record and every channel of it
         (the invited hosts' notices naming the member go with the stream store's turn)."""
         counts = {"conversations": 0, "keys": 0}
+        dropped: set[str] = set()
         for room in self._conversations(scope.user):
             conv = private_of(room)
             if conv is not None:
@@ -178,9 +179,10 @@ class RedisCatalog:
             for channel in (room.channel, f"{room.channel}/mod", f"{room.channel}/qa", f"{room.channel}/screening"):
                 counts["keys"] += int(await self.redis.delete(stream_key(channel), meta_key(channel), deleted_key(channel), edits_key(channel)))
             await self.delete_room(room.community, room.name)
+            dropped.add(room.channel)
             counts["conversations"] += 1
             scope.touched.add(room.community)
-        scope.rooms = [room for room in scope.rooms if room.channel in {r.channel for r in self.rooms.values()}]
+        scope.rooms = [room for room in scope.rooms if room.channel not in dropped]  # gone whole
         return counts
 
     async def seed(

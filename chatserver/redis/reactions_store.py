@@ -14,7 +14,14 @@ import redis.asyncio as aioredis
 from chatserver.engine import HistoryOptions
 from chatserver.member_data import MemberScope
 from chatserver.records import ReactionChange
-from chatserver.redis.broker import append_args, meta_key, register_lua, stream_key
+from chatserver.redis.broker import (
+    append_args,
+    meta_key,
+    reaction_counts_key,
+    reactors_key,
+    register_lua,
+    stream_key,
+)
 from chatserver.redis.keyspace import delete_matching, each, glob_escape, scan
 
 
@@ -43,8 +50,8 @@ class RedisReactionStore:
             keys=[
                 stream_key(channel),
                 meta_key(channel),
-                f"{tag}:r:{request.message_id}",
-                f"{tag}:rc:{request.message_id}",
+                reactors_key(channel, request.message_id),
+                reaction_counts_key(channel, request.message_id),
                 f"{tag}:rr:{change.user}",
             ],
             args=[
@@ -96,11 +103,11 @@ class RedisReactionStore:
             pipe = self.redis.pipeline(transaction=True)
             pipe.srem(key, *[f"{r}:{scope.user}" for r in given])
             for r in given:
-                pipe.hincrby(f"chat:{{{channel}}}:rc:{message_id}", r, -1)
+                pipe.hincrby(reaction_counts_key(channel, message_id), r, -1)
             await pipe.execute()
             counts["reactions"] += len(given)
         for channel, message_id in sorted(scope.message_ids):
-            counts["keys"] += int(await self.redis.delete(f"chat:{{{channel}}}:r:{message_id}", f"chat:{{{channel}}}:rc:{message_id}"))
+            counts["keys"] += int(await self.redis.delete(reactors_key(channel, message_id), reaction_counts_key(channel, message_id)))
         counts["keys"] += await delete_matching(self.redis, f"chat:{{*}}:rr:{glob_escape(scope.user)}")
         return counts
 
