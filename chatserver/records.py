@@ -1,6 +1,5 @@
 """The records the feature stores keep, and the data their interfaces (``chatserver.stores``)
-speak: a held item (``HoldRecord``, as packed in Redis), moderation's crisis signal, a
-member's reaction change. No I/O; the stores (``chatserver.redis``) and the features both
+speak: a held item (``HoldRecord``, as packed in Redis), a member's reaction change. No I/O; the stores (``chatserver.redis``) and the features both
 import them from here, so neither imports the other.
 
 ``HoldRecord`` carries everything needed to review the item and to publish it later without
@@ -37,25 +36,6 @@ class ReactionChange:
     user: str
     event_head: bytes
     time_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class CrisisSignal:
-    """Crisis language seen by moderation, for whoever opens crisis cases
-    (``ModerationService.on_crisis``). ``source``: ``hold`` (held for review), ``support``
-    (posted for peer support), ``refused`` (refused before review: mute, ban, slow mode) or
-    ``rejected`` (rejected by another rule)."""
-
-    community: str
-    user: str
-    name: str
-    channel: str
-    text: str
-    reason: str
-    source: str
-    hold_id: str = ""
-    message_id: str = ""
-    offset: int = 0
 
 
 @dataclass
