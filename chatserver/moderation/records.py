@@ -32,3 +32,6 @@ class CrisisSignal:
     hold_id: str = ""
     message_id: str = ""
     offset: int = 0
+
+
+# HoldRecord is imported above from chatserver.records (the engine stores it).
