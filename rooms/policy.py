@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rooms.channels import ChannelKind, ChannelName
-from rooms.codes import BAD_REQUEST as BAD_REQUEST  # refusal codes, defined in rooms.codes
-from rooms.codes import PERMISSION_DENIED as PERMISSION_DENIED
-from rooms.codes import UNKNOWN_CHANNEL as UNKNOWN_CHANNEL
 from rooms.model import Member, Role, Room
 from rooms.private import private_of
 
@@ -21,6 +18,11 @@ class Denied:
     code: int
     reason: str
 
+
+# Refusal codes; they double as protocol error codes (chatserver.protocol.codes names them).
+UNKNOWN_CHANNEL = 102
+PERMISSION_DENIED = 103
+BAD_REQUEST = 107
 
 
 def _rank(role: Role) -> int:

@@ -344,18 +344,35 @@ def _is_code(value: object) -> bool:
     )
 
 
+_DOMAIN_CODE_NAMES = {"UNKNOWN_CHANNEL", "PERMISSION_DENIED", "BAD_REQUEST", "ROOM_LOCKED", "TOO_SOON", "CONFLICT"}
+
+
+def _code_constants(path: Path) -> list[tuple[int, str, int]]:
+    """(line, name, value) of module-level constants that look like protocol codes."""
+    out = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and _is_code(node.value.value):
+            for target in node.targets:
+                name = ast.unparse(target)
+                if name.isupper() and ("CODE" in name or name.startswith(("UNSUBSCRIBE", "ERROR")) or name in _DOMAIN_CODE_NAMES):
+                    out.append((node.lineno, name, node.value.value))
+    return out
+
+
 def test_codes_are_defined_in_one_place():
-    """Every error, disconnect and unsubscribe code is a number written once: in
-    chatserver/protocol/codes.py (rooms/codes.py for the domain's refusals, which it takes)."""
-    homes = {SERVER / "protocol" / "codes.py", ROOT / "rooms" / "codes.py"}
+    """Every error, disconnect and unsubscribe code the server sends is named in
+    chatserver/protocol/codes.py; the domain's refusal codes are defined once in rooms (which
+    cannot import the server) and taken from there."""
+    home = SERVER / "protocol" / "codes.py"
     problems = []
-    for path in sorted([*SERVER.rglob("*.py"), *(ROOT / "rooms").rglob("*.py")]):
-        if path in homes:
-            continue
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and _is_code(node.value.value):
-                names = [ast.unparse(t) for t in node.targets]
-                if all(n.isupper() and ("CODE" in n or n.startswith(("UNSUBSCRIBE", "ERROR"))) or n in {
-                    "UNKNOWN_CHANNEL", "PERMISSION_DENIED", "BAD_REQUEST", "TOO_SOON", "CONFLICT"} for n in names):
-                    problems.append(f"{path.relative_to(ROOT)}:{node.lineno} {', '.join(names)} = {node.value.value}")
-    assert not problems, "codes defined outside chatserver/protocol/codes.py:\n" + "\n".join(problems)
+    for path in sorted(SERVER.rglob("*.py")):
+        if path != home:
+            problems += [f"{path.relative_to(ROOT)}:{line} {name} = {value}" for line, name, value in _code_constants(path)]
+    seen: dict[int, str] = {}
+    for path in sorted((ROOT / "rooms").rglob("*.py")):
+        for line, name, value in _code_constants(path):
+            where = f"{path.relative_to(ROOT)}:{line} {name}"
+            if value in seen:
+                problems.append(f"{where} = {value} (also {seen[value]})")
+            seen[value] = where
+    assert not problems, "codes defined twice or outside chatserver/protocol/codes.py:\n" + "\n".join(problems)

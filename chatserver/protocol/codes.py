@@ -1,12 +1,13 @@
 """Error codes (in replies), disconnect codes (WebSocket close codes) and unsubscribe push
 codes of protocol v2: every code the server sends, named once (the domain's refusal codes
-come from ``rooms.codes``)."""
+are defined in ``rooms`` and taken from there)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rooms import codes as domain
+from rooms import policy
+from rooms.qa import model as qa_model
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,12 +19,12 @@ class ErrorCode:
 
 INTERNAL = ErrorCode(100, "internal server error", True)
 UNAUTHORIZED = ErrorCode(101, "unauthorized")
-UNKNOWN_CHANNEL = ErrorCode(domain.UNKNOWN_CHANNEL, "unknown channel")
-PERMISSION_DENIED = ErrorCode(domain.PERMISSION_DENIED, "permission denied")
+UNKNOWN_CHANNEL = ErrorCode(policy.UNKNOWN_CHANNEL, "unknown channel")
+PERMISSION_DENIED = ErrorCode(policy.PERMISSION_DENIED, "permission denied")
 METHOD_NOT_FOUND = ErrorCode(104, "method not found")
 ALREADY_SUBSCRIBED = ErrorCode(105, "already subscribed")
 LIMIT_EXCEEDED = ErrorCode(106, "limit exceeded")
-BAD_REQUEST = ErrorCode(domain.BAD_REQUEST, "bad request")
+BAD_REQUEST = ErrorCode(policy.BAD_REQUEST, "bad request")
 NOT_AVAILABLE = ErrorCode(108, "not available")
 TOKEN_EXPIRED = ErrorCode(109, "token expired")
 EXPIRED = ErrorCode(110, "expired")
@@ -37,8 +38,8 @@ BANNED = ErrorCode(1003, "banned")
 ROOM_LOCKED = ErrorCode(1004, "room locked")
 SLOW_MODE = ErrorCode(1005, "slow mode")
 STAGE_MODE = ErrorCode(1006, "stage mode")
-QUESTION_TOO_SOON = ErrorCode(domain.TOO_SOON, "question too soon")
-QA_CONFLICT = ErrorCode(domain.CONFLICT, "Q&A state conflict")
+QUESTION_TOO_SOON = ErrorCode(qa_model.TOO_SOON, "question too soon")
+QA_CONFLICT = ErrorCode(qa_model.CONFLICT, "Q&A state conflict")
 
 BY_CODE = {
     e.code: e

@@ -148,6 +148,7 @@ class RedisHoldStore:
     async def forget_due(self, member: bytes) -> None:
         await self.redis.zrem(keys.EXPIRING, member)
 
+
 class RedisModerationStore:
     member_phase = 60
 

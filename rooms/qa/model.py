@@ -7,15 +7,16 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
-from rooms.codes import BAD_REQUEST as BAD_REQUEST  # refusal codes, defined once there
-from rooms.codes import CONFLICT as CONFLICT
-from rooms.codes import PERMISSION_DENIED as PERMISSION_DENIED
-from rooms.codes import TOO_SOON as TOO_SOON
 from rooms.model import Role
+from rooms.policy import BAD_REQUEST as BAD_REQUEST  # refusal codes, defined once there
+from rooms.policy import PERMISSION_DENIED as PERMISSION_DENIED
 
 # The marker every text answer carries (shown by clients next to the answer).
 ANSWER_NOTICE = "General information, not medical advice."
 
+# Codes for refusals; they double as protocol error codes (docs/protocol.md).
+TOO_SOON = 1101  # one question per interval per member: the reason says when the next is allowed
+CONFLICT = 1102  # the session or question is not in a state that allows this action
 
 
 class SessionState(StrEnum):
