@@ -32,6 +32,7 @@ class MemberScope:
     history_of: Callable[[str], HistoryOptions | None]
     ids: set[str] = field(default_factory=set)  # item ids of the member's (messages, questions, holds)
     message_ids: set[tuple[str, str]] = field(default_factory=set)  # (channel, id) of their messages
+    message_offsets: set[tuple[str, int]] = field(default_factory=set)  # (channel, offset) of them
     notified: set[str] = field(default_factory=set)  # users whose private channel may name them
     touched: set[str] = field(default_factory=set)  # communities where something was removed
 

@@ -224,6 +224,13 @@ class RedisModerationStore:
         counts = {"reports": 0, "keys": 0, "sanctions": 0, "audit_entries": 0}
         reports = await self._reports_of(user)
         counts["reports"] = sum(int(n) for n in await each(self.redis, "HDEL", [(key, user) for key, _ in reports]))
+        # Reports about their messages (others' reasons about words now gone) go with them.
+        for channel, offset in sorted(scope.message_offsets):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.delete(keys.reporters(channel, offset), keys.hidden(channel, offset))
+            pipe.zrem(keys.reports(channel), str(offset))
+            removed, _ = await pipe.execute()
+            counts["reports"] += int(removed > 0)
         lit = glob_escape(user)
         counts["keys"] += await delete_matching(self.redis, f"mod:{{*}}:slow:{lit}")
         counts["keys"] += await delete_matching(self.redis, f"mod:{{*}}:recent:{lit}")

@@ -252,6 +252,7 @@ class RedisPrivacyStore:
                     continue
                 scope.ids.update(str(event.get("id", "")) for _, event in messages if event.get("id"))
                 scope.message_ids.update((room.channel, str(e["id"])) for _, e in messages if e.get("id"))
+                scope.message_offsets.update((room.channel, offset) for offset, _ in messages)
                 now_ms = int(time.time() * 1000)
                 events = [
                     pack_payload(
