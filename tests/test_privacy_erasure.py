@@ -197,6 +197,7 @@ async def test_export_then_erase_leaves_no_trace_in_the_store(servers, own_valke
         assert [(r["channel"], r["offset"], r["reason"]) for r in d["reports"]] == [(r1, theirs["offset"], "ferncastle rude")]
         assert sorted((r["message"], r["reaction"]) for r in d["reactions"]) == sorted([(theirs["id"], "hug"), (sent[0]["id"], "same")])
         assert [v["question"] for v in d["votes"]] == [asked["question"]["id"]]
+        assert [(e["community"], e["name"]) for e in d["directory"]] == [(community, name)]
         assert [h["id"] for h in d["holds"]] == [held["id"]]
         assert [(s["kind"], s["community"]) for s in d["sanctions"]] == [("ban", community)]
         assert {"verdict.redact", "ban", "report"} <= {e["action"] for e in d["audit"]}

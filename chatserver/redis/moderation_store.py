@@ -1,6 +1,6 @@
 """Moderation's state in Redis: the hold queue (``RedisHoldStore``) and everything else
 (``RedisModerationStore``): audit streams, moderator-feed watchers, sanctions, reports,
-slow mode, the facts hooks read (recent posts, post counts). Key names: moderation.keys."""
+slow mode, the facts hooks read (recent posts, post counts). Key names: chatserver.redis.moderation_keys."""
 
 from __future__ import annotations
 
@@ -219,7 +219,12 @@ class RedisModerationStore:
         audit = []
         for community in scope.communities:
             audit += [{"community": community, "id": i, **e} for i, e in await self._audit_of(community, scope.user)]
-        return {"reports": reports, "sanctions": sanctions, "audit": audit}
+        directory = []
+        for community in scope.communities:
+            raw = await self.redis.hget(keys.names(community), scope.user)
+            if raw is not None:
+                directory.append({"community": community, **msgpack.unpackb(raw, raw=False)})
+        return {"reports": reports, "sanctions": sanctions, "audit": audit, "directory": directory}
 
     async def forget_member(self, scope: MemberScope) -> dict[str, int]:
         """Reports they filed, post counts, slow-mode and recent-post keys go; sanctions and
@@ -241,6 +246,12 @@ class RedisModerationStore:
         for community in scope.communities:
             if await self.redis.hdel(keys.posts(community), user):
                 scope.touched.add(community)
+            # The community's directory of recent members (their display name).
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hdel(keys.names(community), user)
+            pipe.zrem(keys.seen(community), user)
+            named, _ = await pipe.execute()
+            counts["keys"] += int(named)
         for kind, community, name, packed in await self._sanctions_of(scope):
             room, sep, _ = name.rpartition("\n")
             await self.put_sanction(kind, community, room + sep + scope.alias, packed)
