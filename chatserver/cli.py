@@ -229,7 +229,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=list(settings.trusted_proxies),
             timeout_keep_alive=5,
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=10 + int(settings.shutdown_drain),  # the drain, then 10 s
             backlog=4096,
         )
     except _Stopped:

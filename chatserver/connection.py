@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chatserver.connection")
 
+# Seconds a connect may wait for Redis (its server-side subscriptions) before the client is
+# told "temporarily unavailable" (error 100): well under the SDKs' connect timeouts.
+CONNECT_ENGINE_BUDGET = 1.5
+
 METHODS = (
     "connect",
     "subscribe",
@@ -382,9 +386,13 @@ class Connection:
         info.setdefault("name", member.name)
         info["roles"] = {c: r.value for c, r in member.communities.items()}
         self.conn_info = json_dumps(info)
+        settings = self.ctx.settings
+        # No ping before the connect reply: the node's tick pings connected connections
+        # whose time has come, and the server-side subscriptions below wait for Redis (a
+        # ping due "at 0" went out first about 1 connect in 100-200).
+        self.next_ping = float("inf")
         self.identity = identity
         self.ctx.node.register(self)
-        settings = self.ctx.settings
         result: dict[str, Any] = {
             "client": self.client_id,
             "version": self.ctx.version,
@@ -399,6 +407,32 @@ class Connection:
             requested = {}
         server_channels = [user_channel(member.user)] if self.ctx.personal_channel else []
         server_channels += [c for c in identity.channels if c not in server_channels]
+        try:
+            async with asyncio.timeout(CONNECT_ENGINE_BUDGET):
+                subs_result = await self._server_side(member, server_channels, requested)
+        except Exception as exc:
+            if not (isinstance(exc, TimeoutError) or self.ctx.unavailable(exc)):
+                raise
+            # Redis (or the shard of the member's channel) does not answer: the client is
+            # told at once (a temporary error: the SDKs retry with backoff) instead of
+            # waiting, and the half-made connection is closed (reconnect allowed).
+            held = _engine_down_lines.allow("connect")
+            if held is not None:
+                log.warning("connect answered 100: the engine is unavailable (%s)%s", exc or "timeout", held_note(held))
+            self._error(cid, ReplyError(codes.INTERNAL))
+            self.close(codes.SERVER_ERROR)
+            return
+        if subs_result:
+            result["subs"] = subs_result
+        # The first ping comes within one interval (jittered over its second half), like
+        # every later one: the SDKs give up after ping interval + 10 s without a ping.
+        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + 0.5 * self.ctx.jitter())
+        self.out.send_reply({"id": cid, "connect": result})
+        self._go_live()
+        log.debug("client %s connected as %s", self.client_id, member.user)
+
+    async def _server_side(self, member: Any, server_channels: list[str], requested: dict[str, Any]) -> dict[str, Any]:
+        """Subscribe the server-side channels of a connect; their results by channel."""
         subs_result: dict[str, Any] = {}
         for channel in server_channels:
             spec = self.ctx.resolver.resolve(channel)
@@ -413,14 +447,7 @@ class Connection:
                 continue
             subs_result[channel] = sub_result
             self._pl.append(sub)
-        if subs_result:
-            result["subs"] = subs_result
-        # The first ping comes within one interval (jittered over its second half), like
-        # every later one: the SDKs give up after ping interval + 10 s without a ping.
-        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + 0.5 * self.ctx.jitter())
-        self.out.send_reply({"id": cid, "connect": result})
-        self._go_live()
-        log.debug("client %s connected as %s", self.client_id, member.user)
+        return subs_result
 
     async def _cmd_refresh(self, params: dict[str, Any]) -> dict[str, Any]:
         identity = self._verify(params.get("token", ""))
