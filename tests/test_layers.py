@@ -287,6 +287,7 @@ ENGINE_MAY_IMPORT = {
 REACHES_ENGINE = {
     "chatserver.app": "the composition root builds the engine",
     "chatserver.cli": "the command line checks the Redis URL and what it points at before starting (start-up refusals)",
+    "chatserver.api": "api_route (module level, used by every extension) tells an engine outage (503) by engine_unavailable; to be handed in by the composition root",
     "chatserver.hub": "the pub/sub channel names (channel_from_pubsub, CONTROL_CHANNEL): left while the gap repair there is being reworked",
 }
 _CLIENT_HANDLES = {"redis", "_redis"}
