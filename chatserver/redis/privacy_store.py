@@ -66,7 +66,7 @@ class RedisPrivacyStore:
     # ---- members being erased: blocked on every process (by pseudonym, never the id) -------
 
     async def block(self, alias: str, until_ms: int, now_ms: int) -> None:
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.redis.pipeline(transaction=False)
         pipe.zremrangebyscore(ERASING, "-inf", now_ms)
         pipe.zadd(ERASING, {alias: until_ms})
         pipe.pexpire(ERASING, max(1, until_ms - now_ms))

@@ -278,12 +278,9 @@ class RedisQaStore:
 
     async def take_back_vote(self, board: str, session: str, question_id: str, user: str) -> int:
         """Remove a member's vote (the count follows at the next count event)."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.srem(_k(board, f"v:{session}:{question_id}"), user)
-        results = await pipe.execute()
-        if not int(results[0]):
+        if not int(await self.redis.srem(_k(board, f"v:{session}:{question_id}"), user)):
             return 0
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hincrby(_k(board, f"c:{session}"), question_id, -1)
         pipe.sadd(_k(board, f"dv:{session}"), question_id)
         await pipe.execute()

@@ -100,7 +100,7 @@ class RedisReactionStore:
         for key, channel, message_id, given in await self._given(scope.user):
             if (channel, message_id) in scope.message_ids:
                 continue  # goes whole below
-            pipe = self.redis.pipeline(transaction=True)
+            pipe = self.redis.pipeline(transaction=False)
             pipe.srem(key, *[f"{r}:{scope.user}" for r in given])
             for r in given:
                 pipe.hincrby(reaction_counts_key(channel, message_id), r, -1)

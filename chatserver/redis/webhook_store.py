@@ -121,7 +121,7 @@ class RedisWebhookStore:
         for entry_id, fields in await self.redis.xrange(OUTBOX):
             raw = fields.get(b"d", b"")
             if needle in raw and names(item := msgpack.unpackb(raw, raw=False), scope.user):
-                pipe = self.redis.pipeline(transaction=True)
+                pipe = self.redis.pipeline(transaction=False)
                 pipe.xadd(OUTBOX, {"d": msgpack.packb(rename(item, scope.user, scope.alias), use_bin_type=True)})
                 pipe.xack(OUTBOX, GROUP, entry_id)
                 pipe.xdel(OUTBOX, entry_id)
@@ -138,7 +138,7 @@ class RedisWebhookStore:
                     changed += int(await self._rewrite(keys=[key], args=changes))
         for member, due in await self.redis.zrange(RETRY, 0, -1, withscores=True):
             if needle in member and names(item := msgpack.unpackb(member, raw=False), scope.user):
-                pipe = self.redis.pipeline(transaction=True)
+                pipe = self.redis.pipeline(transaction=False)
                 pipe.zrem(RETRY, member)
                 pipe.zadd(RETRY, {msgpack.packb(rename(item, scope.user, scope.alias), use_bin_type=True): due})
                 await pipe.execute()
