@@ -37,7 +37,6 @@ from chatserver import (
     reactions,
     typing_service,
 )
-from chatserver.auth import TokenVerifier
 from chatserver.channels import ChannelResolver
 from chatserver.config import Settings
 from chatserver.connection import ConnectionContext
@@ -47,6 +46,7 @@ from chatserver.hub import Hub
 from chatserver.node import VERSION, Node
 from chatserver.notify import Notifier
 from chatserver.posting import Poster
+from chatserver.privacy.block import BlockingVerifier, MemberBlock
 from chatserver.redis.broker import RedisBroker
 from chatserver.redis.catalog import RedisCatalog
 from chatserver.redis.commands import RedisCommands, RedisControl
@@ -60,6 +60,7 @@ from chatserver.registry import Registry
 from chatserver.stats import Stats
 from chatserver.tasks import Tasks
 from chatserver.websocket import make_endpoint
+from rooms.retention import pseudonym, pseudonym_key
 
 log = logging.getLogger("chatserver.app")
 
@@ -132,11 +133,15 @@ class Server:
         self.own_messages = own_messages.install(self.registry, self.poster, self.broker, self.resolver, self.catalog)
         presence_api.install(self.registry, settings, self.presence, self.typing, self.resolver, self.catalog)
         self.reactions = reactions.install(self.registry, self.resolver, RedisReactionStore(self.redis))
+        # Members being erased (chatserver.privacy): refused at connect, refresh and submit.
+        alias_key = pseudonym_key(settings.secret, settings.api_key)
+        self.block = MemberBlock(lambda user: pseudonym(user, alias_key))
+        self.reactions.add_gate(lambda conn, spec: "this member's data is being erased" if self.block.blocked(conn.user) else None)
         self.connection_context = ConnectionContext(
             settings=settings,
             stats=self.stats,
-            verifier=TokenVerifier(
-                settings.secret, tuple(settings.token_algorithms), settings.token_public_key or None
+            verifier=BlockingVerifier(
+                self.block, settings.secret, tuple(settings.token_algorithms), settings.token_public_key or None
             ),
             resolver=self.resolver,
             hub=self.hub,
@@ -161,6 +166,7 @@ class Server:
         unknown = set(names) - set(EXTENSIONS)
         if unknown:
             raise ValueError(f"unknown extensions: {sorted(unknown)}")
+        self.stores = RedisStores(self.redis, self.commands, self.control)
         ext = ExtensionContext(
             settings=self.settings,
             registry=self.registry,
@@ -175,7 +181,7 @@ class Server:
             local_users=users,
             node_id=self.node_id,
             tasks=self.tasks,
-            stores=RedisStores(self.redis, self.commands, self.control),
+            stores=self.stores,
         )
         self.moderation = moderation.install(ext) if "chatserver.moderation" in names else None
         if self.moderation is not None:
@@ -206,7 +212,7 @@ class Server:
 
             if self.moderation is None:
                 raise ValueError("chatserver.privacy needs the chatserver.moderation extension (audit log, holds)")
-            self.privacy = privacy.install(ext, self.presence.store, self.moderation.audit)
+            self.privacy = privacy.install(ext, self.presence.store, self.moderation.audit, self.member_stores, self.block)
         self.peer = None
         if "chatserver.peer" in names:
             from chatserver.peer import extension as peer
@@ -215,6 +221,11 @@ class Server:
         if "chatserver.dev_signin" in names:
             dev_signin.install(self.registry, self.settings, self.catalog)
         ops_gauges.install(self.registry, self.is_serving, self.moderation, self.webhooks)
+
+    def member_stores(self) -> list[Any]:
+        """Every store this server made: each keeps member data (``chatserver.member_data``,
+        tests/test_member_data.py checks it)."""
+        return [self.catalog, self.presence.store, self.reactions.store, *self.stores.made()]
 
     def _history_of(self, channel: str) -> HistoryOptions | None:
         spec = self.resolver.resolve(channel)

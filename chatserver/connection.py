@@ -236,7 +236,7 @@ class Connection:
             held = _client_fault_lines.allow("frame " + self.remote.rpartition(":")[0])
             if held is not None:
                 log.info("client %s from %s sent a malformed frame: %s%s", self.client_id, self.remote, exc, held_note(held, _FROM_ADDRESS))
-            self.close(codes.Disconnect(3501, "bad request: malformed frame"))
+            self.close(codes.Disconnect(codes.BAD_REQUEST_DISCONNECT.code, "bad request: malformed frame"))
             return
         for cmd in commands:
             if self.closed:
@@ -624,9 +624,9 @@ class Connection:
             if self.subs.get(sub.spec.name) is not sub:
                 continue
             sub.live = True
-            for pub in sub.pending:
-                self._deliver_live(sub, pub)
-            sub.pending = []
+            pending_pubs, sub.pending = sub.pending, []
+            for pub in pending_pubs:
+                self.deliver(pub)
 
     def _drop_sub(self, channel: str) -> Sub | None:
         sub = self.subs.pop(channel, None)
@@ -655,7 +655,8 @@ class Connection:
     # ------------------------------------------------------------------ delivery (from hub)
 
     def deliver(self, pub: Publication) -> None:
-        """Queue a publication from the hub (the fan-out hot path: keep it lean)."""
+        """Queue a publication from the hub (the fan-out hot path: keep it lean); also what
+        a subscription buffered while subscribing goes through (``_go_live``)."""
         sub = self.subs.get(pub.channel)
         if sub is None:
             return
@@ -667,13 +668,14 @@ class Connection:
                 sub.offset = pub.offset
             return
         if pub.kind != KIND_PUB:
-            self._deliver_live(sub, pub)
-            return
-        offset = pub.offset
-        if offset:
-            if offset <= sub.offset:
-                return  # already sent in the subscribe reply
-            sub.offset = offset
+            if not self.ctx.presence.should_push(self, sub, pub):
+                return
+        else:
+            offset = pub.offset
+            if offset:
+                if offset <= sub.offset:
+                    return  # already sent in the subscribe reply
+                sub.offset = offset
         self.out.push_bytes(pub.push(self.codec_name))
 
     def _hides(self, pub: Publication) -> bool:
@@ -690,20 +692,6 @@ class Connection:
         if not self.hidden:
             return pubs
         return [p for p in pubs if not self._hides(p)]
-
-    def _deliver_live(self, sub: Sub, pub: Publication) -> None:
-        if self.hidden and self._hides(pub):
-            if pub.kind == KIND_PUB and pub.offset > sub.offset:
-                sub.offset = pub.offset
-            return
-        if pub.kind == KIND_PUB:
-            if pub.offset:
-                if pub.offset <= sub.offset:
-                    return  # already sent in the subscribe reply
-                sub.offset = pub.offset
-        elif not self.ctx.presence.should_push(self, sub, pub):
-            return
-        self.out.push_bytes(pub.push(self.codec_name))
 
     def position(self, channel: str) -> tuple[int, str] | None:
         """Where this connection is in ``channel``'s stream (for the hub's gap repair)."""

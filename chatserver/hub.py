@@ -98,6 +98,7 @@ class SharedReads:
     def __init__(self) -> None:
         self._inflight: set[Hashable] = set()
         self._waiting: dict[Hashable, tuple[asyncio.Future[Any], Callable[[], Awaitable[Any]]]] = {}
+        self._reads: set[asyncio.Future[Any]] = set()  # reads in flight (kept: not collected mid-read)
         self.started = 0  # reads that went to Redis
         self.joined = 0  # requests answered by a read another request started
 
@@ -119,8 +120,10 @@ class SharedReads:
         self._inflight.add(key)
         self.started += 1
         task = asyncio.ensure_future(fetch())
+        self._reads.add(task)
 
         def done(t: asyncio.Future[Any]) -> None:
+            self._reads.discard(t)
             self._inflight.discard(key)
             if not fut.done():
                 if t.cancelled():

@@ -265,6 +265,7 @@ class Poster:
         self._observers: list[Observer] = []
         self._context_builders: list[ContextBuilder] = []
         self._retry_lookups: list[RetryLookup] = []
+        self._author_checks: list[Callable[[str], bool]] = []
 
     # ---- registries ---------------------------------------------------------------------
 
@@ -282,6 +283,17 @@ class Poster:
 
     def add_context_builder(self, build: ContextBuilder) -> None:
         self._context_builders.append(build)
+
+    def add_author_check(self, refused: Callable[[str], bool]) -> None:
+        """``refused(user)``: True when nothing of this author may enter any more (a member
+        being erased). Checked when a submission arrives and again right before it is placed
+        or held, for every kind (approved holds included)."""
+        self._author_checks.append(refused)
+
+    def _check_author(self, sub: Submission) -> None:
+        for refused in self._author_checks:
+            if refused(sub.author.user):
+                raise ReplyError(codes.PERMISSION_DENIED, "permission denied: this member's data is being erased")
 
     def add_retry_lookup(self, lookup: RetryLookup) -> None:
         self._retry_lookups.append(lookup)
@@ -336,6 +348,7 @@ class Poster:
         destination or the hold queue; observers see every decision. Gates raise
         ``ReplyError``; a rejection is returned (``Rejected``) for the caller to word."""
         item_id = sub.item_id or new_message_id()
+        self._check_author(sub)
         if sub.reviewed:
             return await self._place(sub, _NOT_REVIEWED, item_id, sub.text, sub.hidden, "")
         sender = sub.sender
@@ -370,6 +383,7 @@ class Poster:
                 )
             case Hold():
                 assert self._hold is not None
+                self._check_author(sub)
                 outcome = await self._hold(sub, review, item_id)
             case Redact(spans=spans, reason=reason):
                 hidden = tuple(sorted({s.label for s in spans}))
@@ -389,6 +403,7 @@ class Poster:
     async def _place(
         self, sub: Submission, review: Review, item_id: str, text: str, hidden: tuple[str, ...], reason: str
     ) -> Published:
+        self._check_author(sub)
         placed = await sub.destination(sub, item_id, text, hidden)
         outcome = Published(item_id, text, hidden, reason, placed.offset, placed.epoch, placed.duplicate, placed.detail)
         if not sub.reviewed:

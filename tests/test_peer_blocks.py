@@ -142,3 +142,28 @@ async def test_a_host_cannot_open_a_private_conversation_across_a_block_but_a_mo
     await rpc_result(ann, "peer.unblock", {"user": "hal"})
     again = await rpc_result(host, "support.open", {"community": community, "user": "ann"})
     assert again["channel"] == opened["channel"]
+
+
+async def test_the_block_list_is_in_the_export_and_goes_with_the_erasure(server, clients):
+    community = unique("blk")
+    channel = server.make_room(community, "lobby")
+    dee, eli, fay = (unique(n) for n in ("dee", "eli", "fay"))
+    d = await member(clients, server.ws_url, dee, community, channel=channel)
+    e = await member(clients, server.ws_url, eli, community, channel=channel)
+    f = await member(clients, server.ws_url, fay, community, channel=channel)
+    await rpc_result(d, "peer.block", {"user": eli})
+    await rpc_result(d, "peer.block", {"user": fay})
+    await rpc_result(e, "peer.block", {"user": dee})
+    doc = server.api("GET", f"/api/users/{dee}/export")
+    assert doc.status_code == 200, doc.text
+    assert doc.json()["blocks"] == sorted([eli, fay])
+    # Who blocks Dee is Eli's data, not Dee's.
+    assert server.api("GET", f"/api/users/{eli}/export").json()["blocks"] == [dee]
+
+    erased = server.api("POST", f"/api/users/{dee}/erase", {"actor": "dpo@example.org"})
+    assert erased.status_code == 200, erased.text
+    removed = erased.json()["removed"]
+    assert removed["blocks"] == 2 and removed["blocked_by"] == 1
+    # Nothing about Dee is left in anyone's block list.
+    assert await rpc_result(e, "peer.blocks", {}) == {"blocks": []}
+    assert await rpc_result(f, "peer.blocks", {}) == {"blocks": []}

@@ -30,7 +30,7 @@ _REASON_CODE = re.compile(r"[a-z_]{1,40}")
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
     from chatserver.moderation.watchers import ModeratorWatchers
-    from chatserver.redis.moderation_store import RedisHoldStore
+    from chatserver.stores import HoldStore
     from moderation_hooks import ModerationConfig, Policy
     from rooms.model import Room
 
@@ -67,7 +67,7 @@ def redaction_spans(review: Review) -> list[tuple[int, int, str]]:
 
 
 class HoldQueue:
-    def __init__(self, service: HoldsHost, store: RedisHoldStore, audit: AuditLog) -> None:
+    def __init__(self, service: HoldsHost, store: HoldStore, audit: AuditLog) -> None:
         self.service = service
         self.ext = service.ext
         self.store = store

@@ -36,7 +36,7 @@ from rooms.private import private_of
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
-    from chatserver.redis.moderation_store import RedisModerationStore
+    from chatserver.stores import ModerationStore
 
 log = logging.getLogger("chatserver.moderation.pipelines")
 
@@ -48,7 +48,7 @@ API_KEY = "moderation"  # community.settings["moderation"], room.settings.extra[
 
 
 class RoomPipelines(Pipeline):
-    def __init__(self, ext: ExtensionContext, config: ModerationConfig, store: RedisModerationStore) -> None:
+    def __init__(self, ext: ExtensionContext, config: ModerationConfig, store: ModerationStore) -> None:
         super().__init__([])
         self.ext = ext
         self.store = store

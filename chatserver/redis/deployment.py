@@ -332,10 +332,14 @@ def _sentinel(url: RedisUrl) -> EngineParts:
         subscriptions.append(pubsub)
         return pubsub
 
+    disconnecting: set[asyncio.Future[Any]] = set()  # kept until done (not collected mid-call)
+
     def fenced() -> None:
         pipeline.close()  # commands in flight fail (error 100); no new one until the switch
         with contextlib.suppress(RuntimeError):
-            asyncio.ensure_future(client.connection_pool.disconnect(inuse_connections=False))
+            task = asyncio.ensure_future(client.connection_pool.disconnect(inuse_connections=False))
+            disconnecting.add(task)
+            task.add_done_callback(disconnecting.discard)
 
     def switched() -> None:
         fenced()

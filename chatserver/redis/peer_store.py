@@ -14,6 +14,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from chatserver.member_data import MemberScope
+
 
 def _blocks(user: str) -> str:
     return f"peer:blocks:{{{user}}}"
@@ -60,12 +62,12 @@ class RedisPeerStore:
 
     # ------------------------------------------------------------------ member data
 
-    async def export_member(self, scope: Any) -> dict[str, list[Any]]:
+    async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
         """The member's own block list (who blocks them is the other members' data)."""
         blocks = await self.blocks(scope.user)
         return {"blocks": blocks} if blocks else {}
 
-    async def forget_member(self, scope: Any) -> dict[str, int]:
+    async def forget_member(self, scope: MemberScope) -> dict[str, int]:
         """Their block list goes, and so do the others' blocks of them (the pseudonym is
         nobody's to block)."""
         user = scope.user
