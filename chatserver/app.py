@@ -217,7 +217,9 @@ class Server:
         if "chatserver.peer" in names:
             from chatserver.peer import extension as peer
 
-            self.peer = peer.install(ext)
+            if self.moderation is None:
+                raise ValueError("chatserver.peer needs the chatserver.moderation extension (audit log)")
+            self.peer = peer.install(ext, self.moderation, self.reactions)
         if "chatserver.dev_signin" in names:
             dev_signin.install(self.registry, self.settings, self.catalog)
         ops_gauges.install(self.registry, self.is_serving, self.moderation, self.webhooks)

@@ -8,7 +8,7 @@ from rooms.channels import ChannelKind, ChannelName
 from rooms.model import Member, Role, Room
 from rooms.private import private_of
 
-ROLE_RANK = {Role.MEMBER: 0, Role.HOST: 1, Role.MODERATOR: 2, Role.ADMIN: 3}
+ROLE_RANK = {Role.MEMBER: 0, Role.SUPPORTER: 0, Role.HOST: 1, Role.MODERATOR: 2, Role.ADMIN: 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +85,8 @@ def may_join_private(member: Member, room: Room) -> Denied | None:
         return Denied(PERMISSION_DENIED, f"not a member of community {room.community}")
     if role.is_staff or member.user == conv.member:
         return None
-    if role is Role.HOST and member.user in conv.hosts:
-        return None
+    if role in (Role.HOST, Role.SUPPORTER) and member.user in conv.hosts:
+        return None  # invited by a moderator (support.invite); supporters too (chatserver.peer)
     return Denied(PERMISSION_DENIED, "a private conversation: only its member, moderators and invited hosts")
 
 

@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chatserver.peer.blocks import Blocks
+from chatserver.peer.waiting import Waiting
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
+    from chatserver.moderation.service import ModerationService
 
 
-def install(ext: ExtensionContext) -> Blocks:
-    blocks = Blocks(ext.stores.peer(), ext.control, ext.local_users)
+def install(ext: ExtensionContext, moderation: ModerationService, reactions: Any) -> tuple[Blocks, Waiting]:
+    """``moderation``: its audit log (``post.unanswered`` for webhooks); ``reactions``: the
+    reaction service (a reaction may count as a reply)."""
+    store = ext.stores.peer()
+    section = ext.settings.sections.get("peer") or {}
+    blocks = Blocks(store, ext.control, ext.local_users)
+    waiting = Waiting(store, moderation.audit, ext.notifier, ext.catalog, float(section.get("sweep_interval", 1.0)))
     reg = ext.registry
     reg.connect_hooks.append(blocks.on_connect)
+    reg.connect_hooks.append(waiting.on_connect)
     reg.on_control("peer.blocks", blocks.on_control)
     reg.private_open_checks.append(blocks.may_open)
     reg.register_rpc("peer.block", blocks.block)
     reg.register_rpc("peer.unblock", blocks.unblock)
     reg.register_rpc("peer.blocks", blocks.list)
+    reg.register_rpc("peer.waiting", waiting.rpc_waiting)
+    reg.register_rpc("peer.take", waiting.rpc_take)
+    ext.poster.add_observer(waiting.observe)
+    reactions.add_observer(waiting.on_reaction)
+
+    async def start() -> None:
+        waiting.start()
+
+    reg.startup_hooks.append(start)
+    reg.shutdown_hooks.append(waiting.stop)
+    reg.metric_collectors.append(waiting.metrics)
     reg.metric_sources.append(lambda: {"peer_block_changes": float(blocks.changes)})
-    return blocks
+    return blocks, waiting
 
 
 __all__ = ["install"]
