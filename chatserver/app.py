@@ -219,7 +219,7 @@ class Server:
 
             if self.moderation is None:
                 raise ValueError("chatserver.peer needs the chatserver.moderation extension (audit log)")
-            self.peer = peer.install(ext, self.moderation, self.reactions)
+            self.peer = peer.install(ext, self.moderation, self.reactions, self.presence, self.webhooks)
         if "chatserver.dev_signin" in names:
             dev_signin.install(self.registry, self.settings, self.catalog)
         ops_gauges.install(self.registry, self.is_serving, self.moderation, self.webhooks)

@@ -5,6 +5,7 @@ Blocks (one user each, so every command names one key; works on a Redis Cluster)
 - ``peer:blocks:{<user>}``     set: the users ``<user>`` blocks (their own data)
 - ``peer:blocked_by:{<user>}`` set: the users who block ``<user>`` (the reverse index, so a
   connection learns both sides with two reads)
+- ``peer:mutes:{<user>}``      set: the rooms whose notifications ``<user>`` muted
 
 Waiting for a reply (one community's keys share the ``{<community>}`` hash tag). A post's
 key is ``<channel>|<message id>``:
@@ -33,6 +34,10 @@ def _blocks(user: str) -> str:
 
 def _blocked_by(user: str) -> str:
     return f"peer:blocked_by:{{{user}}}"
+
+
+def _mutes(user: str) -> str:
+    return f"peer:mutes:{{{user}}}"
 
 
 def _waiting_keys(community: str) -> tuple[str, str, str, str]:
@@ -132,6 +137,25 @@ class RedisPeerStore:
     async def supporters(self, community: str) -> list[str]:
         return sorted(_text(v) for v in await self._redis.smembers(f"peer:{{{community}}}:supporters"))
 
+    # ------------------------------------------------------------------ notification settings
+
+    async def set_muted(self, user: str, channel: str, muted: bool, limit: int) -> bool | None:
+        key = _mutes(user)
+        if not muted:
+            return bool(await self._redis.srem(key, channel))
+        if await self._redis.sismember(key, channel):
+            return False
+        if await self._redis.scard(key) >= limit:
+            return None
+        await self._redis.sadd(key, channel)
+        return True
+
+    async def muted(self, user: str) -> list[str]:
+        return sorted(_text(v) for v in await self._redis.smembers(_mutes(user)))
+
+    async def is_muted(self, user: str, channel: str) -> bool:
+        return bool(await self._redis.sismember(_mutes(user), channel))
+
     # ------------------------------------------------------------------ member data
 
     async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
@@ -141,6 +165,9 @@ class RedisPeerStore:
         blocks = await self.blocks(scope.user)
         if blocks:
             out["blocks"] = blocks
+        muted = await self.muted(scope.user)
+        if muted:
+            out["notification_settings"] = [{"channel": c, "muted": True} for c in muted]
         tracked = []
         for community in scope.communities:
             posts, _, _, _ = _waiting_keys(community)
@@ -165,6 +192,8 @@ class RedisPeerStore:
             await self._redis.srem(_blocks(other), user)
         await self._redis.delete(_blocks(user))
         await self._redis.delete(_blocked_by(user))
+        mutes = await self._redis.scard(_mutes(user))
+        await self._redis.delete(_mutes(user))
         tracked = 0
         for community in scope.communities:
             posts, pending, waiting, taken = _waiting_keys(community)
@@ -179,4 +208,6 @@ class RedisPeerStore:
             for key, raw in (await self._redis.hgetall(taken)).items():
                 if orjson.loads(raw).get("user") == user:
                     await self._redis.hdel(taken, key)
-        return {"blocks": len(mine), "blocked_by": len(theirs), "awaiting_reply": tracked}
+        return {
+            "blocks": len(mine), "blocked_by": len(theirs), "awaiting_reply": tracked, "notification_settings": int(mutes),
+        }
