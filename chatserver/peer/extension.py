@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chatserver.peer.blocks import Blocks
+from chatserver.peer.notes import Notes
 from chatserver.peer.notifications import Notifications
 from chatserver.peer.waiting import Waiting
 
@@ -26,6 +27,10 @@ def install(
     waiting = Waiting(store, moderation.audit, ext.notifier, ext.catalog, float(section.get("sweep_interval", 1.0)))
     notifications = Notifications(ext, store, moderation.mstore, presence, webhooks)
     reg = ext.registry
+    notes = Notes(ext, store)
+    reg.register_rpc("peer.note", notes.rpc_note)
+    reg.register_rpc("peer.notes", notes.rpc_list)
+    reg.register_rpc("peer.note_prefs", notes.rpc_prefs)
     reg.register_rpc("peer.mute", notifications.rpc_mute)
     reg.register_rpc("peer.settings", notifications.rpc_settings)
     ext.poster.add_observer(notifications.observe)
@@ -52,6 +57,7 @@ def install(
             "peer_block_changes": float(blocks.changes),
             "peer_notifications": float(notifications.sent),
             "peer_notifications_offline": float(notifications.pushed),
+            "peer_content_notes": float(notes.marked),
         }
     )
     return blocks, waiting, notifications

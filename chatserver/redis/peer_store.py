@@ -6,6 +6,7 @@ Blocks (one user each, so every command names one key; works on a Redis Cluster)
 - ``peer:blocked_by:{<user>}`` set: the users who block ``<user>`` (the reverse index, so a
   connection learns both sides with two reads)
 - ``peer:mutes:{<user>}``      set: the rooms whose notifications ``<user>`` muted
+- ``peer:note_prefs:{<user>}`` hash: content note -> show | hide (their preference)
 
 Waiting for a reply (one community's keys share the ``{<community>}`` hash tag). A post's
 key is ``<channel>|<message id>``:
@@ -38,6 +39,10 @@ def _blocked_by(user: str) -> str:
 
 def _mutes(user: str) -> str:
     return f"peer:mutes:{{{user}}}"
+
+
+def _note_prefs(user: str) -> str:
+    return f"peer:note_prefs:{{{user}}}"
 
 
 def _waiting_keys(community: str) -> tuple[str, str, str, str]:
@@ -156,6 +161,17 @@ class RedisPeerStore:
     async def is_muted(self, user: str, channel: str) -> bool:
         return bool(await self._redis.sismember(_mutes(user), channel))
 
+    async def note_prefs(self, user: str) -> dict[str, str]:
+        return {_text(k): _text(v) for k, v in (await self._redis.hgetall(_note_prefs(user))).items()}
+
+    async def set_note_prefs(self, user: str, prefs: dict[str, str]) -> None:
+        forget = [note for note, pref in prefs.items() if pref == "ask"]
+        keep = {note: pref for note, pref in prefs.items() if pref != "ask"}
+        if forget:
+            await self._redis.hdel(_note_prefs(user), *forget)
+        if keep:
+            await self._redis.hset(_note_prefs(user), mapping=keep)
+
     # ------------------------------------------------------------------ member data
 
     async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
@@ -168,6 +184,9 @@ class RedisPeerStore:
         muted = await self.muted(scope.user)
         if muted:
             out["notification_settings"] = [{"channel": c, "muted": True} for c in muted]
+        prefs = await self.note_prefs(scope.user)
+        if prefs:
+            out["content_note_preferences"] = [{"note": n, "pref": p} for n, p in sorted(prefs.items())]
         tracked = []
         for community in scope.communities:
             posts, _, _, _ = _waiting_keys(community)
@@ -194,6 +213,8 @@ class RedisPeerStore:
         await self._redis.delete(_blocked_by(user))
         mutes = await self._redis.scard(_mutes(user))
         await self._redis.delete(_mutes(user))
+        prefs = await self._redis.hlen(_note_prefs(user))
+        await self._redis.delete(_note_prefs(user))
         tracked = 0
         for community in scope.communities:
             posts, pending, waiting, taken = _waiting_keys(community)
@@ -210,4 +231,5 @@ class RedisPeerStore:
                     await self._redis.hdel(taken, key)
         return {
             "blocks": len(mine), "blocked_by": len(theirs), "awaiting_reply": tracked, "notification_settings": int(mutes),
+            "content_note_preferences": int(prefs),
         }
