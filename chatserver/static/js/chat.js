@@ -7,6 +7,7 @@ import { h, $, newId, announce, isStaff, fill, keepFocus, formatDateTime, format
 import { t } from "./i18n.js";
 import { MessageLog, excerpt } from "./messages.js";
 import { editOwn, deleteOwn } from "./own_actions.js";
+import { blockAuthor, noteMessage } from "./peer.js";
 import { OwnMessages, CrisisPanel, handleNotice } from "./notices.js";
 import { MembersPanel, peopleFromPresence } from "./members.js";
 import { ask } from "./dialogs.js";
@@ -386,6 +387,19 @@ export class ChatView extends EventTarget {
     if (action === "report") return this.report(message);
     if (action === "reply") return this.setReply(message);
     if (action.startsWith("react:")) return this.react(message, action.slice(6));
+    if (action === "block") {
+      const outcome = await blockAuthor(this.conn, message);
+      if (outcome) {
+        if (outcome.blocked) this.log.hideAuthor(message.user);
+        this.own.set({ id: newId("b") }, "info", { detail: outcome.said });
+      }
+      return;
+    }
+    if (action === "note") {
+      const said = await noteMessage(this.conn, this.session, this.channel, message);
+      if (said) this.own.set({ id: newId("n") }, "info", { detail: said });
+      return;
+    }
     if (action === "edit" || action === "delete-own") {
       const said = await (action === "edit" ? editOwn : deleteOwn)(this.conn, this.channel, message);
       if (said) this.own.set({ id: newId("e") }, "info", { detail: said });

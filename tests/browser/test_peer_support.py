@@ -1,0 +1,56 @@
+"""Issue 27 in the web client: a content note folds a post until the reader opens it (keyboard,
+axe-clean, on a phone-width page too), and blocking a member from the message menu takes
+their messages off the screen and stops new ones both ways."""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+
+from tests.browser.a11y import axe_audit
+from tests.browser.conftest import message_box, messages
+from tests.harness import unique
+
+
+async def test_a_content_note_folds_the_post_and_a_block_hides_the_author(web, open_page):
+    community = unique("webpeer")
+    web.make_room(community, "lobby")
+    ann = await open_page("Ann", community)
+    ben = await open_page("Ben", community, width=380, height=740, bypass_csp=True)  # axe runs in Ben's page
+    await message_box(ann).fill("my grandmother died on Sunday")
+    await message_box(ann).press("Enter")
+    await expect(messages(ben).locator(".msg-text")).to_have_text(["my grandmother died on Sunday"])
+
+    # Ann puts a note on her post from the message menu.
+    mine = messages(ann).locator(".msg.mine").first
+    await mine.locator("summary").click()
+    await mine.get_by_role("button", name="Content note…").click()
+    dialog = ann.get_by_role("dialog", name="Content note")
+    await dialog.get_by_label("Note").select_option("loss")
+    await dialog.get_by_role("button", name="Save").click()
+
+    # Ben sees the note; the text opens with the keyboard and folds again.
+    post = messages(ben).locator(".msg").first
+    await expect(post.locator(".msg-cw-label")).to_have_text("Content note: loss")
+    await expect(post.locator(".msg-text")).to_be_hidden()
+    toggle = post.get_by_role("button", name="Show message")
+    assert await axe_audit(ben, "content note, folded") == []
+    await toggle.focus()
+    await ben.keyboard.press("Enter")
+    await expect(post.locator(".msg-text")).to_be_visible()
+    await expect(post.get_by_role("button", name="Hide message")).to_have_attribute("aria-expanded", "true")
+
+    # Ben blocks Ann: her messages leave his screen, and neither sees the other's new ones.
+    await post.locator("summary").click()
+    await post.get_by_role("button", name="Block this member…").click()
+    confirm = ben.get_by_role("dialog", name="Block Ann?")
+    await expect(confirm).to_be_visible()
+    assert await axe_audit(ben, "block confirmation") == []
+    await confirm.get_by_role("button", name="Block").click()
+    await expect(messages(ben)).not_to_contain_text("my grandmother")
+    await message_box(ann).fill("is anyone there")
+    await message_box(ann).press("Enter")
+    await message_box(ben).fill("hello everyone")
+    await message_box(ben).press("Enter")
+    await expect(messages(ben).locator(".msg-text")).to_have_text(["hello everyone"])
+    await expect(messages(ann).locator(".msg.mine .msg-text").last).to_have_text("is anyone there")
+    await expect(messages(ann)).not_to_contain_text("hello everyone")
