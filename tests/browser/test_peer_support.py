@@ -54,3 +54,29 @@ async def test_a_content_note_folds_the_post_and_a_block_hides_the_author(web, o
     await expect(messages(ben).locator(".msg-text")).to_have_text(["hello everyone"])
     await expect(messages(ann).locator(".msg.mine .msg-text").last).to_have_text("is anyone there")
     await expect(messages(ann)).not_to_contain_text("hello everyone")
+
+
+async def test_supporters_and_moderators_see_the_waiting_list_and_who_is_on_it(web, open_page):
+    community = unique("webwait")
+    web.make_room(community, "lobby", extra={"support": True, "reply_wait": 1})
+    sue = await open_page("Sue", community, "supporter", bypass_csp=True)
+    mo = await open_page("Mo", community, "moderator", width=380, height=740)
+    ann = await open_page("Ann", community)
+    waiting_sue = sue.get_by_role("region", name="Waiting for a reply")
+    await expect(waiting_sue).to_contain_text("Everyone has had a reply.")
+    # A member gets no list.
+    await expect(ann.locator("#waiting")).to_be_hidden()
+    await message_box(ann).fill("I can't sleep again, does anyone else get this?")
+    await message_box(ann).press("Enter")
+    # Nobody answers within reply_wait: the post appears live for the supporter and the moderator.
+    take = waiting_sue.get_by_role("button", name="I'm on it")
+    await expect(take).to_be_visible(timeout=20_000)
+    await expect(waiting_sue.get_by_role("button", name="Ann in lobby")).to_be_visible()
+    assert await axe_audit(sue, "waiting list") == []
+    await take.focus()
+    await sue.keyboard.press("Enter")
+    await expect(waiting_sue).to_contain_text("You are on it")
+    mo_sidebar = mo.locator("#waiting")
+    if not await mo.locator("#sidebar").get_attribute("open"):
+        await mo.locator("#sidebar > summary").click()
+    await expect(mo_sidebar).to_contain_text("Sue is on it")

@@ -12,6 +12,7 @@ import { QAView } from "./qa.js";
 import { setupSkipLink } from "./skiplink.js";
 import { CasesPanel } from "./cases.js";
 import { PrivateConversations } from "./private.js";
+import { WaitingPanel } from "./waiting.js";
 
 async function showSignIn(message = "") {
   $("#app").hidden = true;
@@ -125,7 +126,10 @@ function start(s, { focus = false } = {}) {
         views.moderation.setCases(views.cases);
       }
       views.qa = new QAView(conn, s, chat);
-      chat.start().then(() => views.private.load());
+      chat.start().then(() => {
+        views.private.load();
+        views.waiting = new WaitingPanel(conn, s, chat);
+      });
     }
     if (event.detail.state === "disconnected" && [1, 3500].includes(event.detail.code) && s.source === "token") {
       session.forget();
