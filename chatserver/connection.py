@@ -680,8 +680,8 @@ class Connection:
 
     def _hides(self, pub: Publication) -> bool:
         """Whether ``pub`` comes from someone this member does not see (``self.hidden``)."""
-        if pub.sender() not in self.hidden:
-            return False
+        if pub.sender() not in self.hidden or pub.channel.startswith("user#"):
+            return False  # (a private notice is never hidden)
         return not self._staff_in(pub.channel.split(":", 1)[0])
 
     def _staff_in(self, community: str) -> bool:

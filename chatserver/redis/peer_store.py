@@ -85,8 +85,10 @@ class RedisPeerStore:
 
     async def hidden(self, user: str) -> frozenset[str]:
         """Everyone ``user`` does not see: those they block and those who block them."""
-        mine = await self._redis.smembers(_blocks(user))
-        theirs = await self._redis.smembers(_blocked_by(user))
+        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip (at connect)
+            pipe.smembers(_blocks(user))
+            pipe.smembers(_blocked_by(user))
+            mine, theirs = await pipe.execute()
         return frozenset(_text(v) for v in (*mine, *theirs))
 
     # ------------------------------------------------------------------ waiting for a reply
