@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from chatserver.engine import Commands
 from chatserver.member_data import MemberScope
 from chatserver.redis.broker import load_lua
 
@@ -55,8 +56,9 @@ def _text(value: Any) -> str:
 
 
 class RedisPeerStore:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, commands: Commands) -> None:
         self._redis = client
+        self._commands = commands  # the pipelined connection of the post path
         self._answer = client.register_script(load_lua("peer_answer.lua"))
         self._sweep = client.register_script(load_lua("peer_sweep.lua"))
 
@@ -95,8 +97,8 @@ class RedisPeerStore:
 
     async def track(self, community: str, key: str, post: dict[str, Any], due_ms: int) -> None:
         posts, pending, _, _ = _waiting_keys(community)
-        await self._redis.hset(posts, key, orjson.dumps(post))
-        await self._redis.zadd(pending, {key: due_ms})
+        # On the post path: both writes in one round trip on the pipelined connection.
+        await self._commands.commands([(b"HSET", posts, key, orjson.dumps(post)), (b"ZADD", pending, due_ms, key)])
 
     async def answer(self, community: str, key: str, replier: str) -> tuple[dict[str, Any], bool] | None:
         """The first reply by someone else: the post leaves tracking (and the waiting list)."""

@@ -57,4 +57,4 @@ class RedisStores:
         return self._keep(RedisWebhookStore(self._redis))
 
     def peer(self) -> RedisPeerStore:
-        return self._keep(RedisPeerStore(self._redis))
+        return self._keep(RedisPeerStore(self._redis, self._commands))
