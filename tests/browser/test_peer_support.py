@@ -19,6 +19,10 @@ async def test_a_content_note_folds_the_post_and_a_block_hides_the_author(web, o
     await message_box(ann).fill("my grandmother died on Sunday")
     await message_box(ann).press("Enter")
     await expect(messages(ben).locator(".msg-text")).to_have_text(["my grandmother died on Sunday"])
+    # A mention reaches Ann as a notice.
+    await message_box(ben).fill("@Ann I am so sorry")
+    await message_box(ben).press("Enter")
+    await expect(ann.locator("#own-notices")).to_contain_text("Ben mentioned you in lobby.")
 
     # Ann puts a note on her post from the message menu.
     mine = messages(ann).locator(".msg.mine").first
@@ -51,7 +55,7 @@ async def test_a_content_note_folds_the_post_and_a_block_hides_the_author(web, o
     await message_box(ann).press("Enter")
     await message_box(ben).fill("hello everyone")
     await message_box(ben).press("Enter")
-    await expect(messages(ben).locator(".msg-text")).to_have_text(["hello everyone"])
+    await expect(messages(ben).locator(".msg-text")).to_have_text(["@Ann I am so sorry", "hello everyone"])
     await expect(messages(ann).locator(".msg.mine .msg-text").last).to_have_text("is anyone there")
     await expect(messages(ann)).not_to_contain_text("hello everyone")
 

@@ -7,7 +7,7 @@ import { h, $, newId, announce, isStaff, fill, keepFocus, formatDateTime, format
 import { t } from "./i18n.js";
 import { MessageLog, excerpt } from "./messages.js";
 import { editOwn, deleteOwn } from "./own_actions.js";
-import { blockAuthor, noteMessage } from "./peer.js";
+import { blockAuthor, noteMessage, notifyText } from "./peer.js";
 import { OwnMessages, CrisisPanel, handleNotice } from "./notices.js";
 import { MembersPanel, peopleFromPresence } from "./members.js";
 import { ask } from "./dialogs.js";
@@ -47,6 +47,13 @@ export class ChatView extends EventTarget {
     this.own = new OwnMessages($("#own-notices"), { onRetry: (key, item) => this.retry(key, item), returnTo: $("#composer-text") });
     this.crisis = new CrisisPanel($("#crisis"));
     this.noticeFilters = []; // (data) => true when another view showed the notice
+    // Replies to me and mentions of me (peer support's notify notices).
+    this.noticeFilters.push((data) => {
+      const text = notifyText(data, (channel) => this.rooms.find((r) => r.channel === channel)?.title || "");
+      if (!text) return false;
+      this.own.set({ id: newId("m") }, "info", { detail: text });
+      return true;
+    });
     this.members = new MembersPanel({ list: $("#member-list"), count: $("#online-count"), typing: $("#typing") });
     this.roomStatus = $("#room-status");
     this.replyTo = null;

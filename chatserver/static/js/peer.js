@@ -54,3 +54,11 @@ export async function noteMessage(conn, session, channel, message) {
     return t("notes.failed", { error: error.message });
   }
 }
+
+/** The words for a notify notice on the member's own channel (a reply to them, a mention). */
+export function notifyText(data, roomTitle) {
+  if (!data || data.type !== "notify") return null;
+  const name = data.by?.name || data.by?.user || "";
+  const room = roomTitle(data.channel) || data.channel;
+  return data.kind === "reply" ? t("notify.reply", { name, room }) : t("notify.mention", { name, room });
+}

@@ -140,6 +140,8 @@ export default {
   "waiting.taken_by_you": "You are on it",
   "waiting.announce": "{name} is waiting for a reply.",
   "waiting.failed": "Could not load the waiting list: {error}",
+  "notify.reply": "{name} replied to you in {room}.",
+  "notify.mention": "{name} mentioned you in {room}.",
   "messages.empty": "No messages yet. Say hello when you are ready.",
   "messages.you": "You",
   "messages.your_message": "your message",

@@ -140,6 +140,8 @@ export default {
   "waiting.taken_by_you": "Te encargas tú",
   "waiting.announce": "{name} está esperando respuesta.",
   "waiting.failed": "No se pudo cargar la lista de espera: {error}",
+  "notify.reply": "{name} te ha respondido en {room}.",
+  "notify.mention": "{name} te ha mencionado en {room}.",
   "messages.empty": "Todavía no hay mensajes. Saluda cuando quieras.",
   "messages.you": "Tú",
   "messages.your_message": "tu mensaje",
