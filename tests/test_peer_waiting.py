@@ -150,3 +150,21 @@ async def test_a_reaction_answers_where_the_room_says_so(peer_servers, clients):
     assert added["post"]["id"] == needs_words["id"]
     listed = await rpc_result(mod, "peer.waiting", {"community": community})
     assert [p["id"] for p in listed["posts"]] == [needs_words["id"]]
+
+
+async def test_a_removed_post_leaves_the_waiting_list_and_is_never_announced(peer_servers, clients):
+    one, two = peer_servers
+    community = unique("sup")
+    channel = one.make_room(community, "support", extra={"support": True, "reply_wait": 1})
+    mod = await member(clients, two.ws_url, "mo", community, role="moderator")
+    assert "subscribe" in await mod.call("subscribe", {"channel": f"{community}/mod"})
+    ann = await member(clients, one.ws_url, "ann", community, channel=channel)
+    gone_early = await send(ann, channel, "I take this back")
+    stays = await send(ann, channel, "still here")
+    await rpc_result(ann, "chat.delete", {"channel": channel, "offset": gone_early["offset"]})
+    added = event_data(await mod.next_push(timeout=15, where=is_event("waiting.added")))
+    assert added["post"]["id"] == stays["id"]  # the deleted one was dropped by the sweep
+    assert [p["id"] for p in (await rpc_result(mod, "peer.waiting", {"community": community}))["posts"]] == [stays["id"]]
+    # Removed by a moderator after it entered the list: it leaves the list.
+    await rpc_result(mod, "mod.delete", {"channel": channel, "offset": stays["offset"]})
+    assert (await rpc_result(mod, "peer.waiting", {"community": community}))["posts"] == []

@@ -24,7 +24,7 @@ def install(
     store = ext.stores.peer()
     section = ext.settings.sections.get("peer") or {}
     blocks = Blocks(store, ext.control, ext.local_users)
-    waiting = Waiting(store, moderation.audit, ext.notifier, ext.catalog, float(section.get("sweep_interval", 1.0)))
+    waiting = Waiting(store, moderation.audit, ext.notifier, ext.catalog, float(section.get("sweep_interval", 1.0)), ext.streams)
     notifications = Notifications(ext, store, moderation.mstore, presence, webhooks)
     reg = ext.registry
     notes = Notes(ext, store)

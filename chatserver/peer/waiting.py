@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
@@ -35,6 +36,7 @@ from chatserver.errors import ReplyError
 from chatserver.moderation.audit import SYSTEM, Actor
 from chatserver.posting import Published, Submission
 from chatserver.protocol import codes
+from chatserver.publication import Publication
 from rooms.model import Role, Room
 
 log = logging.getLogger("chatserver.peer.waiting")
@@ -127,8 +129,11 @@ class WaitingMetrics(Collector):
 
 
 class Waiting:
-    def __init__(self, store: WaitingStore, audit: Audit, events: Events, rooms: Any, interval: float = 1.0) -> None:
+    def __init__(
+        self, store: WaitingStore, audit: Audit, events: Events, rooms: Any, interval: float = 1.0, streams: Any = None
+    ) -> None:
         self.store = store
+        self.streams = streams  # to drop posts removed meanwhile (moderators, their author, erasure)
         self.audit = audit
         self.events = events
         self.catalog = rooms  # the catalog (its ``rooms`` by channel)
@@ -206,6 +211,9 @@ class Waiting:
         moved = 0
         for community in sorted(communities):
             for post in await self.store.sweep(community, now_ms):
+                if not await self._still_there(post):
+                    await self.store.answer(community, post_key(post["channel"], post["id"]), "")
+                    continue
                 moved += 1
                 channel = post["channel"]
                 self.metrics.unanswered[channel] = self.metrics.unanswered.get(channel, 0) + 1
@@ -215,6 +223,19 @@ class Waiting:
                 )
                 await self._announce(community, {"type": "waiting.added", "community": community, "post": post})
         return moved
+
+    async def _still_there(self, post: dict[str, Any]) -> bool:
+        """Whether the post is still in its room (not deleted by a moderator or its author)."""
+        if self.streams is None:
+            return True
+        entry = await self.streams.entry(post["channel"], int(post.get("offset") or 0))
+        if entry is None:
+            return False
+        try:
+            event = orjson.loads(Publication.unpack(post["channel"], entry.offset, "", entry.payload).data)
+        except orjson.JSONDecodeError:
+            return False
+        return isinstance(event, dict) and event.get("id") == post["id"] and event.get("type") == "message"
 
     async def _announce(self, community: str, event: dict[str, Any]) -> None:
         try:
@@ -245,7 +266,13 @@ class Waiting:
     async def rpc_waiting(self, conn: Any, data: Any) -> dict[str, Any]:
         """``peer.waiting {community}`` -> the waiting list, oldest first."""
         community = self._community(conn, data)
-        return {"community": community, "posts": await self.store.waiting(community, MAX_LIST)}
+        posts = []
+        for post in await self.store.waiting(community, MAX_LIST):
+            if await self._still_there(post):
+                posts.append(post)
+            else:  # removed since it entered the list: it leaves the list
+                await self.store.answer(community, post_key(post["channel"], post["id"]), "")
+        return {"community": community, "posts": posts}
 
     async def rpc_take(self, conn: Any, data: Any) -> dict[str, Any]:
         """``peer.take {community, channel, id}``: "I'm on it" on a waiting post."""
