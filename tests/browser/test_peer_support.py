@@ -23,6 +23,16 @@ async def test_a_content_note_folds_the_post_and_a_block_hides_the_author(web, o
     await message_box(ben).fill("@Ann I am so sorry")
     await message_box(ben).press("Enter")
     await expect(ann.locator("#own-notices")).to_contain_text("Ben mentioned you in lobby.")
+    # Ann mutes the room's notifications: the next mention tells her nothing.
+    mute = ann.get_by_role("button", name="Mute notifications")
+    await mute.click()
+    await expect(mute).to_have_attribute("aria-pressed", "true")
+    await message_box(ben).fill("@Ann are you ok")
+    await message_box(ben).press("Enter")
+    await expect(messages(ann)).to_contain_text("@Ann are you ok")
+    notices_now = await ann.locator("#own-notices").inner_text()
+    await ann.wait_for_timeout(800)
+    assert await ann.locator("#own-notices").inner_text() == notices_now
 
     # Ann puts a note on her post from the message menu.
     mine = messages(ann).locator(".msg.mine").first
@@ -55,7 +65,7 @@ async def test_a_content_note_folds_the_post_and_a_block_hides_the_author(web, o
     await message_box(ann).press("Enter")
     await message_box(ben).fill("hello everyone")
     await message_box(ben).press("Enter")
-    await expect(messages(ben).locator(".msg-text")).to_have_text(["@Ann I am so sorry", "hello everyone"])
+    await expect(messages(ben).locator(".msg-text")).to_have_text(["@Ann I am so sorry", "@Ann are you ok", "hello everyone"])
     await expect(messages(ann).locator(".msg.mine .msg-text").last).to_have_text("is anyone there")
     await expect(messages(ann)).not_to_contain_text("hello everyone")
 

@@ -149,6 +149,7 @@ export class ChatView extends EventTarget {
     this.renderFlags();
     this.setRoomStatus(t("chat.joining"));
     this.renderRooms();
+    this.dispatchEvent(new CustomEvent("entered", { detail: channel })); // peer.js: the mute toggle
     const sub = this.conn.subscription(channel);
     this.sub = sub;
     sub.on("subscribed", (ctx) => this.onSubscribed(sub, ctx));

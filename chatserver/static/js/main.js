@@ -13,6 +13,7 @@ import { setupSkipLink } from "./skiplink.js";
 import { CasesPanel } from "./cases.js";
 import { PrivateConversations } from "./private.js";
 import { WaitingPanel } from "./waiting.js";
+import { RoomMute } from "./peer.js";
 
 async function showSignIn(message = "") {
   $("#app").hidden = true;
@@ -129,6 +130,7 @@ function start(s, { focus = false } = {}) {
       chat.start().then(() => {
         views.private.load();
         views.waiting = new WaitingPanel(conn, s, chat);
+        views.mute = new RoomMute(conn, chat);
       });
     }
     if (event.detail.state === "disconnected" && [1, 3500].includes(event.detail.code) && s.source === "token") {

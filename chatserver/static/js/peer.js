@@ -4,6 +4,7 @@
 // hidden behind a note.
 
 import { ask } from "./dialogs.js";
+import { $, announce } from "./dom.js";
 import { t } from "./i18n.js";
 
 /** Confirm, then block the message's author; returns {said, blocked} (or null: cancelled). */
@@ -61,4 +62,50 @@ export function notifyText(data, roomTitle) {
   const name = data.by?.name || data.by?.user || "";
   const room = roomTitle(data.channel) || data.channel;
   return data.kind === "reply" ? t("notify.reply", { name, room }) : t("notify.mention", { name, room });
+}
+
+/** The room header's "Mute notifications" toggle (peer.mute): no reply or mention notices
+ *  (nor pushes) from this room while pressed. */
+export class RoomMute {
+  constructor(conn, chat) {
+    this.conn = conn;
+    this.chat = chat;
+    this.button = $("#room-mute");
+    this.muted = new Set();
+    if (!this.button) return;
+    this.button.addEventListener("click", () => this.toggle());
+    chat.addEventListener("entered", () => this.render());
+    this.load();
+  }
+
+  async load() {
+    try {
+      this.muted = new Set((await this.conn.rpc("peer.settings", {})).muted || []);
+    } catch {
+      this.muted = new Set();
+    }
+    this.render();
+  }
+
+  render() {
+    const channel = this.chat.channel;
+    const isPrivate = !!this.chat.room?.private;
+    this.button.hidden = !channel || isPrivate;
+    this.button.setAttribute("aria-pressed", String(this.muted.has(channel)));
+  }
+
+  async toggle() {
+    const channel = this.chat.channel;
+    if (!channel) return;
+    const muted = !this.muted.has(channel);
+    try {
+      await this.conn.rpc("peer.mute", { channel, muted });
+      if (muted) this.muted.add(channel);
+      else this.muted.delete(channel);
+      announce(muted ? t("mute_room.on") : t("mute_room.off"));
+    } catch (error) {
+      announce(t("mute_room.failed", { error: error.message }));
+    }
+    this.render();
+  }
 }
