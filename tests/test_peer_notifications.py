@@ -57,6 +57,12 @@ async def poll(check, timeout: float = 15.0):
         await asyncio.sleep(0.1)
 
 
+def online(server: ServerProcess, user: str) -> bool:
+    """Whether the server counts ``user`` as connected anywhere (the export's presence)."""
+    r = server.api("GET", f"/api/users/{user}/export")
+    return r.status_code == 200 and r.json()["presence"]["online"] is True
+
+
 def add_hook(server: ServerProcess, receiver: Receiver, community: str) -> None:
     r = server.api("POST", "/api/webhooks", {"url": receiver.url, "events": ["member.notify"], "secret": SECRET,
                                              "communities": [community], "retry_base": 0.2, "retry_max": 0.5})
@@ -73,6 +79,7 @@ async def test_replies_and_mentions_reach_the_members_feed_and_offline_members_a
         ann = await member(clients, one.ws_url, "ann", community, channel=channel)  # name "Ann"
         ben = await member(clients, two.ws_url, "ben", community, channel=channel)
         dee = await member(clients, two.ws_url, "dee", community, channel=channel)
+        await poll(lambda: online(one, "ann"))  # connected members are counted online within moments
 
         # A mention of someone online (on the other process): their feed, no webhook.
         mention = await send(ben, channel, "thinking of you @Ann, and @nobody")
@@ -98,9 +105,10 @@ async def test_replies_and_mentions_reach_the_members_feed_and_offline_members_a
             return "dee" not in {i["user"] for i in reply["presence"]["presence"].values()}
 
         await poll(dee_gone)
-        await asyncio.sleep(0.5)  # the process's online set follows its last connection closing
+        await poll(lambda: not online(one, "dee"))
         answer = await send(ann, channel, "secret words for dee", reply_to=theirs["id"])
         events = await poll(lambda: [e for e in receiver.events("member.notify") if e["community"] == community])
+        assert len(events) == 1, [(e["data"], e["ts"]) for e in events]
         (event,) = events
         assert event["data"] == {"user": "dee", "kind": "reply", "channel": channel, "id": answer["id"], "by": {"user": "ann", "name": "Ann"}}
         assert "secret words" not in orjson.dumps(event).decode()
@@ -147,7 +155,7 @@ async def test_a_community_may_send_the_text_with_the_push(two_servers, clients)
             return "eve" not in {i["user"] for i in reply["presence"]["presence"].values()}
 
         await poll(eve_gone)
-        await asyncio.sleep(0.5)
+        await poll(lambda: not online(one, "eve"))
         await send(fay, channel, "see you then", reply_to=theirs["id"])
         (event,) = await poll(lambda: [e for e in receiver.events("member.notify") if e["community"] == community])
         assert event["data"]["text"] == "see you then" and event["data"]["user"] == "eve"

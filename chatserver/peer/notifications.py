@@ -10,7 +10,8 @@ webhook event (room, message id, kind; the text only when the community's settin
 message, across a block, or from a room they muted (``peer.mute``).
 
 Cost: a message without ``reply_to`` and without ``@`` costs a substring test; a reply reads
-the room's recent entries once to find who wrote the message it answers.
+the room's recent entries (the newest 50, then up to 500; a byte search before decoding), in
+the background, to find who wrote the message it answers.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ class Notifications:
         text = outcome.text or submission.text
         if not submission.reply_to and "@" not in text:
             return
+        # In the background: the sender's reply never waits for the lookups.
+        self.ext.tasks.spawn(self._guarded(submission, outcome, text), "peer notifications")
+
+    async def _guarded(self, submission: Submission, outcome: Published, text: str) -> None:
         try:
             await self._notify(submission, outcome, text)
         except Exception:
@@ -105,7 +110,8 @@ class Notifications:
             event = {"type": "notify", "kind": kind, "channel": room.channel, "id": outcome.id, "offset": outcome.offset, "by": by}
             await self.ext.notifier.notify_user(user, event)
             self.sent += 1
-            if not online.get(user) and self.webhooks is not None:
+            here = bool(self.ext.local_users.get(user))  # connected to this process: online now
+            if not online.get(user) and not here and self.webhooks is not None:
                 data: dict[str, Any] = {"user": user, "kind": kind, "channel": room.channel, "id": outcome.id, "by": by}
                 if with_text:
                     data["text"] = text
@@ -113,7 +119,21 @@ class Notifications:
                 self.pushed += 1
 
     async def _author_of(self, channel: str, message_id: str) -> str | None:
-        for entry in await self.ext.streams.entries_before(channel, None, SCAN):
+        """Who wrote ``message_id``: the newest 50 entries first (most replies answer a
+        recent message), then up to ``SCAN``."""
+        first = await self.ext.streams.entries_before(channel, None, 50)
+        found = self._find(channel, first, message_id)
+        if found is not None or len(first) < 50:
+            return found
+        rest = await self.ext.streams.entries_before(channel, first[-1].offset, SCAN - 50)
+        return self._find(channel, rest, message_id)
+
+    @staticmethod
+    def _find(channel: str, entries: list[Any], message_id: str) -> str | None:
+        needle = message_id.encode()
+        for entry in entries:
+            if needle not in entry.payload:  # a byte search before any decoding
+                continue
             try:
                 event = orjson.loads(Publication.unpack(channel, entry.offset, "", entry.payload).data)
             except orjson.JSONDecodeError:
