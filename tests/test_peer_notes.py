@@ -42,7 +42,7 @@ async def test_a_note_from_the_communitys_list_reaches_members_live_in_history_a
     msg = await rpc_result(ann, "chat.send", {"channel": channel, "text": "my dad died last week"})
     marked = await rpc_result(ann, "peer.note", {"channel": channel, "id": msg["id"], "offset": msg["offset"], "note": "loss"})
     assert marked["note"] == "loss"
-    live = await ben.next_push(where=lambda p: bool(note_events([p])) if "pub" in p.get("push", {}) else False)
+    live = await ben.next_push(timeout=15, where=lambda p: bool(note_events([p])) if "pub" in p.get("push", {}) else False)
     (event,) = note_events([live])
     assert (event["message_id"], event["offset"], event["note"], event["by"]["user"]) == (msg["id"], msg["offset"], "loss", "ann")
 

@@ -103,7 +103,7 @@ async def test_an_unanswered_post_waits_for_a_reply_until_someone_answers(peer_s
         # I'm on it: the supporter takes it; the moderator sees who; a second take is not theirs.
         took = await rpc_result(sue, "peer.take", {"community": community, "channel": channel, "id": first["id"]})
         assert took["mine"] is True and took["taken"]["user"] == "sue"
-        taken = event_data(await mod.next_push(where=is_event("waiting.taken")))
+        taken = event_data(await mod.next_push(timeout=15, where=is_event("waiting.taken")))
         assert taken["id"] == first["id"] and taken["by"]["user"] == "sue"
         late = await rpc_result(mod, "peer.take", {"community": community, "channel": channel, "id": first["id"]})
         assert late["mine"] is False and late["taken"]["user"] == "sue"
@@ -113,7 +113,7 @@ async def test_an_unanswered_post_waits_for_a_reply_until_someone_answers(peer_s
 
         # Ben answers: the post leaves the list, live.
         await send(ben, channel, "I hear you", reply_to=first["id"])
-        gone = event_data(await mod.next_push(where=is_event("waiting.answered")))
+        gone = event_data(await mod.next_push(timeout=15, where=is_event("waiting.answered")))
         assert gone["id"] == first["id"]
         assert [p["id"] for p in (await rpc_result(sue, "peer.waiting", {"community": community}))["posts"]] == [later["id"]]
 
