@@ -25,6 +25,7 @@ import jwt
 import jwt.algorithms
 import orjson
 
+from rooms.capabilities import reserved_subject
 from rooms.model import Member, Role
 
 ROLES = tuple(r.value for r in Role)
@@ -242,6 +243,9 @@ class TokenVerifier:
         user = claims.get("sub")
         if not isinstance(user, str) or not user or len(user) > 128:
             raise TokenInvalid("sub must be a non-empty string of at most 128 characters")
+        reserved = reserved_subject(user)
+        if reserved is not None:
+            raise TokenInvalid(reserved)
         communities_claim = claims.get("communities", {})
         if not isinstance(communities_claim, dict):
             raise TokenInvalid("communities must be an object of community -> role")
