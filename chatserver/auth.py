@@ -67,6 +67,9 @@ class Identity:
     invisible: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     channels: tuple[str, ...] = ()
+    # When the account began, for a reporter's standing (issue 23): the ``account_created``
+    # claim (unix seconds) if the platform sends it, else the token's ``iat``.
+    account_since: int | None = None
 
 
 _EC_CURVE_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
@@ -272,6 +275,7 @@ class TokenVerifier:
             invisible=bool(claims.get("invisible", False)),
             meta=meta if isinstance(meta, dict) else {},
             channels=tuple(channels),
+            account_since=_since(claims),
         )
 
     def subscription(self, token: str, user: str, channel: str, now: float | None = None) -> dict[str, Any]:
@@ -281,6 +285,14 @@ class TokenVerifier:
         if claims.get("channel") != channel:
             raise TokenInvalid("subscription token is for another channel")
         return claims
+
+
+def _since(claims: dict[str, Any]) -> int | None:
+    for key in ("account_created", "iat"):
+        value = claims.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return int(value)
+    return None
 
 
 def make_token(

@@ -166,9 +166,10 @@ class Conversations:
         self.denied += 1
         role = member.role_in(room.community)
         actor = Actor(member.user, member.name, role.value if role else "none", "rpc")
+        # Summarised per actor per window like refused moderator calls (issue 23).
         self.ext.tasks.spawn(
-            self.cases.audit.append(
-                room.community, "support.denied", actor, target={"channel": room.channel}, reason=denied.reason,
+            self.cases.moderation.denied.refuse(
+                room.community, actor, "subscribe", {"channel": room.channel}, denied.reason, action="support.denied",
             ),
             "audit a refused private conversation",
         )

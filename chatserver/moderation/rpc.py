@@ -145,7 +145,8 @@ class ModerationRpc:
         if self.service.sanctions.get("bans", community, member.user) is not None:
             raise ReplyError(codes.BANNED, "banned from this community")
         return await self.service.reports.report(
-            actor_of(member, community), _room(room), offset=data.get("offset"), message_id=data.get("id"), reason=data.get("reason")
+            actor_of(member, community), _room(room), offset=data.get("offset"), message_id=data.get("id"), reason=data.get("reason"),
+            since=conn.identity.account_since,
         )
 
 

@@ -57,7 +57,10 @@ class WebhookService:
     async def add(self, raw: Any) -> Webhook:
         if isinstance(raw, dict) and raw.get("id") in self.configured:
             raise WebhookError(f"webhook {raw['id']} comes from the config file and cannot be changed here")
-        hook = Webhook.parse(raw, source="api", default_id="wh-" + secrets.token_hex(5), generate_secret=True)
+        hook = Webhook.parse(
+            raw, source="api", default_id="wh-" + secrets.token_hex(5), generate_secret=True,
+            allow_private=self.ext.settings.webhook_private_addresses,
+        )
         await self.store.put_hook(hook.id, orjson.dumps(hook.to_record()))
         await self._changed()
         return hook
