@@ -44,6 +44,7 @@ class Webhook:
     retry_base: float = 10.0  # first retry after this many seconds, doubling
     retry_max: float = 3600.0  # longest wait between attempts
     max_age: float = 86400.0  # give up on a delivery this long after its event
+    max_queued: int = 10000  # deliveries waiting per hook; older ones are dropped (webhook.dropped)
     source: str = "api"  # api | config
 
     def wants(self, event_type: str, community: str) -> bool:
@@ -55,7 +56,7 @@ class Webhook:
         return {
             "id": self.id, "url": self.url, "events": list(self.events), "communities": list(self.communities),
             "timeout": self.timeout, "retry_base": self.retry_base, "retry_max": self.retry_max,
-            "max_age": self.max_age, "source": self.source, "secret_set": bool(self.secret),
+            "max_age": self.max_age, "max_queued": self.max_queued, "source": self.source, "secret_set": bool(self.secret),
         }
 
     def to_record(self) -> dict[str, Any]:
@@ -67,7 +68,7 @@ class Webhook:
     ) -> Webhook:
         if not isinstance(raw, dict):
             raise WebhookError("a webhook is an object with url, events and secret")
-        known = {"id", "url", "events", "secret", "communities", "timeout", "retry_base", "retry_max", "max_age"}
+        known = {"id", "url", "events", "secret", "communities", "timeout", "retry_base", "retry_max", "max_age", "max_queued"}
         unknown = set(raw) - known - {"source", "secret_set"}
         if unknown:
             raise WebhookError(f"unknown webhook settings: {', '.join(sorted(unknown))}")
@@ -103,9 +104,12 @@ class Webhook:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
                 raise WebhookError(f"{key} must be a number between {low} and {high}")
             numbers[key] = float(value)
+        max_queued = raw.get("max_queued", 10000)
+        if isinstance(max_queued, bool) or not isinstance(max_queued, int) or not 1 <= max_queued <= 1_000_000:
+            raise WebhookError("max_queued must be an integer between 1 and 1000000")
         return cls(
             id=hook_id, url=url, events=tuple(dict.fromkeys(events)), secret=secret,
-            communities=tuple(communities), source=source, **numbers,
+            communities=tuple(communities), source=source, max_queued=max_queued, **numbers,
         )
 
 

@@ -32,6 +32,7 @@ def install(ext: ExtensionContext, moderation: ModerationService) -> WebhookServ
             "webhook_deliveries_delivered": float(svc.delivered),
             "webhook_delivery_failures": float(svc.failed_attempts),
             "webhook_deliveries_given_up": float(svc.gave_up),
+            "webhook_deliveries_dropped": float(svc.dropped),
         }
     )
     return svc
