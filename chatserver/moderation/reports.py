@@ -59,8 +59,6 @@ class ReportsHost(Protocol):
 
 log = logging.getLogger("chatserver.moderation.reports")
 
-STANDING = "#standing"  # suffix of the channel under which reports with standing are counted
-
 
 class Reports:
     def __init__(self, service: ReportsHost, store: RedisModerationStore) -> None:
@@ -85,16 +83,16 @@ class Reports:
             raise bad_request("you cannot report your own message")
         community = self.ext.catalog.communities.get(room.community)
         ttl = setting(community, room, "records_ttl", room.settings.history_ttl)
-        report = {"reason": reason_text, "at": int(time.time() * 1000), "name": reporter.name}
+        # Only reporters with standing count toward hiding (issue 23); the report says which.
+        standing = await self._standing(reporter, room.community, since, policy)
+        report = {"reason": reason_text, "at": int(time.time() * 1000), "name": reporter.name, "standing": standing}
         count = await self.store.add_report(
             room.channel, found.offset, reporter.user, msgpack.packb(report, use_bin_type=True), ttl
         )
-        # Only reporters with standing count toward hiding (issue 23): their reports are kept
-        # again under the room's standing key, whose count decides.
-        standing = await self._standing(reporter, room.community, since, policy)
-        counted = (
-            await self.store.add_report(room.channel + STANDING, found.offset, reporter.user, b"1", ttl) if standing else 0
-        )
+        counted = 0
+        if standing and count >= policy.report_threshold:
+            reports = (msgpack.unpackb(v, raw=False) for v in (await self.store.reports_of(room.channel, found.offset)).values())
+            counted = sum(1 for r in reports if isinstance(r, dict) and r.get("standing", True))
         self.received += 1
         await self.service.publish_feed(
             room.channel + "/mod",
@@ -211,7 +209,6 @@ class Reports:
             raise bad_request("offset must be a positive integer")
         reason_text = reason_of(reason)
         removed = await self.store.dismiss_reports(room.channel, offset)
-        await self.store.dismiss_reports(room.channel + STANDING, offset)
         await self.service.audit.append(
             room.community, "report.dismiss", actor, target={"channel": room.channel, "offset": offset}, reason=reason_text
         )
