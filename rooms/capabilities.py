@@ -210,14 +210,6 @@ def check(member: Member, action: Action, channel: ChannelName, room: Room | Non
     return _state(member, action, kind, room)
 
 
-def check_platform(action: Action, channel: ChannelName, room: Room | None) -> Denied | None:
-    """The HTTP API (the platform) asking the table."""
-    cell = TABLE.get((kind_of(channel, room), Actor.PLATFORM, action), NA)
-    if isinstance(cell, _NotApplicable):
-        return Denied(PERMISSION_DENIED, f"the platform does not {action.value} here")
-    return cell
-
-
 _WRITES = (Action.POST, Action.EDIT, Action.REACT, Action.TYPING)
 
 
