@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from chatserver.moderation.denied import DeniedAttempts
     from chatserver.moderation.holds import HoldQueue
     from chatserver.moderation.pipelines import RoomPipelines
-    from chatserver.redis.moderation_store import RedisModerationStore
+    from chatserver.stores import ModerationStore
     from moderation_hooks import Policy
 
 
@@ -61,7 +61,7 @@ log = logging.getLogger("chatserver.moderation.reports")
 
 
 class Reports:
-    def __init__(self, service: ReportsHost, store: RedisModerationStore) -> None:
+    def __init__(self, service: ReportsHost, store: ModerationStore) -> None:
         self.service = service
         self.ext = service.ext
         self.store = store
