@@ -25,6 +25,7 @@ import jwt
 import jwt.algorithms
 import orjson
 
+from rooms.capabilities import reserved_subject
 from rooms.model import Member, Role
 
 ROLES = tuple(r.value for r in Role)
@@ -66,6 +67,9 @@ class Identity:
     invisible: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     channels: tuple[str, ...] = ()
+    # When the account began, for a reporter's standing (issue 23): the ``account_created``
+    # claim (unix seconds) if the platform sends it, else the token's ``iat``.
+    account_since: int | None = None
 
 
 _EC_CURVE_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
@@ -242,6 +246,9 @@ class TokenVerifier:
         user = claims.get("sub")
         if not isinstance(user, str) or not user or len(user) > 128:
             raise TokenInvalid("sub must be a non-empty string of at most 128 characters")
+        reserved = reserved_subject(user)
+        if reserved is not None:
+            raise TokenInvalid(reserved)
         communities_claim = claims.get("communities", {})
         if not isinstance(communities_claim, dict):
             raise TokenInvalid("communities must be an object of community -> role")
@@ -268,6 +275,7 @@ class TokenVerifier:
             invisible=bool(claims.get("invisible", False)),
             meta=meta if isinstance(meta, dict) else {},
             channels=tuple(channels),
+            account_since=_since(claims),
         )
 
     def subscription(self, token: str, user: str, channel: str, now: float | None = None) -> dict[str, Any]:
@@ -277,6 +285,14 @@ class TokenVerifier:
         if claims.get("channel") != channel:
             raise TokenInvalid("subscription token is for another channel")
         return claims
+
+
+def _since(claims: dict[str, Any]) -> int | None:
+    for key in ("account_created", "iat"):
+        value = claims.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return int(value)
+    return None
 
 
 def make_token(

@@ -57,6 +57,8 @@ class Settings:
     max_connections_per_ip: int = 200  # open WebSocket connections per client address
     trusted_proxies: list[str] = field(default_factory=list)  # addresses/networks whose X-Forwarded-For is believed
     header_timeout: float = 10.0  # seconds a client has to send its complete HTTP request head
+    max_body_bytes: int = 1024 * 1024  # HTTP request body; larger: 413 before it is read
+    webhook_private_addresses: bool = True  # false: webhook URLs may not point at loopback/private addresses
     access_log: bool = False  # log every HTTP request and WebSocket accept (uvicorn's access lines)
     # draining and rebalancing (docs/deployment.md "Rolling restarts")
     shutdown_drain: float = 1.0  # seconds SIGTERM spreads its 3001 closes over (0: all at once)
@@ -241,6 +243,8 @@ def validate_limits(s: Settings) -> None:
     """Connection limits, header timeout, trusted proxies and the token algorithms."""
     if s.max_connections < 0 or s.max_connections_per_ip < 0:
         raise ConfigError("max_connections and max_connections_per_ip must be 0 (no limit) or more")
+    if not 1024 <= s.max_body_bytes <= 1024**3:
+        raise ConfigError("max_body_bytes must be between 1024 and 1073741824")
     if not 0.5 <= s.header_timeout <= 300:
         raise ConfigError("header_timeout must be between 0.5 and 300 seconds")
     for entry in s.trusted_proxies:

@@ -58,6 +58,11 @@ class LogLimiter:
                 self._held.pop(key, None)
 
 
+# Sockets of this process that have not finished their HTTP request head, per client
+# address (chatserver.http_protocol keeps it); they count toward max_connections_per_ip.
+pending_heads: dict[str, int] = {}
+refused_heads = 0  # sockets closed at once: their address had max_connections_per_ip in their head
+
 # WebSocket connections refused over a limit in this process, by HTTP status (429: the
 # address's limit, 503: the process's); exported as chat_connections_refused_total.
 REFUSED: dict[int, int] = {}
@@ -79,7 +84,8 @@ class ConnectionLimits:
         if self.max_total and self.total >= self.max_total:
             return self._refuse(addr, 503, f"this server is at max_connections ({self.max_total})")
         count = self.per_ip.get(addr, 0)
-        if self.max_per_ip and count >= self.max_per_ip:
+        # The upgrade's own socket finished its head just now (no longer pending).
+        if self.max_per_ip and count + pending_heads.get(addr, 0) >= self.max_per_ip:
             return self._refuse(
                 addr, 429, f"{count} connections from this address (max_connections_per_ip {self.max_per_ip})"
             )

@@ -25,8 +25,10 @@ from chatserver.posting import Poster, Rejected, Sender, from_sender, outcome_di
 from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
 from chatserver.registry import Registry
+from rooms.capabilities import Action
 from rooms.messages import InvalidMessage, parse_draft
 from rooms.model import Room
+from rooms.policy import may
 from rooms.retention import EDIT_WINDOW, setting
 
 
@@ -39,7 +41,7 @@ class OwnMessages:
         self.deleted = 0
         self.edited = 0
 
-    def _room(self, data: Any) -> tuple[Room, int]:
+    def _room(self, conn: Sender, data: Any, action: Action) -> tuple[Room, int]:
         if not isinstance(data, dict):
             raise ReplyError(codes.BAD_REQUEST, 'bad request: expected {"channel": ..., "offset": ...}')
         channel, offset = data.get("channel"), data.get("offset")
@@ -50,6 +52,10 @@ class OwnMessages:
         spec = self.resolver.resolve(channel)
         if spec is None or spec.room is None or spec.room.channel != channel:
             raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}")
+        assert conn.identity is not None
+        denied = may(conn.identity.member, action, spec.parsed, spec.room)
+        if denied is not None:
+            raise ReplyError(denied.code, f"permission denied: {denied.reason}")
         return spec.room, offset
 
     async def _own(self, conn: Sender, room: Room, offset: int) -> dict[str, Any]:
@@ -65,7 +71,7 @@ class OwnMessages:
         return event
 
     async def delete(self, conn: Sender, data: Any) -> dict[str, Any]:
-        room, offset = self._room(data)
+        room, offset = self._room(conn, data, Action.DELETE)
         event = await self._own(conn, room, offset)
         spec = self.resolver.resolve(room.channel)
         assert spec is not None
@@ -80,7 +86,7 @@ class OwnMessages:
         return {"deleted": True, "channel": room.channel, "id": deleted["id"], "offset": offset, "event_offset": event_offset}
 
     async def edit(self, conn: Sender, data: Any) -> dict[str, Any]:
-        room, offset = self._room(data)
+        room, offset = self._room(conn, data, Action.EDIT)
         try:
             draft = parse_draft({"text": data.get("text")}, room)
         except InvalidMessage as exc:

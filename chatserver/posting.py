@@ -47,9 +47,10 @@ from moderation_hooks import (
     Support,
     apply_redactions,
 )
+from rooms.capabilities import Action
 from rooms.messages import Draft, InvalidMessage, message_event, parse_draft
 from rooms.model import Member, Role, Room
-from rooms.policy import may_post
+from rooms.policy import may, room_channel
 
 if TYPE_CHECKING:
     from chatserver.auth import Identity
@@ -200,6 +201,9 @@ ContextBuilder = Callable[[Sender, Room, Draft, MessageContext], Awaitable[Messa
 RetryLookup = Callable[[Sender, Room, Draft], Awaitable[Outcome | None]]
 
 _NOT_REVIEWED = Review(Allow(), ())
+# The table's action for each kind of submission a client sends into a room (questions and
+# answers asked it on their board already).
+_ACTION_OF_KIND = {"message": Action.POST, "edit": Action.EDIT}
 
 
 class _RandomIds:
@@ -316,11 +320,6 @@ class Poster:
             draft = parse_draft(data, room)
         except InvalidMessage as exc:
             raise ReplyError(codes.BAD_REQUEST, f"bad request: {exc}") from None
-        denied = may_post(member, room)
-        if denied is not None:
-            if room.settings.locked and denied.code == codes.PERMISSION_DENIED.code and member.role_in(room.community):
-                raise ReplyError(codes.ROOM_LOCKED, denied.reason)
-            raise ReplyError(denied.code, denied.reason)
         if draft.client_msg_id:
             previous = await self._streams.published_offset(room.channel, member.user, draft.client_msg_id)
             if previous is not None:
@@ -355,6 +354,13 @@ class Poster:
         assert sender is not None, "a submission to review needs its sender"
         room = sub.room
         draft = sub.draft
+        action = _ACTION_OF_KIND.get(sub.kind)
+        if action is not None:
+            # The table first (membership, role, private conversation, min_role, lock, a
+            # closed conversation): an edit passes the same as a post (issue 23).
+            denied = may(sub.author, action, room_channel(room), room)
+            if denied is not None:
+                raise ReplyError(denied.code, denied.reason)
         for gate, kinds in self._gates:
             if sub.kind in kinds:
                 await gate(sender, room, draft)

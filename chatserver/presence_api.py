@@ -27,8 +27,9 @@ from chatserver.registry import Registry
 from chatserver.typing_service import TypingService
 from presence.model import OnlineMember
 from presence.rules import counts_view, may_see, sort_members
+from rooms.capabilities import Action
 from rooms.channels import ChannelKind
-from rooms.policy import may_post
+from rooms.policy import may
 
 if TYPE_CHECKING:
     from chatserver.channels import ChannelSpec
@@ -60,7 +61,7 @@ def install(
         if spec.kind is not ChannelKind.ROOM:
             raise ReplyError(codes.NOT_AVAILABLE, "not available: presence and typing are for rooms")
         assert conn.identity is not None
-        denied = resolver.check_subscribe(conn.identity.member, spec)
+        denied = resolver.check_subscribe(conn.identity.member, spec) or may(conn.identity.member, Action.PRESENCE, spec.parsed, spec.room)
         if denied is not None:
             raise ReplyError(denied.code, f"permission denied: {denied.reason}")
         if need_presence and not spec.presence:
@@ -111,7 +112,7 @@ def install(
         if spec.name not in conn.subs:
             raise ReplyError(codes.PERMISSION_DENIED, "permission denied: subscribe to the room first")
         assert conn.identity is not None and spec.room is not None
-        denied = may_post(conn.identity.member, spec.room)
+        denied = may(conn.identity.member, Action.TYPING, spec.parsed, spec.room)
         if denied is not None:
             raise ReplyError(denied.code, f"permission denied: {denied.reason}")
         return await typing_service.report(conn, spec, typing)

@@ -22,9 +22,10 @@ from chatserver.protocol import codes
 from chatserver.protocol.codec import json_dumps
 from chatserver.records import ReactionChange
 from chatserver.registry import Registry
+from rooms.capabilities import Action
 from rooms.channels import ChannelKind
 from rooms.model import Room
-from rooms.policy import may_post
+from rooms.policy import may
 from rooms.reactions import (
     RATE,
     WINDOW,
@@ -109,7 +110,7 @@ class ReactionService:
         if spec.name not in conn.subs:
             raise ReplyError(codes.PERMISSION_DENIED, "permission denied: subscribe to the room first")
         assert conn.identity is not None
-        denied = may_post(conn.identity.member, spec.room)
+        denied = may(conn.identity.member, Action.REACT, spec.parsed, spec.room)
         if denied is not None:
             raise ReplyError(denied.code, f"permission denied: {denied.reason}")
         for gate in self._gates:

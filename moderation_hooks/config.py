@@ -26,6 +26,11 @@ POLICY_LIMITS: dict[str, tuple[int, int]] = {
     "hold_expiry": (1, 30 * 86_400),  # a held message nobody reviews expires after this
     "report_threshold": (1, 1000),  # distinct reporters that hide a message pending review
     "kick_block": (0, 7 * 86_400),  # seconds a kicked member may not rejoin the room
+    # A reporter's standing (issue 23): only reports by members with at least this many
+    # posts in the community and an account this old (seconds) count toward hiding.
+    "report_min_posts": (0, 1_000_000),
+    "report_min_age": (0, 3650 * 86_400),
+    "report_cap": (1, 100_000),  # reports per reporter per hour (then 111)
 }
 # Global-only settings and their bounds.
 GLOBAL_LIMITS: dict[str, tuple[int, int]] = {
@@ -48,6 +53,9 @@ class Policy:
     hold_expiry: int = 86_400
     report_threshold: int = 3
     kick_block: int = 300
+    report_min_posts: int = 1
+    report_min_age: int = 0
+    report_cap: int = 30
     escalate: bool = True  # a hold with no room moderator online goes to <community>/mod
 
     def updated(self, values: Mapping[str, Any]) -> Policy:
@@ -58,6 +66,9 @@ class Policy:
             "hold_expiry": self.hold_expiry,
             "report_threshold": self.report_threshold,
             "kick_block": self.kick_block,
+            "report_min_posts": self.report_min_posts,
+            "report_min_age": self.report_min_age,
+            "report_cap": self.report_cap,
             "escalate": self.escalate,
         }
 

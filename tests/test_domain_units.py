@@ -52,7 +52,7 @@ def test_policy_subscribe_and_post():
     assert may_subscribe(member(demo="admin"), parse_channel("demo:lobby/mod"), room) is None
     assert may_subscribe(member(demo="member"), parse_channel("user#u1"), None) is None
     assert may_subscribe(member(demo="member"), parse_channel("user#u2"), None).code == 103
-    assert may_post(member(demo="member"), locked).code == 103
+    assert may_post(member(demo="member"), locked).code == 1004  # room locked (issue 23)
     assert may_post(member(demo="moderator"), locked) is None
     assert may_moderate(member(demo="host"), "demo").code == 103
     assert may_moderate(member(demo="moderator"), "demo") is None

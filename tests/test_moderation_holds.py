@@ -154,7 +154,7 @@ async def modserver_approve(modserver, community, hold_id):
 async def test_reports_reach_moderators_and_enough_of_them_hide_the_message(modserver, clients):
     community = unique("rep")
     channel = modserver.make_room(community, "r")
-    r = modserver.api("PUT", f"/api/communities/{community}/moderation", {"report_threshold": 2})
+    r = modserver.api("PUT", f"/api/communities/{community}/moderation", {"report_threshold": 2, "report_min_posts": 0})
     assert r.status_code == 200, r.text
     author_id = unique("author")
     author = await joined(clients, modserver.ws_url, author_id, {community: "member"})

@@ -161,7 +161,7 @@ async def test_typing_and_presence_rpcs_refuse_bad_input(server, clients):
     assert reply["error"]["code"] == 103  # not subscribed
     await c.call("subscribe", {"channel": channel})
     await c.call("subscribe", {"channel": locked})
-    assert (await c.rpc("chat.typing", {"channel": locked}))["error"]["code"] == 103
+    assert (await c.rpc("chat.typing", {"channel": locked}))["error"]["code"] == 1004  # a locked room: the named code, as for posts (issue 23)
     assert (await c.rpc("chat.typing", {"channel": channel, "typing": "yes"}))["error"]["code"] == 107
     assert (await c.rpc("chat.typing", {"channel": "nope:nope"}))["error"]["code"] == 102
     assert (await c.rpc("chat.typing", "not an object"))["error"]["code"] == 107

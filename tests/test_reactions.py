@@ -145,7 +145,7 @@ async def test_reactions_are_refused_where_posting_is_and_rate_limited(server, c
 
     # A locked room: members may not react (moderators may).
     await rpc_result(mo, "mod.lock", {"channel": channel})
-    assert await code(ann, {**base, "reaction": "hug"}) == 103
+    assert await code(ann, {**base, "reaction": "hug"}) == 1004  # the named code, as for posts (issue 23)
     assert (await react(mo, channel, message, "hug"))["result"]["changed"] is True
     await rpc_result(mo, "mod.unlock", {"channel": channel})
 

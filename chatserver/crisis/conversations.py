@@ -11,10 +11,11 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from chatserver.errors import ReplyError
 from chatserver.moderation.audit import Actor
 from chatserver.moderation.errors import ModerationError, bad_request, conflict, not_found
 from chatserver.protocol import codes
-from rooms.model import Member, Room, RoomSettings, valid_name
+from rooms.model import Member, Role, Room, RoomSettings, valid_name
 from rooms.policy import Denied, may_join_private
 from rooms.private import EXTRA_KEY, PREFIX, PrivateConversation, private_of
 
@@ -86,6 +87,7 @@ class Conversations:
             conv = private_of(room)
             assert conv is not None
             if not conv.closed:
+                _may_see(actor, room)
                 if case is not None and conv.case != case["id"]:
                     await self._update(room, {"case": case["id"]})
                     await self.cases.link_conversation(community, case["id"], room.channel)
@@ -170,9 +172,10 @@ class Conversations:
         self.denied += 1
         role = member.role_in(room.community)
         actor = Actor(member.user, member.name, role.value if role else "none", "rpc")
+        # Summarised per actor per window like refused moderator calls (issue 23).
         self.ext.tasks.spawn(
-            self.cases.audit.append(
-                room.community, "support.denied", actor, target={"channel": room.channel}, reason=denied.reason,
+            self.cases.moderation.denied.refuse(
+                room.community, actor, "subscribe", {"channel": room.channel}, denied.reason, action="support.denied",
             ),
             "audit a refused private conversation",
         )
@@ -190,6 +193,22 @@ class Conversations:
             await self.ext.notifier.notify_user(user, event)
         except Exception:
             log.exception("could not tell %s about a private conversation", user)
+
+
+def _may_see(actor: Actor, room: Room) -> None:
+    """The open conversation is returned only to whom the table lets in (an uninvited host
+    asking ``support.open`` for the same member gets 103, not the channel). The HTTP API is
+    the platform."""
+    if actor.via != "rpc":
+        return
+    try:
+        role = Role(actor.role)
+    except ValueError:
+        role = None
+    member = Member(actor.user, actor.name, {room.community: role} if role else {})
+    denied = may_join_private(member, room)
+    if denied is not None:
+        raise ReplyError(denied.code, f"permission denied: {denied.reason}")
 
 
 def _private(room: Room) -> PrivateConversation:

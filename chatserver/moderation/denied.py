@@ -8,6 +8,11 @@ ends they are written as one ``denied.summary`` entry (how many, which methods, 
 A window that saw refusals is followed by another one, so an actor who keeps trying adds one
 entry per window; after a quiet window the next refusal is written at once again.
 The counts live in this process (each process summarises its own connections).
+
+Issue 23: the same for what members can repeat as fast as they can send: posts refused by
+moderation (``verdict.reject`` then ``verdict.reject.summary``; a flood refusal's text is
+never kept), reports (``report`` then ``report.summary``) and refused joins of private
+conversations (``support.denied`` then ``denied.summary``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ log = logging.getLogger("chatserver.moderation")
 class _Tally:
     actor: Actor
     since_ms: int
+    summary: str = "denied.summary"  # the audit action of this tally's summaries
     count: int = 0  # refusals not yet written
     methods: dict[str, int] = field(default_factory=dict)
     channels: set[str] = field(default_factory=set)
@@ -41,10 +47,26 @@ class DeniedAttempts:
         self._open: dict[tuple[str, str], _Tally] = {}
         self._task: asyncio.Task[None] | None = None
 
-    async def refuse(self, community: str, actor: Actor, method: str, target: dict[str, Any], reason: str) -> None:
-        """Record one refused call: written at once if it opens a window, else counted."""
+    async def refuse(
+        self,
+        community: str,
+        actor: Actor,
+        method: str,
+        target: dict[str, Any],
+        reason: str,
+        *,
+        action: str = "denied",
+        summary: str = "denied.summary",
+        who: str = "",
+        text: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Record one refused call: written at once if it opens a window, else counted.
+        Other refusals summarised the same way (issue 23) name their own ``action`` (the
+        first entry: ``verdict.reject``, ``report``, ``support.denied``) and ``summary``;
+        ``who`` is the member the tally is kept for when ``actor`` is the system."""
         self.refused += 1
-        key = (community, actor.user)
+        key = (community, who or actor.user, summary)
         tally = self._open.get(key)
         if tally is not None:
             tally.count += 1
@@ -53,8 +75,10 @@ class DeniedAttempts:
                 tally.channels.add(target["channel"])
             self.summarised += 1
             return
-        self._open[key] = _Tally(actor, int(time.time() * 1000))
-        await self.audit.append(community, "denied", actor, target=target, reason=reason, details={"method": method})
+        self._open[key] = _Tally(actor, int(time.time() * 1000), summary)
+        await self.audit.append(
+            community, action, actor, target=target, reason=reason, text=text or None, details={"method": method, **(details or {})}
+        )
 
     async def flush(self) -> None:
         """End the current window: one summary per actor with refusals in it; actors with
@@ -71,13 +95,15 @@ class DeniedAttempts:
                 "since": tally.since_ms,
                 "window": self.window,
             }
-            target = {"channel": sorted(tally.channels)[0]} if len(tally.channels) == 1 else None
+            target: dict[str, Any] | None = {"channel": sorted(tally.channels)[0]} if len(tally.channels) == 1 else None
+            if key[1] != tally.actor.user:
+                target = {**(target or {}), "user": key[1]}
             tally.count = 0
             tally.methods = {}
             tally.channels = set()
             tally.since_ms = now_ms
             try:
-                await self.audit.append(community, "denied.summary", tally.actor, target=target, details=details)
+                await self.audit.append(community, tally.summary, tally.actor, target=target, details=details)
             except Exception:
                 log.warning("could not write a refused-calls summary for %s", key[1], exc_info=True)
 

@@ -182,6 +182,11 @@ class RoomPipelines(Pipeline):
             self._count_scheduled = True
             self.ext.tasks.spawn(self._write_counts(), "count posts")
 
+    async def posts_of(self, community: str, user: str) -> int:
+        """The member's accepted posts in the community (a reporter's standing)."""
+        _, count = await self.store.facts("", community, user, recent=0, record=None, recent_ttl=0, posts=True)
+        return (count or 0) + self._unwritten(community, user)
+
     def _unwritten(self, community: str, user: str) -> int:
         key = (community, user)
         return self._counts.get(key, 0) + self._writing.get(key, 0)

@@ -13,9 +13,10 @@ from chatserver.moderation.audit import Actor, AuditFilter, iso, parse_time
 from chatserver.moderation.errors import bad_request
 from chatserver.moderation.service import actor_of
 from chatserver.protocol import codes
+from rooms.capabilities import Action
 from rooms.channels import ChannelKind
 from rooms.model import Room
-from rooms.policy import may_moderate
+from rooms.policy import may, may_moderate, room_channel
 
 if TYPE_CHECKING:
     from chatserver.connection import Connection
@@ -149,12 +150,14 @@ class ModerationRpc:
         assert conn.identity is not None
         member = conn.identity.member
         community, room = self._scope(data, need_room=True)
-        if member.role_in(community) is None:
-            raise ReplyError(codes.PERMISSION_DENIED, f"permission denied: not a member of community {community}")
+        denied = may(member, Action.REPORT, room_channel(_room(room)), room)
+        if denied is not None:
+            raise ReplyError(denied.code, f"permission denied: {denied.reason}")
         if self.service.sanctions.get("bans", community, member.user) is not None:
             raise ReplyError(codes.BANNED, "banned from this community")
         return await self.service.reports.report(
-            actor_of(member, community), _room(room), offset=data.get("offset"), message_id=data.get("id"), reason=data.get("reason")
+            actor_of(member, community), _room(room), offset=data.get("offset"), message_id=data.get("id"), reason=data.get("reason"),
+            since=conn.identity.account_since,
         )
 
 

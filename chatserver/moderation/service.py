@@ -378,20 +378,29 @@ class ModerationService:
         if anonymous:
             details["anonymous"] = True
         seen = seen_text(sub, review, outcome)
-        await self.audit.append(
-            room.community,
-            action,
-            SYSTEM,
-            target={
-                "user": "" if anonymous else member.user,
-                "channel": room.channel,
-                "message_id": outcome.id,
-                "offset": offset or None,
-            },
-            reason=getattr(verdict, "reason", ""),
-            text=seen,
-            details=details,
-        )
+        if action == "verdict.reject":
+            # Summarised per member per window (issue 23); a flood refusal keeps no text.
+            await self.denied.refuse(
+                room.community, SYSTEM, sub.kind,
+                {"user": "" if anonymous else member.user, "channel": room.channel, "message_id": outcome.id},
+                getattr(verdict, "reason", ""), action=action, summary="verdict.reject.summary",
+                who="" if anonymous else member.user, text="" if "flood" in deciding else (seen or ""), details=details,
+            )
+        else:
+            await self.audit.append(
+                room.community,
+                action,
+                SYSTEM,
+                target={
+                    "user": "" if anonymous else member.user,
+                    "channel": room.channel,
+                    "message_id": outcome.id,
+                    "offset": offset or None,
+                },
+                reason=getattr(verdict, "reason", ""),
+                text=seen,
+                details=details,
+            )
         if hidden:
             try:
                 text = outcome.text if isinstance(outcome, Published) else ""

@@ -28,7 +28,7 @@ def install(ext: ExtensionContext, moderation: ModerationService) -> QaService:
     moderated.link(svc, moderation)
     rpc = QaRpc(svc, votes)
     rpc.register(ext.registry)
-    ext.poster.add_gate(svc.stage.gate, kinds=("message",))
+    ext.poster.add_gate(svc.stage.gate, kinds=("message", "edit"))
     ext.registry.on_control(CONTROL_KIND, svc.stage.on_control)
     ext.registry.shutdown_hooks.append(votes.close)
     ext.registry.metric_sources.append(

@@ -18,6 +18,7 @@ from chatserver.protocol import codes
 from chatserver.qa.asking import ask
 from chatserver.qa.service import QaService, check_id, refused
 from chatserver.qa.votes import VOTABLE_STATES, VOTING_SESSIONS, VoteBatcher
+from rooms.capabilities import Action
 from rooms.qa import (
     Actor,
     AnswerQuestion,
@@ -123,7 +124,7 @@ class QaRpc:
     async def create(self, conn: Connection, data: Any) -> dict[str, Any]:
         d = _obj(data)
         spec, room = self.svc.board_of(d.get("channel"))
-        actor = self.svc.actor(conn, spec)
+        actor = self.svc.actor(conn, spec, Action.RUN_QA)
         scheduled = _number(d, "scheduled_at")
         cmd = CreateSession(
             actor=actor,
@@ -151,7 +152,7 @@ class QaRpc:
         async def handler(conn: Connection, data: Any) -> dict[str, Any]:
             d = _obj(data)
             spec, _ = self.svc.board_of(d.get("channel"))
-            actor = self.svc.actor(conn, spec)
+            actor = self.svc.actor(conn, spec, Action.RUN_QA)
             sid = await self.svc.session_id(spec.name, d.get("session"))
             cmd = build(actor, d)
             board, _ = await self.svc.run(spec.name, sid, lambda b: cmd)
@@ -162,7 +163,7 @@ class QaRpc:
     async def end(self, conn: Connection, data: Any) -> dict[str, Any]:
         d = _obj(data)
         spec, _ = self.svc.board_of(d.get("channel"))
-        actor = self.svc.actor(conn, spec)
+        actor = self.svc.actor(conn, spec, Action.RUN_QA)
         sid = await self.svc.session_id(spec.name, d.get("session"))
         session = await self.svc.session(spec.name, sid)
         denied = may_run(session, actor)
@@ -178,7 +179,7 @@ class QaRpc:
     async def ask(self, conn: Connection, data: Any) -> dict[str, Any]:
         d = _obj(data)
         spec, room = self.svc.board_of(d.get("channel"))
-        actor = self.svc.actor(conn, spec)
+        actor = self.svc.actor(conn, spec, Action.ASK)
         text = _text(d, "text")
         limit = self.svc.rules.max_question_length
         if len(text) > limit:
@@ -198,7 +199,7 @@ class QaRpc:
         async def handler(conn: Connection, data: Any) -> dict[str, Any]:
             d = _obj(data)
             spec, _ = self.svc.board_of(d.get("channel"))
-            actor = self.svc.actor(conn, spec)
+            actor = self.svc.actor(conn, spec, Action.RUN_QA)
             sid = await self.svc.session_id(spec.name, d.get("session"))
             qid = check_id(d.get("question"), "question")
             cmd = build(actor, qid, d)
@@ -210,7 +211,7 @@ class QaRpc:
     async def answer(self, conn: Connection, data: Any) -> dict[str, Any]:
         d = _obj(data)
         spec, room = self.svc.board_of(d.get("channel"))
-        actor = self.svc.actor(conn, spec)
+        actor = self.svc.actor(conn, spec, Action.RUN_QA)
         sid = await self.svc.session_id(spec.name, d.get("session"))
         qid = check_id(d.get("question"), "question")
         text = _text(d, "text")
@@ -256,7 +257,7 @@ class QaRpc:
     async def _vote(self, conn: Connection, data: Any, *, cast: bool) -> dict[str, Any]:
         d = _obj(data)
         spec, _ = self.svc.board_of(d.get("channel"))
-        actor = self.svc.actor(conn, spec)
+        actor = self.svc.actor(conn, spec, Action.VOTE)
         sid = await self.svc.session_id(spec.name, d.get("session"))
         qid = check_id(d.get("question"), "question")
         result = await self.svc.store.vote(
@@ -310,7 +311,7 @@ class QaRpc:
     async def trace(self, conn: Connection, data: Any) -> dict[str, Any]:
         d = _obj(data)
         spec, room = self.svc.board_of(d.get("channel"))
-        actor = self.svc.actor(conn, spec)
+        actor = self.svc.actor(conn, spec, Action.RUN_QA)
         denied = may_trace(actor)
         if denied:
             raise refused(denied)

@@ -26,9 +26,10 @@ from chatserver.publication import pack_payload
 from chatserver.qa.config import QaConfig
 from chatserver.qa.stage import StageCache
 from chatserver.stores import Committed, Conflict, Loaded
+from rooms.capabilities import Action
 from rooms.channels import ChannelKind
 from rooms.model import Room
-from rooms.policy import Denied
+from rooms.policy import Denied, may
 from rooms.qa import Actor, Board, CreateSession, Session, SessionState, create_session, decide
 from rooms.qa.commands import BoardCommand
 from rooms.qa.events import BoardEvent, QuestionDismissed
@@ -96,12 +97,12 @@ class QaService:
             raise ReplyError(codes.UNKNOWN_CHANNEL, f"unknown channel {channel}: a Q&A board is <community>:<room>/qa")
         return spec, spec.room
 
-    def actor(self, conn: Connection, spec: ChannelSpec) -> Actor:
-        """The caller, if they may see the board (a member of the community with the room's
-        minimum role)."""
+    def actor(self, conn: Connection, spec: ChannelSpec, action: Action = Action.HISTORY) -> Actor:
+        """The caller, if they may see the board (the subscribe checks: the table, bans,
+        kicks) and the table lets them do ``action`` on it (``rooms.capabilities``)."""
         assert conn.identity is not None
         member = conn.identity.member
-        denied = self.ext.resolver.check_subscribe(member, spec)
+        denied = self.ext.resolver.check_subscribe(member, spec) or may(member, action, spec.parsed, spec.room)
         if denied is not None:
             raise refused(denied)
         role = member.role_in(spec.parsed.community)

@@ -218,7 +218,7 @@ class ShardedPubSub:
         self.on_reset = on_reset
         self.subscribe_timeout = subscribe_timeout
         self._nodes: dict[RedisAddress, PubSub] = {}
-        self._closing: set[asyncio.Future[Any]] = set()
+        self._close_tasks: set[asyncio.Future[Any]] = set()
         self._where: dict[bytes, RedisAddress] = {}
         self._wanted: set[bytes] = set()
         self._rebalancing: asyncio.Task[None] | None = None
@@ -361,5 +361,5 @@ class ShardedPubSub:
             if node not in masters and node not in in_use:
                 pubsub = self._nodes.pop(node)
                 closing = asyncio.ensure_future(pubsub.close())
-                self._closing.add(closing)  # kept until done (not collected mid-close)
-                closing.add_done_callback(self._closing.discard)
+                self._close_tasks.add(closing)  # kept until done (not collected mid-close)
+                closing.add_done_callback(self._close_tasks.discard)

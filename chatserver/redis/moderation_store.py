@@ -363,6 +363,10 @@ class RedisModerationStore:
         await self.redis.zadd(keys.reports(channel), {str(offset): count})
         return int(count)
 
+    async def reports_of(self, channel: str, offset: int) -> dict[bytes, bytes]:
+        """{reporter: packed report} of one message."""
+        return await self.redis.hgetall(keys.reporters(channel, offset))
+
     async def claim_hide(self, channel: str, offset: int, ttl: int) -> bool:
         """True once per message: the caller hides it."""
         return bool(await self.redis.set(keys.hidden(channel, offset), b"1", nx=True, ex=ttl))

@@ -9,6 +9,8 @@ transaction touch one slot):
   claimed by another after ``reclaim_idle`` (at least once)
 - ``wh:{wh}:retry``        zset: packed delivery -> when to try again (ms)
 - ``wh:{wh}:log:<hook>``   stream: the hook's delivery log (capped)
+- ``wh:{wh}:seq``, ``wh:{wh}:floor``  hashes: per hook, deliveries queued so far and the
+  newest one dropped because the hook has more than ``max_queued`` waiting
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from chatserver.redis.keyspace import scan
 HOOKS = "wh:{wh}:hooks"
 OUTBOX = "wh:{wh}:outbox"
 RETRY = "wh:{wh}:retry"
+SEQ = "wh:{wh}:seq"  # hash: hook id -> deliveries queued so far
+FLOOR = "wh:{wh}:floor"  # hash: hook id -> deliveries up to this seq are dropped (max_queued)
 GROUP = "deliver"
 LOG_MAX = 1000
 
@@ -62,11 +66,37 @@ class RedisWebhookStore:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def enqueue(self, deliveries: list[dict[str, Any]]) -> None:
+    async def enqueue(self, deliveries: list[dict[str, Any]], caps: dict[str, int] | None = None) -> None:
+        """Queue deliveries. Each gets its hook's next sequence number (``seq``); with a cap
+        for its hook, the hook's floor rises so that only its newest ``cap`` deliveries are
+        still attempted (``dropped``: the oldest are dropped as they come up)."""
+        caps = caps or {}
+        per_hook: dict[str, int] = {}
+        for delivery in deliveries:
+            per_hook[delivery["hook"]] = per_hook.get(delivery["hook"], 0) + 1
+        hooks = list(per_hook)
+        pipe = self.redis.pipeline(transaction=False)
+        for hook_id in hooks:
+            pipe.hincrby(SEQ, hook_id, per_hook[hook_id])
+        last = dict(zip(hooks, await pipe.execute(), strict=True))
+        nxt = {h: int(last[h]) - per_hook[h] for h in hooks}
         pipe = self.redis.pipeline(transaction=False)
         for delivery in deliveries:
+            nxt[delivery["hook"]] += 1
+            delivery["seq"] = nxt[delivery["hook"]]
             pipe.xadd(OUTBOX, {"d": msgpack.packb(delivery, use_bin_type=True)})
+        for hook_id in hooks:
+            cap = caps.get(hook_id)
+            if cap and int(last[hook_id]) > cap:
+                pipe.hset(FLOOR, hook_id, int(last[hook_id]) - cap)
         await pipe.execute()
+
+    async def dropped(self, hook_id: str, seq: int) -> bool:
+        """Was this delivery pushed out by newer ones (its ``seq`` at or below the floor)?"""
+        if not seq:
+            return False
+        floor = await self.redis.hget(FLOOR, hook_id)
+        return floor is not None and seq <= int(floor)
 
     async def read(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
         got = await self.redis.xreadgroup(GROUP, consumer, {OUTBOX: ">"}, count=count, block=block_ms)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def install(ext: ExtensionContext, moderation: ModerationService) -> WebhookService:
     """Hooks from ``[[webhooks]]`` and Redis; events follow moderation's audit log."""
     try:
-        configured = from_config(ext.settings.sections.get("webhooks"))
+        configured = from_config(ext.settings.sections.get("webhooks"), ext.settings.webhook_private_addresses)
     except WebhookError as exc:
         raise ConfigError(str(exc)) from None
     svc = WebhookService(ext, ext.stores.webhooks(), configured)
@@ -32,6 +32,7 @@ def install(ext: ExtensionContext, moderation: ModerationService) -> WebhookServ
             "webhook_deliveries_delivered": float(svc.delivered),
             "webhook_delivery_failures": float(svc.failed_attempts),
             "webhook_deliveries_given_up": float(svc.gave_up),
+            "webhook_deliveries_dropped": float(svc.dropped),
         }
     )
     return svc

@@ -42,6 +42,7 @@ class WebhookService:
         self.delivered = 0
         self.failed_attempts = 0
         self.gave_up = 0
+        self.dropped = 0  # deliveries dropped: their hook had max_queued newer ones waiting
 
     # ---- hooks ---------------------------------------------------------------------------------
 
@@ -57,7 +58,10 @@ class WebhookService:
     async def add(self, raw: Any) -> Webhook:
         if isinstance(raw, dict) and raw.get("id") in self.configured:
             raise WebhookError(f"webhook {raw['id']} comes from the config file and cannot be changed here")
-        hook = Webhook.parse(raw, source="api", default_id="wh-" + secrets.token_hex(5), generate_secret=True)
+        hook = Webhook.parse(
+            raw, source="api", default_id="wh-" + secrets.token_hex(5), generate_secret=True,
+            allow_private=self.ext.settings.webhook_private_addresses,
+        )
         await self.store.put_hook(hook.id, orjson.dumps(hook.to_record()))
         await self._changed()
         return hook
@@ -100,7 +104,7 @@ class WebhookService:
             for h in targets
         ]
         if deliveries:
-            await self.store.enqueue(deliveries)
+            await self.store.enqueue(deliveries, {h.id: h.max_queued for h in targets})
             self.enqueued += len(deliveries)
         return event_id
 
@@ -183,6 +187,15 @@ class WebhookService:
         }
         if hook is None:
             await self.store.settle(entry_id, None, 0, delivery["hook"], {**record, "outcome": "dropped", "error": "webhook removed"})
+            return
+        if await self.store.dropped(hook.id, int(delivery.get("seq", 0))):
+            # The hook has more than max_queued newer deliveries waiting: the oldest go.
+            self.dropped += 1
+            await self.store.settle(
+                entry_id, None, 0, hook.id,
+                {**record, "outcome": "dropped", "record": "webhook.dropped",
+                 "error": f"more than max_queued ({hook.max_queued}) newer deliveries waiting"},
+            )
             return
         body: bytes = delivery["body"]
         timestamp = int(time.time())
