@@ -71,6 +71,7 @@ class Action(str, Enum):
     RUN_QA = "run_qa"  # qa.create, start, end, stage, screen, answering, answer, pin, ...
     MODERATE = "moderate"  # mod.*, crisis.*, support.invite, support.close
     OPEN_SUPPORT = "open_support"  # support.open
+    WAITING = "waiting"  # peer.waiting, peer.take (the waiting-for-a-reply list, issue 27)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +113,12 @@ ACTIONS: dict[Kind, tuple[Action, ...]] = {
     ),
     Kind.PRIVATE_QA: (Action.SUBSCRIBE, Action.HISTORY, Action.ASK, Action.VOTE, Action.RUN_QA),
     Kind.USER: (Action.SUBSCRIBE,),
-    Kind.COMMUNITY: (Action.SUBSCRIBE, Action.MODERATE, Action.OPEN_SUPPORT),
+    Kind.COMMUNITY: (Action.SUBSCRIBE, Action.MODERATE, Action.OPEN_SUPPORT, Action.WAITING),
 }
 
 _NOT_MEMBER = Denied(PERMISSION_DENIED, "not a member of this community")
 _STAFF_ONLY = Denied(PERMISSION_DENIED, "only moderators and admins of this community")
+_SUPPORTERS = Denied(PERMISSION_DENIED, "only supporters, moderators and admins of this community")
 _PRIVATE = Denied(PERMISSION_DENIED, "a private conversation: only its member, moderators and invited hosts")
 _NO_PRIVATE_QA = Denied(UNKNOWN_CHANNEL, "a private conversation has no Q&A board")
 _HOSTS = Denied(PERMISSION_DENIED, "only hosts, moderators and admins of this community")
@@ -142,6 +144,8 @@ def _cell(kind: Kind, actor: Actor, action: Action) -> Cell:
         return None if staff else _STAFF_ONLY
     if kind in (Kind.ROOM_MOD, Kind.COMMUNITY) and action is Action.SUBSCRIBE:
         return None if staff else _STAFF_ONLY
+    if kind is Kind.COMMUNITY and action is Action.WAITING:
+        return None if staff or actor is Actor.SUPPORTER else _SUPPORTERS
     if kind is Kind.COMMUNITY and action is Action.OPEN_SUPPORT:
         return None if staff or actor is Actor.HOST else _HOSTS
     if kind is Kind.SCREENING:

@@ -225,6 +225,10 @@ async def _open_support(c, w, channel, kind):
     return await _rpc(c, "support.open", community=w.community, user=c.user)
 
 
+async def _waiting(c, w, channel, kind):
+    return await _rpc(c, "peer.waiting", community=w.community)
+
+
 DRIVERS = {
     Action.SUBSCRIBE: _subscribe,
     Action.HISTORY: _history,
@@ -240,6 +244,7 @@ DRIVERS = {
     Action.RUN_QA: _run_qa,
     Action.MODERATE: _moderate,
     Action.OPEN_SUPPORT: _open_support,
+    Action.WAITING: _waiting,
 }
 
 

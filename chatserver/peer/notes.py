@@ -18,8 +18,9 @@ import orjson
 from chatserver.errors import ReplyError
 from chatserver.protocol import codes
 from chatserver.publication import Publication
+from rooms.capabilities import Action
 from rooms.channels import ChannelKind
-from rooms.model import Role
+from rooms.policy import may
 
 DEFAULT_NOTES = ("self-harm", "suicide", "eating", "loss", "abuse", "substance use", "medication")
 PREFERENCES = ("show", "hide", "ask")
@@ -72,8 +73,11 @@ class Notes:
         if not isinstance(event, dict) or event.get("type") != "message" or event.get("id") != message_id:
             raise ReplyError(codes.BAD_REQUEST, "bad request: no such message at that offset (removed, or too old)")
         role = conn.identity.member.role_in(room.community)
-        if event.get("user") != conn.user and role not in (Role.MODERATOR, Role.ADMIN):
-            raise ReplyError(codes.PERMISSION_DENIED, "permission denied: only the author and moderators mark a post")
+        # The table: one's own post is an edit of it; someone else's is moderation.
+        own = event.get("user") == conn.user
+        denied = may(conn.identity.member, Action.EDIT if own else Action.MODERATE, spec.parsed, room)
+        if denied is not None:
+            raise ReplyError(denied.code, f"permission denied: {denied.reason}")
         by = {"user": conn.user, "name": conn.identity.member.name, "role": role.value if role else ""}
         note_event = {
             "type": "message.note", "message_id": message_id, "offset": offset, "note": note, "by": by,

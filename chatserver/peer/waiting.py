@@ -37,7 +37,9 @@ from chatserver.moderation.audit import SYSTEM, Actor
 from chatserver.posting import Published, Submission
 from chatserver.protocol import codes
 from chatserver.publication import Publication
+from rooms.capabilities import Action
 from rooms.model import Role, Room
+from rooms.policy import community_channel, may
 
 log = logging.getLogger("chatserver.peer.waiting")
 
@@ -258,9 +260,9 @@ class Waiting:
         community = data.get("community") if isinstance(data, dict) else None
         if not isinstance(community, str) or not community:
             raise ReplyError(codes.BAD_REQUEST, "bad request: community required")
-        role = conn.identity.member.role_in(community)
-        if role not in (Role.SUPPORTER, Role.MODERATOR, Role.ADMIN):
-            raise ReplyError(codes.PERMISSION_DENIED, "permission denied: only supporters, moderators and admins of this community")
+        denied = may(conn.identity.member, Action.WAITING, community_channel(community), None)  # the table
+        if denied is not None:
+            raise ReplyError(denied.code, f"permission denied: {denied.reason}")
         return community
 
     async def rpc_waiting(self, conn: Any, data: Any) -> dict[str, Any]:
