@@ -70,7 +70,7 @@ class CaseService:
         self.moderation = moderation
         self.audit = moderation.audit
         self.store = store
-        self.metrics = CrisisMetrics()
+        self.metrics = CrisisMetrics(looks=lambda: dict(moderation.crisis_looks))
         self._task: asyncio.Task[None] | None = None
         self._last_counts = 0.0
 

@@ -27,10 +27,8 @@ def install(ext: ExtensionContext, moderation: ModerationService) -> CaseService
     # [[communities.resources]]: a member's resources in her language and region; their
     # numbers are never redacted as a member's personal details.
     resources = CommunityResources.from_communities(ext.settings.communities)
-    moderation.pipelines.localizer = resources.localize
-    moderation.pipelines.allow_numbers = resources.numbers
-    moderation.reports.on_concern = cases.on_concern
-    cases.metrics.looks = lambda: dict(moderation.crisis_looks)
+    moderation.use_resources(resources.localize, resources.numbers)
+    moderation.on_concern(cases.on_concern)
     ext.registry.register_rpc("support.resources", MemberSupport(cases, resources).call)
     ext.resolver.on_denied(conversations.on_denied)
     CrisisRpc(cases, conversations).register(ext.registry)

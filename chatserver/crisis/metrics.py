@@ -31,14 +31,14 @@ class Histogram:
 
 
 class CrisisMetrics(Collector):
-    def __init__(self) -> None:
+    def __init__(self, looks: Callable[[], dict[str, int]] = dict) -> None:
         self.to_ack = Histogram()
         self.to_contact = Histogram()
         self.open: dict[str, tuple[int, int]] = {}  # community -> (not closed, unacknowledged)
         self.opened = 0
         self.escalated = 0
         self.concerns = 0  # "I'm worried about this person" marks accepted
-        self.looks: Callable[[], dict[str, int]] = dict  # community -> "may need a look" items
+        self.looks = looks  # community -> "may need a look" items (counted by moderation)
 
     def collect(self) -> Iterator[HistogramMetricFamily | GaugeMetricFamily | CounterMetricFamily]:
         for name, hist, what in (

@@ -83,6 +83,13 @@ class RoomPipelines(Pipeline):
 
     # ---- layers and building -------------------------------------------------------------
 
+    def use_resources(
+        self, localize: Callable[[str, str, Verdict], Verdict], allow_numbers: Callable[[str], tuple[str, ...]]
+    ) -> None:
+        self.localizer = localize
+        self.allow_numbers = allow_numbers
+        self._cache.clear()
+
     def api_layer(self, raw: Any, where: str) -> Layer:
         return parse_layer(raw, where, self.config.definitions)
 

@@ -59,6 +59,9 @@ class Reports:
         self.hidden = 0
         self.on_concern: ConcernHandler | None = None  # set by crisis response
 
+    def use_concern(self, handler: ConcernHandler) -> None:
+        self.on_concern = handler
+
     async def report(self, reporter: Actor, room: Room, *, offset: Any = None, message_id: Any = None, reason: Any = None) -> dict[str, Any]:
         reason_text = reason_of(reason, required=True)
         found = await self.service.actions.find_message(room, offset, message_id)

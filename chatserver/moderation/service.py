@@ -18,7 +18,7 @@ from chatserver.moderation.denied import DeniedAttempts
 from chatserver.moderation.holds import HoldQueue, OnApprove, crisis_hold, redaction_spans
 from chatserver.moderation.pipelines import RoomPipelines
 from chatserver.moderation.records import CrisisSignal, HoldRecord
-from chatserver.moderation.reports import Reports
+from chatserver.moderation.reports import ConcernHandler, Reports
 from chatserver.moderation.sanctions import Sanctions, kick_field
 from chatserver.moderation.watchers import ModeratorWatchers
 from chatserver.posting import Held, Outcome, Published, Rejected, Sender, Submission
@@ -112,6 +112,17 @@ class ModerationService:
         """``async on_approve(hold: HoldRecord, text: str, actor: Actor) -> dict`` publishes an
         approved item of ``kind`` (``text`` is the moderator's edit or the redacted original)."""
         self.holds.register_kind(kind, on_approve)
+
+    def use_resources(self, localize: Any, allow_numbers: Any) -> None:
+        """A community's own resources for a member's locale (``localize(community, locale,
+        verdict) -> verdict``) and the numbers in them (``allow_numbers(community)``), which
+        no hook may redact."""
+        self.pipelines.use_resources(localize, allow_numbers)
+
+    def on_concern(self, handler: ConcernHandler) -> None:
+        """``async handler(reporter, room, found)`` takes a member's "I'm worried about this
+        person" (report reason ``concern``) instead of the report queue."""
+        self.reports.use_concern(handler)
 
     def on_crisis(self, listener: CrisisListener) -> None:
         """``async listener(signal)`` for every crisis seen: held, posted for support, refused

@@ -186,6 +186,17 @@ export class CasesPanel {
   }
 
   async close(c) {
+    // Held messages of the case: the moderator says what becomes of them (nothing expires unseen).
+    const held = (c.items || []).some((item) => item.hold_id);
+    const holdFields = held
+      ? [
+        {
+          name: "holds", label: t("cases.holds"), type: "select", value: "keep",
+          options: [["keep", t("cases.holds_keep")], ["approve", t("cases.holds_approve")], ["reject", t("cases.holds_reject")]],
+        },
+        { name: "reject_reason", label: t("cases.holds_reason"), type: "textarea", maxlength: 500, hint: t("cases.holds_reason_hint") },
+      ]
+      : [];
     const values = await ask({
       title: t("cases.close_title", { name: c.name }),
       description: t("cases.close_description"),
@@ -198,6 +209,7 @@ export class CasesPanel {
           name: "conversation", label: t("cases.conversation"), type: "select", value: "close",
           options: [["close", t("cases.conversation_close")], ["keep", t("cases.conversation_keep")]],
         },
+        ...holdFields,
       ],
     });
     if (!values) return;
@@ -205,6 +217,7 @@ export class CasesPanel {
       outcome: values.outcome,
       note: values.note || undefined,
       close_conversation: values.conversation !== "keep",
+      ...(held ? { holds: values.holds, reject_reason: values.reject_reason || undefined } : {}),
     });
   }
 }
