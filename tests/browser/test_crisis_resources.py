@@ -66,7 +66,8 @@ WORDS = {
 
 
 async def send(page, text: str) -> None:
-    """Write and send, whatever language the page speaks."""
+    """Write and send, whatever language the page speaks (once the page is in its room)."""
+    await expect(page.locator("#room-title")).not_to_have_text("…")
     await page.locator("#composer-text").fill(text)
     await page.locator("#composer-text").press("Enter")
 

@@ -152,6 +152,12 @@ export class CrisisPanel {
     this.collapsed = false;
     this.caseState = null; // open | acknowledged | in_contact | closed (her own case)
     this.talking = false; // a private conversation with a moderator is open
+    this.control = null; // the header's "Support resources" (shown while the panel is not)
+  }
+
+  /** The header control is there whenever the panel is not (a phone keeps its rows). */
+  _syncControl() {
+    if (this.control) this.control.hidden = !this.section.hidden;
   }
 
   /** The server's view on load (support.resources): back, folded, while her case needs it. */
@@ -165,6 +171,7 @@ export class CrisisPanel {
     this.collapsed = true;
     this.render();
     this.section.hidden = false; // no focus taken on a page load
+    this._syncControl();
   }
 
   /** "Support resources" in the header: the panel, open, with her resources. */
@@ -179,6 +186,7 @@ export class CrisisPanel {
     this.collapsed = false;
     this.render();
     this.section.hidden = false;
+    this._syncControl();
     this.section.querySelector("h2").focus();
   }
 
@@ -214,6 +222,7 @@ export class CrisisPanel {
     this.collapsed = false;
     this.render();
     this.section.hidden = false;
+    this._syncControl();
     this.section.querySelector("h2").focus();
   }
 
@@ -316,6 +325,7 @@ export class CrisisPanel {
 
   hide() {
     this.section.hidden = true;
+    this._syncControl();
     focusFirst(document.getElementById("composer-text"), mainContent);
   }
 }
@@ -394,7 +404,8 @@ export async function loadSupport(conn, session, crisis, locale) {
   const button = document.getElementById("support-open");
   const fetchView = () => conn.rpc("support.resources", { community: session.community, locale });
   if (button) {
-    button.hidden = false;
+    crisis.control = button;
+    button.hidden = !crisis.section.hidden;
     button.onclick = async () => {
       let resources = crisis.resources;
       try {
