@@ -20,7 +20,7 @@ const RETRYABLE = new Set([0, 1, 2, 3, 100, 111]);
 // Unsubscribe push codes from moderators (docs/protocol.md).
 const UNSUBSCRIBED = { 2101: "chat.unsub_kicked", 2103: "chat.unsub_banned" };
 
-export const REPORT_REASONS = ["concern", "harassment", "spam", "personal_info", "self_harm", "misinformation", "other"];
+export const REPORT_REASONS = ["harassment", "spam", "personal_info", "self_harm", "concern", "misinformation", "other"];
 
 export class ChatView extends EventTarget {
   constructor(conn, session, moderation) {

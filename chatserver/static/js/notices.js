@@ -192,13 +192,14 @@ export class CrisisPanel {
 
   /** Her case changed (support.case) or a private conversation opened or closed. */
   caseUpdate(data) {
+    const before = this._caseKey();
     if (data.type === "support.case") {
       this.caseState = data.state;
       if (data.state === "closed") this.talking = false;
     } else if (data.type === "support.conversation") {
       this.talking = data.state !== "closed" && !data.closed;
     }
-    if (!this.section.hidden) this.render();
+    if (!this.section.hidden && this._caseKey() !== before) this.render();
   }
 
   _caseKey() {
@@ -253,7 +254,8 @@ export class CrisisPanel {
   render() {
     const data = this.data || {};
     const resources = data.resources || [];
-    const keep = this.section.contains(document.activeElement) ? document.activeElement.dataset.role : null;
+    const focused = this.section.contains(document.activeElement) ? document.activeElement : null;
+    const keep = focused ? focused.dataset.role || (focused.tagName === "H2" ? "heading" : null) : null;
     if (this.collapsed) {
       // The first helpline one tap away (a phone number, else a web address).
       const first = resources.find((r) => PHONE.test(r.contact || "")) || resources.find((r) => resourceLink(r)?.tagName === "A") || resources[0];
@@ -310,7 +312,8 @@ export class CrisisPanel {
       );
       this.section.classList.remove("collapsed");
     }
-    if (keep) focusFirst(this.section.querySelector(`[data-role="${keep === "collapse" ? "expand" : keep === "expand" ? "collapse" : keep}"]`), this.section.querySelector("h2"));
+    if (keep === "heading") this.section.querySelector("h2").focus();
+    else if (keep) focusFirst(this.section.querySelector(`[data-role="${keep === "collapse" ? "expand" : keep === "expand" ? "collapse" : keep}"]`), this.section.querySelector("h2"));
   }
 
   collapse() {
