@@ -431,7 +431,7 @@ _MEDS = (
     r"pastillas|pildoras|medicamentos|medicinas|paracetamol|ibuprofeno|tranquilizantes|somniferos|ansioliticos|"
     r"antidepresivos|clonazepam|diazepam|alprazolam|rivotril|tramadol|insulina|lejia|veneno|raticida)"
 )
-_QUANTITY = r"(?:\d{2,}|a (?:whole |full )?(?:box|bottle|pack|packet|month s|months|strip)|all (?:of )?(?:my|the|her|his)|enough|todas (?:las|mis)|toda la caja|un bote|una caja (?:entera|completa)|suficientes)"
+_QUANTITY = r"(?:\d{2,}(?! ?(?:mg|ml|mcg|milligrams|micrograms|units|iu|g|mmol|x)\b)(?!(?: \w+){0,4} (?:every|each|a day|daily|per day|al dia|cada))|a (?:whole |full )?(?:box|bottle|pack|packet|month s|months|strip)|all (?:of )?(?:my|the|her|his)|enough|todas (?:las|mis)|toda la caja|un bote|una caja (?:entera|completa)|suficientes)"
 _AT_HAND = (
     r"(?:rope|noose|belt|cord|ladder|bridge|roof|rooftop|ledge|tracks|train|cliff|gun|pistol|shotgun|rifle|bullets|knife|razor|blade|"
     r"car exhaust|hosepipe|charcoal|soga|cuerda|puente|azotea|tejado|vias|pistola|escopeta|arma|cuchillo|navaja|cuchilla|balcon)"
@@ -494,7 +494,7 @@ _ES_29: tuple[Rule, ...] = (
          r"\b(?:despedirme|me estoy despidiendo|me despido) de (?:todos|todo|ustedes|vosotros|mi familia)\b|\b(?:escribi|escrito|escribiendo|deje) (?:\w+ )?(?:cartas?|notas?) (?:de despedida|para mi|para mis|a mi|a mis)\b", "f"),
     Rule("preparatory", "high", "estare cuiden cuidad",
          r"\b(?:ya )?no (?:voy a estar|estare) (?:aqui|mas|mucho tiempo|manana)\b|\bcuando (?:ya )?no (?:este|estemos)\b|\b(?:cuiden|cuidad|cuida) (?:a|de) (?:mi|mis) (?:\w+ )?(?:por mi|cuando no este)\b", "h"),
-    Rule("self_harm", "high", "corte cortes cortado cortarme quemarme quemado golpeo recaida recai",
+    Rule("self_harm", "high", "corte cortes cortado cortarme quemarme quemado queme quemo golpeo recaida recai recaido volvi arano",
          r"\b(?:recai|he recaido|tuve una recaida|me volvi a cortar|volvi a hacerme dano|me queme|me quemo|me golpeo|me araño|me arano|me rasgue|cortes (?:nuevos|profundos|en (?:los brazos|las piernas|el brazo|la pierna)))\b", "ap"),
     Rule("hopelessness", "moderate", "cansado cansada agotado agotada nada sentido",
          r"\b(?:estoy )?(?:muy |tan )?(?:cansad[oa]|agotad[oa]) de (?:todo|luchar|intentarlo|seguir|existir)\b|\bnada tiene sentido\b|\bya no (?:puedo mas|tiene sentido|le veo sentido)\b|\bsoy una carga\b|\bestarian mejor sin mi\b|\bno quiero (?:seguir aqui|estar aqui|existir)\b", "h"),
@@ -509,7 +509,7 @@ RULES["es"] = RULES["es"] + _ES_29
 THIRD_PARTY_RISK = (
     r"\b(?:kill|killing|killed|hurt|hurting|cut|cutting|harm|harming|hang|hanging|off|offing|unalive|unaliving) (?:herself|himself|themselves|themself)\b|"
     r"\b(?:she|he|they|her|him|them) (?:\w+ ){0,3}?(?:want|wants|wanted|wanting) to (?:die|be dead|end it|end (?:her|his|their) life|not be here|disappear)\b|"
-    r"\b(?:she|he|they) (?:is|are|was|were|has been|have been|keeps|keep|kept) (?:\w+ ){0,2}?(?:suicidal|talking about (?:suicide|dying|killing|ending it|not being here)|saying goodbye|giving (?:her|his|their) (?:\w+ )?away)\b|"
+    r"\b(?:she|he|they|my (?:\w+ )?(?:friend|mate|sister|brother|son|daughter|partner|wife|husband|girlfriend|boyfriend|mum|mom|dad|cousin|flatmate|roommate|colleague|student)) (?:is|are|was|were|has been|have been|keeps|keep|kept) (?:\w+ ){0,2}?(?:suicidal|talking about (?:suicide|dying|killing|ending it|not being here)|saying goodbye|giving (?:her|his|their) (?:\w+ )?away)\b|"
     r"\b(?:her|his|their) (?:suicide|goodbye) (?:note|letter|message|post)\b|"
     r"\b(?:she|he|they) (?:\w+ ){0,2}?(?:took|swallowed|overdosed|od d|has pills|has a (?:rope|gun|knife|plan))\b|"
     r"\b(?:se quiere|quiere|quiso|queria) (?:matar|suicidar|morir)|\b(?:quiere|queria) morirse\b|\b(?:matarse|suicidarse|quitarse la vida|hacerse dano|lastimarse|cortarse)\b|"

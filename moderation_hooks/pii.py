@@ -108,14 +108,14 @@ def _is_phone(candidate: str, default_region: str = "GB", context: str = "") -> 
     if not 8 <= len(digits) <= 13:
         return False
     # Several groups: phones group as 1-6 digits; "1 2 3 4 5 6 7 8 9" is a list, not a phone.
-    if not all(1 <= len(g) <= 6 for g in groups):
+    if not all(1 <= len(g) <= 8 for g in groups):
         return False
-    if 9 <= len(digits) <= 12 and sum(len(g) >= 3 for g in groups) >= 2:
+    if all(len(g) <= 6 for g in groups) and 9 <= len(digits) <= 12 and sum(len(g) >= 3 for g in groups) >= 2:
         return True
     # National formats of other countries ("06 12 34 56 78", "030 1234567", "612 34 56 78").
     # Said to be a phone, or a national trunk "0" in three or more groups: any region's
     # format; otherwise only the community's own region.
-    if said or (candidate.lstrip("(").startswith("0") and len(groups) >= 3):
+    if said or (candidate.lstrip("(").startswith("0") and len(groups) >= 2):
         return _valid_somewhere(candidate, default_region)
     return len(groups) >= 3 and _valid_in(candidate, default_region)
 
