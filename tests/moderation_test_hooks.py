@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from moderation_hooks import Allow, Hold, Look, MessageContext, Reject, Resource, Support, Verdict
+from moderation_hooks import Allow, Hold, Look, MessageContext, Reject, Verdict
 
 
 def raising_hook(ctx: MessageContext) -> Verdict:
@@ -66,14 +66,3 @@ def look_hook(ctx: MessageContext) -> Verdict:
         return Look("uncertain: learned layer alone (0.55)", evidence=("rough week", "score 0.55"))
     return Allow()
 
-
-def third_party_hook(ctx: MessageContext) -> Verdict:
-    """Stands in for the crisis hook's "someone else at risk" grade."""
-    if "my friend" in ctx.text.lower():
-        return Support(
-            "someone else at risk: my friend",
-            notice="It sounds like you are worried about someone. Here is how you can help them:",
-            resources=(Resource("Built-in helping guide", "", "https://example.org/help-someone"),),
-            subject="third_party",
-        )
-    return Allow()

