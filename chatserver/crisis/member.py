@@ -42,6 +42,8 @@ class MemberSupport:
                 support_for = getattr(spec.hook, "support_for", None)
                 if callable(support_for):
                     found = support_for(locale or "en")
+                    if subject == "third_party" and getattr(found, "third_party_resources", ()):
+                        return tuple(found.third_party_resources)
                     return tuple(getattr(found, "resources", ()) or ())
             break
         return ()
