@@ -64,7 +64,7 @@ def third_party(sentences: list[str]) -> tuple[bool, bool]:
     return bool(_THIRD.search(joined)), bool(_PERSON.search(joined))
 
 
-def _learned_scores(text: str) -> dict[str, float] | None:
+def _learned_scores(text: str, sentences: list[str]) -> dict[str, float] | None:
     stats = LEARNED_STATS
     if stats.disabled:
         stats.unavailable += 1
@@ -79,7 +79,7 @@ def _learned_scores(text: str) -> dict[str, float] | None:
         model = learned.default_model()
         learned.embedder()  # loaded once per process, outside the timed call
         start = time.process_time()
-        scores = model.scores(learned.features(text))
+        scores = model.score_text(text, sentences)
         spent = (time.process_time() - start) * 1e6
     except Exception:
         log.exception("the learned crisis layer could not run; the rules decide alone")
@@ -97,15 +97,14 @@ def judge(detector: Detector, text: str, learned: bool = True, model: object | N
     """``model``: a ``learned.Model`` to use instead of the shipped one (evaluation)."""
     risk = detector.assess(text)
     sentences = normalise(text)
-    third_phrase, person = third_party(sentences)
+    joined = " . ".join(sentences)
+    third_phrase = bool(_THIRD.search(joined))
     scores: dict[str, float] | None = None
     if learned and len(text) >= 12:
         if model is not None:
-            from moderation_hooks import learned as lmod
-
-            scores = model.scores(lmod.features(text))  # type: ignore[attr-defined]
+            scores = model.score_text(text, sentences)  # type: ignore[attr-defined]
         else:
-            scores = _learned_scores(text)
+            scores = _learned_scores(text, sentences)
     thresholds: dict[str, float] = {}
     if scores is not None:
         from moderation_hooks import learned as lmod
@@ -125,7 +124,7 @@ def judge(detector: Detector, text: str, learned: bool = True, model: object | N
             level, source = "high", "rules+learned"
             evidence.append(ev)
         elif level == "none":
-            negative = bool(_NEGATIVE.search(" . ".join(sentences)))
+            negative = bool(_NEGATIVE.search(joined))
             if strong and not negative:
                 level = "high" if is_high else "moderate"
                 categories.add("learned")
@@ -139,8 +138,11 @@ def judge(detector: Detector, text: str, learned: bool = True, model: object | N
         look = True
         evidence.extend(risk.weak)
     subject = "self"
-    own = bool(_FIRST.search(" . ".join(sentences)))
+    if not (third_phrase or level != "none" or look):
+        return Judgement(level, look, subject, frozenset(categories), tuple(evidence), scores or {}, source)
+    own = bool(_FIRST.search(joined))
     third_score = scores.get("third_party", 0.0) if scores else 0.0
+    person = bool(_PERSON.search(joined))
     tp = third_phrase or (person and scores is not None and third_score >= thresholds.get("third_party", 1.0))
     if tp and not own and not (risk.level == "high" and not third_phrase):
         if level == "none" and (third_phrase or look):

@@ -53,11 +53,11 @@ _YEAR_RANGE = re.compile(r"^(?:19|20)\d\d\s?[-.]\s?(?:19|20)?\d\d$")
 # Words that say a number is a phone number (within a few words before it).
 _PHONE_CONTEXT = re.compile(
     r"(?i)\b(?:phone|ph|tel|tlf|telf|call|calls|calling|ring|text|txt|sms|whatsapp|whats app|signal|mobile|mob|cell|cellphone|"
-    r"number|no|num|contact|reach me|landline|fax|llama|llamame|llamar|llamada|telefono|teléfono|movil|móvil|celular|cel|"
+    r"number|no|num|contact|reach me|landline|fax|llama|llamame|llámame|llamanos|llámanos|llamar|llamada|telefono|teléfono|movil|móvil|celular|cel|"
     r"numero|número|whatsapp|escribeme|escríbeme|mandame|mándame|anruf|handy|telefon|nummer|appelle|portable|numéro)\b"
 )
 _NOT_PHONE_CONTEXT = re.compile(
-    r"(?i)\b(?:order|ref|reference|invoice|tracking|ticket|case|id|pedido|factura|referencia|seguimiento|timestamp|epoch|ts|isbn|serial|code|codigo|código|lot|batch)\b[\s#:.-]*$"
+    r"(?i)\b(?:order|ref|reference|invoice|tracking|ticket|case|id|pedido|factura|referencia|seguimiento|timestamp|epoch|ts|isbn|serial|code|codigo|código|lot|batch|voucher|coupon|cupon|cupón|pin)\b(?:\s+(?:is|was|number|no|es|de|n[oº]|numero|número))*[\s#:.-]*$"
 )
 # Regions whose national formats are recognised whatever the community's default region.
 WORLD_REGIONS = ("GB", "US", "ES", "MX", "DE", "FR", "IN", "AU", "IE", "CA", "AR", "CO", "IT", "NL")
@@ -166,9 +166,9 @@ _UK_NINO = re.compile(
     r"(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
     r"\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D](?![A-Za-z0-9])"
 )
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_CARD = re.compile(r"(?<![\d+-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?(?![A-Za-z0-9])")
-_NHS = re.compile(r"(?<![\d-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d-])")
+_NHS = re.compile(r"(?<![\d+-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d-])")
 
 
 def _luhn(digits: str) -> bool:
@@ -194,6 +194,9 @@ def _iban_ok(text: str) -> bool:
 
 def _nhs_ok(text: str) -> bool:
     digits = re.sub(r"\D", "", text)
+    if digits == text.strip():
+        return False  # an unbroken run: an order number or a timestamp passes the check 1 in 11
+
     if len(digits) != 10:
         return False
     total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))

@@ -21,8 +21,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=learned.MODEL_PATH)
     args = parser.parse_args(argv)
-    examples = load(TUNE) + [ex for p in EXTERNAL for ex in load(p)]
-    model = learned.train(examples)
+    parts = [load(TUNE), *(load(p) for p in EXTERNAL)]
+    examples = [ex for part in parts for ex in part]
+    groups = [i for i, part in enumerate(parts) for _ in part]  # one writer per file
+    model = learned.train(examples, groups=groups)
     model.save(args.out)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()[:16]
     print(f"trained on {len(examples)} messages; thresholds {model.thresholds}; wrote {args.out} ({args.out.stat().st_size} bytes, sha256 {digest})")

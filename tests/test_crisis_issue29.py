@@ -224,3 +224,11 @@ def test_whole_hook_floor_on_the_project_held_out_file():
     assert mod / total_mod >= 0.75, s.misses
     assert s.member_fp[0] / s.member_fp[1] <= 0.10, s.false_positives
     assert s.look_on_ordinary[0] / s.look_on_ordinary[1] <= 0.25
+
+
+def test_pii_corpus_recall_and_no_helpline_hidden():
+    from moderation_hooks.pii_eval import evaluate
+
+    r = evaluate()
+    assert r["recall"] >= 0.95, r["misses"]
+    assert r["helplines_hidden"] == 0 and not r["wrongly_hidden"], r["wrongly_hidden"]
