@@ -280,6 +280,10 @@ export class CrisisPanel {
       else if (["waiting", "refused", "posted"].includes(this.state)) lines.push(h("p", {}, data.message || t("crisis.default_message")));
       else if (!decided) lines.push(h("p", {}, t("crisis.resources_intro")));
       if (decided || caseKey) lines.push(h("p", {}, t("crisis.still_there")));
+      // On a phone the first helpline also sits right under the heading, one tap away
+      // without scrolling inside the panel (CSS shows it on narrow screens only).
+      const call = resources.find((r) => PHONE.test(r.contact || ""));
+      const quick = call ? h("p", { class: "crisis-first crisis-call" }, h("strong", {}, call.name || t("crisis.support")), " ", contactEl(call.contact)) : null;
       fill(this.section,
         h(
           "div",
@@ -292,6 +296,7 @@ export class CrisisPanel {
             h("button", { type: "button", class: "secondary small", dataset: { role: "close" }, onclick: () => this.hide() }, t("crisis.close")),
           ),
         ),
+        quick,
         // Waiting: the server's words say so. Once a moderator decided (or time ran out), a
         // line says what happened instead; where her case stands, in words; the resources stay.
         ...lines,
