@@ -6,6 +6,7 @@ Errors are JSON: ``{"error": {"code": "...", "message": "..."}}`` with a fitting
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -19,11 +20,14 @@ from starlette.routing import Route
 from chatserver.auth import make_token
 from chatserver.config import Settings
 from chatserver.engine import Catalog, CatalogError, Streams
+from chatserver.limits import LogLimiter, held_note
 from chatserver.publication import Publication
+from chatserver.redis.connect import engine_unavailable
 from rooms.model import Community, Role, Room, RoomSettings, valid_name
 from rooms.private import is_private_name
 
 log = logging.getLogger("chatserver.api")
+_engine_down_lines = LogLimiter(60.0)
 
 
 class ApiError(Exception):
@@ -33,8 +37,19 @@ class ApiError(Exception):
         self.message = message
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+RETRY_AFTER = "2"  # seconds a client waits before trying again after a 503
+PROBE_TIMEOUT = 2.0  # seconds /readyz waits for Redis before answering 503
+
+
+def unavailable_response() -> JSONResponse:
+    """What every API request gets while Redis (or the shard it needs) does not answer."""
+    return error_response(
+        503, "unavailable", "storage is temporarily unavailable; try again shortly", {"Retry-After": RETRY_AFTER}
+    )
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -53,6 +68,16 @@ def api_route(settings: Settings, path: str, methods: list[str]) -> Callable[[Ca
                 return error_response(exc.status, exc.code, exc.message)
             except (CatalogError, ValueError) as exc:
                 return error_response(400, "bad_request", str(exc))
+            except Exception as exc:
+                # Never a plain-text 500 with a traceback: a Redis outage is a 503 the
+                # client may retry; anything else a JSON 500 (logged here).
+                if engine_unavailable(exc):
+                    held = _engine_down_lines.allow("api")
+                    if held is not None:
+                        log.warning("API request answered 503: the engine is unavailable (%s)%s", exc, held_note(held))
+                    return unavailable_response()
+                log.exception("API request %s %s failed", request.method, request.url.path)
+                return error_response(500, "internal", "internal server error")
             if isinstance(result, Response):
                 return result
             status = 200
@@ -95,6 +120,7 @@ def routes(
     ready: Callable[[], bool],
     ping: Callable[[], Awaitable[float]],
     metrics_text: Callable[[], bytes],
+    deep_ping: Callable[[], Awaitable[float]] | None = None,
 ) -> list[Route]:
     r = []
 
@@ -102,13 +128,29 @@ def routes(
         return JSONResponse({"status": "ok", "node": node_id})
 
     async def readyz(request: Request) -> Response:
-        try:
-            latency = await ping()
-        except Exception as exc:
-            return JSONResponse({"status": "unavailable", "redis": str(exc)}, status_code=503)
+        """This process can serve: started, not draining, and Redis answers (a cluster: at
+        least one shard; the rooms of a failed shard answer a temporary error meanwhile).
+        Checked live on each request, so it follows a recovery at once."""
         if not ready():
-            return JSONResponse({"status": "starting"}, status_code=503)
+            return JSONResponse({"status": "starting"}, status_code=503, headers={"Retry-After": RETRY_AFTER})
+        try:
+            latency = await asyncio.wait_for(ping(), PROBE_TIMEOUT)
+        except Exception as exc:
+            return JSONResponse(
+                {"status": "unavailable", "redis": str(exc) or type(exc).__name__},
+                status_code=503,
+                headers={"Retry-After": RETRY_AFTER},
+            )
         return JSONResponse({"status": "ready", "redis_ms": round(latency * 1000, 3)})
+
+    async def readyz_deep(request: Request) -> Response:
+        """For alerts, not for load balancers: every part of the deployment answers (a
+        cluster: every slot has a master, every master reports cluster_state:ok)."""
+        try:
+            latency = await asyncio.wait_for((deep_ping or ping)(), PROBE_TIMEOUT)
+        except Exception as exc:
+            return JSONResponse({"status": "degraded", "redis": str(exc) or type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ok", "redis_ms": round(latency * 1000, 3), "serving": ready()})
 
     async def metrics(request: Request) -> Response:
         return Response(metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -116,6 +158,7 @@ def routes(
     r += [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/readyz/deep", readyz_deep, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
 

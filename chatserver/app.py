@@ -24,10 +24,12 @@ from starlette.staticfiles import StaticFiles
 
 from chatserver import (
     api,
+    balance,
     chat_rpc,
     dev_signin,
     gc_policy,
     metrics,
+    ops_gauges,
     own_messages,
     platform_posts,
     presence_api,
@@ -35,7 +37,6 @@ from chatserver import (
     reactions,
     typing_service,
 )
-from chatserver.auth import TokenVerifier
 from chatserver.channels import ChannelResolver
 from chatserver.config import Settings
 from chatserver.connection import ConnectionContext
@@ -45,11 +46,13 @@ from chatserver.hub import Hub
 from chatserver.node import VERSION, Node
 from chatserver.notify import Notifier
 from chatserver.posting import Poster
+from chatserver.privacy.block import BlockingVerifier, MemberBlock
 from chatserver.redis.broker import RedisBroker
 from chatserver.redis.catalog import RedisCatalog
 from chatserver.redis.commands import RedisCommands, RedisControl
 from chatserver.redis.connect import engine_unavailable
 from chatserver.redis.deployment import build_engine
+from chatserver.redis.nodes import RedisNodeLoads
 from chatserver.redis.presence import RedisPresence
 from chatserver.redis.reactions_store import RedisReactionStore
 from chatserver.redis.stores import RedisStores
@@ -57,6 +60,7 @@ from chatserver.registry import Registry
 from chatserver.stats import Stats
 from chatserver.tasks import Tasks
 from chatserver.websocket import make_endpoint
+from rooms.retention import pseudonym, pseudonym_key
 
 log = logging.getLogger("chatserver.app")
 
@@ -83,6 +87,7 @@ class Server:
         self.settings = settings
         self.node_id = settings.node_name or f"{socket.gethostname()}-{os.getpid()}"
         self.ready = False
+        self.serving = True  # Redis (some shard) answered the last health check
         self.tasks = Tasks(unavailable=engine_unavailable)
         self.stats = Stats()
         # The engine: one server, a cluster or Sentinel, found out here once (the parts
@@ -122,15 +127,20 @@ class Server:
         )
         self.typing = typing_service.install(settings, self.registry, self.presence.store, self.tasks)
         self.node = Node(settings, self.stats, self.registry, self.hub, self.presence, users, self.tasks)
+        self.balancer = balance.Balancer(settings, self.node, RedisNodeLoads(self.redis), self.node_id, self.tasks)
         chat = chat_rpc.install(self.registry, self.poster, self.resolver, self.catalog)
         self.own_messages = own_messages.install(self.registry, self.poster, self.broker, self.resolver, self.catalog)
         presence_api.install(self.registry, settings, self.presence, self.typing, self.resolver, self.catalog)
         self.reactions = reactions.install(self.registry, self.resolver, RedisReactionStore(self.redis))
+        # Members being erased (chatserver.privacy): refused at connect, refresh and submit.
+        alias_key = pseudonym_key(settings.secret, settings.api_key)
+        self.block = MemberBlock(lambda user: pseudonym(user, alias_key))
+        self.reactions.add_gate(lambda conn, spec: "this member's data is being erased" if self.block.blocked(conn.user) else None)
         self.connection_context = ConnectionContext(
             settings=settings,
             stats=self.stats,
-            verifier=TokenVerifier(
-                settings.secret, tuple(settings.token_algorithms), settings.token_public_key or None
+            verifier=BlockingVerifier(
+                self.block, settings.secret, tuple(settings.token_algorithms), settings.token_public_key or None
             ),
             resolver=self.resolver,
             hub=self.hub,
@@ -155,6 +165,7 @@ class Server:
         unknown = set(names) - set(EXTENSIONS)
         if unknown:
             raise ValueError(f"unknown extensions: {sorted(unknown)}")
+        self.stores = RedisStores(self.redis, self.commands, self.control)
         ext = ExtensionContext(
             settings=self.settings,
             registry=self.registry,
@@ -169,7 +180,7 @@ class Server:
             local_users=users,
             node_id=self.node_id,
             tasks=self.tasks,
-            stores=RedisStores(self.redis, self.commands, self.control),
+            stores=self.stores,
         )
         self.moderation = moderation.install(ext) if "chatserver.moderation" in names else None
         if self.moderation is not None:
@@ -200,9 +211,15 @@ class Server:
 
             if self.moderation is None:
                 raise ValueError("chatserver.privacy needs the chatserver.moderation extension (audit log, holds)")
-            self.privacy = privacy.install(ext, self.presence.store, self.moderation.audit)
+            self.privacy = privacy.install(ext, self.presence.store, self.moderation.audit, self.member_stores, self.block)
         if "chatserver.dev_signin" in names:
             dev_signin.install(self.registry, self.settings, self.catalog)
+        ops_gauges.install(self.registry, self.is_serving, self.moderation, self.webhooks)
+
+    def member_stores(self) -> list[Any]:
+        """Every store this server made: each keeps member data (``chatserver.member_data``,
+        tests/test_member_data.py checks it)."""
+        return [self.catalog, self.presence.store, self.reactions.store, *self.stores.made()]
 
     def _history_of(self, channel: str) -> HistoryOptions | None:
         spec = self.resolver.resolve(channel)
@@ -226,7 +243,14 @@ class Server:
     async def _on_catalog_changed(self, msg: dict[str, Any]) -> None:
         await self.catalog.on_control(msg)
 
+    def is_serving(self) -> bool:
+        """What ``/readyz`` answers, as of the last health check (``chat_ready``)."""
+        return self.ready and self.serving
+
     def is_ready(self) -> bool:
+        """Started and not stopping: new WebSockets are accepted. Not tied to Redis: while
+        Redis (or one shard) is away a client still gets its connect reply, a temporary
+        error for what needs the missing part, and is served the moment it is back."""
         return self.ready
 
     def metrics_text(self) -> bytes:
@@ -247,6 +271,7 @@ class Server:
             await hook()
         await self.presence.start()
         self.node.start()
+        self.balancer.start()
         self.tasks.spawn(self._redis_watch(), "redis watch")
         for watcher in self.engine.watchers:
             self.tasks.spawn(watcher(), "engine watcher")
@@ -261,6 +286,7 @@ class Server:
 
     async def stop(self) -> None:
         self.ready = False
+        await self.balancer.stop()
         self.node.close_all()
         for hook in reversed(self.registry.shutdown_hooks):
             try:
@@ -275,13 +301,28 @@ class Server:
         await self.redis.aclose()
 
     async def _redis_watch(self) -> None:
+        """The Redis round trip for /metrics, and one log line when the deployment stops or
+        starts answering in full (readiness is checked live by /readyz, not here)."""
+        healthy = True
         while True:
             try:
-                self.stats.redis_ping = await self.engine.ping()
-                self.ready = True
+                self.stats.redis_ping = await asyncio.wait_for(self.engine.ping(), 5)
+                if not healthy:
+                    log.warning("Redis answers again")
+                healthy = True
             except Exception as exc:
-                log.error("Redis is not answering: %s", exc)
-                self.ready = False
+                if healthy:
+                    log.error("Redis is not answering in full: %s", exc or type(exc).__name__)
+                healthy = False
+                self.stats.redis_errors += 1
+            if healthy:
+                self.serving = True
+            else:
+                try:
+                    await asyncio.wait_for(self.engine.shallow_ping(), 2)
+                    self.serving = True  # some shard answers: this process still serves
+                except Exception:
+                    self.serving = False
             await asyncio.sleep(5)
 
     # ------------------------------------------------------------------ HTTP
@@ -298,10 +339,12 @@ class Server:
             self.broker,
             self.node_id,
             self.is_ready,
-            self.engine.ping,
+            self.engine.shallow_ping,
             self.metrics_text,
+            deep_ping=self.engine.ping,
         )
         routes += platform_posts.routes(self.settings, self.poster, self.catalog)
+        routes += balance.routes(self.settings, self.balancer)
         routes += self.registry.routes
         return routes
 

@@ -58,6 +58,11 @@ class Settings:
     trusted_proxies: list[str] = field(default_factory=list)  # addresses/networks whose X-Forwarded-For is believed
     header_timeout: float = 10.0  # seconds a client has to send its complete HTTP request head
     access_log: bool = False  # log every HTTP request and WebSocket accept (uvicorn's access lines)
+    # draining and rebalancing (docs/deployment.md "Rolling restarts")
+    shutdown_drain: float = 1.0  # seconds SIGTERM spreads its 3001 closes over (0: all at once)
+    rebalance_interval: float = 2.0  # seconds between load comparisons with the other gateways (0: off)
+    rebalance_tolerance: float = 0.1  # share above the fair share a gateway carries before it sheds
+    rebalance_rate: float = 200.0  # at most this many clients per second asked to reconnect (3001)
     # history
     history_meta_ttl: int = 30 * 24 * 3600
     history_max_limit: int = 1000  # max publications per history/recovery answer
@@ -226,6 +231,10 @@ def validate(s: Settings) -> None:
     if s.typing_interval <= 0 or s.typing_expiry < s.typing_interval or s.typing_expiry > 60:
         raise ConfigError("typing_interval must be positive and typing_expiry between it and 60 seconds")
     validate_limits(s)
+    if not 0 <= s.shutdown_drain <= 300:
+        raise ConfigError("shutdown_drain must be between 0 and 300 seconds")
+    if s.rebalance_interval < 0 or not 0 < s.rebalance_tolerance <= 10 or s.rebalance_rate <= 0:
+        raise ConfigError("rebalance_interval >= 0, rebalance_tolerance in (0, 10], rebalance_rate > 0")
 
 
 def validate_limits(s: Settings) -> None:

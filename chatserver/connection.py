@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chatserver.connection")
 
+# Seconds a connect may wait for Redis (its server-side subscriptions) before the client is
+# told "temporarily unavailable" (error 100): well under the SDKs' connect timeouts.
+CONNECT_ENGINE_BUDGET = 1.5
+
 METHODS = (
     "connect",
     "subscribe",
@@ -226,7 +230,7 @@ class Connection:
             held = _client_fault_lines.allow("frame " + self.remote.rpartition(":")[0])
             if held is not None:
                 log.info("client %s from %s sent a malformed frame: %s%s", self.client_id, self.remote, exc, held_note(held, _FROM_ADDRESS))
-            self.close(codes.Disconnect(3501, "bad request: malformed frame"))
+            self.close(codes.Disconnect(codes.BAD_REQUEST_DISCONNECT.code, "bad request: malformed frame"))
             return
         for cmd in commands:
             if self.closed:
@@ -384,9 +388,13 @@ class Connection:
         info.setdefault("name", member.name)
         info["roles"] = {c: r.value for c, r in member.communities.items()}
         self.conn_info = json_dumps(info)
+        settings = self.ctx.settings
+        # No ping before the connect reply: the node's tick pings connected connections
+        # whose time has come, and the server-side subscriptions below wait for Redis (a
+        # ping due "at 0" went out first about 1 connect in 100-200).
+        self.next_ping = float("inf")
         self.identity = identity
         self.ctx.node.register(self)
-        settings = self.ctx.settings
         result: dict[str, Any] = {
             "client": self.client_id,
             "version": self.ctx.version,
@@ -401,6 +409,32 @@ class Connection:
             requested = {}
         server_channels = [user_channel(member.user)] if self.ctx.personal_channel else []
         server_channels += [c for c in identity.channels if c not in server_channels]
+        try:
+            async with asyncio.timeout(CONNECT_ENGINE_BUDGET):
+                subs_result = await self._server_side(member, server_channels, requested)
+        except Exception as exc:
+            if not (isinstance(exc, TimeoutError) or self.ctx.unavailable(exc)):
+                raise
+            # Redis (or the shard of the member's channel) does not answer: the client is
+            # told at once (a temporary error: the SDKs retry with backoff) instead of
+            # waiting, and the half-made connection is closed (reconnect allowed).
+            held = _engine_down_lines.allow("connect")
+            if held is not None:
+                log.warning("connect answered 100: the engine is unavailable (%s)%s", exc or "timeout", held_note(held))
+            self._error(cid, ReplyError(codes.INTERNAL))
+            self.close(codes.SERVER_ERROR)
+            return
+        if subs_result:
+            result["subs"] = subs_result
+        # The first ping comes within one interval (jittered over its second half), like
+        # every later one: the SDKs give up after ping interval + 10 s without a ping.
+        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + 0.5 * self.ctx.jitter())
+        self.out.send_reply({"id": cid, "connect": result})
+        self._go_live()
+        log.debug("client %s connected as %s", self.client_id, member.user)
+
+    async def _server_side(self, member: Any, server_channels: list[str], requested: dict[str, Any]) -> dict[str, Any]:
+        """Subscribe the server-side channels of a connect; their results by channel."""
         subs_result: dict[str, Any] = {}
         for channel in server_channels:
             spec = self.ctx.resolver.resolve(channel)
@@ -415,14 +449,7 @@ class Connection:
                 continue
             subs_result[channel] = sub_result
             self._pl.append(sub)
-        if subs_result:
-            result["subs"] = subs_result
-        # The first ping comes within one interval (jittered over its second half), like
-        # every later one: the SDKs give up after ping interval + 10 s without a ping.
-        self.next_ping = time.monotonic() + settings.ping_interval * (0.5 + 0.5 * self.ctx.jitter())
-        self.out.send_reply({"id": cid, "connect": result})
-        self._go_live()
-        log.debug("client %s connected as %s", self.client_id, member.user)
+        return subs_result
 
     def _client_locale(self, params: dict[str, Any]) -> str:
         """``{"locale": "es-MX"}`` in the connect command's data (the web client's language)."""
@@ -601,9 +628,9 @@ class Connection:
             if self.subs.get(sub.spec.name) is not sub:
                 continue
             sub.live = True
-            for pub in sub.pending:
-                self._deliver_live(sub, pub)
-            sub.pending = []
+            pending_pubs, sub.pending = sub.pending, []
+            for pub in pending_pubs:
+                self.deliver(pub)
 
     def _drop_sub(self, channel: str) -> Sub | None:
         sub = self.subs.pop(channel, None)
@@ -632,7 +659,8 @@ class Connection:
     # ------------------------------------------------------------------ delivery (from hub)
 
     def deliver(self, pub: Publication) -> None:
-        """Queue a publication from the hub (the fan-out hot path: keep it lean)."""
+        """Queue a publication from the hub (the fan-out hot path: keep it lean); also what
+        a subscription buffered while subscribing goes through (``_go_live``)."""
         sub = self.subs.get(pub.channel)
         if sub is None:
             return
@@ -640,23 +668,14 @@ class Connection:
             sub.pending.append(pub)
             return
         if pub.kind != KIND_PUB:
-            self._deliver_live(sub, pub)
-            return
-        offset = pub.offset
-        if offset:
-            if offset <= sub.offset:
-                return  # already sent in the subscribe reply
-            sub.offset = offset
-        self.out.push_bytes(pub.push(self.codec_name))
-
-    def _deliver_live(self, sub: Sub, pub: Publication) -> None:
-        if pub.kind == KIND_PUB:
-            if pub.offset:
-                if pub.offset <= sub.offset:
+            if not self.ctx.presence.should_push(self, sub, pub):
+                return
+        else:
+            offset = pub.offset
+            if offset:
+                if offset <= sub.offset:
                     return  # already sent in the subscribe reply
-                sub.offset = pub.offset
-        elif not self.ctx.presence.should_push(self, sub, pub):
-            return
+                sub.offset = offset
         self.out.push_bytes(pub.push(self.codec_name))
 
     def position(self, channel: str) -> tuple[int, str] | None:

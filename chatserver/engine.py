@@ -13,7 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from presence.model import Counts, OnlineMember
+import msgpack
+
+from presence.model import Counts, MemberFlags, OnlineMember
 from rooms.model import Community, Room
 
 # ---------------------------------------------------------------------------------- streams
@@ -209,6 +211,7 @@ class PresenceStore(Protocol):
     """Room presence, the process registry, user status and typing (docs/presence.md)."""
 
     calls: int
+    node: str  # this process's id in the process registry
 
     async def apply(
         self,
@@ -236,6 +239,8 @@ class PresenceStore(Protocol):
 
     async def dead_nodes(self, *, now: float | None = None) -> list[str]: ...
 
+    async def live_nodes(self, *, now: float | None = None) -> list[str]: ...
+
     async def drop_node(self) -> None: ...
 
     async def online(self, users: Sequence[str], *, now: float | None = None) -> dict[str, bool]: ...
@@ -251,3 +256,17 @@ class PresenceStore(Protocol):
         interval: float = 0.0,
         now: float | None = None,
     ) -> int: ...
+
+
+# ---------------------------------------------------------------------------- presence entries
+# A connection's presence entry (``JoinOp``): its flags, then name and role (msgpack).
+
+
+def pack_member(flags: MemberFlags, name: str, role: str) -> bytes:
+    return flags.encode().encode() + msgpack.packb({"n": name, "r": role}, use_bin_type=True)
+
+
+def unpack_member(user: str, value: bytes) -> OnlineMember:
+    flags = MemberFlags.decode(value)
+    body = msgpack.unpackb(value[1:], raw=False) if len(value) > 1 else {}
+    return OnlineMember(user=user, name=str(body.get("n", user)), role=str(body.get("r", "member")), flags=flags)

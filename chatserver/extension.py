@@ -14,8 +14,8 @@ from chatserver.config import Settings
 from chatserver.engine import Catalog, Commands, Control, Streams
 from chatserver.notify import Notifier
 from chatserver.posting import Poster
-from chatserver.redis.stores import RedisStores
 from chatserver.registry import Registry
+from chatserver.stores import Stores
 from chatserver.tasks import Tasks
 
 TypingGate = Callable[[Any, ChannelSpec], "str | None"]
@@ -43,4 +43,4 @@ class ExtensionContext:
     local_users: Mapping[str, set[Any]]  # user -> their connections on this process
     node_id: str
     tasks: Tasks
-    stores: RedisStores  # the engine's stores for extensions (no Redis client here)
+    stores: Stores  # the engine's stores for extensions (no Redis client here)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Collection, Hashable
 from typing import Any, Protocol, TypeVar
 
 import msgpack
@@ -98,6 +98,7 @@ class SharedReads:
     def __init__(self) -> None:
         self._inflight: set[Hashable] = set()
         self._waiting: dict[Hashable, tuple[asyncio.Future[Any], Callable[[], Awaitable[Any]]]] = {}
+        self._reads: set[asyncio.Future[Any]] = set()  # reads in flight (kept: not collected mid-read)
         self.started = 0  # reads that went to Redis
         self.joined = 0  # requests answered by a read another request started
 
@@ -119,8 +120,10 @@ class SharedReads:
         self._inflight.add(key)
         self.started += 1
         task = asyncio.ensure_future(fetch())
+        self._reads.add(task)
 
         def done(t: asyncio.Future[Any]) -> None:
+            self._reads.discard(t)
             self._inflight.discard(key)
             if not fut.done():
                 if t.cancelled():
@@ -411,20 +414,25 @@ class Hub:
         ch.last_offset, ch.epoch = last, hist.epoch
         ch.known = (last, hist.epoch)
 
-    def _on_reset(self) -> None:
-        """The pub/sub connection came back: anything published meanwhile was missed."""
+    def _on_reset(self, keys: Collection[bytes] | None = None) -> None:
+        """A pub/sub connection came back: anything published meanwhile was missed, on
+        every channel, or (a cluster shard's connection) only on the channels ``keys``."""
         self.resets += 1
         self.pubsub_resets += 1
-        for ch in self._channels.values():
+        affected = list(self._channels.values())
+        if keys is not None:
+            affected = [ch for ch in affected if ch.key in keys]
+        for ch in affected:
             ch.known = None
             if not ch.subscribers:
                 ch.last_offset, ch.epoch = 0, ""  # lingering: nothing to repair
-        for listener in self.reset_listeners:
-            try:
-                listener()
-            except Exception:
-                log.exception("a pub/sub reset listener failed")
-        for ch in list(self._channels.values()):
+        if keys is None or CONTROL_CHANNEL in keys:
+            for listener in self.reset_listeners:
+                try:
+                    listener()
+                except Exception:
+                    log.exception("a pub/sub reset listener failed")
+        for ch in affected:
             if not ch.subscribers:
                 continue
             since, epoch = ch.last_offset, ch.epoch

@@ -58,6 +58,11 @@ class LogLimiter:
                 self._held.pop(key, None)
 
 
+# WebSocket connections refused over a limit in this process, by HTTP status (429: the
+# address's limit, 503: the process's); exported as chat_connections_refused_total.
+REFUSED: dict[int, int] = {}
+
+
 class ConnectionLimits:
     """Open WebSocket connections of this process, in total and per client address."""
 
@@ -92,6 +97,7 @@ class ConnectionLimits:
 
     def _refuse(self, addr: str, status: int, reason: str) -> tuple[int, str]:
         self.refused += 1
+        REFUSED[status] = REFUSED.get(status, 0) + 1
         held = self._log.allow(addr)
         if held is not None:
             more = held_note(held, "refused in the last minute")
@@ -104,6 +110,35 @@ def client_address(scope: dict[str, Any]) -> str:
     return str(client[0]) if client else ""
 
 
+FORWARDED_WARN_AT = 20  # connections from one untrusted address carrying X-Forwarded-For
+FORWARDED_LOG_INTERVAL = 600.0  # seconds between warnings about one address
+_forwarded_lines = LogLimiter(FORWARDED_LOG_INTERVAL)
+
+
+def forwarded_by_untrusted(scope: dict[str, Any], addr: str) -> bool:
+    """The request carries X-Forwarded-For but its peer was not believed: uvicorn's
+    proxy-headers middleware replaces the client address with the header's last entry
+    for a trusted proxy, so a peer address that differs from it was not trusted."""
+    for name, value in scope.get("headers") or ():
+        if name == b"x-forwarded-for":
+            last = value.decode(errors="replace").rsplit(",", 1)[-1].strip()
+            return bool(last) and last != addr
+    return False
+
+
+def warn_untrusted_proxy(addr: str, count: int) -> None:
+    """Many clients through one address that forwards theirs: a proxy missing from
+    trusted_proxies (its clients share one address and its max_connections_per_ip)."""
+    held = _forwarded_lines.allow(addr)
+    if held is not None:
+        log.warning(
+            "%d open connections from %s carry X-Forwarded-For, but %s is not in trusted_proxies: "
+            "every client behind that proxy counts as %s (max_connections_per_ip applies to all of "
+            "them together); add the proxy's address to trusted_proxies%s",
+            count, addr, addr, addr, held_note(held),
+        )
+
+
 def guard(app: Any, settings: Any) -> Any:
     """``app`` behind the connection limits of ``settings`` (the app itself when both are 0)."""
     if not settings.max_connections and not settings.max_connections_per_ip:
@@ -113,6 +148,9 @@ def guard(app: Any, settings: Any) -> Any:
     async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
         addr = client_address(scope)
         refusal = limits.acquire(addr)
+        if limits.per_ip.get(addr, 0) >= FORWARDED_WARN_AT or refusal is not None:
+            if forwarded_by_untrusted(scope, addr):
+                warn_untrusted_proxy(addr, limits.per_ip.get(addr, 0))
         if refusal is not None:
             status, reason = refusal
             headers = [(b"content-type", b"text/plain; charset=utf-8")]

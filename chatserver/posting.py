@@ -110,6 +110,7 @@ class Rejected:
     id: str
     reason: str
     notice: str
+    retry_after: float = 0.0  # a rate limit: the same message is accepted after this wait
 
 
 Outcome = Published | Held | Rejected
@@ -140,7 +141,10 @@ def outcome_dict(outcome: Outcome) -> dict[str, Any]:
                 out["hold"] = outcome.details
             return out
         case Rejected():
-            return {"status": "rejected", "id": outcome.id, "reason": outcome.reason}
+            out = {"status": "rejected", "id": outcome.id, "reason": outcome.reason}
+            if outcome.retry_after:
+                out["retry_after"] = outcome.retry_after
+            return out
 
 
 # ---------------------------------------------------------------------------------- submissions
@@ -262,6 +266,7 @@ class Poster:
         self._observers: list[Observer] = []
         self._context_builders: list[ContextBuilder] = []
         self._retry_lookups: list[RetryLookup] = []
+        self._author_checks: list[Callable[[str], bool]] = []
 
     # ---- registries ---------------------------------------------------------------------
 
@@ -280,6 +285,17 @@ class Poster:
     def add_context_builder(self, build: ContextBuilder) -> None:
         self._context_builders.append(build)
 
+    def add_author_check(self, refused: Callable[[str], bool]) -> None:
+        """``refused(user)``: True when nothing of this author may enter any more (a member
+        being erased). Checked when a submission arrives and again right before it is placed
+        or held, for every kind (approved holds included)."""
+        self._author_checks.append(refused)
+
+    def _check_author(self, sub: Submission) -> None:
+        for refused in self._author_checks:
+            if refused(sub.author.user):
+                raise ReplyError(codes.PERMISSION_DENIED, "permission denied: this member's data is being erased")
+
     def add_retry_lookup(self, lookup: RetryLookup) -> None:
         self._retry_lookups.append(lookup)
 
@@ -287,7 +303,14 @@ class Poster:
 
     async def post(self, conn: Sender, room: Room, data: Any) -> Outcome:
         """A member's message (``publish``, ``chat.send``): validate, then ``submit``.
-        A rejection is raised as error 1001."""
+        A rejection is raised as error 1001. Its time goes to ``chat_post_seconds``."""
+        started = time.perf_counter()
+        try:
+            return await self._post(conn, room, data)
+        finally:
+            self._stats.post_seconds.observe(time.perf_counter() - started)
+
+    async def _post(self, conn: Sender, room: Room, data: Any) -> Outcome:
         assert conn.identity is not None
         member = conn.identity.member
         try:
@@ -313,7 +336,10 @@ class Poster:
             )
         )
         if isinstance(outcome, Rejected):
-            raise ReplyError(codes.MODERATION_REJECTED, f"message not posted: {outcome.notice}")
+            # A rate refusal is temporary (the message says the wait): the client may retry.
+            raise ReplyError(
+                codes.MODERATION_REJECTED, f"message not posted: {outcome.notice}", temporary=outcome.retry_after > 0 or None
+            )
         return outcome
 
     # ---- the one path ---------------------------------------------------------------------
@@ -323,6 +349,7 @@ class Poster:
         destination or the hold queue; observers see every decision. Gates raise
         ``ReplyError``; a rejection is returned (``Rejected``) for the caller to word."""
         item_id = sub.item_id or new_message_id()
+        self._check_author(sub)
         if sub.reviewed:
             return await self._place(sub, _NOT_REVIEWED, item_id, sub.text, sub.hidden, "")
         sender = sub.sender
@@ -347,8 +374,8 @@ class Poster:
         review = await self._pipeline.review(ctx)
         outcome: Outcome
         match review.verdict:
-            case Reject(reason=reason):
-                outcome = Rejected(item_id, reason, reason)
+            case Reject(reason=reason, retry_after=retry_after):
+                outcome = Rejected(item_id, reason, reason, retry_after)
             case Hold(reason=reason) if not sub.holdable:
                 outcome = Rejected(item_id, reason, reason)
             case Hold() if self._hold is None:
@@ -357,6 +384,7 @@ class Poster:
                 )
             case Hold():
                 assert self._hold is not None
+                self._check_author(sub)
                 outcome = await self._hold(sub, review, item_id)
             case Redact(spans=spans, reason=reason):
                 hidden = tuple(sorted({s.label for s in spans}))
@@ -383,6 +411,7 @@ class Poster:
     async def _place(
         self, sub: Submission, review: Review, item_id: str, text: str, hidden: tuple[str, ...], reason: str
     ) -> Published:
+        self._check_author(sub)
         placed = await sub.destination(sub, item_id, text, hidden)
         outcome = Published(item_id, text, hidden, reason, placed.offset, placed.epoch, placed.duplicate, placed.detail)
         if not sub.reviewed:
@@ -509,14 +538,23 @@ class Poster:
             self._stats.published += 1
         return published
 
+    async def earlier(self, room: Room, user: str, client_msg_id: str) -> Published | None:
+        """The first result of ``user``'s message with this ``client_msg_id`` in ``room``,
+        while the idempotency key lasts (``idempotency_ttl``); None when there is none."""
+        previous = await self._streams.published_offset(room.channel, user, client_msg_id)
+        return None if previous is None else await self._duplicate(room, previous)
+
     async def _duplicate(self, room: Room, offset: int) -> Published:
         message_id = ""
+        hidden: tuple[str, ...] = ()
         hist = await self._streams.history(room.channel, offset - 1, 1)
         for entry in hist.entries:
             if entry.offset == offset:
                 pub = Publication.unpack(room.channel, offset, hist.epoch, entry.payload)
                 try:
-                    message_id = orjson.loads(pub.data).get("id", "")
-                except (orjson.JSONDecodeError, AttributeError):
+                    event = orjson.loads(pub.data)
+                    message_id = event.get("id", "")
+                    hidden = tuple(event.get("redacted") or ())
+                except (orjson.JSONDecodeError, AttributeError, TypeError):
                     message_id = ""
-        return Published(message_id, offset=offset, epoch=hist.epoch, duplicate=True)
+        return Published(message_id, hidden=hidden, offset=offset, epoch=hist.epoch, duplicate=True)

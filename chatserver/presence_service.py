@@ -33,11 +33,11 @@ from chatserver.engine import (
     PresenceStore,
     RoomRef,
     Streams,
+    pack_member,
 )
 from chatserver.errors import ReplyError
 from chatserver.protocol import codes
 from chatserver.publication import Publication, pack_payload
-from chatserver.redis.presence import pack_member
 from chatserver.registry import Registry
 from chatserver.tasks import Tasks
 from presence.model import Counts, MemberFlags

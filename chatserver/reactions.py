@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chatserver.channels import ChannelResolver, ChannelSpec
@@ -21,6 +20,7 @@ from chatserver.engine import HistoryOptions
 from chatserver.errors import ReplyError
 from chatserver.protocol import codes
 from chatserver.protocol.codec import json_dumps
+from chatserver.records import ReactionChange
 from chatserver.registry import Registry
 from rooms.channels import ChannelKind
 from rooms.policy import may_post
@@ -28,7 +28,6 @@ from rooms.reactions import (
     RATE,
     WINDOW,
     InvalidReaction,
-    ReactionRequest,
     counts_view,
     parse_request,
     reaction_event,
@@ -40,16 +39,6 @@ CHANGED, UNCHANGED, NO_MESSAGE, TOO_MANY = 1, 0, -1, -2
 REFUSALS = {"muted": (codes.MUTED, "muted: reactions wait until the mute ends"), "banned": (codes.BANNED, "banned from this community")}
 
 
-@dataclass(frozen=True, slots=True)
-class ReactionChange:
-    """One member's change, for the store: the request, who, and the event's JSON up to its
-    counts (``...,"counts":``), which the store completes with the new counts."""
-
-    channel: str
-    request: ReactionRequest
-    user: str
-    event_head: bytes
-    time_ms: int
 
 
 class Reacted(Protocol):

@@ -40,7 +40,11 @@ def make_endpoint(ctx: ConnectionContext, node: Node, ready: Callable[[], bool])
         query = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
         use_protobuf = PROTOBUF_SUBPROTOCOL in offered or query.get("format") == ["protobuf"]
         if not ready():
-            await send({"type": "websocket.close", "code": 1013})
+            # Starting or draining: an HTTP 503 (not a 403), so a proxy passes the client
+            # to another gateway (nginx: proxy_next_upstream http_503) and SDKs back off.
+            headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"2")]
+            await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": b"this server is not taking connections now\n"})
             return None
         accept: dict[str, Any] = {"type": "websocket.accept"}
         if PROTOBUF_SUBPROTOCOL in offered:

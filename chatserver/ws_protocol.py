@@ -32,7 +32,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import logging
+import os
+import random
 import struct
 import termios
 from collections.abc import Callable
@@ -50,6 +53,20 @@ from websockets.streams import StreamReader
 from chatserver.limits import LogLimiter, held_note
 
 DIRECT_EXTENSION = "chatserver.direct"
+DEFAULT_DRAIN = 1.0  # seconds (the shutdown_drain setting's default)
+_drain: float | None = None
+
+
+def drain_window() -> float:
+    """The ``shutdown_drain`` setting of this server (the CLI hands settings to uvicorn's
+    workers in ``CHATSERVER_SETTINGS_JSON``)."""
+    global _drain
+    if _drain is None:
+        try:
+            _drain = float(json.loads(os.environ["CHATSERVER_SETTINGS_JSON"])["shutdown_drain"])
+        except (KeyError, ValueError, TypeError):
+            _drain = DEFAULT_DRAIN
+    return _drain
 BAD_FRAME_LOG_INTERVAL = 10.0  # seconds
 _bad_frames = LogLimiter(BAD_FRAME_LOG_INTERVAL)
 log = logging.getLogger("chatserver.websocket")
@@ -414,11 +431,22 @@ class ChatWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def shutdown(self) -> None:
         if self.handshake_complete and not self.close_sent and not self.disconnected:
+            # SIGTERM: the closes are spread over shutdown_drain seconds (uvicorn has
+            # stopped listening already), so the clients reconnect to the other gateways
+            # at a bounded rate instead of all in the same moment.
+            delay = drain_window() * random.random()
+            if delay >= 0.005:
+                asyncio.get_running_loop().call_later(delay, self._close_for_shutdown)
+                return
+            self._close_for_shutdown()
+            return
+        super().shutdown()
+
+    def _close_for_shutdown(self) -> None:
+        if self.handshake_complete and not self.close_sent and not self.disconnected:
             self.stop_keepalive()
             self.queue.put_nowait({"type": "websocket.disconnect", "code": 3001})
             self.conn.send_close(3001, "shutdown")
             self.transport.write(b"".join(self.conn.data_to_send()))
             self.close_sent = True
             self.transport.close()
-            return
-        super().shutdown()

@@ -70,8 +70,9 @@ class ServerProcess:
         args: list[str] | None = None,
         data_dir: Path | None = None,
         name: str = "",
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()  # a given port: a restart in the same place
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/connection/websocket"
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="chat-data-"))
@@ -86,6 +87,9 @@ class ServerProcess:
                 # Every test client comes from 127.0.0.1 and some tests open 200+ at once
                 # (tests/test_limits.py sets its own limits).
                 "CHATSERVER_MAX_CONNECTIONS_PER_IP": "2000",
+                # Processes of different tests share a Valkey: they must not rebalance
+                # each other's clients (tests/test_load_balancer.py turns it on).
+                "CHATSERVER_REBALANCE_INTERVAL": "0",
                 "PYTHONUNBUFFERED": "1",
             }
         )

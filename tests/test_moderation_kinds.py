@@ -98,8 +98,8 @@ async def test_questions_are_moderated_and_published_by_their_kind(server):
 
 
 async def test_audit_log_keeps_entries_for_the_retention_time_only(server):
-    from chatserver.moderation import keys
     from chatserver.moderation.audit import AuditLog
+    from chatserver.redis import moderation_keys as keys
     from chatserver.redis.moderation_store import RedisModerationStore
 
     community = unique("ret")

@@ -9,6 +9,7 @@ import asyncio
 
 import orjson
 import pytest
+import redis
 
 from rooms.reactions import RATE, InvalidReaction, counts_view, parse_request
 from tests.harness import token, unique
@@ -160,6 +161,23 @@ async def test_reactions_are_refused_where_posting_is_and_rate_limited(server, c
     # A deleted message takes no more reactions.
     await rpc_result(mo, "mod.delete", {"channel": channel, "id": message["id"]})
     assert await code(mo, {**base, "reaction": "same"}) == 107
+
+
+async def test_a_deleted_message_takes_its_reactions_with_it(server, valkey, clients):
+    """Who reacted to a message (other members' ids) does not outlive the message."""
+    community = unique("react-del")
+    channel = server.make_room(community, "lobby")
+    ann, ben = [await member(clients, server.ws_url, name, community, channel=channel) for name in ("ann", "ben")]
+    message = await posted(ann, channel, "a message to be taken back")
+    assert "result" in await react(ben, channel, message, "hug")
+    store = redis.Redis.from_url(valkey.url)
+    try:
+        keys = [f"chat:{{{channel}}}:r:{message['id']}", f"chat:{{{channel}}}:rc:{message['id']}"]
+        assert store.exists(*keys) == 2
+        await rpc_result(ann, "chat.delete", {"channel": channel, "offset": message["offset"]})
+        assert store.exists(*keys) == 0
+    finally:
+        store.close()
 
 
 def test_parse_request_names_what_is_wrong():

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
     from chatserver.moderation.actions import FoundMessage
     from chatserver.moderation.service import ModerationService
-    from chatserver.redis.crisis_store import RedisCaseStore
+    from chatserver.stores import CaseStore
     from rooms.model import Room
 
 log = logging.getLogger("chatserver.crisis")
@@ -64,7 +64,7 @@ def _actor_json(actor: Actor) -> str:
 
 
 class CaseService:
-    def __init__(self, ext: ExtensionContext, config: CrisisConfig, moderation: ModerationService, store: RedisCaseStore) -> None:
+    def __init__(self, ext: ExtensionContext, config: CrisisConfig, moderation: ModerationService, store: CaseStore) -> None:
         self.ext = ext
         self.config = config
         self.moderation = moderation

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
     from chatserver.moderation.audit import AuditLog
     from chatserver.moderation.sanctions import Sanctions
-    from chatserver.redis.moderation_store import RedisModerationStore
+    from chatserver.stores import ModerationStore
     from moderation_hooks import ModerationConfig, Policy
 
 
@@ -75,7 +75,7 @@ def user_of(value: Any) -> str:
 
 
 class ModeratorActions:
-    def __init__(self, service: ActionsHost, store: RedisModerationStore) -> None:
+    def __init__(self, service: ActionsHost, store: ModerationStore) -> None:
         self.service = service
         self.ext = service.ext
         self.store = store

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import msgpack
 
+from chatserver.records import iso
+
 MAX_SCAN = 20_000
 _BATCH = 500
 
@@ -38,11 +40,6 @@ class Actor:
 SYSTEM = Actor("system", "system", "system", "system")
 
 
-def iso(ts: float | None) -> str | None:
-    """Unix seconds -> ISO 8601 UTC with a Z (None stays None)."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_time(value: str) -> int:

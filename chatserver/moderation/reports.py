@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from chatserver.moderation.actions import ModeratorActions
     from chatserver.moderation.audit import AuditLog
     from chatserver.moderation.holds import HoldQueue
-    from chatserver.redis.moderation_store import RedisModerationStore
+    from chatserver.stores import ModerationStore
     from moderation_hooks import Policy
 
 
@@ -51,7 +51,7 @@ ConcernHandler = Callable[[Actor, Room, FoundMessage], Awaitable[dict[str, Any]]
 
 
 class Reports:
-    def __init__(self, service: ReportsHost, store: RedisModerationStore) -> None:
+    def __init__(self, service: ReportsHost, store: ModerationStore) -> None:
         self.service = service
         self.ext = service.ext
         self.store = store

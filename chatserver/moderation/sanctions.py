@@ -17,19 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
+from chatserver.protocol import codes
 from rooms.channels import parse_channel
 from rooms.retention import PSEUDONYM_PREFIX, pseudonym, pseudonym_key
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
-    from chatserver.redis.moderation_store import RedisModerationStore
+    from chatserver.stores import ModerationStore
 
 log = logging.getLogger("chatserver.moderation.sanctions")
 
 KINDS = ("mutes", "bans", "kicks")
 RELOAD_SECONDS = 30
-UNSUBSCRIBE_KICKED = 2101  # unsubscribe push codes below 2500: the SDK stays unsubscribed
-UNSUBSCRIBE_BANNED = 2103
+UNSUBSCRIBE_KICKED = codes.UNSUBSCRIBE_KICKED  # below 2500: the SDK stays unsubscribed
+UNSUBSCRIBE_BANNED = codes.UNSUBSCRIBE_BANNED
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,7 @@ def kick_field(room: str, user: str) -> str:
 
 
 class Sanctions:
-    def __init__(self, ext: ExtensionContext, store: RedisModerationStore) -> None:
+    def __init__(self, ext: ExtensionContext, store: ModerationStore) -> None:
         self.ext = ext
         self.store = store
         # kind -> community -> field (user, or "room\nuser" for kicks) -> sanction

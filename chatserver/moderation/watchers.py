@@ -19,7 +19,7 @@ from rooms.channels import ChannelKind
 if TYPE_CHECKING:
     from chatserver.connection import Connection, Sub
     from chatserver.extension import ExtensionContext
-    from chatserver.redis.moderation_store import RedisModerationStore
+    from chatserver.stores import ModerationStore
 
 log = logging.getLogger("chatserver.moderation.watchers")
 
@@ -28,7 +28,7 @@ HEARTBEAT = 15
 
 
 class ModeratorWatchers:
-    def __init__(self, ext: ExtensionContext, store: RedisModerationStore) -> None:
+    def __init__(self, ext: ExtensionContext, store: ModerationStore) -> None:
         self.ext = ext
         self.store = store
         self.local: dict[tuple[str, str], None] = {}  # (room channel, member) on this process

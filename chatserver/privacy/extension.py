@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from chatserver.api import ApiError, api_route, json_body
 from chatserver.engine import PresenceStore
 from chatserver.moderation.audit import AuditLog
+from chatserver.privacy.block import MemberBlock
 from chatserver.privacy.service import PrivacyService
 
 if TYPE_CHECKING:
@@ -25,9 +27,26 @@ def _user(request: Request) -> str:
     return str(user)
 
 
-def install(ext: ExtensionContext, presence: PresenceStore, audit: AuditLog) -> PrivacyService:
-    """``audit``: the moderation extension's audit log (the erasure is recorded there)."""
-    svc = PrivacyService(ext, presence, audit)
+def install(
+    ext: ExtensionContext,
+    presence: PresenceStore,
+    audit: AuditLog,
+    stores: Callable[[], list[Any]],
+    block: MemberBlock,
+) -> PrivacyService:
+    """``audit``: the moderation extension's audit log (the erasure is recorded there);
+    ``stores``: every store the composition root made (each asked for member data);
+    ``block``: the members being erased, checked at connect, refresh and submit."""
+    svc = PrivacyService(ext, presence, audit, stores, block)
+    ext.registry.on_control("privacy.block", svc.on_block)
+    ext.poster.add_author_check(block.blocked)
+    ext.typing.add_gate(lambda conn, spec: "this member's data is being erased" if block.blocked(conn.user) else None)
+
+    async def start() -> None:
+        await svc.reload_blocks()
+        ext.tasks.spawn(svc.keep_blocks(), "erasure blocks")
+
+    ext.registry.startup_hooks.append(start)
 
     @api_route(ext.settings, "/api/users/{user}/export", ["GET"])
     async def export(request: Request) -> Any:

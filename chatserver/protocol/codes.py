@@ -1,4 +1,6 @@
-"""Error codes (in replies) and disconnect codes (WebSocket close codes) of protocol v2."""
+"""Error codes (in replies), disconnect codes (WebSocket close codes) and unsubscribe push
+codes of protocol v2: every code the server sends, named once (the domain's refusal codes
+are defined in ``rooms`` and taken from there)."""
 
 from __future__ import annotations
 
@@ -100,6 +102,8 @@ ERASED = Disconnect(3520, "user erased")  # an erasure request: the SDK does not
 # Transport level: RFC 6455 "message too big".
 MESSAGE_TOO_BIG = Disconnect(1009, "message too big")
 
-# Unsubscribe push codes: 2000 stay unsubscribed; 2500+ the SDK resubscribes.
+# Unsubscribe push codes: below 2500 the SDK stays unsubscribed; 2500+ it resubscribes.
 UNSUBSCRIBE_SERVER = 2000
+UNSUBSCRIBE_KICKED = 2101
+UNSUBSCRIBE_BANNED = 2103
 UNSUBSCRIBE_INSUFFICIENT_STATE = 2500

@@ -25,7 +25,7 @@ from chatserver.protocol import codes
 from chatserver.publication import pack_payload
 from chatserver.qa.config import QaConfig
 from chatserver.qa.stage import StageCache
-from chatserver.redis.qa_store import Committed, Conflict, Loaded
+from chatserver.stores import Committed, Conflict, Loaded
 from rooms.channels import ChannelKind
 from rooms.model import Room
 from rooms.policy import Denied

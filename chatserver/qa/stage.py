@@ -24,7 +24,7 @@ from rooms.qa import may_post_in_stage
 
 if TYPE_CHECKING:
     from chatserver.engine import Control
-    from chatserver.redis.qa_store import RedisQaStore
+    from chatserver.stores import QaStore
 
 SafetyNet = Callable[[Sender, Room, Draft], Awaitable[None]]
 
@@ -33,7 +33,7 @@ TTL = 30.0  # a safety net for a lost control message (sanctions reload as often
 
 
 class StageCache:
-    def __init__(self, store: RedisQaStore, control: Control, safety_net: SafetyNet | None = None) -> None:
+    def __init__(self, store: QaStore, control: Control, safety_net: SafetyNet | None = None) -> None:
         """``safety_net(sender, room, draft)``: moderation's crisis net for a refused post."""
         self.store = store
         self.control = control

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from chatserver.redis.qa_store import RedisQaStore
+from chatserver.stores import QaStore
 from rooms.qa.model import VOTABLE, SessionState
 
 log = logging.getLogger("chatserver.qa.votes")
@@ -23,7 +23,7 @@ VOTING_SESSIONS = " " + " ".join((SessionState.SCHEDULED.value, SessionState.LIV
 
 
 class VoteBatcher:
-    def __init__(self, store: RedisQaStore, interval_ms: int) -> None:
+    def __init__(self, store: QaStore, interval_ms: int) -> None:
         self.store = store
         self.interval = interval_ms / 1000
         self._pending: dict[tuple[str, str], asyncio.TimerHandle] = {}

@@ -21,11 +21,13 @@ import time
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import BlockingConnectionPool
 
 from chatserver.engine import HistoryOptions, HistoryResult, PublishResult, StreamEntry
+from chatserver.publication import Publication
 from chatserver.redis.pipeline import CommandPipeline
 
 if TYPE_CHECKING:
@@ -49,6 +51,26 @@ def deleted_key(channel: str) -> str:
 
 def edits_key(channel: str) -> str:
     return f"chat:{{{channel}}}:x"
+
+
+def _message_id(payload: bytes) -> str:
+    """The id of the ``message`` event a stored payload carries ("" for other events)."""
+    try:
+        event = orjson.loads(Publication.unpack("", 0, "", payload).data)
+    except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError):
+        return ""
+    if isinstance(event, dict) and event.get("type") == "message" and isinstance(event.get("id"), str):
+        return str(event["id"])
+    return ""
+
+
+def reactors_key(channel: str, message_id: str) -> str:
+    """Who gave which support reaction to a message (``chatserver.redis.reactions_store``)."""
+    return f"chat:{{{channel}}}:r:{message_id}"
+
+
+def reaction_counts_key(channel: str, message_id: str) -> str:
+    return f"chat:{{{channel}}}:rc:{message_id}"
 
 
 def idempotency_key(channel: str, user: str, client_id: str) -> str:
@@ -138,6 +160,7 @@ class RedisBroker:
         self.pipeline = pipeline
         self.commands = 0  # Redis round trips made, for metrics and load tests
         self.latency_sum = 0.0
+        self.errors = 0  # round trips that failed (connection lost, timeout, error reply)
 
     def close(self) -> None:
         if self.pipeline is not None:
@@ -149,6 +172,9 @@ class RedisBroker:
         start = time.perf_counter()
         try:
             return await run_script(self.pipeline, script, keys, args)
+        except Exception:
+            self.errors += 1
+            raise
         finally:
             self.commands += 1
             self.latency_sum += time.perf_counter() - start
@@ -188,6 +214,9 @@ class RedisBroker:
                 await pipeline.execute(pipeline.publish_command, pubsub_channel(channel), b"0::" + payload)
             else:
                 await self.redis.publish(pubsub_channel(channel), b"0::" + payload)
+        except Exception:
+            self.errors += 1
+            raise
         finally:
             self.commands += 1
             self.latency_sum += time.perf_counter() - start
@@ -240,11 +269,16 @@ class RedisBroker:
         """Remove the publication at ``offset`` and publish ``payload`` (the deletion event)
         with the next offset, atomically: (removed, the event's offset). Nothing happens
         when the entry is no longer in the stream."""
-        removed, _original, event_offset, _epoch = await self._run(
+        removed, original, event_offset, _epoch = await self._run(
             self._delete,
             [stream_key(channel), meta_key(channel), deleted_key(channel), edits_key(channel)],
             [offset, payload, *append_args(channel, history)],
         )
+        if removed and original:
+            # The message's reactions (other members' ids) go with it.
+            message_id = _message_id(original)
+            if message_id:
+                await self.redis.delete(reactors_key(channel, message_id), reaction_counts_key(channel, message_id))
         return bool(removed), int(event_offset)
 
     async def edit(

@@ -17,7 +17,10 @@ import orjson
 import redis.asyncio as aioredis
 
 from chatserver.engine import CatalogError, Control
+from chatserver.member_data import MemberScope
+from chatserver.redis.broker import deleted_key, edits_key, meta_key, stream_key
 from rooms.model import Community, Room, RoomSettings, valid_name
+from rooms.private import private_of
 
 log = logging.getLogger("chatserver.catalog")
 
@@ -27,6 +30,8 @@ SEED_BATCH = 1000  # records per pipelined write when seeding
 
 
 class RedisCatalog:
+    member_phase = 10  # conversations go whole, first (their channels with them)
+
     def __init__(self, client: aioredis.Redis, control: Control) -> None:
         self.redis = client
         self.control = control
@@ -152,6 +157,33 @@ class RedisCatalog:
             self.rooms.pop(f"{community}:{name}", None)
             await self._announce(r=f"{community}:{name}")
         return removed
+
+    # ---- member data (chatserver.member_data): private support conversations ----------------
+
+    def _conversations(self, user: str) -> list[Room]:
+        rooms = sorted(self.rooms.values(), key=lambda r: r.channel)
+        return [room for room in rooms if (conv := private_of(room)) is not None and conv.member == user]
+
+    async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
+        return {"conversations": [room.channel for room in self._conversations(scope.user)]}
+
+    async def forget_member(self, scope: MemberScope) -> dict[str, int]:
+        """A conversation with the member goes whole: its record and every channel of it
+        (the invited hosts' notices naming the member go with the stream store's turn)."""
+        counts = {"conversations": 0, "keys": 0}
+        dropped: set[str] = set()
+        for room in self._conversations(scope.user):
+            conv = private_of(room)
+            if conv is not None:
+                scope.notified.update(conv.hosts)
+            for channel in (room.channel, f"{room.channel}/mod", f"{room.channel}/qa", f"{room.channel}/screening"):
+                counts["keys"] += int(await self.redis.delete(stream_key(channel), meta_key(channel), deleted_key(channel), edits_key(channel)))
+            await self.delete_room(room.community, room.name)
+            dropped.add(room.channel)
+            counts["conversations"] += 1
+            scope.touched.add(room.community)
+        scope.rooms = [room for room in scope.rooms if room.channel not in dropped]  # gone whole
+        return counts
 
     async def seed(
         self,

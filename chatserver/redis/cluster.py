@@ -210,7 +210,7 @@ class ShardedPubSub:
         self,
         router: ClusterRouter,
         on_message: Callable[[bytes, bytes], None],
-        on_reset: Callable[[], None] | None = None,
+        on_reset: Callable[..., None] | None = None,  # (channels that may have missed messages)
         subscribe_timeout: float = 20.0,
     ) -> None:
         self.router = router
@@ -218,6 +218,7 @@ class ShardedPubSub:
         self.on_reset = on_reset
         self.subscribe_timeout = subscribe_timeout
         self._nodes: dict[RedisAddress, PubSub] = {}
+        self._closing: set[asyncio.Future[Any]] = set()
         self._where: dict[bytes, RedisAddress] = {}
         self._wanted: set[bytes] = set()
         self._rebalancing: asyncio.Task[None] | None = None
@@ -241,7 +242,7 @@ class ShardedPubSub:
             pubsub = PubSub(
                 address,
                 self.on_message,
-                on_reset=self._node_reset,
+                on_reset=lambda: self._node_reset(address),
                 sharded=True,
                 on_dropped=self._dropped,
                 on_lost=self._trouble,
@@ -294,11 +295,12 @@ class ShardedPubSub:
 
     # ---- failover and slot moves -----------------------------------------------------
 
-    def _node_reset(self) -> None:
-        """A shard's connection came back (same node): messages may have been missed."""
+    def _node_reset(self, address: RedisAddress) -> None:
+        """A shard's connection came back (same node): messages of its channels (only
+        those: the other shards' went on) may have been missed."""
         self.resets += 1
         if self.on_reset is not None:
-            self.on_reset()
+            self.on_reset({ch for ch, node in self._where.items() if node == address})
 
     def _dropped(self, channel: bytes) -> None:
         self._trouble()
@@ -312,7 +314,7 @@ class ShardedPubSub:
     async def _rebalance(self) -> None:
         """Until every wanted channel is subscribed at its slot's (reachable) master: reload
         the map, move the channels whose owner changed, then let the hub repair gaps."""
-        moved_any = False
+        moved: set[bytes] = set()
         while not self._closing:
             await asyncio.sleep(0.1)
             try:
@@ -338,16 +340,18 @@ class ShardedPubSub:
             if moving:
                 log.warning("resubscribing %d sharded channels at their new owners", len(moving))
                 results = await asyncio.gather(*(self._place(ch) for ch in moving), return_exceptions=True)
-                moved_any = True
+                moved.update(moving)
                 settled = settled and not any(isinstance(r, BaseException) for r in results)
             self._drop_idle()
             if settled:
                 break
-            await asyncio.sleep(0.4)
-        if moved_any:
+            # Look again soon: a replica taking over shows in the map at once, and every
+            # moment before the move is a moment its room's messages wait (a repair).
+            await asyncio.sleep(0.15)
+        if moved:
             self.resets += 1
             if self.on_reset is not None:
-                self.on_reset()
+                self.on_reset(moved)  # only the moved channels can have missed messages
 
     def _drop_idle(self) -> None:
         """Close shard connections no channel uses and whose node is no longer a master."""
@@ -356,4 +360,6 @@ class ShardedPubSub:
         for node in list(self._nodes):
             if node not in masters and node not in in_use:
                 pubsub = self._nodes.pop(node)
-                asyncio.ensure_future(pubsub.close())
+                closing = asyncio.ensure_future(pubsub.close())
+                self._closing.add(closing)  # kept until done (not collected mid-close)
+                closing.add_done_callback(self._closing.discard)

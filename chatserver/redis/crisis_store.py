@@ -25,7 +25,8 @@ from typing import Any
 import msgpack
 import redis.asyncio as aioredis
 
-from chatserver.moderation import keys as mod_keys
+from chatserver.member_data import MemberScope
+from chatserver.redis import moderation_keys as mod_keys
 from chatserver.redis.broker import load_lua
 
 MAX_ITEMS = 50  # crisis messages kept per case (the newest)
@@ -68,6 +69,8 @@ def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
 
 
 class RedisCaseStore:
+    member_phase = 20
+
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis = client
         self._open = client.register_script(load_lua("crisis_open.lua"))
@@ -221,3 +224,31 @@ class RedisCaseStore:
     async def has_posted(self, community: str, user: str) -> bool:
         """Whether ``user`` has posted in the community (moderation's post counts)."""
         return bool(await self.redis.hget(mod_keys.posts(community), user))
+
+    # ---- member data (chatserver.member_data) -------------------------------------------------
+
+    async def _cases_of(self, scope: MemberScope) -> list[tuple[str, dict[str, str], list[dict[str, Any]]]]:
+        out = []
+        for community in scope.communities:
+            for case, items in await self.recent(community, 100_000):
+                if case.get("user") == scope.user:
+                    out.append((community, case, items))
+        return out
+
+    async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
+        return {"crisis_cases": [{"community": c, **case, "messages": items} for c, case, items in await self._cases_of(scope)]}
+
+    async def forget_member(self, scope: MemberScope) -> dict[str, int]:
+        """A member's crisis case goes whole: its record, its messages, every index entry."""
+        removed = 0
+        for community, case, items in await self._cases_of(scope):
+            scope.ids.update(str(i["id"]) for i in items if isinstance(i, dict) and i.get("id"))
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.delete(case_key(community, case["id"]), items_key(community, case["id"]))
+            pipe.zrem(index_key(community), case["id"])
+            pipe.zrem(due_key(community), case["id"])
+            pipe.zrem(notify_key(community), case["id"])
+            pipe.hdel(open_key(community), scope.user)
+            removed += int((await pipe.execute())[0] > 0)
+            scope.touched.add(community)
+        return {"crisis_cases": removed}

@@ -51,6 +51,9 @@ class EngineParts:
     subscriptions: Callable[..., Subscriptions]
     check: Callable[[], Awaitable[None]]  # raises while the deployment cannot serve
     watchers: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    # Raises only while no part of the deployment answers (a cluster with one shard down
+    # still serves the rooms of the others); None: the same as ``check``.
+    serving: Callable[[], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         """Fail clearly when the deployment cannot serve (cluster down, no master)."""
@@ -60,6 +63,13 @@ class EngineParts:
         loop = asyncio.get_running_loop()
         start = loop.time()
         await self.check()
+        return loop.time() - start
+
+    async def shallow_ping(self) -> float:
+        """Seconds a readiness check took: this process can serve (some shard answers)."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await (self.serving or self.check)()
         return loop.time() - start
 
 
@@ -188,7 +198,19 @@ def _cluster(url: RedisUrl) -> EngineParts:
             if "cluster_state:ok" not in info:
                 raise ClusterError(f"CLUSTERDOWN: {node.label} reports cluster_state other than ok")
 
-    return EngineParts("cluster", client, router, lambda **kw: ShardedPubSub(router, **kw), check)
+    async def serving() -> None:
+        """Some master answers PING (the rooms of the others are served meanwhile)."""
+        failures = []
+        for node in router.map.masters():
+            try:
+                await asyncio.wait_for(router.pipe(node).execute(b"PING"), 1.0)
+                return
+            except Exception as exc:
+                failures.append(f"{node.label}: {exc or type(exc).__name__}")
+        router.refresh_soon()
+        raise ClusterError("no master answers: " + "; ".join(failures or ["no masters known"]))
+
+    return EngineParts("cluster", client, router, lambda **kw: ShardedPubSub(router, **kw), check, serving=serving)
 
 
 # Sentinel events of a failover in progress (published by the leading sentinel only, hence
@@ -310,10 +332,14 @@ def _sentinel(url: RedisUrl) -> EngineParts:
         subscriptions.append(pubsub)
         return pubsub
 
+    disconnecting: set[asyncio.Future[Any]] = set()  # kept until done (not collected mid-call)
+
     def fenced() -> None:
         pipeline.close()  # commands in flight fail (error 100); no new one until the switch
         with contextlib.suppress(RuntimeError):
-            asyncio.ensure_future(client.connection_pool.disconnect(inuse_connections=False))
+            task = asyncio.ensure_future(client.connection_pool.disconnect(inuse_connections=False))
+            disconnecting.add(task)
+            task.add_done_callback(disconnecting.discard)
 
     def switched() -> None:
         fenced()

@@ -1,6 +1,6 @@
 """Moderation's state in Redis: the hold queue (``RedisHoldStore``) and everything else
 (``RedisModerationStore``): audit streams, moderator-feed watchers, sanctions, reports,
-slow mode, the facts hooks read (recent posts, post counts). Key names: moderation.keys."""
+slow mode, the facts hooks read (recent posts, post counts). Key names: chatserver.redis.moderation_keys."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ import msgpack
 import redis.asyncio as aioredis
 
 from chatserver.engine import Commands, Control
-from chatserver.moderation import keys
-from chatserver.moderation.records import HoldRecord
+from chatserver.member_data import MemberScope, names, rename
+from chatserver.records import HoldRecord
+from chatserver.redis import moderation_keys as keys
 from chatserver.redis.broker import register_lua
 from chatserver.redis.commands import CONTROL_CHANNEL, pack_control
+from chatserver.redis.keyspace import delete_matching, each, glob_escape, scan
+
+SANCTION_KINDS = ("mutes", "bans", "kicks")
+AUDIT_BATCH = 200
 
 
 def _text(value: Any) -> str:
@@ -25,11 +30,42 @@ class RedisHoldStore:
     """The hold queue in Redis: create once per client message id, resolve by
     compare-and-set, list the pending ones, and the global expiry index."""
 
+    member_phase = 40  # before the streams: its hold ids find the feed events about them
+
     def __init__(self, client: aioredis.Redis, commands: Commands) -> None:
         self.redis = client
         self.commands = commands
         self._create = register_lua(client, "hold_create.lua")
         self._resolve = register_lua(client, "hold_resolve.lua")
+
+    # ---- member data (chatserver.member_data) -------------------------------------------------
+
+    async def _holds_of(self, user: str) -> list[tuple[str, HoldRecord]]:
+        """(key, record) of the member's held items."""
+        out = []
+        async for found in scan(self.redis, "mod:{*}:hold:*"):
+            raws = await each(self.redis, "HGET", [(k, "r") for k in found])
+            for key, raw in zip(found, raws, strict=True):
+                if raw is None or user.encode() not in raw:
+                    continue
+                record = HoldRecord.unpack(raw)
+                if record.user == user:
+                    out.append((key, record))
+        return out
+
+    async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
+        return {"holds": [record.public() for _, record in await self._holds_of(scope.user)]}
+
+    async def forget_member(self, scope: MemberScope) -> dict[str, int]:
+        removed = 0
+        for key, record in await self._holds_of(scope.user):
+            scope.ids.add(record.id)
+            removed += int(await self.redis.delete(key))
+            await self.redis.zrem(keys.hold_queue(record.channel), record.id)
+            await self.redis.zrem(keys.EXPIRING, f"{record.channel}\n{record.id}")
+            scope.touched.add(record.community)
+        lit = glob_escape(scope.user)
+        return {"holds": removed, "keys": await delete_matching(self.redis, f"mod:{{*}}:hi:{lit}:*")}
 
     async def create(self, record: HoldRecord, hold_ttl: int, idem_ttl: int) -> tuple[str, bool]:
         hold_id, created = await self._create(
@@ -112,12 +148,142 @@ class RedisHoldStore:
     async def forget_due(self, member: bytes) -> None:
         await self.redis.zrem(keys.EXPIRING, member)
 
+    async def pending_count(self) -> int:
+        """Holds waiting for review in the whole deployment (the expiry index)."""
+        return int(await self.redis.zcard(keys.EXPIRING))
+
 
 class RedisModerationStore:
+    member_phase = 60
+
     def __init__(self, client: aioredis.Redis, commands: Commands, control: Control | None = None) -> None:
         self.redis = client
         self.commands = commands
         self.control = control
+        self._rewrite = register_lua(client, "stream_lib.lua", "stream_rewrite.lua")
+
+    # ---- member data (chatserver.member_data) -------------------------------------------------
+
+    async def _reports_of(self, user: str) -> list[tuple[str, dict[str, Any]]]:
+        """(key, report) of reports the member filed."""
+        out = []
+        async for found in scan(self.redis, "mod:{*}:rep:*"):
+            raws = await each(self.redis, "HGET", [(k, user) for k in found])
+            for key, raw in zip(found, raws, strict=True):
+                if raw is not None:
+                    out.append((key, msgpack.unpackb(raw, raw=False)))
+        return out
+
+    async def _sanctions_of(self, scope: MemberScope) -> list[tuple[str, str, str, bytes]]:
+        """(kind, community, field, packed) of sanctions on the member."""
+        tables = await self.sanctions(scope.communities, SANCTION_KINDS)
+        out = []
+        i = 0
+        for community in scope.communities:
+            for kind in SANCTION_KINDS:
+                for raw_field, packed in tables[i].items():
+                    name = raw_field.decode()
+                    if name == scope.user or name.endswith("\n" + scope.user):
+                        out.append((kind, community, name, packed))
+                i += 1
+        return out
+
+    async def _audit_of(self, community: str, user: str) -> list[tuple[str, dict[str, Any]]]:
+        key = keys.audit(community)
+        needle = user.encode()
+        after = ""
+        out = []
+        while True:
+            batch = await self.redis.xrange(key, min=f"({after}" if after else "-", max="+", count=AUDIT_BATCH)
+            for entry_id, fields in batch:
+                raw = fields.get(b"d", b"")
+                if raw and needle in raw:
+                    entry = msgpack.unpackb(raw, raw=False)
+                    if names(entry, user):
+                        out.append((_text(entry_id), entry))
+            if len(batch) < AUDIT_BATCH:
+                return out
+            after = _text(batch[-1][0])
+
+    async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
+        reports = []
+        for key, report in await self._reports_of(scope.user):
+            reports.append({"channel": key.split("}", 1)[0][5:], "offset": int(key.rsplit(":", 1)[1]), **report})
+        sanctions = []
+        for kind, community, name, packed in await self._sanctions_of(scope):
+            s = msgpack.unpackb(packed, raw=False)
+            item = {"kind": kind.rstrip("s"), "community": community, "until": s.get("u", 0), "reason": s.get("r", ""), "at": s.get("a", 0)}
+            if "\n" in name:
+                item["room"] = name.split("\n", 1)[0]
+            sanctions.append(item)
+        audit = []
+        for community in scope.communities:
+            audit += [{"community": community, "id": i, **e} for i, e in await self._audit_of(community, scope.user)]
+        directory = []
+        for community in scope.communities:
+            raw = await self.redis.hget(keys.names(community), scope.user)
+            if raw is not None:
+                directory.append({"community": community, **msgpack.unpackb(raw, raw=False)})
+        return {"reports": reports, "sanctions": sanctions, "audit": audit, "directory": directory}
+
+    async def forget_member(self, scope: MemberScope) -> dict[str, int]:
+        """Reports they filed, post counts, slow-mode and recent-post keys go; sanctions and
+        audit entries move to the pseudonym (a banned member stays banned), losing any text."""
+        user = scope.user
+        counts = {"reports": 0, "keys": 0, "sanctions": 0, "audit_entries": 0}
+        reports = await self._reports_of(user)
+        counts["reports"] = sum(int(n) for n in await each(self.redis, "HDEL", [(key, user) for key, _ in reports]))
+        # Reports about their messages (others' reasons about words now gone) go with them.
+        for channel, offset in sorted(scope.message_offsets):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.delete(keys.reporters(channel, offset), keys.hidden(channel, offset))
+            pipe.zrem(keys.reports(channel), str(offset))
+            removed, _ = await pipe.execute()
+            counts["reports"] += int(removed > 0)
+        lit = glob_escape(user)
+        counts["keys"] += await delete_matching(self.redis, f"mod:{{*}}:slow:{lit}")
+        counts["keys"] += await delete_matching(self.redis, f"mod:{{*}}:recent:{lit}")
+        for community in scope.communities:
+            if await self.redis.hdel(keys.posts(community), user):
+                scope.touched.add(community)
+            # The community's directory of recent members (their display name).
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hdel(keys.names(community), user)
+            pipe.zrem(keys.seen(community), user)
+            named, _ = await pipe.execute()
+            counts["keys"] += int(named)
+        for kind, community, name, packed in await self._sanctions_of(scope):
+            room, sep, _ = name.rpartition("\n")
+            await self.put_sanction(kind, community, room + sep + scope.alias, packed)
+            await self.lift_sanction(kind, community, name)
+            counts["sanctions"] += 1
+            scope.touched.add(community)
+        for community in scope.communities:
+            changed = await self._pseudonymize_audit(community, user, scope.alias)
+            if changed:
+                counts["audit_entries"] += changed
+                scope.touched.add(community)
+        return counts
+
+    async def _pseudonymize_audit(self, community: str, user: str, alias: str) -> int:
+        """Audit entries naming the member keep the action, name the pseudonym instead and
+        lose any text (what they wrote, or was written about them: reasons, notes)."""
+        changes: list[tuple[str, bytes]] = []
+        for entry_id, entry in await self._audit_of(community, user):
+            entry = rename(entry, user, alias)
+            for name in ("text", "reason", "note"):
+                entry.pop(name, None)
+            if isinstance(entry.get("details"), dict):
+                for name in ("edited_text", "text", "reason", "note"):
+                    entry["details"].pop(name, None)
+            changes.append((entry_id, msgpack.packb(entry, use_bin_type=True)))
+        changed = 0
+        for i in range(0, len(changes), AUDIT_BATCH):
+            args: list[Any] = []
+            for entry_id, payload in changes[i : i + AUDIT_BATCH]:
+                args += [entry_id, payload]
+            changed += int(await self._rewrite(keys=[keys.audit(community)], args=args))
+        return changed
 
     # ---- audit log (a stream per community, trimmed by age) ------------------------------
 
@@ -266,3 +432,33 @@ class RedisModerationStore:
             await self.commands.commands(
                 [(b"HINCRBY", keys.posts(community), user, n) for (community, user), n in counts.items()]
             )
+
+    async def note_members(self, seen: dict[tuple[str, str], tuple[str, int]], keep: int) -> None:
+        """Remember ``(community, user) -> (display name, when in ms)`` in the communities'
+        directories of recent members, each trimmed to its ``keep`` most recent."""
+        if not seen:
+            return
+        commands: list[tuple[Any, ...]] = []
+        for (community, user), (name, ms) in seen.items():
+            commands.append((b"HSET", keys.names(community), user, msgpack.packb({"name": name, "seen": ms})))
+            commands.append((b"ZADD", keys.seen(community), ms, user))
+        await self.commands.commands(commands)
+        for community in {community for community, _ in seen}:
+            (old,) = await self.commands.commands([(b"ZRANGE", keys.seen(community), 0, -(keep + 1))])
+            if old:
+                await self.commands.commands(
+                    [(b"HDEL", keys.names(community), *old), (b"ZREM", keys.seen(community), *old)]
+                )
+
+    async def recent_members(self, community: str, limit: int) -> list[dict[str, Any]]:
+        """The community's most recently seen members, newest first: ``{user, name, seen}``."""
+        (users,) = await self.commands.commands([(b"ZRANGE", keys.seen(community), 0, limit - 1, b"REV")])
+        if not users:
+            return []
+        (packed,) = await self.commands.commands([(b"HMGET", keys.names(community), *users)])
+        out = []
+        for user, value in zip(users, packed, strict=True):
+            if value:
+                entry = msgpack.unpackb(value, raw=False)
+                out.append({"user": _text(user), "name": entry.get("name", ""), "seen": entry.get("seen", 0)})
+        return out

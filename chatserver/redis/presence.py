@@ -26,10 +26,13 @@ if TYPE_CHECKING:
     from chatserver.redis.cluster import ClusterRouter
     from chatserver.redis.pipeline import CommandPipeline
 
-from chatserver.engine import ApplyResult, JoinOp, PresenceOp, ReadResult, RoomRef
+from chatserver.engine import ApplyResult, JoinOp, PresenceOp, ReadResult, RoomRef, unpack_member
+from chatserver.engine import pack_member as pack_member  # the entry format, named here too
+from chatserver.member_data import MemberScope
 from chatserver.publication import KIND_JOIN, KIND_LEAVE
 from chatserver.redis.broker import pubsub_channel, register_lua, run_script
-from presence.model import Counts, MemberFlags, OnlineMember
+from chatserver.redis.keyspace import delete_matching, each, glob_escape, scan
+from presence.model import Counts, OnlineMember
 from presence.rules import Liveness
 
 NODES_KEY = "chat:nodes"
@@ -59,16 +62,6 @@ JOIN_PREFIX = _prefix(KIND_JOIN)
 LEAVE_PREFIX = _prefix(KIND_LEAVE)
 
 
-def pack_member(flags: MemberFlags, name: str, role: str) -> bytes:
-    return flags.encode().encode() + msgpack.packb({"n": name, "r": role}, use_bin_type=True)
-
-
-def unpack_member(user: str, value: bytes) -> OnlineMember:
-    flags = MemberFlags.decode(value)
-    body = msgpack.unpackb(value[1:], raw=False) if len(value) > 1 else {}
-    return OnlineMember(user=user, name=str(body.get("n", user)), role=str(body.get("r", "member")), flags=flags)
-
-
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -91,6 +84,7 @@ def _counts(flat: Sequence[Any]) -> Counts:
 
 
 class RedisPresence:
+    member_phase = 80
     def __init__(
         self,
         client: aioredis.Redis,
@@ -231,6 +225,11 @@ class RedisPresence:
         self.calls += 1
         return [_text(n) for n in dead]
 
+    async def live_nodes(self, *, now: float | None = None) -> list[str]:
+        """Processes whose deadline has not passed."""
+        now_ms = int((time.time() if now is None else now) * 1000)
+        return [_text(n) for n in await self.redis.zrangebyscore(NODES_KEY, now_ms, "+inf")]
+
     async def drop_node(self) -> None:
         """This process is stopping: forget it at once."""
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -288,3 +287,19 @@ class RedisPresence:
             ],
         )
         return int(result)
+
+    # ---- member data (chatserver.member_data) -------------------------------------------------
+
+    async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
+        online = (await self.online([scope.user])).get(scope.user, False)
+        return {"presence": [{"online": online}]} if online else {}
+
+    async def forget_member(self, scope: MemberScope) -> dict[str, int]:
+        """Presence entries go when their connections close (the erasure closes them first);
+        typing indicators and limits go here, and any process's record of them."""
+        removed = await delete_matching(self.redis, f"chat:{{*}}:tl:{glob_escape(scope.user)}")
+        async for found in scan(self.redis, "chat:{*}:ty"):
+            await each(self.redis, "ZREM", [(k, scope.user) for k in found])
+        async for found in scan(self.redis, "chat:node:{*}:users"):
+            await each(self.redis, "SREM", [(k, scope.user) for k in found])
+        return {"keys": removed}

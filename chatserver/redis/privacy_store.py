@@ -11,15 +11,17 @@ every primary).
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
-from types import MappingProxyType
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import WatchError
 
-from chatserver.engine import HistoryOptions, StreamEntry
+from chatserver.engine import Commands, HistoryOptions, StreamEntry
+from chatserver.member_data import MemberScope, names
+from chatserver.publication import Publication, pack_payload
 from chatserver.redis.broker import (
     append_args,
     deleted_key,
@@ -28,32 +30,67 @@ from chatserver.redis.broker import (
     register_lua,
     stream_key,
 )
-from chatserver.redis.crisis_store import (
-    case_key,
-    due_key,
-    index_key,
-    items_key,
-    notify_key,
-    open_key,
-)
-from chatserver.redis.qa_records import pack_session, unpack_question, unpack_session
-from rooms.qa.model import Question
+from chatserver.redis.keyspace import glob_escape
+
+ERASING = "chat:erasing"  # zset: pseudonym of a member being erased -> blocked until (ms)
+ACK_TTL_MS = 600_000
+BATCH = 200  # stream entries read (and publications removed) per Redis call
+SCAN = 1000
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def glob_escape(value: str) -> str:
-    """``value`` as a literal inside a SCAN MATCH pattern."""
-    return "".join("\\" + c if c in "*?[]\\" else c for c in value)
-
-
 class RedisPrivacyStore:
-    def __init__(self, client: aioredis.Redis) -> None:
+    """The channels' streams as member data: a member's messages and edits in every room,
+    their reactions' events, events naming them or their items in moderator feeds, Q&A
+    boards and screening, notices naming them in invited hosts' channels, their own channel
+    and their idempotency keys."""
+
+    member_phase = 50  # after the stores that find the member's item ids (Q&A, holds)
+
+    def __init__(self, client: aioredis.Redis, commands: Commands | None = None) -> None:
         self.redis = client
+        self.commands = commands
         self._purge = register_lua(client, "stream_lib.lua", "purge_messages.lua")
         self._rewrite = register_lua(client, "stream_lib.lua", "stream_rewrite.lua")
+
+    # ---- members being erased: blocked on every process (by pseudonym, never the id) -------
+
+    async def block(self, alias: str, until_ms: int, now_ms: int) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zremrangebyscore(ERASING, "-inf", now_ms)
+        pipe.zadd(ERASING, {alias: until_ms})
+        pipe.pexpire(ERASING, max(1, until_ms - now_ms))
+        await pipe.execute()
+
+    async def blocks(self, now_ms: int) -> dict[str, int]:
+        """alias -> until (ms) of every block in force."""
+        return {_text(a): int(t) for a, t in await self.redis.zrangebyscore(ERASING, now_ms, "+inf", withscores=True)}
+
+    async def ack_block(self, alias: str, node: str) -> None:
+        """This process applies the block. Over the pipelined connection when there is one,
+        so every publication it issued before is in Redis ahead of the acknowledgement."""
+        key = f"{ERASING}:{{{alias}}}:acks"
+        if self.commands is not None:
+            await self.commands.commands([(b"SADD", key, node), (b"PEXPIRE", key, ACK_TTL_MS)])
+        else:
+            await self.redis.sadd(key, node)
+            await self.redis.pexpire(key, ACK_TTL_MS)
+
+    async def block_acks(self, alias: str) -> set[str]:
+        return {_text(n) for n in await self.redis.smembers(f"{ERASING}:{{{alias}}}:acks")}
+
+    async def forget_block_acks(self, alias: str) -> None:
+        await self.redis.delete(f"{ERASING}:{{{alias}}}:acks")
 
     # ---- the keyspace ---------------------------------------------------------------------
 
@@ -130,69 +167,114 @@ class RedisPrivacyStore:
     async def zrem(self, key: str, *members: str) -> int:
         return int(await self.redis.zrem(key, *members)) if members else 0
 
-    # ---- Q&A boards (keys of chatserver.redis.qa_store, one board's hash tag per call) ------
+    # ---- member data (chatserver.member_data) -------------------------------------------------
 
-    async def questions(self, board: str) -> list[tuple[str, Question]]:
-        """Every (session id, question) kept for the board."""
-        tag = f"qa:{{{board}}}"
-        sessions = [_text(s) for s in await self.redis.zrange(f"{tag}:idx", 0, -1)]
-        out: list[tuple[str, Question]] = []
-        for sid in sessions:
-            for raw in (await self.redis.hgetall(f"{tag}:q:{sid}")).values():
-                out.append((sid, unpack_question(raw)))
+    async def _entries(self, channel: str) -> AsyncIterator[list[tuple[int, Publication]]]:
+        """A channel's history in batches of decoded publications (yielding between them)."""
+        after = 0
+        while True:
+            batch = await self.entries(channel, after, BATCH)
+            if not batch:
+                return
+            yield [(e.offset, Publication.unpack(channel, e.offset, "", e.payload)) for e in batch]
+            after = batch[-1].offset
+            if len(batch) < BATCH:
+                return
+            await asyncio.sleep(0)
+
+    async def _room_events(self, channel: str, user: str) -> AsyncIterator[list[tuple[int, dict[str, Any]]]]:
+        """The member's messages, edit events and reaction events in a room, batch by batch."""
+        needle = user.encode()
+        async for batch in self._entries(channel):
+            found = []
+            for offset, pub in batch:
+                if needle not in pub.data and not (pub.info and pub.info.get("user") == user):
+                    continue
+                event = _json(pub.data)
+                if (
+                    isinstance(event, dict)
+                    and event.get("type") in ("message", "message.edited", "message.reactions")
+                    and event.get("user") == user
+                ):
+                    found.append((offset, event))
+            yield found
+
+    async def _naming(self, channel: str, user: str, ids: set[str]) -> AsyncIterator[list[int]]:
+        """Offsets of events in a channel that name the member or one of their items."""
+        needles = [user.encode(), *(i.encode() for i in ids)]
+        async for batch in self._entries(channel):
+            found = []
+            for offset, pub in batch:
+                if not any(n in pub.data for n in needles):
+                    continue
+                event = _json(pub.data)
+                if names(event, user) or any(names(event, i) for i in ids):
+                    found.append(offset)
+            yield found
+
+    @staticmethod
+    def _feeds(scope: MemberScope) -> list[str]:
+        """Channels whose events may name a member: moderator feeds, screening, boards, and
+        the private channels of hosts invited to a conversation with them."""
+        out = [f"{c}/mod" for c in scope.communities]
+        for room in scope.rooms:
+            out += [f"{room.channel}/mod", f"{room.channel}/screening", f"{room.channel}/qa"]
+        out += [f"user#{host}" for host in sorted(scope.notified)]
         return out
 
-    async def remove_questions(self, board: str, session: str, question_ids: Sequence[str]) -> int:
-        """Remove questions from a session's state (record, state, count, voters)."""
-        if not question_ids:
-            return 0
-        tag = f"qa:{{{board}}}"
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hdel(f"{tag}:q:{session}", *question_ids)
-        pipe.hdel(f"{tag}:st:{session}", *question_ids)
-        pipe.hdel(f"{tag}:c:{session}", *question_ids)
-        pipe.srem(f"{tag}:dv:{session}", *question_ids)
-        for qid in question_ids:
-            pipe.delete(f"{tag}:v:{session}:{qid}")
-        results = await pipe.execute()
-        return int(results[0])
+    async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
+        messages = []
+        for room in scope.rooms:
+            async for batch in self._room_events(room.channel, scope.user):
+                for offset, event in batch:
+                    if event.get("type") == "message":
+                        messages.append({"channel": room.channel, "offset": offset, **event})
+        return {"messages": messages}
 
-    async def forget_asker(self, board: str, user: str) -> int:
-        """Remove ``user`` from every session's ``last_asked`` (the question-interval
-        clock), bumping the session's version so a concurrent command reloads."""
-        tag = f"qa:{{{board}}}"
-        changed = 0
-        for sid in [_text(s) for s in await self.redis.zrange(f"{tag}:idx", 0, -1)]:
-            key = f"{tag}:s:{sid}"
-            for _ in range(5):
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    try:
-                        await pipe.watch(key)
-                        raw = await pipe.hget(key, "d")
-                        if raw is None:
-                            break
-                        session = unpack_session(raw)
-                        if user not in session.last_asked:
-                            break
-                        kept = {u: t for u, t in session.last_asked.items() if u != user}
-                        fresh = dataclasses.replace(session, last_asked=MappingProxyType(kept), version=session.version + 1)
-                        pipe.multi()
-                        pipe.hset(key, mapping={"v": fresh.version, "d": pack_session(fresh)})
-                        await pipe.execute()
-                        changed += 1
-                        break
-                    except WatchError:
-                        continue
-        return changed
-
-    # ---- crisis cases (keys of chatserver.redis.crisis_store, one community's hash tag) -----
-
-    async def remove_case(self, community: str, case_id: str, user: str) -> int:
-        """Remove a member's crisis case: its record, its messages and every index entry."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(case_key(community, case_id), items_key(community, case_id))
-        pipe.zrem(index_key(community), case_id)
-        pipe.zrem(due_key(community), case_id)
-        pipe.zrem(notify_key(community), case_id)
-        pipe.hdel(open_key(community), user)
-        return int((await pipe.execute())[0] > 0)
+    async def forget_member(self, scope: MemberScope) -> dict[str, int]:
+        user = scope.user
+        counts = {"messages": 0, "feed_events": 0, "reaction_events": 0, "keys": 0}
+        for room in scope.rooms:
+            history = scope.history_of(room.channel)
+            if history is None:
+                continue
+            others: list[int] = []
+            async for batch in self._room_events(room.channel, user):
+                messages = [(offset, event) for offset, event in batch if event.get("type") == "message"]
+                for offset, event in batch:
+                    if event.get("type") == "message.reactions":
+                        counts["reaction_events"] += 1
+                        others.append(offset)
+                    elif event.get("type") != "message":
+                        counts["feed_events"] += 1
+                        others.append(offset)
+                if not messages:
+                    continue
+                scope.ids.update(str(event.get("id", "")) for _, event in messages if event.get("id"))
+                scope.message_ids.update((room.channel, str(e["id"])) for _, e in messages if e.get("id"))
+                scope.message_offsets.update((room.channel, offset) for offset, _ in messages)
+                now_ms = int(time.time() * 1000)
+                events = [
+                    pack_payload(
+                        orjson.dumps({"type": "message.deleted", "id": event.get("id", ""), "offset": offset, "by": "erasure", "ts": now_ms}),
+                        time_ms=now_ms,
+                    )
+                    for offset, event in messages
+                ]
+                counts["messages"] += await self.purge(room.channel, [o for o, _ in messages], events, history)
+                scope.touched.add(room.community)
+            # Edit and reaction events (their message went first, or it is someone else's):
+            # removed without an event.
+            for i in range(0, len(others), BATCH):
+                await self.purge(room.channel, others[i : i + BATCH], [], history)
+        for feed in self._feeds(scope):
+            history = scope.history_of(feed)
+            if history is None:
+                continue
+            async for offsets in self._naming(feed, user, scope.ids):
+                if offsets:
+                    counts["feed_events"] += await self.purge(feed, offsets, [], history)
+        async for keys in self.scan(f"chat:{{*}}:i:{glob_escape(user)}:*", SCAN):
+            counts["keys"] += await self.delete(keys)
+        counts["keys"] += await self.drop_channel(f"user#{user}")
+        return counts

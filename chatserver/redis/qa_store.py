@@ -15,16 +15,18 @@ in the board stream's cluster slot, so state and events change in one Lua call):
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Any
 
 import msgpack
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
 
 from chatserver.engine import Commands, HistoryOptions
+from chatserver.member_data import MemberScope
 from chatserver.redis.broker import (
     meta_key,
     new_epoch,
@@ -33,6 +35,7 @@ from chatserver.redis.broker import (
     stream_key,
 )
 from chatserver.redis.qa_records import pack_question, pack_session, unpack_question, unpack_session
+from chatserver.stores import Committed, Conflict, Loaded, VoteResult
 from rooms.qa.model import Board, Question, Session
 
 
@@ -44,36 +47,6 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-@dataclass(frozen=True, slots=True)
-class Loaded:
-    board: Board | None
-    counts: dict[str, int] = field(default_factory=dict)
-    offset: int = 0
-    epoch: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Committed:
-    epoch: str
-    first: int
-    last: int
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    what: str  # "version": someone changed the session first; "live": another session is live
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class VoteResult:
-    changed: bool
-    votes: int
-    closed: bool = False
-    session_state: str = ""
-    question_state: str = ""
-
-
 def votes_payload_prefix(time_ms: int) -> bytes:
     """The publication envelope up to its ``d`` key (qa_votes_flush.lua appends the data)."""
     packed = msgpack.packb({"k": "pub", "tm": time_ms, "d": b""}, use_bin_type=True)
@@ -81,6 +54,8 @@ def votes_payload_prefix(time_ms: int) -> bytes:
 
 
 class RedisQaStore:
+    member_phase = 30  # before the streams: its question ids find the board events about them
+
     def __init__(
         self,
         client: aioredis.Redis,
@@ -263,3 +238,111 @@ class RedisQaStore:
             ],
         )
         return int(offset), int(n)
+
+    # ---- member data (chatserver.member_data) -------------------------------------------------
+
+    async def _sessions(self, board: str) -> list[str]:
+        return [_s(s) for s in await self.redis.zrange(_k(board, "idx"), 0, -1)]
+
+    async def questions_of(self, board: str, user: str) -> list[tuple[str, Question]]:
+        """(session id, question) of every question ``user`` asked on the board."""
+        out: list[tuple[str, Question]] = []
+        for sid in await self._sessions(board):
+            for raw in (await self.redis.hgetall(_k(board, f"q:{sid}"))).values():
+                q = unpack_question(raw)
+                if q.asker == user:
+                    out.append((sid, q))
+        return out
+
+    async def votes_of(self, board: str, user: str) -> list[tuple[str, str]]:
+        """(session id, question id) of every question ``user`` voted for on the board."""
+        out: list[tuple[str, str]] = []
+        for sid in await self._sessions(board):
+            qids = [_s(q) for q in await self.redis.hkeys(_k(board, f"q:{sid}"))]
+            out += [(sid, qid) for qid in sorted(await self.voted(board, sid, user, qids))]
+        return out
+
+    async def remove_questions(self, board: str, session: str, question_ids: Sequence[str]) -> int:
+        """Remove questions from a session's state (record, state, count, voters)."""
+        if not question_ids:
+            return 0
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(_k(board, f"q:{session}"), *question_ids)
+        pipe.hdel(_k(board, f"st:{session}"), *question_ids)
+        pipe.hdel(_k(board, f"c:{session}"), *question_ids)
+        pipe.srem(_k(board, f"dv:{session}"), *question_ids)
+        for qid in question_ids:
+            pipe.delete(_k(board, f"v:{session}:{qid}"))
+        results = await pipe.execute()
+        return int(results[0])
+
+    async def take_back_vote(self, board: str, session: str, question_id: str, user: str) -> int:
+        """Remove a member's vote (the count follows at the next count event)."""
+        if not int(await self.redis.srem(_k(board, f"v:{session}:{question_id}"), user)):
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hincrby(_k(board, f"c:{session}"), question_id, -1)
+        pipe.sadd(_k(board, f"dv:{session}"), question_id)
+        await pipe.execute()
+        return 1
+
+    async def forget_asker(self, board: str, user: str) -> int:
+        """Remove ``user`` from every session's ``last_asked`` (the question-interval
+        clock), bumping the session's version so a concurrent command reloads."""
+        changed = 0
+        for sid in await self._sessions(board):
+            key = _k(board, f"s:{sid}")
+            for _ in range(5):
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    try:
+                        await pipe.watch(key)
+                        raw = await pipe.hget(key, "d")
+                        if raw is None:
+                            break
+                        session = unpack_session(raw)
+                        if user not in session.last_asked:
+                            break
+                        kept = {u: t for u, t in session.last_asked.items() if u != user}
+                        fresh = dataclasses.replace(session, last_asked=MappingProxyType(kept), version=session.version + 1)
+                        pipe.multi()
+                        pipe.hset(key, mapping={"v": fresh.version, "d": pack_session(fresh)})
+                        await pipe.execute()
+                        changed += 1
+                        break
+                    except WatchError:
+                        continue
+        return changed
+
+    async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
+        questions: list[Any] = []
+        votes: list[Any] = []
+        for room in scope.rooms:
+            board = f"{room.channel}/qa"
+            for sid, q in await self.questions_of(board, scope.user):
+                item = {
+                    "board": board,
+                    "session": sid,
+                    "id": q.id,
+                    "text": q.text,
+                    "anonymous": q.anonymous,
+                    "state": q.state.value,
+                    "asked_at": q.asked_at,
+                }
+                if q.answer is not None:
+                    item["answer"] = q.answer.text
+                questions.append(item)
+            votes += [{"board": board, "session": sid, "question": qid} for sid, qid in await self.votes_of(board, scope.user)]
+        return {"questions": questions, "votes": votes}
+
+    async def forget_member(self, scope: MemberScope) -> dict[str, int]:
+        counts = {"questions": 0, "votes": 0}
+        for room in scope.rooms:
+            board = f"{room.channel}/qa"
+            for sid, q in await self.questions_of(board, scope.user):
+                scope.ids.add(q.id)
+                counts["questions"] += await self.remove_questions(board, sid, [q.id])
+                scope.touched.add(room.community)
+            for sid, qid in await self.votes_of(board, scope.user):
+                counts["votes"] += await self.take_back_vote(board, sid, qid, scope.user)
+            await self.forget_asker(board, scope.user)
+        return counts

@@ -6,13 +6,23 @@ room's stream like any publication)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import msgpack
 import redis.asyncio as aioredis
 
 from chatserver.engine import HistoryOptions
-from chatserver.reactions import ReactionChange
-from chatserver.redis.broker import append_args, meta_key, register_lua, stream_key
+from chatserver.member_data import MemberScope
+from chatserver.records import ReactionChange
+from chatserver.redis.broker import (
+    append_args,
+    meta_key,
+    reaction_counts_key,
+    reactors_key,
+    register_lua,
+    stream_key,
+)
+from chatserver.redis.keyspace import delete_matching, each, glob_escape, scan
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +34,8 @@ class ReactResult:
 
 
 class RedisReactionStore:
+    member_phase = 70  # after the streams: the member's message ids name their reaction sets
+
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis = client
         self._react = register_lua(client, "stream_lib.lua", "react.lua")
@@ -38,8 +50,8 @@ class RedisReactionStore:
             keys=[
                 stream_key(channel),
                 meta_key(channel),
-                f"{tag}:r:{request.message_id}",
-                f"{tag}:rc:{request.message_id}",
+                reactors_key(channel, request.message_id),
+                reaction_counts_key(channel, request.message_id),
                 f"{tag}:rr:{change.user}",
             ],
             args=[
@@ -57,6 +69,47 @@ class RedisReactionStore:
         )
         counts = {_s(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
         return ReactResult(int(status), counts, int(event_offset), int(retry_ms))
+
+    # ---- member data (chatserver.member_data) -------------------------------------------------
+
+    async def _given(self, user: str) -> list[tuple[str, str, str, list[str]]]:
+        """(key, channel, message id, reactions) of the member's reactions."""
+        out = []
+        suffix = ":" + user
+        async for found in scan(self.redis, "chat:{*}:r:*"):
+            for key, members in zip(found, await each(self.redis, "SMEMBERS", [(k,) for k in found]), strict=True):
+                given = [_s(m)[: -len(suffix)] for m in members if _s(m).endswith(suffix)]
+                if given:
+                    channel, _, message_id = key[6:].rpartition("}:r:")
+                    out.append((key, channel, message_id, given))
+        return out
+
+    async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
+        return {
+            "reactions": [
+                {"channel": channel, "message": message_id, "reaction": r}
+                for _, channel, message_id, given in await self._given(scope.user)
+                for r in given
+            ]
+        }
+
+    async def forget_member(self, scope: MemberScope) -> dict[str, int]:
+        """Their reactions are taken back (counts follow); their messages' reaction sets and
+        counts (other members' ids) go with the messages; their rate counters go."""
+        counts = {"reactions": 0, "keys": 0}
+        for key, channel, message_id, given in await self._given(scope.user):
+            if (channel, message_id) in scope.message_ids:
+                continue  # goes whole below
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.srem(key, *[f"{r}:{scope.user}" for r in given])
+            for r in given:
+                pipe.hincrby(reaction_counts_key(channel, message_id), r, -1)
+            await pipe.execute()
+            counts["reactions"] += len(given)
+        for channel, message_id in sorted(scope.message_ids):
+            counts["keys"] += int(await self.redis.delete(reactors_key(channel, message_id), reaction_counts_key(channel, message_id)))
+        counts["keys"] += await delete_matching(self.redis, f"chat:{{*}}:rr:{glob_escape(scope.user)}")
+        return counts
 
 
 def _s(value: bytes | str) -> str:

@@ -19,7 +19,9 @@ import msgpack
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from chatserver.redis.broker import load_lua
+from chatserver.member_data import MemberScope, names, rename
+from chatserver.redis.broker import load_lua, register_lua
+from chatserver.redis.keyspace import scan
 
 HOOKS = "wh:{wh}:hooks"
 OUTBOX = "wh:{wh}:outbox"
@@ -33,8 +35,11 @@ def log_key(hook_id: str) -> str:
 
 
 class RedisWebhookStore:
+    member_phase = 90
+
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis = client
+        self._rewrite = register_lua(client, "stream_lib.lua", "stream_rewrite.lua")
         self._due = client.register_script(load_lua("webhook_due.lua"))
 
     # ---- hooks added through the API --------------------------------------------------------
@@ -100,6 +105,45 @@ class RedisWebhookStore:
             item["log_id"] = entry_id.decode()
             out.append(item)
         return out
+
+    # ---- member data (chatserver.member_data) -------------------------------------------------
+
+    async def export_member(self, scope: MemberScope) -> dict[str, list[Any]]:
+        return {}  # deliveries about the member are the audit entries the export lists
+
+    async def forget_member(self, scope: MemberScope) -> dict[str, int]:
+        """Deliveries waiting, waiting to be retried or logged that name the member name the
+        pseudonym instead (the receiver still gets the event)."""
+        changed = 0
+        needle = scope.user.encode()
+        # The outbox keeps its consumer group: a renamed copy is queued, the entry removed
+        # (a process delivering it meanwhile delivers it once more: at least once).
+        for entry_id, fields in await self.redis.xrange(OUTBOX):
+            raw = fields.get(b"d", b"")
+            if needle in raw and names(item := msgpack.unpackb(raw, raw=False), scope.user):
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.xadd(OUTBOX, {"d": msgpack.packb(rename(item, scope.user, scope.alias), use_bin_type=True)})
+                pipe.xack(OUTBOX, GROUP, entry_id)
+                pipe.xdel(OUTBOX, entry_id)
+                await pipe.execute()
+                changed += 1
+        async for found in scan(self.redis, "wh:{wh}:log:*"):
+            for key in found:
+                changes: list[Any] = []
+                for entry_id, fields in await self.redis.xrange(key):
+                    raw = fields.get(b"d", b"")
+                    if needle in raw and names(item := msgpack.unpackb(raw, raw=False), scope.user):
+                        changes += [entry_id, msgpack.packb(rename(item, scope.user, scope.alias), use_bin_type=True)]
+                if changes:
+                    changed += int(await self._rewrite(keys=[key], args=changes))
+        for member, due in await self.redis.zrange(RETRY, 0, -1, withscores=True):
+            if needle in member and names(item := msgpack.unpackb(member, raw=False), scope.user):
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.zrem(RETRY, member)
+                pipe.zadd(RETRY, {msgpack.packb(rename(item, scope.user, scope.alias), use_bin_type=True): due})
+                await pipe.execute()
+                changed += 1
+        return {"webhook_deliveries": changed}
 
 
 def _entries(raw: list[Any]) -> list[tuple[str, dict[str, Any]]]:

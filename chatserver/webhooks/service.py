@@ -18,7 +18,7 @@ from chatserver.webhooks.config import AUDIT_EVENTS, Webhook, WebhookError
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
-    from chatserver.redis.webhook_store import RedisWebhookStore
+    from chatserver.stores import WebhookStore
 
 log = logging.getLogger("chatserver.webhooks")
 
@@ -30,7 +30,7 @@ TIMESTAMP_HEADER = "X-Chat-Timestamp"
 
 
 class WebhookService:
-    def __init__(self, ext: ExtensionContext, store: RedisWebhookStore, configured: list[Webhook]) -> None:
+    def __init__(self, ext: ExtensionContext, store: WebhookStore, configured: list[Webhook]) -> None:
         self.ext = ext
         self.store = store
         self.configured = {h.id: h for h in configured}
