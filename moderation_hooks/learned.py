@@ -147,7 +147,8 @@ def design(batch: list[Features]) -> np.ndarray:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    return out
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, epochs: int = 120, lr: float = 0.08) -> tuple[np.ndarray, float]:

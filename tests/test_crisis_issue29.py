@@ -232,3 +232,16 @@ def test_pii_corpus_recall_and_no_helpline_hidden():
     r = evaluate()
     assert r["recall"] >= 0.95, r["misses"]
     assert r["helplines_hidden"] == 0 and not r["wrongly_hidden"], r["wrongly_hidden"]
+
+
+def test_learned_deadline_falls_back_to_rules_and_counts(monkeypatch):
+    from moderation_hooks import crisis_judge
+
+    stats = crisis_judge.LearnedStats()
+    monkeypatch.setattr(crisis_judge, "LEARNED_STATS", stats)
+    monkeypatch.setattr(crisis_judge, "DEADLINE_US", 0.0)
+    text = "nothing feels worth it lately and i keep thinking everyone would cope without me"
+    first = judge(DEFAULT_DETECTOR, text)
+    assert first.scores and stats.over_deadline == 1
+    second = judge(DEFAULT_DETECTOR, text)  # backing off: the rules decide alone
+    assert second.scores == {} and stats.skipped == 1
