@@ -261,13 +261,17 @@ def labels(examples: list[Any]) -> dict[str, np.ndarray]:
     }
 
 
-def train(examples: list[Any], groups: list[int] | None = None, folds: int = 3) -> Model:
+def train(examples: list[Any], groups: list[int] | None = None, folds: int = 3, use_hash: bool = True, use_emb: bool = True) -> Model:
     """Fit the three heads on ``examples`` and calibrate thresholds out of fold. ``groups``:
     the writer (source file) of each example; the folds then leave one writer out, so the
     thresholds see the shift to a writer the heads were not fitted on (random folds, when no
     groups are given, see only in-writer scores and set thresholds too high for new writers)."""
     feats = [features(ex.text) for ex in examples]
     x = design(feats)
+    if not use_hash:
+        x[:, 2 * EMB_DIM :] = 0.0  # embeddings only (design comparison)
+    if not use_emb:
+        x[:, : 2 * EMB_DIM] = 0.0  # hashed n-grams only (design comparison)
     ys = labels(examples)
     n = len(examples)
     if groups is not None and len(set(groups)) > 1:
