@@ -35,6 +35,7 @@ from moderation_hooks.crisis_detect import normalise as rules_normalise
 
 MODEL_PATH = Path(__file__).with_name("models") / "crisis_learned.npz"
 HASH_DIM = 1 << 12
+CHAR_GRAMS = False  # character 4-grams of words (tried: lower cross-writer recall, more FP; docs)
 EMB_DIM = 256
 HEADS = ("risk", "high", "third_party")
 STRONG_FP = 0.03
@@ -110,6 +111,11 @@ def hashed(text: str, sentences: list[str] | None = None) -> list[int]:
             out.add(_bucket(w))
             out.add(_bucket(prev + " " + w))
             prev = w
+            if CHAR_GRAMS and len(w) > 3:
+                # character 4-grams of longer words: spelling variants and word forms
+                # ("kiero", "morirme", "overdosing") share most of them
+                padded = "<" + w + ">"
+                out.update(_bucket("#" + padded[i : i + 4]) for i in range(len(padded) - 3))
     return sorted(out)
 
 
