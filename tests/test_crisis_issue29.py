@@ -245,3 +245,21 @@ def test_learned_deadline_falls_back_to_rules_and_counts(monkeypatch):
     assert first.scores and stats.over_deadline == 1
     second = judge(DEFAULT_DETECTOR, text)  # backing off: the rules decide alone
     assert second.scores == {} and stats.skipped == 1
+
+
+def test_learned_layer_alone_never_holds():
+    from moderation_hooks import learned as lmod
+
+    model = lmod.default_model()
+    texts = [
+        "honestly everyone would cope fine without me around, i am just so tired of being a weight on them",
+        "i cant see a way forward anymore and i dont think i want to keep going",
+    ]
+    seen = 0
+    for text in texts:
+        j = judge(DEFAULT_DETECTOR, text, model=model)
+        v = HOOK(ctx(text))
+        if j.source == "learned" and j.level != "none":
+            seen += 1
+            assert isinstance(v, Support) and v.resources, v
+    assert seen == len(texts)  # written here, unlike any corpus line: the learned layer alone decides
