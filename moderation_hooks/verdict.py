@@ -96,6 +96,9 @@ class Look:
 @dataclass(frozen=True, slots=True)
 class Reject:
     reason: str  # shown to the sender
+    # Seconds until the same message would be accepted (a rate limit): the sender's error is
+    # then marked temporary. 0: refused for what it says, sending it again will not help.
+    retry_after: float = 0.0
 
 
 Verdict = Allow | Redact | Look | Support | Hold | Reject

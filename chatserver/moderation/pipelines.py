@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ log = logging.getLogger("chatserver.moderation.pipelines")
 
 RECENT_KEEP = 50  # posts remembered per member and room
 RECENT_TTL = 86_400
+DIRECTORY_KEEP = 2000  # recent members remembered by name per community (mod.members)
 COUNT_DELAY = 0.0  # the next loop turn (as late as a task per post was: an erasure is not undone)
 API_KEY = "moderation"  # community.settings["moderation"], room.settings.extra["moderation"]
 
@@ -59,6 +61,7 @@ class RoomPipelines(Pipeline):
         self.failure_counts: dict[str, int] = {}
         self._cache: dict[str, tuple[Room, Community | None, Pipeline, Policy]] = {}
         self._counts: dict[tuple[str, str], int] = {}  # posts not written yet
+        self._names: dict[tuple[str, str], tuple[str, int]] = {}  # (name, ms) for the directory
         self._writing: dict[tuple[str, str], int] = {}  # posts being written
         self._count_scheduled = False
         # Set by crisis response: a community's own resources for a member's locale, and the
@@ -217,7 +220,7 @@ class RoomPipelines(Pipeline):
                 changes["messages_in_community"] = count + self._unwritten(ctx.room.community, ctx.user)
         return replace(ctx, **changes) if changes else ctx
 
-    def count_post(self, room: Room, user: str) -> None:
+    def count_post(self, room: Room, user: str, name: str = "") -> None:
         """Count an accepted (published or held) post towards the member's messages in the
         community, always (so that switching the new-member hold on later does not treat
         everyone as new). In the background: the sender's reply does not wait for it; the
@@ -225,6 +228,8 @@ class RoomPipelines(Pipeline):
         adds the ones not written yet)."""
         key = (room.community, user)
         self._counts[key] = self._counts.get(key, 0) + 1
+        if name:  # the community's directory of recent members (mod.members)
+            self._names[key] = (name, int(time.time() * 1000))
         if not self._count_scheduled:
             self._count_scheduled = True
             self.ext.tasks.spawn(self._write_counts(), "count posts")
@@ -239,9 +244,11 @@ class RoomPipelines(Pipeline):
         finally:  # also when cancelled at shutdown: the counts are still written
             self._count_scheduled = False
             counts, self._counts = self._counts, {}
+            names, self._names = self._names, {}
             self._writing = counts
             try:
                 await self.store.count_posts(counts)
+                await self.store.note_members(names, DIRECTORY_KEEP)
             finally:
                 self._writing = {}
 

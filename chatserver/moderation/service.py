@@ -375,7 +375,7 @@ class ModerationService:
             case Rejected():
                 action = "verdict.reject"
         if sub.counts_as_post and not isinstance(outcome, Rejected):
-            self.pipelines.count_post(sub.room, sub.author.user)
+            self.pipelines.count_post(sub.room, sub.author.user, sub.author.name)
         if not action:
             return
         room = sub.room

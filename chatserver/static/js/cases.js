@@ -35,6 +35,7 @@ export class CasesPanel {
     this.rooms = rooms; // () => the chat view's rooms, for a room's title
     this.onConversation = onConversation; // (conversation) => show it in the chat view
     this.cases = new Map(); // id -> case
+    this.room = ""; // the console's room filter ("" for every room)
     this.list = h("ul", { class: "item-list", id: "case-list" });
     this.count = h("span", { class: "count-pill" }, "0");
     this.looks = new LookList(conn, { roomTitle: (channel) => this.roomTitle(channel) });
@@ -104,11 +105,18 @@ export class CasesPanel {
     const now = Date.now();
     const shown = [...this.cases.values()]
       .filter((c) => c.state !== "closed" || now - (c.closed_at || 0) < SHOW_CLOSED_MS)
+      .filter((c) => !this.room || c.channel === this.room)
       .sort((a, b) => ORDER[a.state] - ORDER[b.state] || b.opened_at - a.opened_at);
     this.count.textContent = String(shown.filter((c) => c.state !== "closed").length);
     const items = shown.map((c) => this._item(c));
     if (!items.length) items.push(h("li", { class: "empty" }, t("cases.empty")));
     keepFocus(this.list, () => fill(this.list, ...items), $("#cases-heading"));
+  }
+
+  /** The console's room filter. */
+  setRoom(channel) {
+    this.room = channel || "";
+    this.render();
   }
 
   renderSinceTimes() {

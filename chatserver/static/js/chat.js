@@ -116,6 +116,7 @@ export class ChatView extends EventTarget {
         ),
       ),
     ));
+    this.dispatchEvent(new CustomEvent("rooms", { detail: this.rooms })); // the console watches them all
   }
 
   get room() {
@@ -188,6 +189,12 @@ export class ChatView extends EventTarget {
     if (this.flags.locked) parts.push(t("chat.locked"));
     if (this.flags.slow) parts.push(t("chat.slow", { s: this.flags.slow }));
     $("#room-flags").textContent = parts.join(" ");
+    this.renderComposer(); // a lock closes the message box for members
+  }
+
+  /** A locked room: members cannot post (moderators can), and the box says so. */
+  get lockedForMe() {
+    return !this.staff && !!this.flags?.locked;
   }
 
   async onSubscribed(sub, ctx) {
@@ -239,6 +246,10 @@ export class ChatView extends EventTarget {
       crisis: this.crisis,
       onNotice: (text) => this.own.set({ id: newId("n") }, "info", { detail: text }),
       onMute: (until) => this.setMuted(until),
+      roomTitle: (channel) => {
+        const room = this.rooms.find((r) => r.channel === channel);
+        return room ? room.title || room.name : "";
+      },
     });
     if (!understood) console.info("notice not shown", data);
     this.dispatchEvent(new CustomEvent("notice", { detail: data }));
@@ -324,8 +335,9 @@ export class ChatView extends EventTarget {
   async send(raw) {
     const text = raw.trim();
     if (!text || !this.channel) return;
-    if (this.muted || $("#composer-text").readOnly) {
-      // The words stay in the box; the banner above it says until when (or that it ended).
+    if (this.muted || this.lockedForMe || $("#composer-text").readOnly) {
+      // The words stay in the box; the banner above it says until when (or that it is locked
+      // or the conversation ended).
       announce($("#mute-banner").textContent);
       return;
     }
@@ -357,7 +369,7 @@ export class ChatView extends EventTarget {
       if (result.status === "published" && this.log.find(result.id)) this.own.drop(ref.client_msg_id);
     } catch (error) {
       const rejected = error.code === 1001;
-      if (error.code === 1002) this.setMuted(mutedUntil(error.message));
+      if (error.code === 1002) this.setMuted(mutedUntil(error.serverMessage || error.message));
       // Stage mode (1006): the room is for the hosts now; questions go to the board.
       const toBoard = error.code === 1006 ? { label: t("chat.ask_on_board"), run: () => $("#tab-qa").click() } : null;
       this.own.set(ref, rejected ? "rejected" : "failed", {
@@ -505,6 +517,14 @@ export class ChatView extends EventTarget {
     button.disabled = !!this.removedFromRoom;
     if (blocked) button.setAttribute("aria-disabled", "true");
     else button.removeAttribute("aria-disabled");
+    if (this.lockedForMe && !muted) {
+      banner.textContent = t("chat.locked_banner");
+      banner.hidden = false;
+      box.readOnly = true;
+      box.setAttribute("aria-disabled", "true");
+      box.setAttribute("aria-describedby", "mute-banner composer-keys");
+      button.setAttribute("aria-disabled", "true");
+    }
   }
 }
 

@@ -4,7 +4,7 @@
 
 import { h, announce, formatDateTime, localTimes, fill, keepFocus, focusFirst } from "./dom.js";
 import { t } from "./i18n.js";
-import { hiddenWords, excerpt } from "./messages.js";
+import { hiddenWords, excerpt, withMarkers } from "./messages.js";
 import { mainContent } from "./skiplink.js";
 
 const FINAL = new Set(["rejected", "expired", "approved", "failed", "redacted", "removed", "info", "published"]);
@@ -84,7 +84,7 @@ export class OwnMessages {
     item.element.className = `own own-${status}`;
     keepFocus(this.list, () => fill(item.element,
       h("p", { class: "own-status" }, h("strong", {}, this.label(status)), detail ? ` — ${localTimes(detail)}` : ""),
-      item.text ? h("p", { class: "own-text" }, `“${excerpt(item.text)}”`) : null,
+      item.text ? h("p", { class: "own-text" }, "“", ...withMarkers(excerpt(item.text)), "”") : null,
       buttons.length ? h("p", { class: "own-actions" }, buttons) : null,
     ), this.returnTo);
     this._fit();
@@ -337,7 +337,27 @@ export class CrisisPanel {
  * Route one private notice (data published on user#<me>, docs/moderation.md) to the right
  * place. Returns true when it was understood.
  */
-export function handleNotice(data, { own, crisis, onNotice, onMute }) {
+/** A notice's words in the reader's language from its code (issue 25: server text is data);
+ *  an unknown code: the server's sentence, else `fallback` (never the code itself). */
+export function said(data, fallback = "") {
+  if (data.code) {
+    const text = t(`notice_code.${data.code.replace(/\./g, "_")}`, data.params || {});
+    if (!text.startsWith("⟦")) return text;
+  }
+  return data.message || fallback;
+}
+
+/** A moderator's reason for not posting: the preset's words in the member's language when
+ *  the moderator chose one (reason_code), else the words the moderator wrote. */
+export function rejectReason(data) {
+  if (data.reason_code) {
+    const text = t(`reject.${data.reason_code}`);
+    if (!text.startsWith("⟦")) return text;
+  }
+  return data.reason || "";
+}
+
+export function handleNotice(data, { own, crisis, onNotice, onMute, roomTitle }) {
   const ref = { id: data.id, client_msg_id: data.client_msg_id };
   const when = data.until ? formatDateTime(data.until) : "";
   const why = data.reason ? ` ${t("notice.reason", { reason: data.reason })}` : "";
@@ -349,19 +369,19 @@ export function handleNotice(data, { own, crisis, onNotice, onMute }) {
       return true; // the crisis panel follows it (CrisisPanel.follow)
     case "moderation.held":
       // After crisis resources the panel says it all; keep this notice short and calm.
-      own.set(ref, "held", { text: data.text, detail: crisis.recent() ? heldWords() : data.message || heldWords() });
+      own.set(ref, "held", { text: data.text, detail: crisis.recent() ? heldWords() : said(data, heldWords()) });
       return true;
     case "moderation.approved":
       own.set(ref, "approved", { text: data.text, detail: data.edited ? t("own.edited") : "" });
       return true;
     case "moderation.rejected":
-      own.set(ref, "rejected", { detail: data.reason || "" });
+      own.set(ref, "rejected", { detail: rejectReason(data) });
       return true;
     case "moderation.expired":
-      own.set(ref, "expired", { detail: data.message || "" });
+      own.set(ref, "expired", { detail: said(data, "") });
       return true;
     case "moderation.redacted":
-      own.set(ref, "redacted", { detail: data.message || t("own.we_hid", { what: hiddenWords(data.hidden || []) }) });
+      own.set(ref, "redacted", { detail: t("own.we_hid", { what: hiddenWords(data.hidden || data.params?.hidden || []) }) });
       return true;
     case "moderation.deleted":
       if (data.count) {
@@ -380,7 +400,7 @@ export function handleNotice(data, { own, crisis, onNotice, onMute }) {
       return true;
     case "moderation.kicked":
       onNotice(
-        t(data.until ? "notice.kicked_until" : "notice.kicked", { room: data.channel || t("notice.the_room"), when }) + why,
+        t(data.until ? "notice.kicked_until" : "notice.kicked", { room: (data.channel && roomTitle?.(data.channel)) || t("notice.the_room"), when }) + why,
       );
       return true;
     case "moderation.banned":
