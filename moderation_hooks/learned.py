@@ -57,6 +57,30 @@ def wordllama_files() -> tuple[Path, Path]:
     return tok, weights
 
 
+MEMORY_MAP = True  # share the table's pages between processes (read-only, from the wheel's file)
+
+
+def _mapped_table(path: Path) -> np.ndarray:
+    """The embedding table mapped read-only from the safetensors file (header: 8-byte length,
+    JSON with dtype, shape and data offsets); falls back to loading if the layout is unexpected."""
+    import json
+
+    with path.open("rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(n))
+    meta = header.get("embedding.weight", {})
+    if meta.get("dtype") != "F16" or len(meta.get("shape", ())) != 2:
+        from safetensors.numpy import load_file
+
+        table: np.ndarray = load_file(str(path))["embedding.weight"]
+        return table
+    start, end = meta["data_offsets"]
+    rows, dim = meta["shape"]
+    if end - start != rows * dim * 2:
+        raise RuntimeError(f"unexpected embedding layout in {path}")
+    return np.memmap(path, dtype=np.float16, mode="r", offset=8 + n + start, shape=(rows, dim))
+
+
 class Embedder:
     """Token embeddings of a text: a local tokenizer file and a float16 table (16 MB)."""
 
@@ -68,8 +92,7 @@ class Embedder:
         self.tokenizer = Tokenizer.from_file(str(tok_path))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
-        table = load_file(str(weights_path))["embedding.weight"]
-        self.table = np.ascontiguousarray(table, dtype=np.float16)
+        self.table = _mapped_table(weights_path) if MEMORY_MAP else load_file(str(weights_path))["embedding.weight"]
 
     def pooled(self, text: str) -> np.ndarray:
         ids = self.tokenizer.encode(text.lower(), add_special_tokens=False).ids[:MAX_TOKENS]
