@@ -194,6 +194,8 @@ class CrisisLanguage:
                 Priority.HIGH,
                 subject="third_party",
             )
-        if j.level == "moderate" and self.moderate_risk == "post":
+        if j.source == "learned" or (j.level == "moderate" and self.moderate_risk == "post"):
+            # The learned layer alone never hides a member's words: posted, resources
+            # privately, moderators alerted (its cross-writer false positives are ~10 %).
             return Support(reason, "crisis", own.support_notice, own.resources, Priority.HIGH)
         return Hold(reason, Priority.HIGH, category="crisis", notice=own.notice, resources=own.resources)

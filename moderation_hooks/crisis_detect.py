@@ -157,8 +157,10 @@ class Detector:
                 index.setdefault(token, set()).update(found)
         return cls(tuple(compiled), {w: tuple(sorted(ids)) for w, ids in index.items()}, build_index(phrases))
 
-    def assess(self, text: str) -> RiskAssessment:
-        sentences = normalise(text)
+    def assess(self, text: str, sentences: list[str] | None = None) -> RiskAssessment:
+        """``sentences``: ``normalise(text)`` if the caller has it already."""
+        if sentences is None:
+            sentences = normalise(text)
         triggers = self.triggers
         found: list[tuple[str, str, str]] = []  # (category, grade, evidence)
         for sentence in sentences:

@@ -244,7 +244,7 @@ def print_tiers(title: str, s: TierScores, show_misses: bool) -> None:
             print(f"  FALSE POSITIVE [{ex.category}] {got}: {ex.text}")
 
 
-def cross_writer(show_misses: bool, learned: bool = True) -> list[tuple[str, TierScores]]:
+def cross_writer(show_misses: bool, learned: bool = True, features: str = "both") -> list[tuple[str, TierScores]]:
     """Fit on the project tune corpus + external file A, score external file B untouched; swap.
     The project's held-out file is never used for fitting."""
     from moderation_hooks import learned as lmod
@@ -257,9 +257,18 @@ def cross_writer(show_misses: bool, learned: bool = True) -> list[tuple[str, Tie
         ((EXTERNAL[1].name, b), (EXTERNAL[0].name, a)),
     ):
         # Thresholds calibrated leaving one writer out (tune vs file A).
-        model = lmod.train(tune + fit_ex, groups=[0] * len(tune) + [1] * len(fit_ex)) if learned else None
+        model = (
+            lmod.train(
+                tune + fit_ex,
+                groups=[0] * len(tune) + [1] * len(fit_ex),
+                use_hash=features != "embeddings",
+                use_emb=features != "ngrams",
+            )
+            if learned
+            else None
+        )
         s = tier_score(test_ex, model, learned=learned)
-        title = f"cross-writer: fit tune + {name_fit}, score {name_test}" + ("" if learned else " (rules alone)")
+        title = f"cross-writer: fit tune + {name_fit}, score {name_test}" + (f" (features: {features})" if learned else " (rules alone)")
         print_tiers(title, s, show_misses)
         out.append((title, s))
     return out
@@ -299,13 +308,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cross", action="store_true", help="only the cross-writer protocol (retrains per fold)")
     parser.add_argument("--bench", action="store_true", help="only the CPU bench of the whole hook and the rules alone")
     parser.add_argument("--no-learned", action="store_true", help="rules alone in the cross-writer protocol")
+    parser.add_argument("--features", choices=("both", "embeddings", "ngrams"), default="both", help="learned features in --cross (design comparison)")
     args = parser.parse_args(argv)
     if args.bench:
         for label, us in bench().items():
             print(f"median CPU per message, {label}: {us:6.1f} us (budget 100 us)")
         return
     if args.cross:
-        cross_writer(args.misses, learned=not args.no_learned)
+        cross_writer(args.misses, learned=not args.no_learned, features=args.features)
         return
     for path in args.file or [TUNE, HELDOUT, *EXTERNAL]:
         report(path, args.misses)

@@ -39,6 +39,7 @@ class LearnedStats:
 LEARNED_STATS = LearnedStats()
 DEADLINE_US = 2000.0  # a learned call slower than this (CPU) makes the next few skip it
 BACKOFF_CALLS = 50
+MIN_WORDS = 4  # shorter messages: the rules alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +96,13 @@ def _learned_scores(text: str, sentences: list[str]) -> dict[str, float] | None:
 
 def judge(detector: Detector, text: str, learned: bool = True, model: object | None = None) -> Judgement:
     """``model``: a ``learned.Model`` to use instead of the shipped one (evaluation)."""
-    risk = detector.assess(text)
     sentences = normalise(text)
+    risk = detector.assess(text, sentences)
     joined = " . ".join(sentences)
     third_phrase = bool(_THIRD.search(joined))
     scores: dict[str, float] | None = None
-    if learned and len(text) >= 12:
+    # Two or three words carry too little for the learned layer (the rules still read them).
+    if learned and sum(len(x.split()) for x in sentences) >= MIN_WORDS:
         if model is not None:
             scores = model.score_text(text, sentences)  # type: ignore[attr-defined]
         else:

@@ -35,6 +35,7 @@ from moderation_hooks.crisis_detect import normalise as rules_normalise
 
 MODEL_PATH = Path(__file__).with_name("models") / "crisis_learned.npz"
 HASH_DIM = 1 << 12
+CHAR_GRAMS = False  # character 4-grams of words (tried: lower cross-writer recall, more FP; docs)
 EMB_DIM = 256
 HEADS = ("risk", "high", "third_party")
 STRONG_FP = 0.03
@@ -56,6 +57,30 @@ def wordllama_files() -> tuple[Path, Path]:
     return tok, weights
 
 
+MEMORY_MAP = True  # share the table's pages between processes (read-only, from the wheel's file)
+
+
+def _mapped_table(path: Path) -> np.ndarray:
+    """The embedding table mapped read-only from the safetensors file (header: 8-byte length,
+    JSON with dtype, shape and data offsets); falls back to loading if the layout is unexpected."""
+    import json
+
+    with path.open("rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(n))
+    meta = header.get("embedding.weight", {})
+    if meta.get("dtype") != "F16" or len(meta.get("shape", ())) != 2:
+        from safetensors.numpy import load_file
+
+        table: np.ndarray = load_file(str(path))["embedding.weight"]
+        return table
+    start, end = meta["data_offsets"]
+    rows, dim = meta["shape"]
+    if end - start != rows * dim * 2:
+        raise RuntimeError(f"unexpected embedding layout in {path}")
+    return np.memmap(path, dtype=np.float16, mode="r", offset=8 + n + start, shape=(rows, dim))
+
+
 class Embedder:
     """Token embeddings of a text: a local tokenizer file and a float16 table (16 MB)."""
 
@@ -67,8 +92,7 @@ class Embedder:
         self.tokenizer = Tokenizer.from_file(str(tok_path))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
-        table = load_file(str(weights_path))["embedding.weight"]
-        self.table = np.ascontiguousarray(table, dtype=np.float16)
+        self.table = _mapped_table(weights_path) if MEMORY_MAP else load_file(str(weights_path))["embedding.weight"]
 
     def pooled(self, text: str) -> np.ndarray:
         ids = self.tokenizer.encode(text.lower(), add_special_tokens=False).ids[:MAX_TOKENS]
@@ -110,6 +134,11 @@ def hashed(text: str, sentences: list[str] | None = None) -> list[int]:
             out.add(_bucket(w))
             out.add(_bucket(prev + " " + w))
             prev = w
+            if CHAR_GRAMS and len(w) > 3:
+                # character 4-grams of longer words: spelling variants and word forms
+                # ("kiero", "morirme", "overdosing") share most of them
+                padded = "<" + w + ">"
+                out.update(_bucket("#" + padded[i : i + 4]) for i in range(len(padded) - 3))
     return sorted(out)
 
 
@@ -147,7 +176,8 @@ def design(batch: list[Features]) -> np.ndarray:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    return out
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, epochs: int = 120, lr: float = 0.08) -> tuple[np.ndarray, float]:
@@ -260,13 +290,17 @@ def labels(examples: list[Any]) -> dict[str, np.ndarray]:
     }
 
 
-def train(examples: list[Any], groups: list[int] | None = None, folds: int = 3) -> Model:
+def train(examples: list[Any], groups: list[int] | None = None, folds: int = 3, use_hash: bool = True, use_emb: bool = True) -> Model:
     """Fit the three heads on ``examples`` and calibrate thresholds out of fold. ``groups``:
     the writer (source file) of each example; the folds then leave one writer out, so the
     thresholds see the shift to a writer the heads were not fitted on (random folds, when no
     groups are given, see only in-writer scores and set thresholds too high for new writers)."""
     feats = [features(ex.text) for ex in examples]
     x = design(feats)
+    if not use_hash:
+        x[:, 2 * EMB_DIM :] = 0.0  # embeddings only (design comparison)
+    if not use_emb:
+        x[:, : 2 * EMB_DIM] = 0.0  # hashed n-grams only (design comparison)
     ys = labels(examples)
     n = len(examples)
     if groups is not None and len(set(groups)) > 1:

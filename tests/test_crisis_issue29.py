@@ -232,3 +232,34 @@ def test_pii_corpus_recall_and_no_helpline_hidden():
     r = evaluate()
     assert r["recall"] >= 0.95, r["misses"]
     assert r["helplines_hidden"] == 0 and not r["wrongly_hidden"], r["wrongly_hidden"]
+
+
+def test_learned_deadline_falls_back_to_rules_and_counts(monkeypatch):
+    from moderation_hooks import crisis_judge
+
+    stats = crisis_judge.LearnedStats()
+    monkeypatch.setattr(crisis_judge, "LEARNED_STATS", stats)
+    monkeypatch.setattr(crisis_judge, "DEADLINE_US", 0.0)
+    text = "nothing feels worth it lately and i keep thinking everyone would cope without me"
+    first = judge(DEFAULT_DETECTOR, text)
+    assert first.scores and stats.over_deadline == 1
+    second = judge(DEFAULT_DETECTOR, text)  # backing off: the rules decide alone
+    assert second.scores == {} and stats.skipped == 1
+
+
+def test_learned_layer_alone_never_holds():
+    from moderation_hooks import learned as lmod
+
+    model = lmod.default_model()
+    texts = [
+        "honestly everyone would cope fine without me around, i am just so tired of being a weight on them",
+        "i cant see a way forward anymore and i dont think i want to keep going",
+    ]
+    seen = 0
+    for text in texts:
+        j = judge(DEFAULT_DETECTOR, text, model=model)
+        v = HOOK(ctx(text))
+        if j.source == "learned" and j.level != "none":
+            seen += 1
+            assert isinstance(v, Support) and v.resources, v
+    assert seen == len(texts)  # written here, unlike any corpus line: the learned layer alone decides
