@@ -3,7 +3,7 @@
 A member's post (protocol ``publish``, rpc ``chat.send``), a Q&A question or answer, a held
 item a moderator approved and a server-side post are all a ``Submission``; ``submit`` runs
 the gates registered for its kind, the context builders and the room's moderation pipeline,
-matches the verdict (``Allow | Redact | Support | Hold | Reject``) in one place, hands accepted text to
+matches the verdict (``Allow | Redact | Look | Support | Hold | Reject``) in one place, hands accepted text to
 the submission's ``Destination`` (the room's stream for messages; the Q&A board for
 questions and answers) and returns one typed ``Outcome``: ``Published | Held | Rejected``.
 
@@ -39,6 +39,7 @@ from chatserver.stats import Stats
 from moderation_hooks import (
     Allow,
     Hold,
+    Look,
     MessageContext,
     Pipeline,
     Redact,
@@ -397,6 +398,13 @@ class Poster:
             case Support(spans=spans):
                 # Published (redacted where a hook asked) so peers can respond; the observers
                 # reach out to the sender privately and alert moderators.
+                hidden = tuple(sorted({s.label for s in spans}))
+                text = apply_redactions(sub.text, spans) if spans else sub.text
+                reason = "; ".join(v.reason for _, v in review.verdicts if isinstance(v, Redact))
+                return await self._place(sub, review, item_id, text, hidden, reason)
+            case Look(spans=spans):
+                # Published as written (redacted where a hook asked); the member is told
+                # nothing about the look, the observers give moderators a quiet item.
                 hidden = tuple(sorted({s.label for s in spans}))
                 text = apply_redactions(sub.text, spans) if spans else sub.text
                 reason = "; ".join(v.reason for _, v in review.verdicts if isinstance(v, Redact))

@@ -27,7 +27,7 @@ from rooms.private import PrivateConversation, private_of
 from rooms.refusals import BAD_REQUEST, PERMISSION_DENIED, ROOM_LOCKED, UNKNOWN_CHANNEL, Denied
 from rooms.retention import PSEUDONYM_PREFIX
 
-__all__ = ["BAD_REQUEST", "NA", "Action", "Actor", "Kind", "TABLE", "check", "kind_of", "markdown", "who_is"]
+__all__ = ["BAD_REQUEST", "NA", "RPC_ACTIONS", "Action", "Actor", "Kind", "TABLE", "check", "kind_of", "markdown", "who_is"]
 
 
 class Kind(str, Enum):
@@ -258,6 +258,40 @@ def reserved_subject(user: str) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------------------- RPC methods
+
+# Which action of the table each RPC method asks for. ``None``: the call reads or changes only
+# the caller's own data (their rooms, sanctions, conversations, resources) and names no
+# channel another member could be affected through. tests/test_capabilities.py fails when a
+# registered method is missing here, so a new RPC cannot arrive without its place in the table.
+_RPC_GROUPS: dict[Action | None, tuple[str, ...]] = {
+    Action.POST: ("chat.send",),
+    Action.EDIT: ("chat.edit",),
+    Action.DELETE: ("chat.delete",),
+    Action.REACT: ("chat.react",),
+    Action.REPORT: ("chat.report",),
+    Action.TYPING: ("chat.typing",),
+    Action.PRESENCE: ("presence.members", "presence.counts"),
+    Action.HISTORY: ("qa.board", "qa.sessions"),
+    Action.ASK: ("qa.ask",),
+    Action.VOTE: ("qa.vote", "qa.unvote"),
+    Action.RUN_QA: (
+        "qa.create", "qa.start", "qa.end", "qa.stage", "qa.screen", "qa.answering", "qa.answer",
+        "qa.pin", "qa.dismiss", "qa.mark_answered", "qa.reopen", "qa.trace",
+    ),
+    Action.MODERATE: (
+        "mod.approve", "mod.audit", "mod.ban", "mod.delete", "mod.dismiss_report", "mod.holds",
+        "mod.kick", "mod.lock", "mod.members", "mod.mute", "mod.reject", "mod.remove_recent",
+        "mod.reports", "mod.sanctions", "mod.slow_mode", "mod.unban", "mod.unlock", "mod.unmute",
+        "crisis.ack", "crisis.close", "crisis.contact", "crisis.get", "crisis.list", "crisis.mark",
+        "support.invite", "support.close",
+    ),
+    Action.OPEN_SUPPORT: ("support.open",),
+    None: ("chat.rooms", "chat.sanctions", "support.conversations", "support.resources"),
+}
+RPC_ACTIONS: dict[str, Action | None] = {m: action for action, methods in _RPC_GROUPS.items() for m in methods}
+
+
 # ---------------------------------------------------------------------------- the docs
 
 
@@ -298,6 +332,11 @@ def markdown() -> str:
         "(staff excepted). Then the gates of the submit path: ban 1003, mute 1002, kick 103, "
         "slow mode 1005, stage mode 1006."
     )
+    lines.append("")
+    lines.append("RPC methods by the action they ask for (`own data`: the caller's own, no channel):")
+    lines.append("")
+    for action, methods in _RPC_GROUPS.items():
+        lines.append(f"- {action.value if action is not None else 'own data'}: " + ", ".join(f"`{m}`" for m in methods))
     return "\n".join(lines) + "\n"
 
 

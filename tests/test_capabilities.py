@@ -12,7 +12,17 @@ from typing import Any
 
 import pytest
 
-from rooms.capabilities import ACTIONS, NA, PROFILES, TABLE, Action, Actor, Kind, markdown
+from rooms.capabilities import (
+    ACTIONS,
+    NA,
+    PROFILES,
+    RPC_ACTIONS,
+    TABLE,
+    Action,
+    Actor,
+    Kind,
+    markdown,
+)
 from tests.harness import RawClient, ServerProcess, token, unique
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +37,20 @@ def test_the_table_is_complete():
         for actor in PROFILES[kind]:
             for action in Action:
                 assert (kind, actor, action) in TABLE, (kind, actor, action)
+
+
+def test_every_registered_rpc_has_its_action_in_the_table():
+    """A new RPC method cannot arrive without saying which action of the table it asks for
+    (or that it touches only the caller's own data)."""
+    from chatserver.app import Server
+    from chatserver.config import Settings
+
+    server = Server(Settings(redis_url="redis://127.0.0.1:1", secret="s" * 32, api_key="k" * 32))
+    registered = set(server.registry.rpc)
+    missing = sorted(registered - set(RPC_ACTIONS))
+    assert not missing, f"RPC methods without a row in rooms.capabilities.RPC_ACTIONS: {missing}"
+    stale = sorted(set(RPC_ACTIONS) - registered)
+    assert not stale, f"RPC_ACTIONS names methods no extension registers: {stale}"
 
 
 def test_docs_show_the_table_of_the_code():

@@ -116,6 +116,7 @@ class HoldQueue:
                     CrisisSignal(
                         record.community, record.user, record.name, record.channel, record.redacted_text,
                         crisis.reason, "hold", hold_id=record.id,
+                        kind="third_party" if crisis.subject == "third_party" else "self",
                     )
                 )
         # The support notice already spoke to a member in crisis; the held notice stays plain.

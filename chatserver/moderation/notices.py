@@ -57,6 +57,8 @@ def support(record: HoldRecord, crisis: Hold | Support) -> dict[str, Any]:
     event = _base("moderation.support", record)
     event["message"] = crisis.notice
     event["resources"] = [r.to_dict() for r in crisis.resources]
+    if crisis.subject == "third_party":
+        event["subject"] = "third_party"  # how to help someone else
     return event
 
 
@@ -72,6 +74,8 @@ def support_for(channel: str, crisis: Hold | Support, message_id: str = "") -> d
     }
     if message_id:
         event["message_id"] = message_id
+    if crisis.subject == "third_party":
+        event["subject"] = "third_party"  # how to help someone else
     return event
 
 

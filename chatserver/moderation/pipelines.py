@@ -11,18 +11,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from moderation_hooks import (
+    Allow,
     Hold,
+    Look,
     MessageContext,
     ModerationConfig,
     ModerationConfigError,
     Pipeline,
     Policy,
+    Redact,
     Review,
     Support,
+    Verdict,
     combine,
     parse_layer,
     resolve,
@@ -59,6 +64,10 @@ class RoomPipelines(Pipeline):
         self._names: dict[tuple[str, str], tuple[str, int]] = {}  # (name, ms) for the directory
         self._writing: dict[tuple[str, str], int] = {}  # posts being written
         self._count_scheduled = False
+        # Set by crisis response: a community's own resources for a member's locale, and the
+        # numbers in them, which the PII hook must never hide.
+        self.localizer: Callable[[str, str, Verdict], Verdict] | None = None
+        self.allow_numbers: Callable[[str], tuple[str, ...]] | None = None
         self.default = Pipeline(build_specs(resolve(config, []).hooks), self.failure_counts)
         # Build every hook and every layer from the file now, so that a bad setting or a hook
         # that cannot be imported stops startup with its reason (not a room's first message).
@@ -77,6 +86,13 @@ class RoomPipelines(Pipeline):
 
     # ---- layers and building -------------------------------------------------------------
 
+    def use_resources(
+        self, localize: Callable[[str, str, Verdict], Verdict], allow_numbers: Callable[[str], tuple[str, ...]]
+    ) -> None:
+        self.localizer = localize
+        self.allow_numbers = allow_numbers
+        self._cache.clear()
+
     def api_layer(self, raw: Any, where: str) -> Layer:
         return parse_layer(raw, where, self.config.definitions)
 
@@ -94,9 +110,21 @@ class RoomPipelines(Pipeline):
             out.append(self.api_layer(room.settings.extra[API_KEY], f"room {room.channel}"))
         return out
 
-    def build(self, layers: list[Layer]) -> tuple[Pipeline, Policy]:
+    def build(self, layers: list[Layer], community: str = "") -> tuple[Pipeline, Policy]:
         resolved = resolve(self.config, layers)
-        return Pipeline(build_specs(resolved.hooks), self.failure_counts), resolved.policy
+        hooks = resolved.hooks
+        numbers = self.allow_numbers(community) if community and self.allow_numbers is not None else ()
+        if numbers:  # the community's helplines are never a member's personal number
+            allowed = tuple(
+                replace(h, settings={**h.settings, "allow_numbers": [*h.settings.get("allow_numbers", ()), *numbers]})
+                if h.use == "pii" else h
+                for h in hooks
+            )
+            try:
+                return Pipeline(build_specs(allowed), self.failure_counts), resolved.policy
+            except (ModerationConfigError, HookLoadError, ValueError) as exc:
+                log.error("the PII hook of %s takes no allow-list (%s); helplines may be redacted", community, exc)
+        return Pipeline(build_specs(hooks), self.failure_counts), resolved.policy
 
     def for_room(self, room: Room) -> tuple[Pipeline, Policy]:
         community = self.ext.catalog.communities.get(room.community)
@@ -104,7 +132,7 @@ class RoomPipelines(Pipeline):
         if cached is not None and cached[0] is room and cached[1] is community:
             return cached[2], cached[3]
         try:
-            pipeline, policy = self.build(self.layers(room, community))
+            pipeline, policy = self.build(self.layers(room, community), room.community)
         except (ModerationConfigError, HookLoadError) as exc:
             # Stored overrides that no longer fit the file config (e.g. a hook was removed):
             # fall back to the global pipeline, which was validated at startup.
@@ -128,11 +156,35 @@ class RoomPipelines(Pipeline):
 
     async def review(self, ctx: MessageContext) -> Review:
         pipeline, _ = self.for_room(ctx.room)
-        review = await pipeline.review(ctx)
+        review = self.localized(ctx, await pipeline.review(ctx))
         conv = private_of(ctx.room)
         if conv is not None:
             return in_private_conversation(review, helper=ctx.user != conv.member and ctx.role is not Role.MEMBER)
         return review
+
+    def localized(self, ctx: MessageContext, review: Review) -> Review:
+        """The review with the community's own resources for the member's locale in every
+        verdict that offers resources (the hook's notice in her language stays), and without
+        any redaction of one of the community's helpline numbers (whatever hook found it)."""
+        if type(review.verdict) is Allow:  # the usual case: every hook allowed
+            return review
+        localize = self.localizer
+        offers = localize is not None and any(isinstance(v, (Hold, Support)) and v.resources for _, v in review.verdicts)
+        spanned = any(isinstance(v, (Redact, Look, Support)) and v.spans for _, v in review.verdicts)
+        numbers = self.allow_numbers(ctx.room.community) if spanned and self.allow_numbers is not None else ()
+        if not offers and not numbers:
+            return review
+        allowed = {_digits(n) for n in numbers}
+        verdicts = []
+        for name, v in review.verdicts:
+            if localize is not None and isinstance(v, (Hold, Support)) and v.resources:
+                v = localize(ctx.room.community, ctx.locale, v)
+            if allowed and isinstance(v, (Redact, Look, Support)) and v.spans:
+                kept = tuple(s for s in v.spans if s.label != "phone" or _digits(ctx.text[s.start : s.end]) not in allowed)
+                if len(kept) != len(v.spans):
+                    v = replace(v, spans=kept) if kept or not isinstance(v, Redact) else Allow()
+            verdicts.append((name, v))
+        return Review(combine([v for _, v in verdicts]), tuple(verdicts), review.failures, review.hook_seconds)
 
     # ---- facts for hooks -------------------------------------------------------------------
 
@@ -204,6 +256,10 @@ class RoomPipelines(Pipeline):
                 await self.store.note_members(names, DIRECTORY_KEEP)
             finally:
                 self._writing = {}
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
 
 
 def in_private_conversation(review: Review, *, helper: bool) -> Review:

@@ -20,7 +20,9 @@ class CrisisSignal:
     """Crisis language seen by moderation, for whoever opens crisis cases
     (``ModerationService.on_crisis``). ``source``: ``hold`` (held for review), ``support``
     (posted for peer support), ``refused`` (refused before review: mute, ban, slow mode) or
-    ``rejected`` (rejected by another rule)."""
+    ``rejected`` (rejected by another rule), ``concern`` (a member is worried about the
+    author). ``kind``: ``self`` (the member's own risk) or ``third_party`` (the member wrote
+    about someone else at risk)."""
 
     community: str
     user: str
@@ -32,6 +34,7 @@ class CrisisSignal:
     hold_id: str = ""
     message_id: str = ""
     offset: int = 0
+    kind: str = "self"
 
 
 # HoldRecord is imported above from chatserver.records (the engine stores it).

@@ -19,6 +19,7 @@ import logging
 import secrets
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgpack
@@ -59,6 +60,9 @@ class ReportsHost(Protocol):
 
 log = logging.getLogger("chatserver.moderation.reports")
 
+CONCERN = "concern"  # "I'm worried about this person": a crisis case for the author, nothing hidden
+ConcernHandler = Callable[[Actor, Room, FoundMessage], Awaitable[dict[str, Any]]]
+
 
 class Reports:
     def __init__(self, service: ReportsHost, store: ModerationStore) -> None:
@@ -69,6 +73,10 @@ class Reports:
         self.hidden = 0
         self.capped = 0  # reports refused by report_cap
         self._recent: dict[tuple[str, str], deque[float]] = {}
+        self.on_concern: ConcernHandler | None = None  # set by crisis response
+
+    def use_concern(self, handler: ConcernHandler) -> None:
+        self.on_concern = handler
 
     async def report(
         self, reporter: Actor, room: Room, *, offset: Any = None, message_id: Any = None, reason: Any = None,
@@ -81,6 +89,9 @@ class Reports:
         author = str(found.event.get("user", ""))
         if author == reporter.user:
             raise bad_request("you cannot report your own message")
+        if reason_text.lower() == CONCERN and self.on_concern is not None:
+            # Not a report: never counted towards hiding, never in the report queue.
+            return await self.on_concern(reporter, room, found)
         community = self.ext.catalog.communities.get(room.community)
         ttl = setting(community, room, "records_ttl", room.settings.history_ttl)
         # Only reporters with standing count toward hiding (issue 23); the report says which.

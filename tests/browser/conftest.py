@@ -94,6 +94,9 @@ async def open_page(browser, web):
         invisible: bool = False,
         **context_options,
     ):
+        # A UK English browser unless a test says otherwise: crisis resources follow the
+        # browser's region (the web client sends its language and region on connect).
+        context_options.setdefault("locale", "en-GB")
         context = await browser.new_context(viewport={"width": width, "height": height}, **context_options)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)

@@ -34,7 +34,8 @@ async def person(browser, site):
     contexts = []
 
     async def open_(name, community, role="member", *, viewport=DESKTOP, signed_in=True, **options):
-        context = await browser.new_context(viewport=viewport, **options)
+        # en-GB unless given: crisis resources follow the browser's region.
+        context = await browser.new_context(viewport=viewport, **{"locale": "en-GB", **options})
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = await context.new_page()

@@ -75,7 +75,7 @@ async def scene(browser, web):
     contexts = []
 
     async def page_for(name: str | None, role: str = "member"):
-        context = await browser.new_context(viewport=DESKTOP, bypass_csp=True)
+        context = await browser.new_context(viewport=DESKTOP, bypass_csp=True, locale="en-GB")
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = await context.new_page()

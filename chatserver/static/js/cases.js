@@ -10,6 +10,7 @@ import { h, $, announce, fill, keepFocus, timeEl } from "./dom.js";
 import { t } from "./i18n.js";
 import { ask } from "./dialogs.js";
 import { MemberPicker } from "./directory.js";
+import { LookList } from "./looks.js";
 
 export const OUTCOMES = ["resources_given", "referred", "emergency_services", "talked_it_through", "false_alarm", "no_response", "other"];
 const ORDER = { open: 0, acknowledged: 1, in_contact: 2, closed: 3 };
@@ -37,6 +38,7 @@ export class CasesPanel {
     this.room = ""; // the console's room filter ("" for every room)
     this.list = h("ul", { class: "item-list", id: "case-list" });
     this.count = h("span", { class: "count-pill" }, "0");
+    this.looks = new LookList(conn, { roomTitle: (channel) => this.roomTitle(channel) });
     this.picker = new MemberPicker(directory, { id: "case-member", searchLabel: t("cases.talk_search"), label: t("cases.talk_member") });
     this.card = h(
       "section",
@@ -44,6 +46,7 @@ export class CasesPanel {
       h("h2", { id: "cases-heading", tabindex: "-1" }, t("cases.heading"), " ", this.count),
       h("p", { class: "hint" }, t("cases.hint")),
       this.list,
+      this.looks.element,
       h(
         "form",
         { class: "talk-to", "aria-labelledby": "talk-heading", onsubmit: (event) => { event.preventDefault(); this.talkTo(); } },
@@ -57,7 +60,10 @@ export class CasesPanel {
       // Other views follow the community's feed too (waiting.js: the waiting list).
       document.dispatchEvent(new CustomEvent("community-feed", { detail: ctx.data || {} }));
     });
-    feed.on("subscribed", () => this.load());
+    feed.on("subscribed", () => {
+      this.load();
+      this.looks.loadFrom(feed);
+    });
     feed.on("error", (ctx) => console.warn("community moderator feed:", ctx.error));
     feed.subscribe();
     this._timer = setInterval(() => this.renderSinceTimes(), 30_000);
@@ -88,6 +94,7 @@ export class CasesPanel {
   }
 
   _feedEvent(data) {
+    if (data.type === "crisis.look") return this.looks.add(data);
     if (data.type !== "crisis.case" && data.type !== "crisis.escalated") return;
     const c = data.case;
     if (!c) return;
@@ -148,6 +155,8 @@ export class CasesPanel {
         h("span", { dataset: { opened: String(c.opened_at) } }, openedSince(c.opened_at)),
         timeEl(c.opened_at),
         c.count > 1 ? h("span", {}, t("cases.messages", { n: c.count })) : null,
+        c.kind === "third_party" ? h("span", {}, t("cases.kind_third_party")) : null,
+        c.source === "concern" ? h("span", {}, t("cases.source_concern")) : null,
       ),
       ...texts,
       taken.length ? h("p", { class: "hint" }, taken.join(" · ")) : null,
@@ -198,6 +207,17 @@ export class CasesPanel {
   }
 
   async close(c) {
+    // Held messages of the case: the moderator says what becomes of them (nothing expires unseen).
+    const held = (c.items || []).some((item) => item.hold_id);
+    const holdFields = held
+      ? [
+        {
+          name: "holds", label: t("cases.holds"), type: "select", value: "keep",
+          options: [["keep", t("cases.holds_keep")], ["approve", t("cases.holds_approve")], ["reject", t("cases.holds_reject")]],
+        },
+        { name: "reject_reason", label: t("cases.holds_reason"), type: "textarea", maxlength: 500, hint: t("cases.holds_reason_hint") },
+      ]
+      : [];
     const values = await ask({
       title: t("cases.close_title", { name: c.name }),
       description: t("cases.close_description"),
@@ -210,6 +230,7 @@ export class CasesPanel {
           name: "conversation", label: t("cases.conversation"), type: "select", value: "close",
           options: [["close", t("cases.conversation_close")], ["keep", t("cases.conversation_keep")]],
         },
+        ...holdFields,
       ],
     });
     if (!values) return;
@@ -217,6 +238,7 @@ export class CasesPanel {
       outcome: values.outcome,
       note: values.note || undefined,
       close_conversation: values.conversation !== "keep",
+      ...(held ? { holds: values.holds, reject_reason: values.reject_reason || undefined } : {}),
     });
   }
 }

@@ -2,7 +2,7 @@
 // globalThis.Centrifuge), its state as words people understand, RPC calls with readable
 // errors, and the private notices that arrive on the server-side channel user#<id>.
 
-import { t } from "./i18n.js";
+import { t, lang } from "./i18n.js";
 import { formatDateTime } from "./dom.js";
 
 const { Centrifuge } = globalThis;
@@ -43,6 +43,16 @@ export function readableError(code, serverMessage = "") {
 // Close codes and what to tell the person (docs/protocol.md, "Close codes").
 const DISCONNECT_REASONS = { 3500: "conn.invalid", 3507: "conn.forbidden", 3509: "conn.too_many_errors", 1: "conn.invalid" };
 
+/** The page's language with the browser's region when it has one for it ("es-MX"): the server
+ * picks crisis resources by it (a token's own "locale" claim comes first). */
+export function clientLocale() {
+  const chosen = lang();
+  for (const tag of navigator.languages || [navigator.language || ""]) {
+    if (tag && tag.toLowerCase().split("-")[0] === chosen) return tag;
+  }
+  return chosen;
+}
+
 export function websocketUrl() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   return `${scheme}://${location.host}/connection/websocket`;
@@ -61,6 +71,7 @@ export class ChatConnection extends EventTarget {
       minReconnectDelay: 300,
       maxReconnectDelay: 8000,
       timeout: 8000,
+      data: { locale: clientLocale() }, // connect data: the client's language (docs/protocol.md)
     };
     if (getToken) options.getToken = getToken;
     this.client = new Centrifuge(websocketUrl(), options);

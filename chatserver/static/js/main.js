@@ -4,7 +4,7 @@
 import { $, h, isStaff, roleLabel, fill } from "./dom.js";
 import { t, lang, setLang, LANGUAGES, translatePage, justSwitched } from "./i18n.js";
 import * as session from "./session.js";
-import { ChatConnection } from "./connection.js";
+import { ChatConnection, clientLocale } from "./connection.js";
 import { ChatView } from "./chat.js";
 import { setupTabs } from "./tabs.js";
 import { ModerationConsole } from "./moderation.js";
@@ -14,6 +14,7 @@ import { CasesPanel } from "./cases.js";
 import { PrivateConversations } from "./private.js";
 import { WaitingPanel } from "./waiting.js";
 import { RoomMute } from "./peer.js";
+import { loadSupport } from "./notices.js";
 
 async function showSignIn(message = "") {
   $("#app").hidden = true;
@@ -132,6 +133,7 @@ function start(s, { focus = false } = {}) {
         views.waiting = new WaitingPanel(conn, s, chat);
         views.mute = new RoomMute(conn, chat);
       });
+      loadSupport(conn, s, chat.crisis, clientLocale());
     }
     if (event.detail.state === "disconnected" && [1, 3500].includes(event.detail.code) && s.source === "token") {
       session.forget();

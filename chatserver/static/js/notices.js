@@ -123,21 +123,26 @@ export class OwnMessages {
   }
 }
 
+const PHONE = /^\+?[\d ()-]{3,}$/;
+
 // "116 123" becomes a tap-to-call link; "call or text 988" stays words.
 function contactEl(contact) {
-  return /^\+?[\d ()-]{3,}$/.test(contact) ? h("a", { href: `tel:${contact.replace(/[^+\d]/g, "")}` }, contact) : h("span", {}, contact);
+  return PHONE.test(contact) ? h("a", { href: `tel:${contact.replace(/[^+\d]/g, "")}` }, contact) : h("span", {}, contact);
 }
 
 function resourceLink(r) {
-  if (r.contact && /^\+?[\d ()-]{3,}$/.test(r.contact)) return contactEl(r.contact);
+  if (r.contact && PHONE.test(r.contact)) return contactEl(r.contact);
   if (/^https?:\/\//.test(r.url || "")) return h("a", { href: r.url, target: "_blank", rel: "noopener noreferrer" }, r.url.replace(/^https?:\/\//, ""));
   return r.contact ? h("span", {}, r.contact) : null;
 }
 
 /**
  * The crisis resources panel: private, prominent, calm. It follows the member's held message
- * (waiting, then approved, not posted, or not reviewed in time), and folds to a one-line
- * banner that keeps the first resource one tap away.
+ * (waiting, then approved, not posted, or not reviewed in time) and her crisis case (open,
+ * acknowledged, a moderator talking with her, closed: support.case), and folds to a one-line
+ * banner that keeps the first helpline one tap away. After a reload or a language switch the
+ * server gives it back (support.resources, in her language) while her case is open and for a
+ * while after; the header's "Support resources" opens it at any time.
  */
 export class CrisisPanel {
   constructor(section) {
@@ -145,6 +150,64 @@ export class CrisisPanel {
     this.data = null;
     this.state = "waiting";
     this.collapsed = false;
+    this.caseState = null; // open | acknowledged | in_contact | closed (her own case)
+    this.talking = false; // a private conversation with a moderator is open
+    this.control = null; // the header's "Support resources" (shown while the panel is not)
+  }
+
+  /** The header control is there whenever the panel is not (a phone keeps its rows). */
+  _syncControl() {
+    if (this.control) this.control.hidden = !this.section.hidden;
+  }
+
+  /** The server's view on load (support.resources): back, folded, while her case needs it. */
+  restore(view) {
+    this.resources = view.resources || [];
+    if (!view.case) return;
+    this.caseState = view.case.state;
+    this.talking = !!view.case.conversation && !view.case.conversation.closed && view.case.state !== "closed";
+    this.data = { resources: this.resources, subject: view.case.kind === "third_party" ? "third_party" : undefined };
+    this.state = "case";
+    this.collapsed = true;
+    this.render();
+    this.section.hidden = false; // no focus taken on a page load
+    this._syncControl();
+  }
+
+  /** "Support resources" in the header: the panel, open, with her resources. */
+  reopen(resources) {
+    if (resources?.length) this.resources = resources;
+    if (!this.data) {
+      this.data = { resources: this.resources || [] };
+      this.state = this.caseState ? "case" : "resources";
+    } else if (!this.data.resources?.length) {
+      this.data.resources = this.resources || [];
+    }
+    this.collapsed = false;
+    this.render();
+    this.section.hidden = false;
+    this._syncControl();
+    this.section.querySelector("h2").focus();
+  }
+
+  /** Her case changed (support.case) or a private conversation opened or closed. */
+  caseUpdate(data) {
+    const before = this._caseKey();
+    if (data.type === "support.case") {
+      this.caseState = data.state;
+      if (data.state === "closed") this.talking = false;
+    } else if (data.type === "support.conversation") {
+      this.talking = data.state !== "closed" && !data.closed;
+    }
+    if (!this.section.hidden && this._caseKey() !== before) this.render();
+  }
+
+  _caseKey() {
+    if (!this.caseState) return null;
+    if (this.caseState === "closed") return "crisis.case_closed";
+    if (this.talking || this.caseState === "in_contact") return "crisis.case_talking";
+    if (this.caseState === "acknowledged") return "crisis.case_acknowledged";
+    return this.state === "case" ? "crisis.case_open" : null; // otherwise the server's words say it
   }
 
   /** Shown in the last minute (a held notice that follows it stays short). */
@@ -160,11 +223,16 @@ export class CrisisPanel {
     this.collapsed = false;
     this.render();
     this.section.hidden = false;
+    this._syncControl();
     this.section.querySelector("h2").focus();
   }
 
   /** A private notice about a held item: the panel follows the hold it was shown for. */
   follow(data) {
+    if (data.type === "support.case" || data.type === "support.conversation") {
+      this.caseUpdate(data);
+      return false;
+    }
     if (this.section.hidden || !this.holdId || data.id !== this.holdId) return false;
     const next = { "moderation.approved": "approved", "moderation.rejected": "rejected", "moderation.expired": "expired" }[data.type];
     if (!next) return false;
@@ -186,10 +254,11 @@ export class CrisisPanel {
   render() {
     const data = this.data || {};
     const resources = data.resources || [];
-    const keep = this.section.contains(document.activeElement) ? document.activeElement.dataset.role : null;
+    const focused = this.section.contains(document.activeElement) ? document.activeElement : null;
+    const keep = focused ? focused.dataset.role || (focused.tagName === "H2" ? "heading" : null) : null;
     if (this.collapsed) {
-      // The first resource that is one tap away (a phone number or a web address).
-      const first = resources.find((r) => resourceLink(r)?.tagName === "A") || resources[0];
+      // The first helpline one tap away (a phone number, else a web address).
+      const first = resources.find((r) => PHONE.test(r.contact || "")) || resources.find((r) => resourceLink(r)?.tagName === "A") || resources[0];
       fill(this.section,
         h(
           "div",
@@ -202,7 +271,19 @@ export class CrisisPanel {
       );
       this.section.classList.add("collapsed");
     } else {
-      const heading = h("h2", { tabindex: "-1" }, data.title || t("crisis.title"));
+      const heading = h("h2", { tabindex: "-1" }, data.title || t(data.subject === "third_party" ? "crisis.title_other" : "crisis.title"));
+      const caseKey = this._caseKey();
+      const decided = ["approved", "rejected", "expired"].includes(this.state);
+      const lines = [];
+      if (decided) lines.push(this._stateLine());
+      if (caseKey) lines.push(h("p", { class: `crisis-case crisis-case-${this.caseState}` }, t(caseKey)));
+      else if (["waiting", "refused", "posted"].includes(this.state)) lines.push(h("p", {}, data.message || t("crisis.default_message")));
+      else if (!decided) lines.push(h("p", {}, t("crisis.resources_intro")));
+      if (decided || caseKey) lines.push(h("p", {}, t("crisis.still_there")));
+      // On a phone the first helpline also sits right under the heading, one tap away
+      // without scrolling inside the panel (CSS shows it on narrow screens only).
+      const call = resources.find((r) => PHONE.test(r.contact || ""));
+      const quick = call ? h("p", { class: "crisis-first crisis-call" }, h("strong", {}, call.name || t("crisis.support")), " ", contactEl(call.contact)) : null;
       fill(this.section,
         h(
           "div",
@@ -215,11 +296,10 @@ export class CrisisPanel {
             h("button", { type: "button", class: "secondary small", dataset: { role: "close" }, onclick: () => this.hide() }, t("crisis.close")),
           ),
         ),
+        quick,
         // Waiting: the server's words say so. Once a moderator decided (or time ran out), a
-        // line says what happened instead, and the resources stay.
-        ...(["waiting", "refused", "posted"].includes(this.state)
-          ? [h("p", {}, data.message || t("crisis.default_message"))]
-          : [this._stateLine(), h("p", {}, t("crisis.still_there"))]),
+        // line says what happened instead; where her case stands, in words; the resources stay.
+        ...lines,
         h(
           "ul",
           { class: "resources" },
@@ -237,7 +317,8 @@ export class CrisisPanel {
       );
       this.section.classList.remove("collapsed");
     }
-    if (keep) focusFirst(this.section.querySelector(`[data-role="${keep === "collapse" ? "expand" : keep === "expand" ? "collapse" : keep}"]`), this.section.querySelector("h2"));
+    if (keep === "heading") this.section.querySelector("h2").focus();
+    else if (keep) focusFirst(this.section.querySelector(`[data-role="${keep === "collapse" ? "expand" : keep === "expand" ? "collapse" : keep}"]`), this.section.querySelector("h2"));
   }
 
   collapse() {
@@ -252,6 +333,7 @@ export class CrisisPanel {
 
   hide() {
     this.section.hidden = true;
+    this._syncControl();
     focusFirst(document.getElementById("composer-text"), mainContent);
   }
 }
@@ -288,6 +370,8 @@ export function handleNotice(data, { own, crisis, onNotice, onMute, roomTitle })
     case "moderation.support":
       crisis.show(data);
       return true;
+    case "support.case":
+      return true; // the crisis panel follows it (CrisisPanel.follow)
     case "moderation.held":
       // After crisis resources the panel says it all; keep this notice short and calm.
       own.set(ref, "held", { text: data.text, detail: crisis.recent() ? heldWords() : said(data, heldWords()) });
@@ -336,5 +420,33 @@ export function handleNotice(data, { own, crisis, onNotice, onMute, roomTitle })
         return true;
       }
       return false;
+  }
+}
+
+/**
+ * Her support, from the server (never the browser's storage): resources in her language and,
+ * while her crisis case is open or lately closed, the panel back (folded). The header's
+ * "Support resources" button opens it at any time.
+ */
+export async function loadSupport(conn, session, crisis, locale) {
+  const button = document.getElementById("support-open");
+  const fetchView = () => conn.rpc("support.resources", { community: session.community, locale });
+  if (button) {
+    crisis.control = button;
+    button.hidden = !crisis.section.hidden;
+    button.onclick = async () => {
+      let resources = crisis.resources;
+      try {
+        resources = (await fetchView()).resources;
+      } catch (error) {
+        console.warn("support resources:", error.message);
+      }
+      crisis.reopen(resources || []);
+    };
+  }
+  try {
+    crisis.restore(await fetchView());
+  } catch (error) {
+    console.warn("support resources:", error.message);
   }
 }
