@@ -266,7 +266,7 @@ def reserved_subject(user: str) -> str | None:
 # registered method is missing here, so a new RPC cannot arrive without its place in the table.
 _RPC_GROUPS: dict[Action | None, tuple[str, ...]] = {
     Action.POST: ("chat.send",),
-    Action.EDIT: ("chat.edit",),
+    Action.EDIT: ("chat.edit", "peer.note"),  # peer.note on another's post asks MODERATE
     Action.DELETE: ("chat.delete",),
     Action.REACT: ("chat.react",),
     Action.REPORT: ("chat.report",),
@@ -287,7 +287,12 @@ _RPC_GROUPS: dict[Action | None, tuple[str, ...]] = {
         "support.invite", "support.close",
     ),
     Action.OPEN_SUPPORT: ("support.open",),
-    None: ("chat.rooms", "chat.sanctions", "support.conversations", "support.resources"),
+    Action.WAITING: ("peer.waiting", "peer.take"),
+    None: (
+        "chat.rooms", "chat.sanctions", "support.conversations", "support.resources",
+        # peer support (issue 27): the caller's own blocks, muted rooms and note preferences
+        "peer.block", "peer.unblock", "peer.blocks", "peer.mute", "peer.settings", "peer.notes", "peer.note_prefs",
+    ),
 }
 RPC_ACTIONS: dict[str, Action | None] = {m: action for action, methods in _RPC_GROUPS.items() for m in methods}
 
