@@ -251,4 +251,7 @@ class RedisCaseStore:
             pipe.hdel(open_key(community), scope.user)
             removed += int((await pipe.execute())[0] > 0)
             scope.touched.add(community)
+        # Her lingering resources pointer and her concern-report counter name her too.
+        for community in scope.communities:
+            await self.redis.delete(last_key(community, scope.user), concern_key(community, scope.user))
         return {"crisis_cases": removed}
