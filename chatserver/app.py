@@ -72,6 +72,7 @@ EXTENSIONS: tuple[str, ...] = (
     "chatserver.crisis",
     "chatserver.webhooks",
     "chatserver.privacy",
+    "chatserver.peer",
     "chatserver.dev_signin",
 )
 
@@ -212,6 +213,13 @@ class Server:
             if self.moderation is None:
                 raise ValueError("chatserver.privacy needs the chatserver.moderation extension (audit log, holds)")
             self.privacy = privacy.install(ext, self.presence.store, self.moderation.audit, self.member_stores, self.block)
+        self.peer = None
+        if "chatserver.peer" in names:
+            from chatserver.peer import extension as peer
+
+            if self.moderation is None:
+                raise ValueError("chatserver.peer needs the chatserver.moderation extension (audit log)")
+            self.peer = peer.install(ext, self.moderation, self.reactions, self.presence, self.webhooks)
         if "chatserver.dev_signin" in names:
             dev_signin.install(self.registry, self.settings, self.catalog)
         ops_gauges.install(self.registry, self.is_serving, self.moderation, self.webhooks)

@@ -98,7 +98,7 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-_EXTENSION_SECTIONS = {"moderation", "presence", "qa", "webclient", "crisis", "webhooks"}
+_EXTENSION_SECTIONS = {"moderation", "presence", "qa", "webclient", "crisis", "webhooks", "peer"}
 _LIST_TABLES = {"communities", "rooms"}
 
 

@@ -35,6 +35,7 @@ from chatserver.stats import Stats
 from chatserver.subscription import Sub, recover_publications
 from chatserver.tasks import Tasks
 from rooms.channels import ChannelKind, user_channel
+from rooms.model import Role
 
 if TYPE_CHECKING:
     from chatserver.ws_protocol import DirectSend
@@ -143,6 +144,7 @@ class Connection:
         "conn_info",
         "ctx",
         "errors",
+        "hidden",
         "identity",
         "next_ping",
         "opened_at",
@@ -170,6 +172,10 @@ class Connection:
         self.remote = remote
         self.user_agent = user_agent
         self.identity: Identity | None = None
+        # Users this member does not see (blocks, chatserver.peer): their publications,
+        # reactions, typing and presence are skipped, live and in history and recovery,
+        # except in communities where this member is a moderator or admin.
+        self.hidden: frozenset[str] = frozenset()
         self.subs: dict[str, Sub] = {}
         self.out = Outbox(
             codec,
@@ -395,6 +401,8 @@ class Connection:
         self.next_ping = float("inf")
         self.identity = identity
         self.ctx.node.register(self)
+        for hook in self.ctx.registry.connect_hooks:
+            await hook(self)
         result: dict[str, Any] = {
             "client": self.client_id,
             "version": self.ctx.version,
@@ -592,7 +600,7 @@ class Connection:
                     # The SDK moves its position with each recovered publication.
                     result["recovered"] = True
                     result["offset"] = offset
-                    result["publications"] = [p.encoded_pub(self.codec_name) for p in pubs]
+                    result["publications"] = [p.encoded_pub(self.codec_name) for p in self._visible(name, pubs)]
                     sub.offset = top
                 else:
                     flag = reads.uint(params.get("flag", 0))
@@ -667,6 +675,10 @@ class Connection:
         if not sub.live:
             sub.pending.append(pub)
             return
+        if self.hidden and self._hides(pub):
+            if pub.kind == KIND_PUB and pub.offset > sub.offset:
+                sub.offset = pub.offset
+            return
         if pub.kind != KIND_PUB:
             if not self.ctx.presence.should_push(self, sub, pub):
                 return
@@ -677,6 +689,21 @@ class Connection:
                     return  # already sent in the subscribe reply
                 sub.offset = offset
         self.out.push_bytes(pub.push(self.codec_name))
+
+    def _hides(self, pub: Publication) -> bool:
+        """Whether ``pub`` comes from someone this member does not see (``self.hidden``)."""
+        if pub.sender() not in self.hidden or pub.channel.startswith("user#"):
+            return False  # (a private notice is never hidden)
+        return not self._staff_in(pub.channel.split(":", 1)[0])
+
+    def _staff_in(self, community: str) -> bool:
+        assert self.identity is not None
+        return self.identity.member.role_in(community) in (Role.MODERATOR, Role.ADMIN)
+
+    def _visible(self, channel: str, pubs: list[Publication]) -> list[Publication]:
+        if not self.hidden:
+            return pubs
+        return [p for p in pubs if not self._hides(p)]
 
     def position(self, channel: str) -> tuple[int, str] | None:
         """Where this connection is in ``channel``'s stream (for the hub's gap repair)."""
@@ -705,11 +732,16 @@ class Connection:
 
     async def _cmd_history(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = self._readable(params)
-        return await reads.history(self.ctx.streams, spec.name, params, self.ctx.settings.history_max_limit, self.codec_name)
+        hides = self._hides if self.hidden else None
+        return await reads.history(
+            self.ctx.streams, spec.name, params, self.ctx.settings.history_max_limit, self.codec_name, hides
+        )
 
     async def _cmd_presence(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = self._presence_spec(params)
         entries = await self.ctx.presence.presence(self, spec)
+        if self.hidden and not self._staff_in(spec.parsed.community):
+            entries = {k: v for k, v in entries.items() if v.get("user") not in self.hidden}
         return {"presence": entries}
 
     async def _cmd_presence_stats(self, params: dict[str, Any]) -> dict[str, Any]:

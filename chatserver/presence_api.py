@@ -85,6 +85,7 @@ def install(
             m
             for m in sort_members(listed.values())
             if may_see(viewer_is_staff=viewer_staff, viewer_user=conn.user, subject_user=m.user, subject_flags=m.flags)
+            and (viewer_staff or m.user not in conn.hidden)  # blocks (chatserver.peer)
         ]
         view = counts_view(read.counts, viewer_is_staff=viewer_staff)
         return {

@@ -78,6 +78,23 @@ class Publication:
             body.get("tm", 0),
         )
 
+    def sender(self) -> str:
+        """The user behind this publication (its client info, else the event's ``user``, e.g.
+        a reaction event); "" for none. Cached: asked only by connections that hide someone
+        (chatserver.peer's blocks), so the fan-out of rooms without blocks never pays for it."""
+        got = self._cache.get("sender")
+        if got is None:
+            got = (self.info or {}).get("user") or ""
+            if not got:
+                try:
+                    event = orjson.loads(self.data)
+                except orjson.JSONDecodeError:
+                    event = None
+                got = event.get("user", "") if isinstance(event, dict) else ""
+                got = got if isinstance(got, str) else ""
+            self._cache["sender"] = got
+        return str(got)
+
     def pub_dict(self) -> dict[str, Any]:
         """The Publication message in the JSON shape (``data`` as raw bytes)."""
         pub: dict[str, Any] = {"data": self.data}

@@ -12,7 +12,7 @@ after recovery) gets them. Answers ``{id, reaction, on, changed, counts}``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from chatserver.channels import ChannelResolver, ChannelSpec
@@ -24,6 +24,7 @@ from chatserver.records import ReactionChange
 from chatserver.registry import Registry
 from rooms.capabilities import Action
 from rooms.channels import ChannelKind
+from rooms.model import Room
 from rooms.policy import may
 from rooms.reactions import (
     RATE,
@@ -59,6 +60,11 @@ class ReactionService:
         self.store = store
         self.rate = rate
         self._gates: list[Gate] = []
+        # async (conn, room, message id, on) after a reaction changed (chatserver.peer)
+        self._observers: list[Callable[[Any, Room, str, bool], Awaitable[None]]] = []
+
+    def add_observer(self, observer: Callable[[Any, Room, str, bool], Awaitable[None]]) -> None:
+        self._observers.append(observer)
 
     def add_gate(self, gate: Gate) -> None:
         """``gate(conn, spec)`` -> a refusal ("muted", "banned") or None."""
@@ -81,6 +87,9 @@ class ReactionService:
         if result.status == TOO_MANY:
             seconds = max(1, round(result.retry_ms / 1000))
             raise ReplyError(codes.TOO_MANY_REQUESTS, f"too many requests: too many reactions; try again in {seconds} s")
+        if result.status == CHANGED and spec.room is not None:
+            for observer in self._observers:
+                await observer(conn, spec.room, request.message_id, request.on)
         return {
             "id": request.message_id,
             "reaction": request.reaction,

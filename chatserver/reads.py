@@ -4,6 +4,7 @@ omitted). A connection checks permission; these functions parse and read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chatserver.engine import Streams
@@ -33,7 +34,12 @@ def strip_zero(result: dict[str, Any]) -> dict[str, Any]:
 
 
 async def history(
-    streams: Streams, channel: str, params: dict[str, Any], max_limit: int, codec_name: str
+    streams: Streams,
+    channel: str,
+    params: dict[str, Any],
+    max_limit: int,
+    codec_name: str,
+    hides: Callable[[Publication], bool] | None = None,
 ) -> dict[str, Any]:
     """``history {channel, limit, since?, reverse?}`` -> ``{publications, epoch, offset}``."""
     limit = params.get("limit", 0)
@@ -56,5 +62,6 @@ async def history(
         hist = await streams.history(channel, since_offset, limit, reverse)
     if since and since.get("epoch") and since.get("epoch") != hist.epoch:
         raise ReplyError(codes.UNRECOVERABLE_POSITION)
-    pubs = [Publication.unpack(channel, e.offset, hist.epoch, e.payload).encoded_pub(codec_name) for e in hist.entries]
+    unpacked = [Publication.unpack(channel, e.offset, hist.epoch, e.payload) for e in hist.entries]
+    pubs = [p.encoded_pub(codec_name) for p in unpacked if hides is None or not hides(p)]
     return strip_zero({"publications": pubs, "epoch": hist.epoch, "offset": hist.top})

@@ -25,6 +25,11 @@ class Registry:
         self.subscribe_hooks: list[SubscriptionHook] = []
         self.unsubscribe_hooks: list[SubscriptionHook] = []
         self.disconnect_hooks: list[ConnectionHook] = []
+        # Awaited once a connection is authenticated, before its server-side subscriptions.
+        self.connect_hooks: list[ConnectionHook] = []
+        # Checks before a host opens a private conversation with a member:
+        # async (actor user, member user, community) -> a refusal or None.
+        self.private_open_checks: list[Callable[[str, str, str], Awaitable[str | None]]] = []
         self.metric_sources: list[Callable[[], dict[str, float]]] = []
         self.metric_collectors: list[Any] = []  # prometheus Collectors (histograms, labels)
         self._on_control = on_control

@@ -54,7 +54,8 @@ def run_target(session: Session, kind: str) -> dict[str, Any]:
     rng = random.Random(7)
     with session.target(kind) as target:
         names = [f"r{i}" for i in range(args.rooms)]
-        channels = target.setup_rooms("many", names)
+        settings = {"extra": {"support": True, "reply_wait": 600}} if args.support else None
+        channels = target.setup_rooms("many", names, settings)
         members = []
         for r, channel in enumerate(channels):
             for j in range(args.per_room):
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rooms", type=int, default=200, help="rooms (default %(default)s)")
     p.add_argument("--per-room", type=int, default=5, help="members per room (default %(default)s)")
     p.add_argument("--rate", type=float, default=1.0, help="messages/s each member sends (default %(default)s)")
+    p.add_argument("--support", action="store_true", help="support rooms (every post tracked for a reply; docs/peer-support.md)")
     args = p.parse_args(argv)
     session = Session(args, "many_rooms")
     runs: list[dict[str, dict[str, Any]]] = []

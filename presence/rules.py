@@ -8,7 +8,7 @@ from typing import Any
 
 from presence.model import Counts, CountsView, MemberFlags, OnlineMember, PushMode
 
-ROLE_ORDER = {"admin": 0, "moderator": 1, "host": 2, "member": 3}
+ROLE_ORDER = {"admin": 0, "moderator": 1, "host": 2, "supporter": 3, "member": 4}
 
 
 def member_flags(*, is_staff: bool, is_host: bool, invisible: bool) -> MemberFlags:

@@ -47,11 +47,11 @@ class Actor(str, Enum):
     OUTSIDER = "outsider"  # no role in the community (or another user's user# channel)
     MEMBER = "member"  # a member (in a private conversation: one it is not with)
     HOST = "host"  # in a private conversation: a host not invited to it
-    # A ``supporter`` role (another issue) gets its rows here and in PROFILES.
+    SUPPORTER = "supporter"  # a peer supporter (issue 27): a member's rights, no moderation
     MODERATOR = "moderator"
     ADMIN = "admin"
     CONVERSATION_MEMBER = "conversation_member"  # the member a private conversation is with
-    INVITED_HOST = "invited_host"  # a host invited to the private conversation
+    INVITED_HOST = "invited_host"  # a host (or a supporter) invited to the private conversation
     OWNER = "owner"  # the user a user# channel belongs to
     PLATFORM = "platform"  # the HTTP API (its key): announcements, moderation, catalog
 
@@ -71,6 +71,7 @@ class Action(str, Enum):
     RUN_QA = "run_qa"  # qa.create, start, end, stage, screen, answering, answer, pin, ...
     MODERATE = "moderate"  # mod.*, crisis.*, support.invite, support.close
     OPEN_SUPPORT = "open_support"  # support.open
+    WAITING = "waiting"  # peer.waiting, peer.take (the waiting-for-a-reply list, issue 27)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ NA = _NotApplicable()
 Cell = Denied | None | _NotApplicable
 
 STAFF = (Actor.MODERATOR, Actor.ADMIN)
-ROLES = (Actor.OUTSIDER, Actor.MEMBER, Actor.HOST, Actor.MODERATOR, Actor.ADMIN)
+ROLES = (Actor.OUTSIDER, Actor.MEMBER, Actor.SUPPORTER, Actor.HOST, Actor.MODERATOR, Actor.ADMIN)
 
 # The actors that arise on each kind.
 PROFILES: dict[Kind, tuple[Actor, ...]] = {
@@ -112,11 +113,12 @@ ACTIONS: dict[Kind, tuple[Action, ...]] = {
     ),
     Kind.PRIVATE_QA: (Action.SUBSCRIBE, Action.HISTORY, Action.ASK, Action.VOTE, Action.RUN_QA),
     Kind.USER: (Action.SUBSCRIBE,),
-    Kind.COMMUNITY: (Action.SUBSCRIBE, Action.MODERATE, Action.OPEN_SUPPORT),
+    Kind.COMMUNITY: (Action.SUBSCRIBE, Action.MODERATE, Action.OPEN_SUPPORT, Action.WAITING),
 }
 
 _NOT_MEMBER = Denied(PERMISSION_DENIED, "not a member of this community")
 _STAFF_ONLY = Denied(PERMISSION_DENIED, "only moderators and admins of this community")
+_SUPPORTERS = Denied(PERMISSION_DENIED, "only supporters, moderators and admins of this community")
 _PRIVATE = Denied(PERMISSION_DENIED, "a private conversation: only its member, moderators and invited hosts")
 _NO_PRIVATE_QA = Denied(UNKNOWN_CHANNEL, "a private conversation has no Q&A board")
 _HOSTS = Denied(PERMISSION_DENIED, "only hosts, moderators and admins of this community")
@@ -142,6 +144,8 @@ def _cell(kind: Kind, actor: Actor, action: Action) -> Cell:
         return None if staff else _STAFF_ONLY
     if kind in (Kind.ROOM_MOD, Kind.COMMUNITY) and action is Action.SUBSCRIBE:
         return None if staff else _STAFF_ONLY
+    if kind is Kind.COMMUNITY and action is Action.WAITING:
+        return None if staff or actor is Actor.SUPPORTER else _SUPPORTERS
     if kind is Kind.COMMUNITY and action is Action.OPEN_SUPPORT:
         return None if staff or actor is Actor.HOST else _HOSTS
     if kind is Kind.SCREENING:
@@ -189,7 +193,7 @@ def who_is(member: Member, kind: Kind, community: str, conversation: PrivateConv
     if conversation is not None and not role.is_staff:
         if member.user == conversation.member:
             return Actor.CONVERSATION_MEMBER
-        if role is Role.HOST and member.user in conversation.hosts:
+        if role in (Role.HOST, Role.SUPPORTER) and member.user in conversation.hosts:
             return Actor.INVITED_HOST
     return Actor(role.value)
 
@@ -231,7 +235,7 @@ def _state(member: Member, action: Action, kind: Kind, room: Room) -> Denied | N
     return None
 
 
-_RANK = {Role.MEMBER: 0, Role.HOST: 1, Role.MODERATOR: 2, Role.ADMIN: 3}  # a supporter ranks with member
+_RANK = {Role.MEMBER: 0, Role.SUPPORTER: 0, Role.HOST: 1, Role.MODERATOR: 2, Role.ADMIN: 3}  # a supporter ranks with member
 
 
 def _rank(role: Role) -> int:
@@ -262,7 +266,7 @@ def reserved_subject(user: str) -> str | None:
 # registered method is missing here, so a new RPC cannot arrive without its place in the table.
 _RPC_GROUPS: dict[Action | None, tuple[str, ...]] = {
     Action.POST: ("chat.send",),
-    Action.EDIT: ("chat.edit",),
+    Action.EDIT: ("chat.edit", "peer.note"),  # peer.note on another's post asks MODERATE
     Action.DELETE: ("chat.delete",),
     Action.REACT: ("chat.react",),
     Action.REPORT: ("chat.report",),
@@ -283,7 +287,12 @@ _RPC_GROUPS: dict[Action | None, tuple[str, ...]] = {
         "support.invite", "support.close",
     ),
     Action.OPEN_SUPPORT: ("support.open",),
-    None: ("chat.rooms", "chat.sanctions", "support.conversations", "support.resources"),
+    Action.WAITING: ("peer.waiting", "peer.take"),
+    None: (
+        "chat.rooms", "chat.sanctions", "support.conversations", "support.resources",
+        # peer support (issue 27): the caller's own blocks, muted rooms and note preferences
+        "peer.block", "peer.unblock", "peer.blocks", "peer.mute", "peer.settings", "peer.notes", "peer.note_prefs",
+    ),
 }
 RPC_ACTIONS: dict[str, Action | None] = {m: action for action, methods in _RPC_GROUPS.items() for m in methods}
 

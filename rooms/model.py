@@ -14,6 +14,7 @@ class Role(str, Enum):
     """A member's role in one community, from the token's ``communities`` claim."""
 
     MEMBER = "member"
+    SUPPORTER = "supporter"  # a trained peer supporter: sees the waiting list, never moderates
     HOST = "host"
     MODERATOR = "moderator"
     ADMIN = "admin"

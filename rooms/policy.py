@@ -13,7 +13,7 @@ __all__ = [
     "may", "may_join_private", "may_moderate", "may_open_private", "may_post", "may_subscribe",
 ]
 
-ROLE_RANK = {Role.MEMBER: 0, Role.HOST: 1, Role.MODERATOR: 2, Role.ADMIN: 3}
+ROLE_RANK = {Role.MEMBER: 0, Role.SUPPORTER: 0, Role.HOST: 1, Role.MODERATOR: 2, Role.ADMIN: 3}
 
 _ROOM_KINDS = (ChannelKind.ROOM, ChannelKind.ROOM_MOD, ChannelKind.QA, ChannelKind.QA_SCREENING)
 

@@ -90,6 +90,7 @@ def test_every_cell_has_a_driver():
 ROLE_OF = {
     Actor.OUTSIDER: None,
     Actor.MEMBER: "member",
+    Actor.SUPPORTER: "supporter",
     Actor.HOST: "host",
     Actor.MODERATOR: "moderator",
     Actor.ADMIN: "admin",
@@ -248,6 +249,10 @@ async def _open_support(c, w, channel, kind):
     return await _rpc(c, "support.open", community=w.community, user=c.user)
 
 
+async def _waiting(c, w, channel, kind):
+    return await _rpc(c, "peer.waiting", community=w.community)
+
+
 DRIVERS = {
     Action.SUBSCRIBE: _subscribe,
     Action.HISTORY: _history,
@@ -263,6 +268,7 @@ DRIVERS = {
     Action.RUN_QA: _run_qa,
     Action.MODERATE: _moderate,
     Action.OPEN_SUPPORT: _open_support,
+    Action.WAITING: _waiting,
 }
 
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from chatserver.errors import ReplyError
 from chatserver.moderation.audit import Actor
-from chatserver.moderation.errors import bad_request, conflict, not_found
+from chatserver.moderation.errors import ModerationError, bad_request, conflict, not_found
+from chatserver.protocol import codes
 from rooms.model import Member, Role, Room, RoomSettings, valid_name
 from rooms.policy import Denied, may_join_private
 from rooms.private import EXTRA_KEY, PREFIX, PrivateConversation, private_of
@@ -75,6 +76,11 @@ class Conversations:
         invited = _hosts(hosts)
         if actor.role == "host" and actor.user not in invited:
             invited.append(actor.user)
+        if actor.role == "host":
+            for check in self.ext.registry.private_open_checks:
+                refusal = await check(actor.user, user, community)
+                if refusal is not None:
+                    raise ModerationError(codes.PERMISSION_DENIED, f"permission denied: {refusal}", 403)
         if case is None and not await self._is_member(community, user):
             raise bad_request(f"{user} is not a member of community {community} (no case, no posts, not connected)")
         for room in self.of_member(community, user):

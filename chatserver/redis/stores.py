@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from chatserver.engine import Commands, Control, HistoryOptions
 from chatserver.redis.crisis_store import RedisCaseStore
 from chatserver.redis.moderation_store import RedisHoldStore, RedisModerationStore
+from chatserver.redis.peer_store import RedisPeerStore
 from chatserver.redis.privacy_store import RedisPrivacyStore
 from chatserver.redis.qa_store import RedisQaStore
 from chatserver.redis.webhook_store import RedisWebhookStore
@@ -54,3 +55,6 @@ class RedisStores:
 
     def webhooks(self) -> RedisWebhookStore:
         return self._keep(RedisWebhookStore(self._redis))
+
+    def peer(self) -> RedisPeerStore:
+        return self._keep(RedisPeerStore(self._redis, self._commands))

@@ -25,6 +25,8 @@ AUDIT_EVENTS = {
     "ban": "member.banned",
     "kick": "member.kicked",
     "user.erase": "user.erased",
+    "post.unanswered": "post.unanswered",  # chatserver.peer: no reply within reply_wait
+    "member.notify": "member.notify",  # chatserver.peer: a reply or mention for someone offline
 }
 EVENTS = frozenset(AUDIT_EVENTS.values()) | {"webhook.test"}
 

@@ -55,7 +55,11 @@ export class CasesPanel {
       ),
     );
     const feed = conn.subscription(`${this.community}/mod`);
-    feed.on("publication", (ctx) => this._feedEvent(ctx.data || {}));
+    feed.on("publication", (ctx) => {
+      this._feedEvent(ctx.data || {});
+      // Other views follow the community's feed too (waiting.js: the waiting list).
+      document.dispatchEvent(new CustomEvent("community-feed", { detail: ctx.data || {} }));
+    });
     feed.on("subscribed", () => {
       this.load();
       this.looks.loadFrom(feed);

@@ -7,6 +7,7 @@ import { h, $, newId, announce, isStaff, fill, keepFocus, formatDateTime, format
 import { t } from "./i18n.js";
 import { MessageLog, excerpt } from "./messages.js";
 import { editOwn, deleteOwn } from "./own_actions.js";
+import { blockAuthor, noteMessage, notifyText } from "./peer.js";
 import { OwnMessages, CrisisPanel, handleNotice } from "./notices.js";
 import { MembersPanel, peopleFromPresence } from "./members.js";
 import { ask } from "./dialogs.js";
@@ -46,6 +47,13 @@ export class ChatView extends EventTarget {
     this.own = new OwnMessages($("#own-notices"), { onRetry: (key, item) => this.retry(key, item), returnTo: $("#composer-text") });
     this.crisis = new CrisisPanel($("#crisis"));
     this.noticeFilters = []; // (data) => true when another view showed the notice
+    // Replies to me and mentions of me (peer support's notify notices).
+    this.noticeFilters.push((data) => {
+      const text = notifyText(data, (channel) => this.rooms.find((r) => r.channel === channel)?.title || "");
+      if (!text) return false;
+      this.own.set({ id: newId("m") }, "info", { detail: text });
+      return true;
+    });
     this.members = new MembersPanel({ list: $("#member-list"), count: $("#online-count"), typing: $("#typing") });
     this.roomStatus = $("#room-status");
     this.replyTo = null;
@@ -141,6 +149,7 @@ export class ChatView extends EventTarget {
     this.renderFlags();
     this.setRoomStatus(t("chat.joining"));
     this.renderRooms();
+    this.dispatchEvent(new CustomEvent("entered", { detail: channel })); // peer.js: the mute toggle
     const sub = this.conn.subscription(channel);
     this.sub = sub;
     sub.on("subscribed", (ctx) => this.onSubscribed(sub, ctx));
@@ -386,6 +395,19 @@ export class ChatView extends EventTarget {
     if (action === "report") return this.report(message);
     if (action === "reply") return this.setReply(message);
     if (action.startsWith("react:")) return this.react(message, action.slice(6));
+    if (action === "block") {
+      const outcome = await blockAuthor(this.conn, message);
+      if (outcome) {
+        if (outcome.blocked) this.log.hideAuthor(message.user);
+        this.own.set({ id: newId("b") }, "info", { detail: outcome.said });
+      }
+      return;
+    }
+    if (action === "note") {
+      const said = await noteMessage(this.conn, this.session, this.channel, message);
+      if (said) this.own.set({ id: newId("n") }, "info", { detail: said });
+      return;
+    }
     if (action === "edit" || action === "delete-own") {
       const said = await (action === "edit" ? editOwn : deleteOwn)(this.conn, this.channel, message);
       if (said) this.own.set({ id: newId("e") }, "info", { detail: said });

@@ -152,7 +152,7 @@ export function newId(prefix = "") {
 
 /** The name of a role in the reader's language ("Member", "Host", ...). */
 export function roleLabel(role) {
-  return ["member", "host", "moderator", "admin"].includes(role) ? t(`role.${role}`) : role;
+  return ["member", "supporter", "host", "moderator", "admin"].includes(role) ? t(`role.${role}`) : role;
 }
 
 export function isStaff(role) {

@@ -12,6 +12,8 @@ import { QAView } from "./qa.js";
 import { setupSkipLink } from "./skiplink.js";
 import { CasesPanel } from "./cases.js";
 import { PrivateConversations } from "./private.js";
+import { WaitingPanel } from "./waiting.js";
+import { RoomMute } from "./peer.js";
 import { loadSupport } from "./notices.js";
 
 async function showSignIn(message = "") {
@@ -126,7 +128,11 @@ function start(s, { focus = false } = {}) {
         views.moderation.setCases(views.cases);
       }
       views.qa = new QAView(conn, s, chat);
-      chat.start().then(() => views.private.load());
+      chat.start().then(() => {
+        views.private.load();
+        views.waiting = new WaitingPanel(conn, s, chat);
+        views.mute = new RoomMute(conn, chat);
+      });
       loadSupport(conn, s, chat.crisis, clientLocale());
     }
     if (event.detail.state === "disconnected" && [1, 3500].includes(event.detail.code) && s.source === "token") {

@@ -83,6 +83,8 @@ export class MessageLog {
     this.removed = new Set(); // ids removed by moderators
     this.gone = new Map(); // id -> the "removed" placeholder shown in its place
     this.reactions = new Map(); // message id -> {counts: {kind: n}, mine: Set(kind)}
+    this.notes = new Map(); // message id -> its content note (message.note events)
+    this.notePrefs = {}; // note -> "show" | "hide" (the member's preference; default: ask)
     this.unread = []; // elements that arrived while the reader was scrolled up
     this.empty = h("li", { class: "msg-empty" }, t("messages.empty"));
     this.atBottom = true;
@@ -138,6 +140,12 @@ export class MessageLog {
         break;
       case "message.reactions":
         this._reacted(data);
+        this._mark(pub.offset);
+        break;
+      case "message.note":
+        if (data.note) this.notes.set(data.message_id, data.note);
+        else this.notes.delete(data.message_id);
+        this._renderNote(data.message_id);
         this._mark(pub.offset);
         break;
       default:
@@ -258,6 +266,53 @@ export class MessageLog {
     this.byId.set(message.id, element);
     this._insert(offset, element, live);
     this._renderReactions(message.id);
+    this._renderNote(message.id);
+  }
+
+  /** A content note: the text stays folded behind the note until the reader opens it
+   *  (or always shown / hidden by the reader's preference for that note). */
+  _renderNote(id) {
+    const element = this.byId.get(id);
+    if (!element) return;
+    const note = this.notes.get(id) || null;
+    element.message.note = note;
+    element.querySelector(".msg-cw")?.remove();
+    const text = element.querySelector(".msg-text");
+    if (!text) return;
+    if (!note || this.notePrefs[note] === "show") {
+      text.hidden = false;
+      if (note) text.before(h("p", { class: "msg-cw msg-cw-open" }, t("notes.shown", { note })));
+      return;
+    }
+    text.id = text.id || `msg-text-${id}`;
+    text.hidden = true;
+    if (this.notePrefs[note] === "hide") {
+      text.before(h("p", { class: "msg-cw" }, t("notes.hidden_by_pref", { note })));
+      return;
+    }
+    const toggle = h(
+      "button",
+      { type: "button", class: "msg-cw-toggle", "aria-expanded": "false", "aria-controls": text.id },
+      t("notes.show"),
+    );
+    toggle.addEventListener("click", () => {
+      const open = text.hidden;
+      text.hidden = !open;
+      toggle.setAttribute("aria-expanded", String(open));
+      toggle.textContent = open ? t("notes.hide") : t("notes.show");
+    });
+    text.before(h("div", { class: "msg-cw" }, h("span", { class: "msg-cw-label" }, t("notes.note", { note })), " ", toggle));
+  }
+
+  /** The reader blocked someone: their messages leave this screen (the server stops sending them). */
+  hideAuthor(user) {
+    for (const [id, element] of [...this.byId]) {
+      if (element.message.user !== user) continue;
+      const hadFocus = element.contains(document.activeElement);
+      this.byId.delete(id);
+      element.remove();
+      if (hadFocus) focusFirst(this.scroller);
+    }
   }
 
   /** The message a reply answers, quoted above it (or a note when it is not on screen). */
@@ -290,6 +345,8 @@ export class MessageLog {
     add("reply", t("messages.reply"));
     for (const kind of REACTIONS) add(`react:${kind}`, t(`reactions.add.${kind}`));
     if (!mine) add("report", t("messages.report"));
+    if (!mine) add("block", t("messages.block_author"));
+    if (mine || this.staff) add("note", t("messages.content_note"));
     if (mine) {
       add("edit", t("messages.edit"));
       add("delete-own", t("messages.delete"));
