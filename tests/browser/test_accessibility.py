@@ -232,7 +232,8 @@ async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_pag
         await focus_is(page, message_box(page))
         await expect(message_box(page)).to_have_value("")
 
-        # From the top of the page: the skip link, the language switch, Sign out, then the selected tab.
+        # From the top of the page: the skip link, the language switch, Support resources, Sign
+        # out, then the selected tab.
         await page.reload()
         await expect(page.locator("#conn-status")).to_have_text("Connected")
         await page.keyboard.press("Tab")
@@ -242,12 +243,13 @@ async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_pag
         await page.keyboard.press("Enter")
         await focus_is(page, message_box(page))
         await skip.focus()  # back at the top of the page
-        await tab_until(page, page.get_by_role("tab", name="Chat"), limit=3)
+        await tab_until(page, page.get_by_role("tab", name="Chat"), limit=4)
 
         # Views switch with the arrow keys; the skip link follows the view on show.
         await page.keyboard.press("ArrowRight")
         await focus_is(page, page.get_by_role("tab", name="Q&A"))
         await expect(page.get_by_role("tabpanel", name="Q&A")).to_be_visible()
+        await page.keyboard.press("Shift+Tab")
         await page.keyboard.press("Shift+Tab")
         await page.keyboard.press("Shift+Tab")
         await page.keyboard.press("Shift+Tab")
@@ -262,6 +264,7 @@ async def test_keyboard_paths_keep_focus_where_it_belongs(web, browser, open_pag
         await focus_is(page, moderation_tab)
         console = page.get_by_role("tabpanel", name="Moderation (2)")
         await expect(console).to_be_visible()
+        await page.keyboard.press("Shift+Tab")
         await page.keyboard.press("Shift+Tab")
         await page.keyboard.press("Shift+Tab")
         await page.keyboard.press("Shift+Tab")
