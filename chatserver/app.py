@@ -28,6 +28,7 @@ from chatserver import (
     dev_signin,
     gc_policy,
     metrics,
+    ops_gauges,
     own_messages,
     platform_posts,
     presence_api,
@@ -203,6 +204,7 @@ class Server:
             self.privacy = privacy.install(ext, self.presence.store, self.moderation.audit)
         if "chatserver.dev_signin" in names:
             dev_signin.install(self.registry, self.settings, self.catalog)
+        ops_gauges.install(self.registry, self.is_ready, self.moderation, self.webhooks)
 
     def _history_of(self, channel: str) -> HistoryOptions | None:
         spec = self.resolver.resolve(channel)
@@ -282,6 +284,7 @@ class Server:
             except Exception as exc:
                 log.error("Redis is not answering: %s", exc)
                 self.ready = False
+                self.stats.redis_errors += 1
             await asyncio.sleep(5)
 
     # ------------------------------------------------------------------ HTTP

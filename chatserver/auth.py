@@ -66,6 +66,17 @@ class Identity:
     invisible: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     channels: tuple[str, ...] = ()
+    locale: str = ""  # the member's language and region ("es-MX"): claim ``locale``, else the client's
+
+
+def locale_tag(value: Any) -> str:
+    """A language tag as given (``es-MX``, ``en``), or "" for anything that is not one."""
+    if not isinstance(value, str) or not 2 <= len(value) <= 16:
+        return ""
+    parts = value.replace("_", "-").split("-")
+    if not parts[0].isalpha() or not all(p.isalnum() for p in parts):
+        return ""
+    return "-".join([parts[0].lower(), *(p.upper() if len(p) == 2 else p for p in parts[1:])])
 
 
 _EC_CURVE_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
@@ -268,6 +279,7 @@ class TokenVerifier:
             invisible=bool(claims.get("invisible", False)),
             meta=meta if isinstance(meta, dict) else {},
             channels=tuple(channels),
+            locale=locale_tag(claims.get("locale")) or locale_tag(info.get("locale")),
         )
 
     def subscription(self, token: str, user: str, channel: str, now: float | None = None) -> dict[str, Any]:

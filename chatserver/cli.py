@@ -49,6 +49,9 @@ def parser() -> argparse.ArgumentParser:
         prog="chatserver",
         description="Real-time chat and peer-support server (Centrifuge protocol v2).",
     )
+    from chatserver import __version__
+
+    root.add_argument("--version", action="version", version=f"chatserver {__version__}")
     sub = root.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser(
         "run",
@@ -163,13 +166,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["seed_demo"] = False
     settings = _settings(args, overrides)
     logs.setup(settings.log_level, settings.log_format, settings.access_log)
-    if settings.token_public_key:
-        from chatserver.auth import load_public_key
-
-        try:
-            load_public_key(settings.token_public_key)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+    check_token_configuration(settings)
+    # Refused before anything starts (no Valkey, no worker): a port in use, a Redis URL that
+    # cannot work. One line on stderr and exit 2, never a traceback.
+    check_port_free(settings.host, settings.port)
+    if settings.redis_url:
+        check_redis(settings.redis_url)
     embedded = None
     if not settings.redis_url:
         embedded = EmbeddedValkey(settings.data_path)
@@ -241,12 +243,226 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_token_configuration(settings: Any) -> None:
+    """Refuse a token configuration that can accept no token at all: every algorithm of
+    ``token_algorithms`` needs its key (HS* the secret; RS*/PS* an RSA public key; ES* an EC
+    public key of that curve)."""
+    from chatserver.auth import load_public_key
+
+    key_algorithms: tuple[str, ...] = ()
+    if settings.token_public_key:
+        try:
+            _, key_algorithms = load_public_key(settings.token_public_key)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if not settings.token_algorithms:
+        return  # derived from the keys: always usable
+    usable = set()
+    if settings.secret:
+        usable |= {"HS256", "HS384", "HS512"}
+    if key_algorithms and key_algorithms[0].startswith("RS"):
+        usable |= {"RS256", "RS384", "RS512", "PS256"}
+    usable |= set(key_algorithms)  # EC: the curve's one algorithm
+    accepted = [a for a in settings.token_algorithms if a in usable]
+    unusable = [a for a in settings.token_algorithms if a not in usable]
+    if accepted and not unusable:
+        return
+    have = []
+    if settings.secret:
+        have.append("a secret (HS256/HS384/HS512)")
+    if key_algorithms:
+        have.append(f"a public key that verifies {'/'.join(sorted(usable - {'HS256', 'HS384', 'HS512'}))}")
+    keys = " and ".join(have) or "no key"
+    if not accepted:
+        raise ConfigError(
+            f"token_algorithms {settings.token_algorithms} would accept no token: the server has "
+            f"{keys}; list an algorithm of these keys or configure the key "
+            "(CHATSERVER_SECRET for HS*, token_public_key for RS*/PS*/ES*)"
+        )
+    log.warning("token_algorithms: %s cannot be verified with the configured keys (%s)", ", ".join(unusable), keys)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Whether ``host:port`` can be listened on now (as uvicorn would: SO_REUSEADDR)."""
+    import errno
+    import socket
+
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+            sock.listen(1)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} on {host} is already in use (another chatserver or program "
+                    "listens there); choose another with --port"
+                ) from None
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+class _RespReplyError(Exception):
+    pass
+
+
+class _Resp:
+    """A minimal blocking RESP2 connection for the start-up check (no client library: the
+    answers to AUTH must be seen as the server gives them)."""
+
+    def __init__(self, node: Any) -> None:
+        import socket
+        import ssl
+
+        if node.path:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(3)
+            sock.connect(node.path)
+        else:
+            sock = socket.create_connection((node.host, node.port), timeout=3)
+            if node.tls:
+                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=node.host)
+        self.sock = sock
+        self.file = sock.makefile("rb")
+
+    def __enter__(self) -> _Resp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+        self.sock.close()
+
+    def call(self, *args: str | int) -> Any:
+        parts = [str(a).encode() for a in args]
+        self.sock.sendall(b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
+        return self._read()
+
+    def _read(self) -> Any:
+        line = self.file.readline()
+        if not line.endswith(b"\r\n"):
+            raise ConnectionError("connection closed by the server")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"-":
+            raise _RespReplyError(rest.decode(errors="replace"))
+        if kind in (b"+", b":"):
+            return rest.decode(errors="replace")
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.file.read(n + 2)[:-2].decode(errors="replace")
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._read() for _ in range(n)]
+        raise ConnectionError(f"not a Redis server (answered {line[:40]!r})")
+
+
+def check_redis(url: str) -> None:
+    """Connect to the Redis/Valkey of ``--redis-url`` once before starting: a malformed URL,
+    an unreachable server, a wrong or missing password become one ConfigError line."""
+    from chatserver.redis.urls import RedisAddress, parse_url
+
+    shown = redact_url(url)
+    try:
+        parsed = parse_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"bad --redis-url {shown}: {_redact_in(str(exc), url)}") from None
+
+    def probe(what: str, node: RedisAddress, password: str, username: str = "", db: int = 0) -> str | None:
+        """None when it answers; why it cannot be reached; ConfigError for a refusal."""
+        label = node.label
+        try:
+            with _Resp(node) as c:
+                if password:
+                    c.call("AUTH", *([username] if username else []), password)
+                if db:
+                    c.call("SELECT", db)
+                c.call("PING")
+            return None
+        except _RespReplyError as exc:
+            text = str(exc)
+            if "without any password configured" in text:
+                raise ConfigError(f"{what} at {label} has no password set but --redis-url {shown} gives one") from None
+            if text.startswith("NOAUTH"):
+                raise ConfigError(
+                    f"{what} at {label} requires a password and --redis-url {shown} gives none "
+                    "(redis://:PASSWORD@host:port or redis://USER:PASSWORD@host:port)"
+                ) from None
+            if text.startswith("WRONGPASS") or "invalid password" in text or "invalid username-password" in text:
+                raise ConfigError(f"{what} at {label} refused the password in --redis-url {shown}: {text}") from None
+            raise ConfigError(f"{what} at {label} refused the connection (--redis-url {shown}): {text}") from None
+        except (OSError, ValueError) as exc:
+            return (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).splitlines()[0]
+
+    if parsed.sentinel:
+        reasons = []
+        master = None
+        for node in parsed.nodes:
+            sentinel = RedisAddress(host=node.host, port=node.port, tls=node.tls)
+            reason = probe("the Sentinel", sentinel, parsed.sentinel_password)
+            if reason is not None:
+                reasons.append(f"{node.label}: {reason}")
+                continue
+            try:
+                with _Resp(sentinel) as c:
+                    if parsed.sentinel_password:
+                        c.call("AUTH", parsed.sentinel_password)
+                    found = c.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", parsed.service)
+            except _RespReplyError as exc:
+                raise ConfigError(
+                    f"{node.label} is not a Sentinel ({exc}); --redis-url {shown} names Sentinels "
+                    "(redis+sentinel://...), use redis://host:port for a plain server"
+                ) from None
+            except (OSError, ValueError) as exc:
+                reasons.append(f"{node.label}: {exc}")
+                continue
+            if not found:
+                raise ConfigError(f"the Sentinel at {node.label} knows no master named {parsed.service!r} (--redis-url {shown})")
+            master = parsed.nodes[0].at(str(found[0]), int(found[1]))
+            break
+        if master is None:
+            raise ConfigError(f"cannot reach any Sentinel of --redis-url {shown}: {'; '.join(reasons)}")
+        reason = probe("Redis", master, master.password, master.username, master.db)
+        if reason is not None:
+            raise ConfigError(f"cannot reach Redis at {master.label} (the master the Sentinel names): {reason}")
+        return
+    reasons = []
+    for node in parsed.nodes:
+        reason = probe("Redis", node, node.password, node.username, node.db)
+        if reason is None:
+            break
+        reasons.append(f"{node.label}: {reason}" if len(parsed.nodes) > 1 else reason)
+    else:
+        where = parsed.nodes[0].label if len(parsed.nodes) == 1 else "any node of"
+        raise ConfigError(f"cannot reach Redis at {where} (--redis-url {shown}): {'; '.join(reasons)}")
+    if len(parsed.nodes) > 1 or not parsed.nodes[0].path:
+        from chatserver.redis.deployment import EngineError, detect_cluster
+
+        try:
+            detect_cluster(parsed)
+        except EngineError as exc:
+            raise ConfigError(f"--redis-url {shown}: {exc}") from None
+
+
+def _redact_in(text: str, url: str) -> str:
+    """``text`` with ``url`` (which it quotes) shown without its password."""
+    return text.replace(url, redact_url(url))
+
+
 def redact_url(url: str) -> str:
     """A Redis URL without its password, for logs."""
     from urllib.parse import urlsplit, urlunsplit
 
-    parts = urlsplit(url)
-    if parts.password is None:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url.split("://", 1)[0] + "://(unparsable)"
+    if password is None:
         return url
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = f"{parts.username}:***@" if parts.username else ":***@"

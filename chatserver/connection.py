@@ -15,11 +15,11 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chatserver import reads
-from chatserver.auth import Identity, TokenExpired, TokenInvalid, TokenVerifier
+from chatserver.auth import Identity, TokenExpired, TokenInvalid, TokenVerifier, locale_tag
 from chatserver.channels import ChannelResolver, ChannelSpec
 from chatserver.config import Settings
 from chatserver.engine import Streams
@@ -377,6 +377,8 @@ class Connection:
         except ReplyError as err:
             self._error(cid, err)
             return
+        if not identity.locale:  # no ``locale`` claim: the client's language (connect data)
+            identity = replace(identity, locale=self._client_locale(params))
         member = identity.member
         info: dict[str, Any] = dict(member.info)
         info.setdefault("name", member.name)
@@ -422,10 +424,20 @@ class Connection:
         self._go_live()
         log.debug("client %s connected as %s", self.client_id, member.user)
 
+    def _client_locale(self, params: dict[str, Any]) -> str:
+        """``{"locale": "es-MX"}`` in the connect command's data (the web client's language)."""
+        try:
+            data = self.codec.load_data(params.get("data"))
+        except ProtocolError:
+            return ""
+        return locale_tag(data.get("locale")) if isinstance(data, dict) else ""
+
     async def _cmd_refresh(self, params: dict[str, Any]) -> dict[str, Any]:
         identity = self._verify(params.get("token", ""))
         if identity.member.user != self.user:
             raise DisconnectError(codes.INVALID_TOKEN, "invalid token: another user")
+        if not identity.locale and self.identity is not None:
+            identity = replace(identity, locale=self.identity.locale)
         self.identity = identity
         self._recheck_subscriptions()
         result: dict[str, Any] = {"client": self.client_id, "version": self.ctx.version}

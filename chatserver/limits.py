@@ -58,6 +58,11 @@ class LogLimiter:
                 self._held.pop(key, None)
 
 
+# WebSocket connections refused over a limit in this process, by HTTP status (429: the
+# address's limit, 503: the process's); exported as chat_connections_refused_total.
+REFUSED: dict[int, int] = {}
+
+
 class ConnectionLimits:
     """Open WebSocket connections of this process, in total and per client address."""
 
@@ -92,6 +97,7 @@ class ConnectionLimits:
 
     def _refuse(self, addr: str, status: int, reason: str) -> tuple[int, str]:
         self.refused += 1
+        REFUSED[status] = REFUSED.get(status, 0) + 1
         held = self._log.allow(addr)
         if held is not None:
             more = held_note(held, "refused in the last minute")

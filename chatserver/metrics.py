@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+
+from chatserver.limits import REFUSED
 
 if TYPE_CHECKING:
     from chatserver.hub import Hub
@@ -32,7 +34,7 @@ class NodeCollector(Collector):
         self.engine = engine
         self.registry = registry
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
         n = self.node
         s = n.stats
         yield GaugeMetricFamily("chat_connections", "Open client connections", value=len(n.connections))
@@ -109,6 +111,25 @@ class NodeCollector(Collector):
         yield GaugeMetricFamily(
             "chat_redis_ping_seconds", "Latency of the last Redis PING", value=s.redis_ping
         )
+        yield CounterMetricFamily(
+            "chat_redis_errors",
+            "Redis round trips and health pings that failed (connection lost, timeout, error reply)",
+            value=getattr(self.engine, "errors", 0) + s.redis_errors,
+        )
+        yield HistogramMetricFamily(
+            "chat_post_seconds",
+            "A member's post (publish, chat.send): command received to its answer, moderation included",
+            buckets=s.post_seconds.buckets(),
+            sum_value=s.post_seconds.sum,
+        )
+        refused = CounterMetricFamily(
+            "chat_connections_refused",
+            "WebSocket connections refused over a limit (429: max_connections_per_ip, 503: max_connections)",
+            labels=["status"],
+        )
+        for status in (429, 503):
+            refused.add_metric([str(status)], REFUSED.get(status, 0))
+        yield refused
         for name, value in sorted(self.registry.extra_metrics().items()):
             yield GaugeMetricFamily(f"chat_{name}", name.replace("_", " "), value=value)
 

@@ -3,11 +3,14 @@ message as the platform (announcements, reminders, a bot) through ``Poster.submi
 path of every member's message: history, recovery, audit. The room's moderation pipeline
 reviews it unless the request says ``"system": true``; a hold verdict refuses it (nobody
 would approve a platform's post later), as does a rejection (422 with the reason).
+A repeated ``client_msg_id`` answers the first result (200, ``duplicate: true``) for as long
+as the WebSocket path remembers it (``idempotency_ttl``).
 Members see ``"platform": true`` (and ``"system": true``) on the message event.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +44,17 @@ class PlatformSender:
         return {"user": self.user, "client": ""}
 
 
+@dataclass
+class _InFlight:
+    """Platform posts of one (channel, client_msg_id) being handled on this process."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 def routes(settings: Settings, poster: Poster, catalog: Catalog) -> list[Route]:
+    in_flight: dict[tuple[str, str], _InFlight] = {}
+
     @api_route(settings, "/api/communities/{community}/rooms/{room}/messages", ["POST"])
     async def post_message(request: Request) -> Any:
         room = catalog.room(request.path_params["community"], request.path_params["room"])
@@ -60,10 +73,33 @@ def routes(settings: Settings, poster: Poster, catalog: Catalog) -> list[Route]:
             raise ApiError(400, "bad_request", str(exc)) from None
         # Reviewed as a member's message would be (no staff exemptions) unless system.
         member = Member(PLATFORM_USER, name, {room.community: Role.ADMIN if system else Role.MEMBER})
-        role = member.communities[room.community]
         extra: dict[str, Any] = {"platform": True}
         if system:
             extra["system"] = True
+        if not draft.client_msg_id:
+            return await _submit(room, member, extra, draft)
+        # Retries of one post on this process wait for the first (its review and publish),
+        # then answer its result; retries on another process meet the stream's idempotency
+        # key, or a refusal that a first result overrides.
+        key = (room.channel, draft.client_msg_id)
+        entry = in_flight.get(key)
+        if entry is None:
+            entry = in_flight[key] = _InFlight()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                first = await poster.earlier(room, PLATFORM_USER, draft.client_msg_id)
+                if first is not None:
+                    return 200, {"channel": room.channel, **outcome_dict(first)}
+                return await _submit(room, member, extra, draft)
+        finally:
+            entry.users -= 1
+            if not entry.users:
+                in_flight.pop(key, None)
+
+    async def _submit(room: Any, member: Member, extra: dict[str, Any], draft: Any) -> Any:
+        system = bool(extra.get("system"))
+        role = member.communities[room.community]
         sender = PlatformSender(Identity(member=member, expires_at=None))
         sub = Submission(
             room=room,
@@ -85,6 +121,11 @@ def routes(settings: Settings, poster: Poster, catalog: Catalog) -> list[Route]:
             outcome = await poster.submit(sub)
         except ReplyError as err:
             raise ApiError(409, "conflict", err.message) from None
+        if draft.client_msg_id and (isinstance(outcome, Rejected) or outcome.duplicate):
+            # A concurrent retry (on another process) was first: answer its result.
+            first = await poster.earlier(room, PLATFORM_USER, draft.client_msg_id)
+            if first is not None:
+                return 200, {"channel": room.channel, **outcome_dict(first)}
         if isinstance(outcome, Rejected):
             raise ApiError(422, "rejected", f"not posted: {outcome.notice}")
         assert isinstance(outcome, Published)

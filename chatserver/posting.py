@@ -3,7 +3,7 @@
 A member's post (protocol ``publish``, rpc ``chat.send``), a Q&A question or answer, a held
 item a moderator approved and a server-side post are all a ``Submission``; ``submit`` runs
 the gates registered for its kind, the context builders and the room's moderation pipeline,
-matches the verdict (``Allow | Redact | Support | Hold | Reject``) in one place, hands accepted text to
+matches the verdict (``Allow | Redact | Look | Support | Hold | Reject``) in one place, hands accepted text to
 the submission's ``Destination`` (the room's stream for messages; the Q&A board for
 questions and answers) and returns one typed ``Outcome``: ``Published | Held | Rejected``.
 
@@ -39,6 +39,7 @@ from chatserver.stats import Stats
 from moderation_hooks import (
     Allow,
     Hold,
+    Look,
     MessageContext,
     Pipeline,
     Redact,
@@ -109,6 +110,7 @@ class Rejected:
     id: str
     reason: str
     notice: str
+    retry_after: float = 0.0  # a rate limit: the same message is accepted after this wait
 
 
 Outcome = Published | Held | Rejected
@@ -139,7 +141,10 @@ def outcome_dict(outcome: Outcome) -> dict[str, Any]:
                 out["hold"] = outcome.details
             return out
         case Rejected():
-            return {"status": "rejected", "id": outcome.id, "reason": outcome.reason}
+            out = {"status": "rejected", "id": outcome.id, "reason": outcome.reason}
+            if outcome.retry_after:
+                out["retry_after"] = outcome.retry_after
+            return out
 
 
 # ---------------------------------------------------------------------------------- submissions
@@ -286,7 +291,14 @@ class Poster:
 
     async def post(self, conn: Sender, room: Room, data: Any) -> Outcome:
         """A member's message (``publish``, ``chat.send``): validate, then ``submit``.
-        A rejection is raised as error 1001."""
+        A rejection is raised as error 1001. Its time goes to ``chat_post_seconds``."""
+        started = time.perf_counter()
+        try:
+            return await self._post(conn, room, data)
+        finally:
+            self._stats.post_seconds.observe(time.perf_counter() - started)
+
+    async def _post(self, conn: Sender, room: Room, data: Any) -> Outcome:
         assert conn.identity is not None
         member = conn.identity.member
         try:
@@ -312,7 +324,10 @@ class Poster:
             )
         )
         if isinstance(outcome, Rejected):
-            raise ReplyError(codes.MODERATION_REJECTED, f"message not posted: {outcome.notice}")
+            # A rate refusal is temporary (the message says the wait): the client may retry.
+            raise ReplyError(
+                codes.MODERATION_REJECTED, f"message not posted: {outcome.notice}", temporary=outcome.retry_after > 0 or None
+            )
         return outcome
 
     # ---- the one path ---------------------------------------------------------------------
@@ -346,8 +361,8 @@ class Poster:
         review = await self._pipeline.review(ctx)
         outcome: Outcome
         match review.verdict:
-            case Reject(reason=reason):
-                outcome = Rejected(item_id, reason, reason)
+            case Reject(reason=reason, retry_after=retry_after):
+                outcome = Rejected(item_id, reason, reason, retry_after)
             case Hold(reason=reason) if not sub.holdable:
                 outcome = Rejected(item_id, reason, reason)
             case Hold() if self._hold is None:
@@ -363,6 +378,13 @@ class Poster:
             case Support(spans=spans):
                 # Published (redacted where a hook asked) so peers can respond; the observers
                 # reach out to the sender privately and alert moderators.
+                hidden = tuple(sorted({s.label for s in spans}))
+                text = apply_redactions(sub.text, spans) if spans else sub.text
+                reason = "; ".join(v.reason for _, v in review.verdicts if isinstance(v, Redact))
+                return await self._place(sub, review, item_id, text, hidden, reason)
+            case Look(spans=spans):
+                # Published as written (redacted where a hook asked); the member is told
+                # nothing about the look, the observers give moderators a quiet item.
                 hidden = tuple(sorted({s.label for s in spans}))
                 text = apply_redactions(sub.text, spans) if spans else sub.text
                 reason = "; ".join(v.reason for _, v in review.verdicts if isinstance(v, Redact))
@@ -501,14 +523,23 @@ class Poster:
             self._stats.published += 1
         return published
 
+    async def earlier(self, room: Room, user: str, client_msg_id: str) -> Published | None:
+        """The first result of ``user``'s message with this ``client_msg_id`` in ``room``,
+        while the idempotency key lasts (``idempotency_ttl``); None when there is none."""
+        previous = await self._streams.published_offset(room.channel, user, client_msg_id)
+        return None if previous is None else await self._duplicate(room, previous)
+
     async def _duplicate(self, room: Room, offset: int) -> Published:
         message_id = ""
+        hidden: tuple[str, ...] = ()
         hist = await self._streams.history(room.channel, offset - 1, 1)
         for entry in hist.entries:
             if entry.offset == offset:
                 pub = Publication.unpack(room.channel, offset, hist.epoch, entry.payload)
                 try:
-                    message_id = orjson.loads(pub.data).get("id", "")
-                except (orjson.JSONDecodeError, AttributeError):
+                    event = orjson.loads(pub.data)
+                    message_id = event.get("id", "")
+                    hidden = tuple(event.get("redacted") or ())
+                except (orjson.JSONDecodeError, AttributeError, TypeError):
                     message_id = ""
-        return Published(message_id, offset=offset, epoch=hist.epoch, duplicate=True)
+        return Published(message_id, hidden=hidden, offset=offset, epoch=hist.epoch, duplicate=True)

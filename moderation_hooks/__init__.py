@@ -1,10 +1,10 @@
 """Moderation hooks: the pipeline every message passes before it is stored or broadcast.
 
 Contract: a hook takes a ``MessageContext`` and returns one ``Verdict`` (``Allow``,
-``Redact``, ``Support``, ``Hold`` or ``Reject``); hooks may be plain or async.
+``Redact``, ``Look``, ``Support``, ``Hold`` or ``Reject``); hooks may be plain or async.
 ``Pipeline.review`` runs the hooks in order, each under its time limit, and combines their
-verdicts by strength (reject > hold > support > redact > allow; redactions compose, also
-into a support verdict). A hook that raises or times out
+verdicts by strength (reject > hold > support > look > redact > allow; redactions compose, also
+into a look or support verdict). A hook that raises or times out
 *holds* the message unless configured otherwise. Pure domain: no sockets, no Redis, no clock
 of its own (``ctx.now`` is passed in); the only side effect is importing third-party hooks
 named in the config (``loading``).
@@ -28,6 +28,7 @@ from moderation_hooks.pipeline import HookSpec, Pipeline, Review
 from moderation_hooks.verdict import (
     Allow,
     Hold,
+    Look,
     MessageContext,
     Priority,
     Redact,
@@ -44,6 +45,7 @@ __all__ = [
     "Allow",
     "Hold",
     "HookSpec",
+    "Look",
     "MessageContext",
     "ModerationConfig",
     "ModerationConfigError",

@@ -22,11 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from moderation_hooks import crisis_lexicon as lex
+from moderation_hooks import crisis_resources as res
 from moderation_hooks.crisis_detect import Detector, RiskAssessment, detector_for, phrase_words
+from moderation_hooks.crisis_judge import Judgement, judge
 from moderation_hooks.settings import SettingsReader
 from moderation_hooks.verdict import (
     Allow,
     Hold,
+    Look,
     MessageContext,
     Priority,
     Resource,
@@ -36,27 +39,9 @@ from moderation_hooks.verdict import (
 
 MODERATE_RISK_ACTIONS = ("hold", "post")
 
-DEFAULT_NOTICE = (
-    "Your message is waiting for a moderator. It sounds like you might be going through a "
-    "lot right now, and you don't have to face it alone. If you are in danger, please call "
-    "your local emergency number now. These people are there to listen, any time:"
-)
-DEFAULT_SUPPORT_NOTICE = (
-    "Your message is posted, so people here can answer you. It sounds like you might be going "
-    "through a lot right now, and you don't have to face it alone; a moderator has been told "
-    "too. If you are in danger, please call your local emergency number now. These people "
-    "are there to listen, any time:"
-)
-
-# Real, widely available services; communities should configure their own per locale.
-DEFAULT_RESOURCES: dict[str, tuple[Resource, ...]] = {
-    "en": (
-        Resource("Emergency services", "your local emergency number (999, 911, 112)"),
-        Resource("Samaritans (UK and Ireland)", "116 123", "https://www.samaritans.org"),
-        Resource("988 Suicide & Crisis Lifeline (US)", "call or text 988", "https://988lifeline.org"),
-        Resource("Find a helpline in your country", "", "https://findahelpline.com"),
-    ),
-}
+DEFAULT_NOTICE = res.NOTICE["en"]
+DEFAULT_SUPPORT_NOTICE = res.SUPPORT_NOTICE["en"]
+DEFAULT_RESOURCES: dict[str, tuple[Resource, ...]] = res.RESOURCES
 
 
 def normalise(text: str) -> str:
@@ -64,14 +49,14 @@ def normalise(text: str) -> str:
     return " " + " ".join(" ".join(phrase_words(text)).split()) + " "
 
 
-def _resources(items: list[Mapping[str, Any]], where: str) -> tuple[Resource, ...]:
+def _resources(items: list[Mapping[str, Any]], where: str, locale: str) -> tuple[Resource, ...]:
     out = []
     for item in items:
         r = SettingsReader(where, item)
         name = r.string("name", "")
         if not name:
             raise ValueError(f"{where}: each resource needs a name")
-        out.append(Resource(name, r.string("contact", ""), r.string("url", "")))
+        out.append(Resource(name, r.string("contact", ""), r.string("url", ""), locale))
         r.done()
     return tuple(out)
 
@@ -81,77 +66,136 @@ class LocaleSupport:
     resources: tuple[Resource, ...]
     notice: str  # with a hold
     support_notice: str  # with a posted message (moderate risk, policy "post")
+    third_party_notice: str = res.THIRD_PARTY_NOTICE["en"]  # a member worried about someone else
+    third_party_resources: tuple[Resource, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class CrisisLanguage:
-    """Settings: ``moderate_risk`` ("hold" or "post"), ``default_locale`` ("en"), and per
-    locale under ``locales.<code>``: ``phrases`` (replaces the built-in rules of that locale
+    """Settings: ``moderate_risk`` ("hold" or "post"), ``default_locale`` ("en"), ``learned``
+    (true: the learned layer runs beside the rules), ``look`` (true: uncertain messages give
+    moderators a quiet ``Look`` item), ``learned_deadline_us`` (a learned call slower than this
+    is counted in ``LEARNED_STATS``) and per locale under ``locales.<tag>`` (a language "es" or
+    a language and region "es-MX"): ``phrases`` (replaces the built-in rules of that language
     with these phrases), ``extra_phrases`` (adds phrases), both matched as whole words and
     treated as high risk; ``resources`` (a list of ``{name, contact?, url?}``), ``notice``
-    (the private note with a hold) and ``support_notice`` (with a posted message). A locale
-    without its own resources or notes uses the default locale's."""
+    (the private note with a hold), ``support_notice`` (with a posted message),
+    ``third_party_notice`` and ``third_party_resources`` (for a member worried about someone
+    else). A member's locale picks the exact tag, then its language, then the default
+    locale; built-in resources and notes exist for en, en-GB, en-US, es, es-ES and es-MX."""
 
     detector: Detector
     locales: Mapping[str, LocaleSupport]
     default_locale: str = "en"
     moderate_risk: str = "hold"
+    learned: bool = True
+    look: bool = True
     needs: frozenset[str] = frozenset()
     safety: bool = True  # also consulted for posts that gates refuse (mutes, slow mode)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> CrisisLanguage:
         r = SettingsReader("crisis", settings)
-        default_locale = r.string("default_locale", "en")
+        default_locale = res.canonical_tag(r.string("default_locale", "en"))
         moderate_risk = r.string("moderate_risk", "hold", MODERATE_RISK_ACTIONS)
-        configured = r.table("locales")
+        learned = r.boolean("learned", True)
+        look = r.boolean("look", True)
+        configured = {res.canonical_tag(k): v for k, v in r.table("locales").items()}
         r.done()
-        codes = sorted(set(lex.RULES) | set(configured) | {default_locale})
+        codes = sorted(set(lex.RULES) | set(res.RESOURCES) | set(configured) | {default_locale})
         builtin: list[str] = []
         phrases: list[str] = []
-        raw: dict[str, tuple[tuple[Resource, ...] | None, str, str]] = {}
+        raw: dict[str, dict[str, Any]] = {}
         for code in codes:
-            loc = SettingsReader(f"crisis.locales.{code}", configured.get(code, {}))
+            where = f"crisis.locales.{code}"
+            loc = SettingsReader(where, configured.get(code, {}))
             if loc.has("phrases"):
                 phrases += loc.str_list("phrases", [])
             elif code in lex.RULES:
                 builtin.append(code)
             phrases += loc.str_list("extra_phrases", [])
-            resources = (
-                _resources(loc.tables("resources"), f"crisis.locales.{code}.resources")
+            lang = res.language(code)
+            raw[code] = {
+                "resources": _resources(loc.tables("resources"), f"{where}.resources", code)
                 if loc.has("resources")
-                else DEFAULT_RESOURCES.get(code)
-            )
-            raw[code] = (resources, loc.string("notice", ""), loc.string("support_notice", ""))
+                else res.RESOURCES.get(code),
+                "third_party_resources": _resources(
+                    loc.tables("third_party_resources"), f"{where}.third_party_resources", code
+                )
+                if loc.has("third_party_resources")
+                else None,
+                "notice": loc.string("notice", "") or res.NOTICE.get(lang, ""),
+                "support_notice": loc.string("support_notice", "") or res.SUPPORT_NOTICE.get(lang, ""),
+                "third_party_notice": loc.string("third_party_notice", "") or res.THIRD_PARTY_NOTICE.get(lang, ""),
+            }
             loc.done()
-        own_resources, own_notice, own_support = raw[default_locale]
-        fallback = LocaleSupport(
-            own_resources or DEFAULT_RESOURCES["en"], own_notice or DEFAULT_NOTICE, own_support or DEFAULT_SUPPORT_NOTICE
-        )
-        locales = {
-            code: LocaleSupport(
-                resources or fallback.resources, notice or fallback.notice, support or fallback.support_notice
+        # A tag without its own resources takes its language's, then the default locale's.
+        def inherit(code: str, key: str) -> Any:
+            for candidate in (code, res.language(code), default_locale, res.language(default_locale), "en"):
+                value = raw.get(candidate, {}).get(key)
+                if value:
+                    return value
+            return None
+
+        locales = {}
+        for code in codes:
+            resources = inherit(code, "resources") or res.RESOURCES["en"]
+            locales[code] = LocaleSupport(
+                resources,
+                inherit(code, "notice") or DEFAULT_NOTICE,
+                inherit(code, "support_notice") or DEFAULT_SUPPORT_NOTICE,
+                inherit(code, "third_party_notice") or res.THIRD_PARTY_NOTICE["en"],
+                inherit(code, "third_party_resources") or resources,
             )
-            for code, (resources, notice, support) in raw.items()
-        }
         cleaned = tuple(sorted({p for p in phrases if phrase_words(p)}))
-        return cls(detector_for(tuple(builtin), cleaned), locales, default_locale, moderate_risk)
+        return cls(detector_for(tuple(builtin), cleaned), locales, default_locale, moderate_risk, learned, look)
 
     def support_for(self, locale: str) -> LocaleSupport:
-        base = locale.split("-")[0].split("_")[0].lower()
-        return self.locales.get(base) or self.locales[self.default_locale]
+        tag = res.canonical_tag(locale or self.default_locale)
+        return (
+            self.locales.get(tag)
+            or self.locales.get(res.language(tag))
+            or self.locales.get(self.default_locale)
+            or self.locales[res.language(self.default_locale)]
+        )
+
+    def resource_numbers(self) -> set[str]:
+        """Every number in this hook's resources (for the PII allow-list)."""
+        from moderation_hooks.pii import resource_numbers
+
+        out: set[str] = set()
+        for s in self.locales.values():
+            out |= resource_numbers(s.resources) | resource_numbers(s.third_party_resources)
+        return out
 
     def assess(self, text: str) -> RiskAssessment:
         return self.detector.assess(text)
 
+    def judge(self, text: str) -> Judgement:
+        """Rules and, if enabled, the learned layer: the risk level, the tier and the subject."""
+        return judge(self.detector, text, learned=self.learned)
+
     def __call__(self, ctx: MessageContext) -> Verdict:
         # Members write in more than one language: every locale's rules are checked, and the
         # sender gets the resources and note of their own locale.
-        risk = self.detector.assess(ctx.text)
-        if not risk.flagged:
+        j = self.judge(ctx.text)
+        if j.level == "none":
+            if j.look and self.look:
+                return Look(f"may need a look: {'; '.join(j.evidence)}", "crisis", j.evidence)
             return Allow()
         own = self.support_for(ctx.locale)
-        reason = f"crisis language, {risk.level} risk ({', '.join(sorted(risk.categories))}): {'; '.join(risk.evidence)}"
-        if risk.level == "moderate" and self.moderate_risk == "post":
+        reason = f"crisis language, {j.level} risk ({', '.join(sorted(j.categories))}): {'; '.join(j.evidence)}"
+        if j.subject == "third_party":
+            return Support(
+                reason,
+                "crisis",
+                own.third_party_notice,
+                own.third_party_resources,
+                Priority.HIGH,
+                subject="third_party",
+            )
+        if j.source == "learned" or (j.level == "moderate" and self.moderate_risk == "post"):
+            # The learned layer alone never hides a member's words: posted, resources
+            # privately, moderators alerted (its cross-writer false positives are ~10 %).
             return Support(reason, "crisis", own.support_notice, own.resources, Priority.HIGH)
         return Hold(reason, Priority.HIGH, category="crisis", notice=own.notice, resources=own.resources)

@@ -64,6 +64,7 @@ class RiskAssessment:
     level: str  # "none", "moderate" or "high"
     categories: frozenset[str] = frozenset()
     evidence: tuple[str, ...] = ()
+    weak: tuple[str, ...] = ()  # weak signals alone ("i have a plan"): not flagged, a look at most
 
     @property
     def flagged(self) -> bool:
@@ -156,8 +157,10 @@ class Detector:
                 index.setdefault(token, set()).update(found)
         return cls(tuple(compiled), {w: tuple(sorted(ids)) for w, ids in index.items()}, build_index(phrases))
 
-    def assess(self, text: str) -> RiskAssessment:
-        sentences = normalise(text)
+    def assess(self, text: str, sentences: list[str] | None = None) -> RiskAssessment:
+        """``sentences``: ``normalise(text)`` if the caller has it already."""
+        if sentences is None:
+            sentences = normalise(text)
         triggers = self.triggers
         found: list[tuple[str, str, str]] = []  # (category, grade, evidence)
         for sentence in sentences:
@@ -220,7 +223,8 @@ def _grade(found: list[tuple[str, str, str]]) -> RiskAssessment:
     elif "moderate" in grades:
         level = "moderate"
     else:
-        return NO_RISK  # weak signals alone ("i have a plan") are ordinary talk
+        # weak signals alone ("i have a plan") are ordinary talk: not flagged (a look at most)
+        return RiskAssessment("none", weak=tuple(dict.fromkeys(e for _, g, e in found if g == "weak")))
     evidence = tuple(dict.fromkeys(e for _, _, e in found))
     return RiskAssessment(level, frozenset(categories), evidence)
 

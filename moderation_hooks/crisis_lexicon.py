@@ -418,3 +418,121 @@ RETURN = (
 )
 # Self-harm context a "relapse" needs (in members' words; a relapse of MS is not one).
 RELAPSE_CONTEXT = r"\b(?:sh|self harm\w*|cut\w*|blade|razor|burn\w*|days clean|months clean|weeks clean|clean for|streak)\b"
+
+# ---- Issue 29: what crisis services report as the strongest signals, in general terms ----
+# (domain knowledge: medication names and quantities, means at hand, a time or occasion,
+# preparatory acts, self-harm slang, understatement; English and Spanish alike).
+
+_MEDS = (
+    r"(?:pills|tablets|meds|medication|medicine|paracetamol|acetaminophen|tylenol|ibuprofen|aspirin|codeine|tramadol|"
+    r"oxycodone|oxy|oxys|fentanyl|morphine|methadone|opioids|opiates|painkillers|sleeping pills|sleepers|zopiclone|zolpidem|"
+    r"diazepam|valium|lorazepam|xanax|alprazolam|benzos|clonazepam|antidepressants|sertraline|fluoxetine|citalopram|"
+    r"amitriptyline|mirtazapine|quetiapine|seroquel|lithium|insulin|antifreeze|bleach|"
+    r"pastillas|pildoras|medicamentos|medicinas|paracetamol|ibuprofeno|tranquilizantes|somniferos|ansioliticos|"
+    r"antidepresivos|clonazepam|diazepam|alprazolam|rivotril|tramadol|insulina|lejia|veneno|raticida)"
+)
+_QUANTITY = r"(?:\d{2,}(?! ?(?:mg|ml|mcg|milligrams|micrograms|units|iu|g|mmol|x)\b)(?!(?: \w+){0,4} (?:every|each|a day|daily|per day|al dia|cada))|a (?:whole |full )?(?:box|bottle|pack|packet|month s|months|strip)|all (?:of )?(?:my|the|her|his)|enough|todas (?:las|mis)|toda la caja|un bote|una caja (?:entera|completa)|suficientes)"
+_AT_HAND = (
+    r"(?:rope|noose|belt|cord|ladder|bridge|roof|rooftop|ledge|tracks|train|cliff|gun|pistol|shotgun|rifle|bullets|knife|razor|blade|"
+    r"car exhaust|hosepipe|charcoal|soga|cuerda|puente|azotea|tejado|vias|pistola|escopeta|arma|cuchillo|navaja|cuchilla|balcon)"
+)
+_OCCASION = (
+    r"(?:tonight|tomorrow|this weekend|friday|saturday|sunday|monday|after (?:work|school|my shift|the funeral|christmas|the holidays|exams)|"
+    r"on my birthday|before (?:christmas|my birthday|the end of the month)|when (?:everyone|they|the kids|he|she) (?:is|are) (?:asleep|gone|out|away)|"
+    r"once (?:the kids|everyone|they) (?:are|is) (?:asleep|gone|out)|new year|anniversary|"
+    r"esta noche|manana|este fin de semana|el viernes|el sabado|el domingo|despues del trabajo|en mi cumpleanos|antes de navidad|"
+    r"cuando (?:todos|los ninos|mis hijos|se) (?:\w+ )?(?:duerman|se vayan|salgan|este sola|este solo)|fin de mes)"
+)
+
+_EN_29: tuple[Rule, ...] = (
+    # Stockpiling or counting a medication, or a quantity of it with a self-directed frame.
+    Rule("method", "high", "saving saved stockpiling stockpiled hoarding hoarded collecting collected pocketing pocketed stashing stashed counting counted",
+         r"\b(?:saving|saved|stockpiling|stockpiled|hoarding|hoarded|collecting|collected|pocketing|pocketed|stashing|stashed|counting|counted|kept|keeping) (?:up )?(?:\w+ ){0,3}?" + _MEDS + r"\b", "b"),
+    Rule("method", "high", "take taking took swallow swallowing down downing neck",
+         r"\b(?:take|taking|swallow|swallowing|down|downing|neck) (?:them )?" + _QUANTITY + r" (?:\w+ ){0,2}?" + _MEDS + r"\b(?:(?: \w+){0,6} (?:and|then) (?:not wake|never wake|sleep forever|be done|thats it|that is it|go))?", "bp"),
+    Rule("method", "high", "enough",
+         r"\benough (?:\w+ ){0,2}?" + _MEDS + r" (?:to|for) (?:do it|end it|not wake|never wake|kill|die|finish|make sure|be sure|do the job)\b", ""),
+    # Means at hand with a time or an occasion, in a first-person frame.
+    Rule("method", "high", "rope noose belt ladder bridge roof rooftop ledge tracks train cliff gun pistol shotgun rifle bullets knife razor blade hosepipe charcoal",
+         r"\b(?:i|i have|i ve|i got|i bought|bought|got|ordered|found|have|keep|kept|hid|hidden|tied|set up|checked|looked up|scouted|picked) (?:\w+ ){0,4}?" + _AT_HAND + r"\b", "tb"),
+    Rule("intent_plan", "high", "decided date picked chose set",
+         r"\b(?:i (?:have|ve) )?(?:decided|picked|chosen|chose|set) (?:on )?(?:the|a|my) (?:date|day|time|night|place|spot)\b", "h"),
+    Rule("intent_plan", "high", "last final",
+         r"\b(?:my )?(?:last|final) (?:night|day|message|post|time (?:posting|writing|logging))\b(?: \w+){0,4}? (?:here|alive|on earth|ever|before i go|i will|i am going|goodbye|bye)\b", "f"),
+    # Preparatory acts: giving things away, affairs in order, a will, arranging care, notes.
+    Rule("preparatory", "high", "giving gave give given away",
+         r"\b(?:giving|gave|give|given) (?:away )?(?:all )?(?:my|most of my) (?:\w+ ){0,2}?(?:stuff|things|clothes|games|books|plants|cat|dog|pets?|guitar|console|jewellery|jewelry|belongings)(?: away)?\b", "h"),
+    Rule("preparatory", "high", "affairs order will passwords insurance policy rehome rehoming",
+         r"\b(?:(?:put|putting|sorted|sorting|getting) (?:my )?affairs in order|(?:wrote|written|writing|made|updated|updating) (?:my|a) will|(?:left|leaving|wrote down|writing down) (?:my )?passwords|life insurance (?:pays|covers|policy)|(?:rehome|rehoming|rehomed|found a home for) (?:my )?(?:cat|dog|pets?))\b", "h"),
+    Rule("preparatory", "high", "take care look after",
+         r"\b(?:please )?(?:take care|look after) (?:of )?(?:my|mum|mom|dad) (?:\w+ )?(?:for me|when i am gone|after i am gone|once i am gone)\b|\bwhen i am (?:gone|not here|no longer here)\b", ""),
+    Rule("preparatory", "high", "wont around anymore here tomorrow",
+         r"\b(?:i )?(?:will not|wont) be (?:around|here|alive) (?:\w+ ){0,2}?(?:anymore|any more|much longer|tomorrow|by (?:monday|the weekend|morning)|for long)\b", "h"),
+    Rule("preparatory", "high", "thank thanks everyone sorry",
+         r"\b(?:thank you|thanks) (?:all |everyone |everybody )?for everything\b(?: \w+){0,8} (?:goodbye|bye|sorry|last|forgive|take care of)\b|\bsorry (?:to|for) (?:everyone|all of you|whoever)\b(?: \w+){0,8} (?:goodbye|bye|finds|reads this|last)\b", ""),
+    # Self-harm slang and understatement.
+    Rule("self_harm", "high", "sh shd cat scratches barcode barcodes relapsed relapse",
+         r"\b(?:relapsed|relapse|sh d|did sh|cat scratches|barcode|barcodes|went deep|too deep|deeper than)\b", "ap"),
+    Rule("hopelessness", "moderate", "tired exhausted done finished over",
+         r"\b(?:i am|so|just) (?:so |really |just )?(?:tired|exhausted|done|finished) (?:of|with) (?:everything|it all|life|being alive|existing|fighting|trying)\b|\bready to (?:stop|let go|give up|be done)\b|\b(?:want|wants|need) (?:it all )?to (?:stop|end)\b(?: \w+)? (?:for good|forever|permanently)\b", "h"),
+    Rule("wish_dead", "moderate", "sleep asleep wake",
+         r"\b(?:go to sleep|fall asleep|sleep) (?:and )?(?:never|not) (?:wake|waking)\b|\bsleep forever\b", "h"),
+)
+
+_ES_29: tuple[Rule, ...] = (
+    Rule("method", "high", "guardando guardado juntando juntado acumulando acumulado escondiendo escondido ahorrando contando",
+         r"\b(?:guardando|guardado|juntando|juntado|acumulando|acumulado|escondiendo|escondido|ahorrando|contando|contado) (?:\w+ ){0,3}?" + _MEDS + r"\b", "b"),
+    Rule("method", "high", "tomar tomarme tomarmelas tragar tragarme todas caja",
+         r"\b(?:tomar(?:me)?(?:las|los)?|tragar(?:me)?(?:las|los)?|me voy a tomar|me tomo|me tome) (?:\w+ ){0,2}?" + _QUANTITY + r"(?: \w+){0,3}?\b", "p"),
+    Rule("method", "high", "tengo compre conseguido consegui encontre",
+         r"\b(?:tengo|compre|he comprado|consegui|he conseguido|encontre|guardo) (?:\w+ ){0,3}?" + _AT_HAND + r"\b", "tb"),
+    Rule("intent_plan", "high", "decidido elegido fecha dia",
+         r"\b(?:ya )?(?:lo )?(?:tengo decidido|he decidido|lo decidi|ya decidi|elegi el dia|tengo fecha|tengo la fecha|ya tengo el dia)\b", "h"),
+    Rule("preparatory", "high", "regalando regalado regale dejando dejado despedirme despidiendo testamento carta cartas",
+         r"\b(?:regalando|regalado|regale|repartiendo|reparti) (?:todas )?(?:mis|mi) (?:\w+ ){0,2}?(?:cosas|ropa|libros|juegos|plantas|gato|perro|mascotas?)\b|"
+         r"\b(?:dejando|dejado|deje) (?:todo )?(?:en orden|arreglado|organizado)\b|\b(?:hice|hecho|escribi|escrito|escribiendo) (?:mi|el) testamento\b|"
+         r"\b(?:despedirme|me estoy despidiendo|me despido) de (?:todos|todo|ustedes|vosotros|mi familia)\b|\b(?:escribi|escrito|escribiendo|deje) (?:\w+ )?(?:cartas?|notas?) (?:de despedida|para mi|para mis|a mi|a mis)\b", "f"),
+    Rule("preparatory", "high", "estare cuiden cuidad",
+         r"\b(?:ya )?no (?:voy a estar|estare) (?:aqui|mas|mucho tiempo|manana)\b|\bcuando (?:ya )?no (?:este|estemos)\b|\b(?:cuiden|cuidad|cuida) (?:a|de) (?:mi|mis) (?:\w+ )?(?:por mi|cuando no este)\b", "h"),
+    Rule("self_harm", "high", "corte cortes cortado cortarme quemarme quemado queme quemo golpeo recaida recai recaido volvi arano",
+         r"\b(?:recai|he recaido|tuve una recaida|me volvi a cortar|volvi a hacerme dano|me queme|me quemo|me golpeo|me araño|me arano|me rasgue|cortes (?:nuevos|profundos|en (?:los brazos|las piernas|el brazo|la pierna)))\b", "ap"),
+    Rule("hopelessness", "moderate", "cansado cansada agotado agotada nada sentido",
+         r"\b(?:estoy )?(?:muy |tan )?(?:cansad[oa]|agotad[oa]) de (?:todo|luchar|intentarlo|seguir|existir)\b|\bnada tiene sentido\b|\bya no (?:puedo mas|tiene sentido|le veo sentido)\b|\bsoy una carga\b|\bestarian mejor sin mi\b|\bno quiero (?:seguir aqui|estar aqui|existir)\b", "h"),
+    Rule("wish_dead", "moderate", "dormir despertar desaparecer",
+         r"\b(?:dormir(?:me)? y no despertar|no despertar nunca|dormir para siempre|desaparecer para siempre)\b", "h"),
+)
+
+RULES["en"] = RULES["en"] + _EN_29
+RULES["es"] = RULES["es"] + _ES_29
+
+# Someone else at risk (third person), a person cue, the member's own risk.
+THIRD_PARTY_RISK = (
+    r"\b(?:kill|killing|killed|hurt|hurting|cut|cutting|harm|harming|hang|hanging|off|offing|unalive|unaliving) (?:herself|himself|themselves|themself)\b|"
+    r"\b(?:she|he|they|her|him|them) (?:\w+ ){0,3}?(?:want|wants|wanted|wanting) to (?:die|be dead|end it|end (?:her|his|their) life|not be here|disappear)\b|"
+    r"\b(?:she|he|they|my (?:\w+ )?(?:friend|mate|sister|brother|son|daughter|partner|wife|husband|girlfriend|boyfriend|mum|mom|dad|cousin|flatmate|roommate|colleague|student)) (?:is|are|was|were|has been|have been|keeps|keep|kept) (?:\w+ ){0,2}?(?:suicidal|talking about (?:suicide|dying|killing|ending it|not being here)|saying goodbye|giving (?:her|his|their) (?:\w+ )?away)\b|"
+    r"\b(?:her|his|their) (?:suicide|goodbye) (?:note|letter|message|post)\b|"
+    r"\b(?:she|he|they) (?:\w+ ){0,2}?(?:took|swallowed|overdosed|od d|has pills|has a (?:rope|gun|knife|plan))\b|"
+    r"\b(?:se quiere|quiere|quiso|queria) (?:matar|suicidar|morir)|\b(?:quiere|queria) morirse\b|\b(?:matarse|suicidarse|quitarse la vida|hacerse dano|lastimarse|cortarse)\b|"
+    r"\bse (?:corta|cortaba|ha cortado|lastima|hace dano|quiere ir)\b|\bhabla (?:mucho |todo el rato |de nuevo )?de (?:morirse|matarse|suicidarse|desaparecer|la muerte)\b|"
+    r"\b(?:esta|anda) (?:regalando|repartiendo) sus cosas\b|\b(?:dice|dijo|me dijo|me escribio|escribio) que (?:ya )?no (?:quiere vivir|aguanta mas|va a estar)\b"
+)
+THIRD_PARTY_PERSON = (
+    r"\b(?:my|our) (?:friend|best friend|bestie|mate|sister|brother|sis|bro|son|daughter|kid|child|mum|mom|mother|dad|father|partner|wife|husband|"
+    r"girlfriend|boyfriend|gf|bf|cousin|flatmate|roommate|housemate|colleague|coworker|student|niece|nephew|aunt|uncle|grandma|grandad|neighbour|neighbor|teen|teenager)\b|"
+    r"\bworried (?:about|for) (?:her|him|them|someone|a friend|a member)\b|\bsomeone (?:i know|i love|close to me)\b|"
+    r"\b(?:mi|nuestro|nuestra) (?:amig[oa]|mejor amig[oa]|herman[oa]|hij[oa]|madre|mama|padre|papa|pareja|espos[oa]|novi[oa]|prim[oa]|companer[oa]|alumn[oa]|sobrin[oa]|vecin[oa]|tia|tio|abuel[oa])\b|"
+    r"\bme preocupa (?:mucho )?(?:mi|que|alguien|ella|el)\b|\bestoy preocupad[oa] por\b"
+)
+FIRST_PERSON_RISK = (
+    r"\b(?:i|i am|i have|me|myself) (?:\w+ ){0,3}?(?:want to die|kill myself|end (?:it|my life)|suicidal|cut myself|hurt myself|be dead)\b|"
+    r"\b(?:me quiero morir|quiero morirme|matarme|suicidarme|me corto|quitarme la vida|hacerme dano)\b"
+)
+# Where the learned layer alone must not reach the member (a look at most): hyperbole,
+# laughter, media, clinical and awareness talk, recovery, an explicit "i am safe".
+LEARNED_NEGATIVE = (
+    HYPERBOLE + "|" + LAUGHTER + "|" + TOPIC + "|"
+    r"\b(?:years clean|months clean|in recovery|recovered|back then|survivor|i am safe|i am not suicidal|not suicidal|i am okay now|i am ok now|"
+    r"lyrics|song|novel|character|series|season|game|level|boss|respawn|patient|patients|client|clients|nurse|shift handover|ward|clinic|"
+    r"jaja\w*|jeje\w*|pelicula|serie|libro|cancion|juego|personaje|paciente|pacientes|curso|taller|charla|campana|concienciacion|prevencion|"
+    r"estadisticas|articulo|hace anos|me recupere|recuperacion|estoy a salvo|no estoy en peligro)\b"
+)

@@ -82,7 +82,7 @@ class FloodControl:
         if len(in_window) >= self.rate:
             oldest = min(p.at for p in in_window)
             wait = max(1, int(self.per - (ctx.now - oldest) + 0.999))
-            return Reject(f"you are posting too fast; try again in {wait} s")
+            return Reject(f"you are posting too fast; try again in {wait} s", retry_after=wait)
         if self.duplicate_window > 0:
             mine = digest(ctx.text)
             copies = sum(1 for p in recent if p.digest == mine and ctx.now - p.at < self.duplicate_window)

@@ -27,11 +27,14 @@ _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])"
 )
-_SPELLED_TLDS = "com|org|net|edu|gov|info|io|me|co|uk|us|ca|au|de|fr|nl|ie|es|it|nz|in"
+_SPELLED_TLDS = "com|org|net|edu|gov|info|io|me|co|uk|us|ca|au|de|fr|nl|ie|es|it|nz|in|mx|ar|cl|pe"
+# " at " / " arroba ", " dot " / " punto " (English and Spanish spellings).
+_AT = r"(?:at|arroba)"
+_DOT = r"(?:dot|punto)"
 _EMAIL_SPELLED = re.compile(
-    r"(?i)(?<![\w])[a-z0-9][a-z0-9._-]{0,63}(?:\s+dot\s+[a-z0-9_-]{1,63})*"
-    r"\s*[\[(]?\s*\bat\b\s*[\])]?\s*[a-z0-9-]{2,63}"
-    rf"(?:\s*[\[(]?\s*\bdot\b\s*[\])]?\s*[a-z0-9-]{{2,63}})*\s*[\[(]?\s*\bdot\b\s*[\])]?\s*(?:{_SPELLED_TLDS})(?![\w])"
+    rf"(?i)(?<![\w])[a-z0-9][a-z0-9._-]{{0,63}}(?:\s+{_DOT}\s+[a-z0-9_-]{{1,63}})*"
+    rf"\s*[\[(]?\s*\b{_AT}\b\s*[\])]?\s*[a-z0-9-]{{2,63}}"
+    rf"(?:\s*[\[(]?\s*\b{_DOT}\b\s*[\])]?\s*[a-z0-9-]{{2,63}})*\s*[\[(]?\s*\b{_DOT}\b\s*[\])]?\s*(?:{_SPELLED_TLDS})(?![\w])"
 )
 
 # --- phone numbers ----------------------------------------------------------------------
@@ -47,7 +50,45 @@ _DATE_LIKE = re.compile(
 _YEAR_RANGE = re.compile(r"^(?:19|20)\d\d\s?[-.]\s?(?:19|20)?\d\d$")
 
 
-def _is_phone(candidate: str) -> bool:
+# Words that say a number is a phone number (within a few words before it).
+_PHONE_CONTEXT = re.compile(
+    r"(?i)\b(?:phone|ph|tel|tlf|telf|call|calls|calling|ring|text|txt|sms|whatsapp|whats app|signal|mobile|mob|cell|cellphone|"
+    r"number|no|num|contact|reach me|landline|fax|llama|llamame|llámame|llamanos|llámanos|llamar|llamada|telefono|teléfono|movil|móvil|celular|cel|"
+    r"numero|número|whatsapp|escribeme|escríbeme|mandame|mándame|anruf|handy|telefon|nummer|appelle|portable|numéro)\b"
+)
+_NOT_PHONE_CONTEXT = re.compile(
+    r"(?i)\b(?:order|ref|reference|invoice|tracking|ticket|case|id|pedido|factura|referencia|seguimiento|timestamp|epoch|ts|isbn|serial|code|codigo|código|lot|batch|voucher|coupon|cupon|cupón|pin)\b(?:\s+(?:is|was|number|no|es|de|n[oº]|numero|número))*[\s#:.-]*$"
+)
+# Regions whose national formats are recognised whatever the community's default region.
+WORLD_REGIONS = ("GB", "US", "ES", "MX", "DE", "FR", "IN", "AU", "IE", "CA", "AR", "CO", "IT", "NL")
+
+
+def _valid_somewhere(candidate: str, default_region: str) -> bool:
+    try:
+        import phonenumbers
+    except ImportError:  # pragma: no cover - a declared dependency
+        return False
+    regions = (default_region, *[r for r in WORLD_REGIONS if r != default_region])
+    for region in regions if not candidate.startswith("+") else (None,):
+        try:
+            num = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(num):
+            return True
+    return False
+
+
+def _valid_in(candidate: str, region: str) -> bool:
+    try:
+        import phonenumbers
+
+        return phonenumbers.is_valid_number(phonenumbers.parse(candidate, region))
+    except Exception:
+        return False
+
+
+def _is_phone(candidate: str, default_region: str = "GB", context: str = "") -> bool:
     digits = re.sub(r"\D", "", candidate)
     compact = re.sub(r"\s", "", candidate)
     if _DATE_LIKE.match(compact) or _YEAR_RANGE.match(candidate.strip()):
@@ -55,15 +96,47 @@ def _is_phone(candidate: str) -> bool:
     groups = [g for g in re.split(r"[\s().-]+", candidate) if g]
     if "." in candidate and "+" not in candidate and len(groups) == 2:
         return False  # "3.14159", "120.50"
+    if _NOT_PHONE_CONTEXT.search(context):
+        return False  # "order 12345678901", "ref: 555 123 4567"
     if candidate.startswith("+") or candidate.startswith("00"):
         return 8 <= len(digits) <= 15
+    said = bool(_PHONE_CONTEXT.search(context))
     if len(groups) == 1:
-        # One unbroken run: a national number like 07700900123 or 5551234567.
-        return 10 <= len(digits) <= 12 and digits[0] in "0123456789"
-    if not 9 <= len(digits) <= 12:
+        # One unbroken run (a timestamp, an order number, a code) is a phone only when the
+        # words before it say so: "call me on 07700900123", "mi móvil 612345678".
+        return said and 8 <= len(digits) <= 13 and (10 <= len(digits) <= 12 or _valid_somewhere(candidate, default_region))
+    if not 8 <= len(digits) <= 13:
         return False
     # Several groups: phones group as 1-6 digits; "1 2 3 4 5 6 7 8 9" is a list, not a phone.
-    return all(1 <= len(g) <= 6 for g in groups) and sum(len(g) >= 3 for g in groups) >= 2
+    if not all(1 <= len(g) <= 8 for g in groups):
+        return False
+    if all(len(g) <= 6 for g in groups) and 9 <= len(digits) <= 12 and sum(len(g) >= 3 for g in groups) >= 2:
+        return True
+    # National formats of other countries ("06 12 34 56 78", "030 1234567", "612 34 56 78").
+    # Said to be a phone, or a national trunk "0" in three or more groups: any region's
+    # format; otherwise only the community's own region.
+    if said or (candidate.lstrip("(").startswith("0") and len(groups) >= 2):
+        return _valid_somewhere(candidate, default_region)
+    return len(groups) >= 3 and _valid_in(candidate, default_region)
+
+
+def resource_numbers(resources: Iterable[Any]) -> set[str]:
+    """The numbers (digits only) in resources' ``contact`` texts: "116 123" -> "116123"."""
+    out: set[str] = set()
+    for r in resources:
+        contact = getattr(r, "contact", "") or (r.get("contact", "") if isinstance(r, Mapping) else "")
+        for m in re.finditer(r"\+?\d[\d\s().-]*\d|\d+", contact):
+            digits = re.sub(r"\D", "", m.group())
+            if digits:
+                out.add(digits)
+    return out
+
+
+def _allowed(digits: str, allowed: frozenset[str]) -> bool:
+    """A helpline number, written nationally or with a country code ("+34 717 003 717")."""
+    if digits in allowed:
+        return True
+    return any(len(a) >= 5 and (digits.endswith(a) or digits.lstrip("0").endswith(a.lstrip("0"))) for a in allowed)
 
 
 # --- street addresses -------------------------------------------------------------------
@@ -93,9 +166,9 @@ _UK_NINO = re.compile(
     r"(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
     r"\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D](?![A-Za-z0-9])"
 )
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_CARD = re.compile(r"(?<![\d+-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?(?![A-Za-z0-9])")
-_NHS = re.compile(r"(?<![\d-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d-])")
+_NHS = re.compile(r"(?<![\d+-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d-])")
 
 
 def _luhn(digits: str) -> bool:
@@ -121,6 +194,9 @@ def _iban_ok(text: str) -> bool:
 
 def _nhs_ok(text: str) -> bool:
     digits = re.sub(r"\D", "", text)
+    if digits == text.strip():
+        return False  # an unbroken run: an order number or a timestamp passes the check 1 in 11
+
     if len(digits) != 10:
         return False
     total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
@@ -152,7 +228,7 @@ def _matches(pattern: re.Pattern[str], check: Callable[[str], bool] | None = Non
     return find
 
 
-def _phones(text: str) -> Iterable[tuple[int, int]]:
+def _phones(text: str, default_region: str = "GB", allowed: frozenset[str] = frozenset()) -> Iterable[tuple[int, int]]:
     for m in _PHONE_CANDIDATE.finditer(text):
         candidate = m.group()
         # Trim a trailing ")" or "." that belongs to the sentence, not the number.
@@ -163,13 +239,15 @@ def _phones(text: str) -> Iterable[tuple[int, int]]:
         if candidate.startswith("(") and ")" not in candidate:
             candidate = candidate[1:]
             start += 1
-        if _is_phone(candidate):
+        if _allowed(re.sub(r"\D", "", candidate), allowed):
+            continue  # a helpline: never hidden
+        if _is_phone(candidate, default_region, text[max(0, start - 40) : start]):
             yield start, end
 
 
 # Order matters: ID numbers before phones (a card number is not a phone), e-mail first.
 _FINDERS: dict[str, list[Finder]] = {
-    "email": [_matches(_EMAIL, needs="@"), _matches(_EMAIL_SPELLED, needs="dot")],
+    "email": [_matches(_EMAIL, needs="@"), _matches(_EMAIL_SPELLED, needs="dot"), _matches(_EMAIL_SPELLED, needs="punto")],
     "id": [
         _matches(_US_SSN),
         _matches(_UK_NINO),
@@ -178,7 +256,7 @@ _FINDERS: dict[str, list[Finder]] = {
         _matches(_NHS, _nhs_ok),
     ],
     "address": [_matches(_STREET), _matches(_STREET_DE), _matches(_UK_POSTCODE)],
-    "phone": [_phones],
+    "phone": [],  # _phones, called with the region and allow-list
 }
 _ORDER = ("email", "id", "address", "phone")
 
@@ -197,7 +275,7 @@ def _worth_looking(kind: str, text: str, digits: int, lowered: str) -> bool:
     """Cheap checks that rule a kind out before its regular expressions run (most chat
     messages have no "@" and few digits, and the patterns cost tens of microseconds)."""
     if kind == "email":
-        return "@" in text or ("dot" in lowered and "at" in lowered)
+        return "@" in text or (("dot" in lowered or "punto" in lowered) and ("at" in lowered or "arroba" in lowered))
     if kind == "phone":
         return digits >= 8
     if kind == "id":
@@ -205,8 +283,13 @@ def _worth_looking(kind: str, text: str, digits: int, lowered: str) -> bool:
     return digits >= 1  # addresses: a house number or a postcode digit
 
 
-def find_pii(text: str, kinds: Iterable[str] = KINDS) -> list[Span]:
-    """Spans of personal data in ``text``, non-overlapping, in text order."""
+def find_pii(
+    text: str, kinds: Iterable[str] = KINDS, default_region: str = "GB", allowed: Iterable[str] = ()
+) -> list[Span]:
+    """Spans of personal data in ``text``, non-overlapping, in text order. ``default_region``:
+    how national phone numbers are read first (others are tried too); ``allowed``: numbers
+    (digits) never hidden, on top of every built-in helpline."""
+    allow = frozenset(allowed) | builtin_allowed()
     wanted = set(kinds)
     taken: list[Span] = []
     digits = _count_digits(text)
@@ -214,7 +297,8 @@ def find_pii(text: str, kinds: Iterable[str] = KINDS) -> list[Span]:
     for kind in _ORDER:
         if kind not in wanted or not _worth_looking(kind, text, digits, lowered):
             continue
-        for finder in _FINDERS[kind]:
+        finders = _FINDERS[kind] if kind != "phone" else [lambda t: _phones(t, default_region, allow)]
+        for finder in finders:
             for start, end in finder(text):
                 if any(start < s.end and s.start < end for s in taken):
                     continue
@@ -222,14 +306,32 @@ def find_pii(text: str, kinds: Iterable[str] = KINDS) -> list[Span]:
     return sorted(taken, key=lambda s: s.start)
 
 
+_BUILTIN: frozenset[str] | None = None
+
+
+def builtin_allowed() -> frozenset[str]:
+    """Every number of the crisis hook's built-in resources (helplines are never hidden)."""
+    global _BUILTIN
+    if _BUILTIN is None:
+        from moderation_hooks.crisis_resources import all_builtin_numbers
+
+        _BUILTIN = frozenset(all_builtin_numbers())
+    return _BUILTIN
+
+
 @dataclass(frozen=True, slots=True)
 class PiiRedaction:
     """Hides personal data before broadcast. Settings: ``kinds`` (default all four),
-    ``exempt_roles`` (default none: staff share contact details in DMs, not rooms)."""
+    ``exempt_roles`` (default none: staff share contact details in DMs, not rooms),
+    ``default_region`` (how national phone numbers are read first, e.g. "GB", "ES"; other
+    countries' formats are recognised too) and ``allow_numbers`` (numbers never hidden, e.g.
+    the community's helplines; every built-in crisis resource number is always allowed)."""
 
     kinds: tuple[str, ...] = KINDS
     exempt_roles: frozenset[str] = frozenset()
     needs: frozenset[str] = frozenset()
+    default_region: str = "GB"
+    allow_numbers: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> PiiRedaction:
@@ -239,13 +341,22 @@ class PiiRedaction:
             if kind not in KINDS:
                 raise ValueError(f"pii: unknown kind {kind!r}; expected some of {', '.join(KINDS)}")
         exempt = frozenset(r.roles("exempt_roles", []))
+        region = r.string("default_region", "GB").upper()
+        allow = frozenset(d for d in (re.sub(r"\D", "", str(n)) for n in r.str_list("allow_numbers", [])) if d)
         r.done()
-        return cls(kinds, exempt)
+        try:
+            import phonenumbers
+
+            if region not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(f"pii.default_region: unknown region {region!r} (use a code like GB, US, ES, MX)")
+        except ImportError:  # pragma: no cover
+            pass
+        return cls(kinds, exempt, frozenset(), region, allow)
 
     def __call__(self, ctx: MessageContext) -> Verdict:
         if ctx.role.value in self.exempt_roles:
             return Allow()
-        spans = find_pii(ctx.text, self.kinds)
+        spans = find_pii(ctx.text, self.kinds, self.default_region, self.allow_numbers)
         if not spans:
             return Allow()
         labels = sorted({s.label for s in spans})

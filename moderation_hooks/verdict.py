@@ -41,6 +41,7 @@ class Resource:
     name: str
     contact: str = ""  # e.g. a phone number or "text SHOUT to 85258"
     url: str = ""
+    locale: str = ""  # informational: the locale this resource was chosen for ("es-MX")
 
     def to_dict(self) -> dict[str, str]:
         out = {"name": self.name}
@@ -61,6 +62,7 @@ class Hold:
     category: str = ""  # e.g. "crisis", "new_member", "hook_failure", "link"
     notice: str = ""
     resources: tuple[Resource, ...] = ()
+    subject: str = "self"  # "third_party": the message is about someone else at risk
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +78,33 @@ class Support:
     resources: tuple[Resource, ...] = ()
     priority: Priority = Priority.HIGH
     spans: tuple[Span, ...] = ()
+    subject: str = "self"  # "third_party": the message is about someone else at risk
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """May need a look: publish unchanged (redactions still apply), tell the member nothing,
+    give moderators a quiet console item with the evidence. Stronger than ``Redact``, weaker
+    than ``Support``."""
+
+    reason: str  # for moderators and the audit log
+    category: str = "crisis"
+    evidence: tuple[str, ...] = ()  # short snippets/features that triggered it
+    spans: tuple[Span, ...] = ()  # redactions merged in by combine()
 
 
 @dataclass(frozen=True, slots=True)
 class Reject:
     reason: str  # shown to the sender
+    # Seconds until the same message would be accepted (a rate limit): the sender's error is
+    # then marked temporary. 0: refused for what it says, sending it again will not help.
+    retry_after: float = 0.0
 
 
-Verdict = Allow | Redact | Support | Hold | Reject
-VERDICT_TYPES = (Allow, Redact, Support, Hold, Reject)
+Verdict = Allow | Redact | Look | Support | Hold | Reject
+VERDICT_TYPES = (Allow, Redact, Look, Support, Hold, Reject)
 
-_STRENGTH = {Allow: 0, Redact: 1, Support: 2, Hold: 3, Reject: 4}
+_STRENGTH = {Allow: 0, Redact: 1, Look: 2, Support: 3, Hold: 4, Reject: 5}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +133,17 @@ def strength(verdict: Verdict) -> int:
 
 
 def combine(verdicts: list[Verdict]) -> Verdict:
-    """The strongest verdict wins (reject > hold > support > redact > allow); several
-    redactions merge into one, and into a support verdict (publish redacted, and support)."""
+    """The strongest verdict wins (reject > hold > support > look > redact > allow); several
+    redactions merge into one, and into a look or support verdict (publish redacted, and
+    look or support)."""
     if not verdicts:
         return Allow()
     strongest = max(verdicts, key=strength)
-    if isinstance(strongest, (Redact, Support)):
+    if isinstance(strongest, (Redact, Look, Support)):
         spans: list[Span] = []
         reasons: list[str] = []
         for v in verdicts:
-            if isinstance(v, (Redact, Support)):
+            if isinstance(v, (Redact, Look, Support)):
                 spans.extend(v.spans)
             if isinstance(v, Redact) and v.reason not in reasons:
                 reasons.append(v.reason)
@@ -134,6 +153,9 @@ def combine(verdicts: list[Verdict]) -> Verdict:
             supports = [v for v in verdicts if isinstance(v, Support)]
             chosen = next((v for v in supports if v.resources), supports[0])
             return replace(chosen, spans=merged)
+        if isinstance(strongest, Look):
+            looks = [v for v in verdicts if isinstance(v, Look)]
+            return replace(looks[0], spans=merged)
         return Redact(merged, "; ".join(reasons))
     if isinstance(strongest, (Hold, Reject)):
         # Among equals, the first hook's verdict (pipeline order) decides; high priority wins.

@@ -187,7 +187,7 @@ def moderator_scene(url: str, pages: dict[str, Page], out: Path) -> None:
     mo.get_by_role("button", name="Lift mute").click()
     mo.get_by_label("Slow mode").select_option("10")
     mo.get_by_role("button", name="Apply slow mode").click()
-    expect(mo.locator("table")).to_contain_text("slow_mode")
+    expect(mo.locator("table")).to_contain_text("Slow mode changed")
     mo.set_viewport_size(TALL)
     # The top of the console: Carla's crisis case above the hold queue.
     expect(mo.get_by_role("region", name="Crisis cases").locator(".item", has_text="Carla")).to_contain_text("Waiting for a moderator")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from moderation_hooks import Allow, Hold, MessageContext, Reject, Verdict
+from moderation_hooks import Allow, Hold, Look, MessageContext, Reject, Verdict
 
 
 def raising_hook(ctx: MessageContext) -> Verdict:
@@ -58,3 +58,11 @@ def score_text(text: str) -> float:
     if "slowly" in text:
         time.sleep(0.5)
     return 0.95 if "nasty" in text else 0.05
+
+
+def look_hook(ctx: MessageContext) -> Verdict:
+    """Stands in for uncertain crisis evidence (the learned layer alone): "may need a look"."""
+    if "rough week" in ctx.text.lower():
+        return Look("uncertain: learned layer alone (0.55)", evidence=("rough week", "score 0.55"))
+    return Allow()
+

@@ -121,8 +121,12 @@ async def test_crisis_message_opens_a_case_a_moderator_in_another_room_sees_at_o
     assert contact["state"] == "in_contact"
     bad = await mod(moderator, "crisis.close", community=community, id=case["id"], outcome="whatever")
     assert bad["error"]["code"] == 107 and "outcome" in bad["error"]["message"]
-    closed = await mod(moderator, "crisis.close", community=community, id=case["id"], outcome="referred")
+    # Its two held messages still wait: closing asks what becomes of them.
+    unsaid = await mod(moderator, "crisis.close", community=community, id=case["id"], outcome="referred")
+    assert unsaid["error"]["code"] == 107 and "holds" in unsaid["error"]["message"]
+    closed = await mod(moderator, "crisis.close", community=community, id=case["id"], outcome="referred", holds="keep")
     assert closed["state"] == "closed" and closed["outcome"] == "referred"
+    assert len(closed["holds"]["kept"]) == 2
     changes = []
     while len(changes) < 3:
         changes.append((await next_event(moderator, f"{community}/mod", "crisis.case"))["change"])
@@ -231,7 +235,7 @@ async def test_private_conversation_reaches_the_member_live_and_nobody_else(cris
     assert channel not in [r["channel"] for r in listing]
 
     # Closing the case closes the conversation: the member is told; history is kept.
-    closed = await mod(moderator, "crisis.close", community=community, id=case["id"], outcome="resources_given")
+    closed = await mod(moderator, "crisis.close", community=community, id=case["id"], outcome="resources_given", holds="keep")
     assert closed["state"] == "closed"
     ended = await next_event(member, f"user#{user}", "support.conversation")
     assert ended["state"] == "closed" and ended["closed"] is True

@@ -321,3 +321,36 @@ async def test_muted_member_does_not_show_as_typing(modserver, clients):
     await asyncio.sleep(2.2)  # past the typing rate limit
     muted = await member.rpc("chat.typing", {"channel": channel})
     assert muted["result"] == {"sent": False, "reason": "muted"}
+
+
+async def test_moderators_read_the_communitys_recent_members_by_name(modserver, clients):
+    """Issue 25: mod.members names the community's recent members (newest poster first), so
+    a moderator's fresh console shows names, not user ids; members may not read it; an
+    erasure takes the name away."""
+    community = unique("dir")
+    channel = modserver.make_room(community, "r")
+    dee, eve = unique("dee"), unique("eve")
+    c_dee = await joined(clients, modserver.ws_url, dee, {community: "member"}, name="Dee Daly")
+    c_eve = await joined(clients, modserver.ws_url, eve, {community: "member"}, name="Eve")
+    moderator = await joined(clients, modserver.ws_url, unique("mod"), {community: "moderator"})
+    assert (await mod(moderator, "mod.members", community=community))["members"] == []
+    assert (await send(c_dee, channel, "hello"))["status"] == "published"
+    await asyncio.sleep(0.01)  # a later millisecond: Eve is the most recent
+    assert (await send(c_eve, channel, "hi Dee"))["status"] == "published"
+
+    async def listed() -> list[tuple[str, str]]:
+        return [(m["user"], m["name"]) for m in (await mod(moderator, "mod.members", community=community))["members"]]
+
+    async def both() -> bool:
+        return await listed() == [(eve, "Eve"), (dee, "Dee Daly")]
+
+    await eventually(both)
+    one = await mod(moderator, "mod.members", community=community, limit=1)
+    assert [m["user"] for m in one["members"]] == [eve] and one["members"][0]["seen"] > 0
+    bad = await mod(moderator, "mod.members", community=community, limit=0)
+    assert bad["error"]["code"] == 107
+    refused = await mod(c_dee, "mod.members", community=community)
+    assert refused["error"]["code"] == 103
+    r = modserver.api("POST", f"/api/users/{dee}/erase", {"actor": "dpo@example.org"})
+    assert r.status_code == 200, r.text
+    assert await listed() == [(eve, "Eve")]

@@ -193,3 +193,29 @@ async def test_reports_reach_moderators_and_enough_of_them_hide_the_message(mods
     dismissed = await mod(moderator, "mod.dismiss_report", channel=channel, offset=other["offset"], reason="fine")
     assert dismissed["dismissed"] is True
     assert (await mod(moderator, "mod.reports", channel=channel))["reports"] == []
+
+
+async def test_notices_carry_codes_and_the_reject_reason_its_preset(modserver, clients):
+    """Issue 25: server text is data. Next to the English words a notice names a code and its
+    parameters (the member's client says them in her language); a rejection made from a
+    preset names the preset; a bad reason_code is refused with nothing rejected."""
+    community, channel, user, sender, moderator = await _setup(modserver, clients, hooks={"links": {"mode": "hold"}})
+    result = await send(sender, channel, "have a look at www.example.org")
+    held = await next_event(sender, f"user#{user}", "moderation.held")
+    assert held["code"] == "held.link" and held["params"] == {} and held["message"]  # the words stay
+    bad = await mod(moderator, "mod.reject", channel=channel, id=result["id"], reason="no", reason_code="Not A Code!")
+    assert bad["error"]["code"] == 107
+    pending = modserver.api("GET", f"/api/communities/{community}/rooms/r/holds/{result['id']}").json()
+    assert pending["status"] == "pending"
+    words = "Links to unknown sites are not posted."
+    done = await mod(moderator, "mod.reject", channel=channel, id=result["id"], reason=words, reason_code="link_unknown")
+    assert done["status"] == "rejected"
+    notice = await next_event(sender, f"user#{user}", "moderation.rejected")
+    assert notice["reason"] == words and notice["reason_code"] == "link_unknown"
+    assert notice["code"] == "rejected" and notice["params"] == {"reason": words}
+    # Without a preset: the moderator's own words, no reason_code.
+    second = await send(sender, channel, "and www.example.net too")
+    await next_event(sender, f"user#{user}", "moderation.held")
+    await mod(moderator, "mod.reject", channel=channel, id=second["id"], reason="please ask first")
+    own = await next_event(sender, f"user#{user}", "moderation.rejected")
+    assert own["reason"] == "please ask first" and "reason_code" not in own

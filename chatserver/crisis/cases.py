@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatserver.crisis.config import OUTCOMES, CrisisConfig, ack_timeout_of
 from chatserver.crisis.metrics import CrisisMetrics
+from chatserver.errors import ReplyError
 from chatserver.moderation.audit import SYSTEM, Actor, iso
 from chatserver.moderation.errors import ModerationError, bad_request, conflict, not_found
 from chatserver.moderation.records import CrisisSignal
@@ -27,6 +28,7 @@ from rooms.private import private_of
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
+    from chatserver.moderation.actions import FoundMessage
     from chatserver.moderation.service import ModerationService
     from chatserver.redis.crisis_store import RedisCaseStore
     from rooms.model import Room
@@ -38,6 +40,8 @@ STATES = ("open", "acknowledged", "in_contact", "closed")
 ACTIVE = ("open", "acknowledged", "in_contact")
 _INT_FIELDS = ("opened_at", "deadline", "last_at", "count", "ack_at", "contact_at", "closed_at", "escalated_at")
 _ACTOR_FIELDS = ("ack_by", "contact_by", "closed_by", "opened_by")
+MEMBER_SOURCES = ("hold", "support", "refused", "rejected")  # the member was given resources
+HOLD_CHOICES = ("approve", "reject", "keep")
 
 
 def case_view(community: str, fields: dict[str, str], items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -66,7 +70,7 @@ class CaseService:
         self.moderation = moderation
         self.audit = moderation.audit
         self.store = store
-        self.metrics = CrisisMetrics()
+        self.metrics = CrisisMetrics(looks=lambda: dict(moderation.crisis_looks))
         self._task: asyncio.Task[None] | None = None
         self._last_counts = 0.0
 
@@ -83,6 +87,7 @@ class CaseService:
             "channel": signal.channel,
             "text": signal.text,
             "reason": signal.reason,
+            "kind": signal.kind,
         }
         if signal.hold_id:
             item["hold_id"] = signal.hold_id
@@ -100,15 +105,25 @@ class CaseService:
         settings = self.ext.catalog.communities.get(community)
         timeout = ack_timeout_of(self.config, settings.settings if settings is not None else {})
         deadline = now_ms + int(timeout * 1000)
-        fields = {"name": name or user, "channel": str(item.get("channel", "")), "source": str(item.get("source", ""))}
+        fields = {
+            "name": name or user,
+            "channel": str(item.get("channel", "")),
+            "source": str(item.get("source", "")),
+            "kind": str(item.get("kind") or "self"),  # "third_party": about someone else at risk
+        }
         if actor is not SYSTEM:
             fields["opened_by"] = _actor_json(actor)
+        told = item.get("source") in MEMBER_SOURCES  # she has the resources panel: she follows the case
+        if told:
+            fields["told"] = "1"
         for _ in range(3):
             case_id, created = await self.store.open(community, user, secrets.token_hex(6), now_ms, deadline, item, fields)
             if created or await self.store.join(community, case_id, user, item, now_ms):
                 break
         else:
             raise ModerationError(codes.NOT_AVAILABLE, "not available: could not open a case, try again", 409)
+        if told and not created:
+            await self.store.set_field(community, case_id, "told", "1")
         case = await self.get(community, case_id)
         action = "crisis.open" if created else "crisis.join"
         if created:
@@ -120,10 +135,67 @@ class CaseService:
             target={"user": user, "channel": item.get("channel", ""), "case": case_id},
             reason=str(item.get("reason", "")),
             text=str(item.get("text", "")),
-            details={"source": item.get("source", ""), "ack_deadline": iso(deadline / 1000) if created else None},
+            details={
+                "source": item.get("source", ""),
+                "kind": item.get("kind") or "self",
+                "ack_deadline": iso(deadline / 1000) if created else None,
+            },
         )
         await self.feed(community, "opened" if created else "joined", case)
+        if told:
+            await self.tell_member(case)
         return case, created
+
+    async def on_concern(self, reporter: Actor, room: Room, found: FoundMessage) -> dict[str, Any]:
+        """"I'm worried about this person" (report reason ``concern``): the author's crisis
+        case opens or gets the message at once. The message stays; the author is told nothing;
+        it never counts as a report. Rate-limited per member (``concern_limit`` per
+        ``concern_window``); audited as ``crisis.open``/``crisis.join`` with source
+        ``concern`` and the worried member as actor (refusals: ``crisis.concern_limited``)."""
+        author = str(found.event.get("user") or "")
+        if not author or found.event.get("platform"):
+            raise bad_request("that message has no member author")
+        target = {"user": author, "channel": room.channel, "message_id": found.event.get("id", ""), "offset": found.offset}
+        if not await self.store.claim_concern(room.community, reporter.user, self.config.concern_limit, self.config.concern_window):
+            await self.audit.append(room.community, "crisis.concern_limited", reporter, target=target)
+            raise ModerationError(
+                codes.TOO_MANY_REQUESTS,
+                "too many requests: you have told moderators about several people already; they will look at them",
+                429,
+            )
+        self.metrics.concerns += 1
+        item: dict[str, Any] = {
+            "at": int(time.time() * 1000),
+            "source": "concern",
+            "channel": room.channel,
+            "text": str(found.event.get("text", "")),
+            "reason": "a member is worried about this person",
+            "kind": "self",
+            "offset": found.offset,
+            "message_id": found.event.get("id", ""),
+            "by": {"user": reporter.user, "name": reporter.name},
+        }
+        await self.open_or_join(room.community, author, str(found.event.get("name") or author), item, reporter)
+        return {"status": "concern", "channel": room.channel, "offset": found.offset, "hidden": False}
+
+    async def tell_member(self, case: dict[str, Any]) -> None:
+        """``support.case`` on the member's ``user#<id>``: where her case stands, in words the
+        client says (never the outcome code or a moderator's note)."""
+        if not case.get("told"):
+            return
+        event: dict[str, Any] = {
+            "type": "support.case",
+            "community": case["community"],
+            "state": case["state"],
+            "kind": case.get("kind", "self"),
+            "ts": int(time.time() * 1000),
+        }
+        if case.get("conversation"):
+            event["conversation"] = case["conversation"]
+        try:
+            await self.ext.notifier.notify_user(case["user"], event)
+        except Exception:
+            log.exception("could not tell a member where her case stands")  # names nobody
 
     async def mark(self, actor: Actor, room: Room, data: dict[str, Any]) -> dict[str, Any]:
         """A moderator marks a message (``offset``, e.g. one members reported) or a held
@@ -215,22 +287,73 @@ class CaseService:
         await self._changed(actor, "crisis.contact", "in_contact", case, reason=note_text)
         return case
 
-    async def close(self, actor: Actor, community: str, case_id: Any, outcome: Any, note: Any = None) -> dict[str, Any]:
+    async def close(
+        self, actor: Actor, community: str, case_id: Any, outcome: Any, note: Any = None,
+        holds: Any = None, reject_reason: Any = None,
+    ) -> dict[str, Any]:
+        """Close with an outcome. A case whose held messages still wait needs ``holds``:
+        ``approve`` (publish them), ``reject`` (with ``reject_reason``, which the member sees)
+        or ``keep`` (leave them in the queue): nothing expires unseen because a case closed."""
         if outcome not in OUTCOMES:
             raise bad_request(f"outcome must be one of {', '.join(OUTCOMES)}")
         note_text = _note(note)
+        current = await self.get(community, case_id)
+        pending = await self.pending_holds(current)
+        if holds is not None and holds not in HOLD_CHOICES:
+            raise bad_request("holds must be approve, reject or keep")
+        if pending and holds is None:
+            raise bad_request(
+                f"this case has {len(pending)} held message(s) waiting: say what becomes of them "
+                "(holds: approve, reject or keep)"
+            )
+        reason_text = ""
+        if pending and holds == "reject":
+            if not isinstance(reject_reason, str) or not reject_reason.strip() or len(reject_reason) > 500:
+                raise bad_request("reject_reason (1-500 characters, the member sees it) is required to reject held messages")
+            reason_text = reject_reason.strip()
         now_ms = int(time.time() * 1000)
         fields = {"closed_at": str(now_ms), "closed_by": _actor_json(actor), "outcome": outcome}
         if note_text:
             fields["note"] = note_text
         case, _ = await self._move(actor, community, case_id, ACTIVE, "closed", fields)
-        await self._changed(actor, "crisis.close", "closed", case, reason=note_text, details={"outcome": outcome})
-        return case
+        settled: dict[str, list[str]] = {"approved": [], "rejected": [], "kept": [], "failed": []}
+        for channel, hold_id in pending:
+            try:
+                if holds == "approve":
+                    await self.moderation.holds.approve(actor, channel, hold_id)
+                    settled["approved"].append(hold_id)
+                elif holds == "reject":
+                    await self.moderation.holds.reject(actor, channel, hold_id, reason_text)
+                    settled["rejected"].append(hold_id)
+                else:
+                    settled["kept"].append(hold_id)
+            except ReplyError as exc:  # resolved meanwhile by someone else, or not publishable
+                log.info("hold %s of case %s not settled on close: %s", hold_id, case["id"], exc)
+                settled["failed"].append(hold_id)
+        details: dict[str, Any] = {"outcome": outcome}
+        if pending:
+            details.update({"holds": holds, **{k: v for k, v in settled.items() if v}})
+        await self._changed(actor, "crisis.close", "closed", case, reason=note_text, details=details)
+        await self.store.remember_closed(community, case["user"], case["id"], self.config.resources_linger)
+        return {**case, "holds": {k: v for k, v in settled.items() if v}} if pending else case
+
+    async def pending_holds(self, case: dict[str, Any]) -> list[tuple[str, str]]:
+        """(channel, hold id) of the case's held messages still waiting for a moderator."""
+        out: list[tuple[str, str]] = []
+        for item in case.get("items", []):
+            hold_id, channel = item.get("hold_id"), item.get("channel")
+            if not hold_id or not channel or (channel, hold_id) in out:
+                continue
+            record = await self.moderation.store.get(channel, hold_id)
+            if record is not None and record.status == "pending":
+                out.append((channel, hold_id))
+        return out
 
     async def link_conversation(self, community: str, case_id: str, channel: str) -> dict[str, Any]:
         await self.store.set_field(community, case_id, "conversation", channel)
         case = await self.get(community, case_id)
         await self.feed(community, "conversation", case)
+        await self.tell_member(case)
         return case
 
     async def _changed(
@@ -242,6 +365,7 @@ class CaseService:
             reason=reason, details=details,
         )
         await self.feed(case["community"], change, case)
+        await self.tell_member(case)
 
     async def feed(self, community: str, change: str, case: dict[str, Any]) -> None:
         await self.moderation.publish_feed(f"{community}/mod", {"type": "crisis.case", "change": change, "case": case})

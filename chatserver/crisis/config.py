@@ -16,6 +16,9 @@ class CrisisConfig:
     sweep_interval: float = 1.0  # seconds between escalation sweeps (every process)
     closed_retention: int = 90 * 86400  # seconds a closed case is kept
     conversation_history_ttl: int = 90 * 86400  # a private conversation's history retention
+    resources_linger: int = 7 * 86400  # seconds a member's page still gets her resources after her case closed
+    concern_limit: int = 5  # "I'm worried about this person" marks per member ...
+    concern_window: int = 3600  # ... per this many seconds
 
     @classmethod
     def from_section(cls, raw: Any) -> CrisisConfig:
@@ -23,7 +26,10 @@ class CrisisConfig:
             return cls()
         if not isinstance(raw, dict):
             raise ConfigError("[crisis] must be a table")
-        known = {"ack_timeout", "sweep_interval", "closed_retention", "conversation_history_ttl"}
+        known = {
+            "ack_timeout", "sweep_interval", "closed_retention", "conversation_history_ttl",
+            "resources_linger", "concern_limit", "concern_window",
+        }
         unknown = set(raw) - known
         if unknown:
             raise ConfigError(f"[crisis]: unknown settings {sorted(unknown)}")
@@ -31,7 +37,7 @@ class CrisisConfig:
         for key, value in raw.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"[crisis] {key} must be a positive number")
-            values[key] = int(value) if key in ("closed_retention", "conversation_history_ttl") else float(value)
+            values[key] = float(value) if key in ("ack_timeout", "sweep_interval") else int(value)
         return cls(**values)
 
 

@@ -8,6 +8,8 @@ from chatserver.crisis.cases import CaseService
 from chatserver.crisis.config import CrisisConfig
 from chatserver.crisis.conversations import Conversations
 from chatserver.crisis.http import routes
+from chatserver.crisis.member import MemberSupport
+from chatserver.crisis.resources import CommunityResources
 from chatserver.crisis.rpc import CrisisRpc
 
 if TYPE_CHECKING:
@@ -22,6 +24,12 @@ def install(ext: ExtensionContext, moderation: ModerationService) -> CaseService
     cases = CaseService(ext, config, moderation, ext.stores.crisis())
     conversations = Conversations(cases)
     moderation.on_crisis(cases.on_signal)
+    # [[communities.resources]]: a member's resources in her language and region; their
+    # numbers are never redacted as a member's personal details.
+    resources = CommunityResources.from_communities(ext.settings.communities)
+    moderation.use_resources(resources.localize, resources.numbers)
+    moderation.on_concern(cases.on_concern)
+    ext.registry.register_rpc("support.resources", MemberSupport(cases, resources).call)
     ext.resolver.on_denied(conversations.on_denied)
     CrisisRpc(cases, conversations).register(ext.registry)
     ext.registry.routes.extend(routes(cases, conversations))

@@ -4,9 +4,9 @@ process that made the change) and open-case gauges per community (refreshed by t
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 BUCKETS = (15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0, 86400.0)
@@ -31,14 +31,16 @@ class Histogram:
 
 
 class CrisisMetrics(Collector):
-    def __init__(self) -> None:
+    def __init__(self, looks: Callable[[], dict[str, int]] = dict) -> None:
         self.to_ack = Histogram()
         self.to_contact = Histogram()
         self.open: dict[str, tuple[int, int]] = {}  # community -> (not closed, unacknowledged)
         self.opened = 0
         self.escalated = 0
+        self.concerns = 0  # "I'm worried about this person" marks accepted
+        self.looks = looks  # community -> "may need a look" items (counted by moderation)
 
-    def collect(self) -> Iterator[HistogramMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[HistogramMetricFamily | GaugeMetricFamily | CounterMetricFamily]:
         for name, hist, what in (
             ("chat_crisis_time_to_ack_seconds", self.to_ack, "Seconds from a crisis case opening to its acknowledgement"),
             ("chat_crisis_time_to_contact_seconds", self.to_contact, "Seconds from a crisis case opening to a moderator in contact"),
@@ -51,3 +53,10 @@ class CrisisMetrics(Collector):
             u.add_metric([community], waiting)
         yield g
         yield u
+        look = CounterMetricFamily(
+            "chat_crisis_look", "Messages posted unchanged with a quiet 'may need a look' item for moderators", labels=["community"]
+        )
+        for community, count in sorted(self.looks().items()):
+            look.add_metric([community], count)
+        yield look
+        yield CounterMetricFamily("chat_crisis_concerns", "'I'm worried about this person' marks by members", value=self.concerns)

@@ -1,6 +1,6 @@
 """RPC methods of crisis response. ``crisis.*`` and ``support.invite`` / ``support.close``:
 moderators and admins of the community; ``support.open``: moderators, admins and hosts;
-``support.conversations``: anyone (their own conversations). A refused call gets 103 and is
+``support.conversations`` and ``support.resources``: anyone (their own). A refused call gets 103 and is
 written to the audit log (action ``denied``; repeats summarised per actor, ``denied.summary``)."""
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ class CrisisRpc:
         return {"cases": await self.cases.list(community, data.get("state", "active"), data.get("limit", 100))}
 
     async def _close(self, actor: Actor, community: str, data: dict[str, Any]) -> dict[str, Any]:
-        case = await self.cases.close(actor, community, data.get("id"), data.get("outcome"), data.get("note"))
+        case = await self.cases.close(
+            actor, community, data.get("id"), data.get("outcome"), data.get("note"), data.get("holds"), data.get("reject_reason")
+        )
         if data.get("close_conversation", True):
             await self.conversations.close_for_case(actor, case)
         return case

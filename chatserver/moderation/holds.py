@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,6 +24,8 @@ from chatserver.moderation.records import CrisisSignal, HoldRecord
 from chatserver.protocol import codes
 from moderation_hooks import Hold, Redact, Review, Support
 from rooms.retention import setting
+
+_REASON_CODE = re.compile(r"[a-z_]{1,40}")
 
 if TYPE_CHECKING:
     from chatserver.extension import ExtensionContext
@@ -113,6 +116,7 @@ class HoldQueue:
                     CrisisSignal(
                         record.community, record.user, record.name, record.channel, record.redacted_text,
                         crisis.reason, "hold", hold_id=record.id,
+                        kind="third_party" if crisis.subject == "third_party" else "self",
                     )
                 )
         # The support notice already spoke to a member in crisis; the held notice stays plain.
@@ -182,22 +186,30 @@ class HoldQueue:
         )
         return record.public()
 
-    async def reject(self, actor: Actor, channel: str, hold_id: Any, reason: Any) -> dict[str, Any]:
+    async def reject(
+        self, actor: Actor, channel: str, hold_id: Any, reason: Any, reason_code: Any = None
+    ) -> dict[str, Any]:
+        """``reason_code`` (optional): the preset the reason came from (``[a-z_]{1,40}``), sent
+        on to the member so her client says the reason in her language."""
         if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
             raise HoldError(codes.BAD_REQUEST, "bad request: a reason (1-500 characters) is required; the sender sees it", 400)
+        if reason_code is not None and (not isinstance(reason_code, str) or not _REASON_CODE.fullmatch(reason_code)):
+            raise HoldError(codes.BAD_REQUEST, "bad request: reason_code must be 1-40 lower-case letters or _", 400)
         record = await self._load(channel, hold_id)
         if record.status == "rejected":
             return {**record.public(), "already": True}
         if record.status != "pending":
             raise self._conflict(record, record.status)
         resolution = {"by": actor.to_dict(), "at": int(time.time() * 1000), "reason": reason.strip()}
+        if reason_code:
+            resolution["reason_code"] = reason_code
         before, changed = await self.store.resolve(record, "pending", "rejected", resolution)
         if not changed:
             raise self._conflict(record, before or "gone")
         record.status = "rejected"
         record.resolution = resolution
         await self._settle(record)
-        await self._notify(record.user, notices.rejected(record, reason.strip()))
+        await self._notify(record.user, notices.rejected(record, reason.strip(), reason_code or ""))
         await self._feed(channel + "/mod", notices.resolved(record, actor))
         await self.audit.append(
             record.community, "hold.reject", actor, target=_target(record), reason=reason.strip(), text=record.redacted_text

@@ -143,7 +143,7 @@ def routes(service: ModerationService) -> list[Route]:
     async def reject(request: Request) -> Any:
         room = room_of(request)
         body = await json_body(request)
-        return await _call(service.holds.reject(actor_of(body), room.channel, request.path_params["hold"], body.get("reason")))
+        return await _call(service.holds.reject(actor_of(body), room.channel, request.path_params["hold"], body.get("reason"), body.get("reason_code")))
 
     # ---- actions ---------------------------------------------------------------------------------
 

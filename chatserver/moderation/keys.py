@@ -16,6 +16,8 @@ Per community ``k``:
 - ``mod:{k}:audit``            stream: the audit log (field ``d`` = msgpack entry)
 - ``mod:{k}:mutes`` / ``mod:{k}:bans`` / ``mod:{k}:kicks``  hashes: sanctions (msgpack)
 - ``mod:{k}:posts``            hash: user -> messages posted or held (new-member hold)
+- ``mod:{k}:names`` / ``mod:{k}:seen``  hash user -> {name, seen} and zset user -> last post
+  (ms): the community's recent members by display name, for moderators (issue 25)
 Global: ``mod:expiring`` zset of "<channel>\\n<hold id>" -> expiry (ms), swept by every ext.
 """
 
@@ -72,3 +74,11 @@ def sanctions(community: str, kind: str) -> str:
 
 def posts(community: str) -> str:
     return f"mod:{{{community}}}:posts"
+
+
+def names(community: str) -> str:
+    return f"mod:{{{community}}}:names"
+
+
+def seen(community: str) -> str:
+    return f"mod:{{{community}}}:seen"

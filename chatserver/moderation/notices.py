@@ -3,6 +3,10 @@
 
 Notices speak to the member kindly and never quote a moderator-only reason (e.g. which
 crisis phrase matched); moderators see those in the hold and the audit log.
+
+Server text is data (issue 25): next to the English sentence (``message``, ``reason``) a
+notice carries ``code`` and ``params`` from which a client says it in its reader's language
+(the web client's catalogues); a client that does not know the code shows the sentence.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ def _now_ms() -> int:
 def held(record: HoldRecord, note: str = "") -> dict[str, Any]:
     event = _base("moderation.held", record)
     event["message"] = note or _HELD_TEXT.get(record.category, _DEFAULT_HELD)
+    if not note:  # a hook's own words have no code: clients show them as they are
+        event["code"] = f"held.{record.category}" if record.category in _HELD_TEXT else "held.waiting"
+        event["params"] = {}
     event["expires_at"] = iso(record.expires_ms / 1000)
     if record.client_msg_id:
         event["client_msg_id"] = record.client_msg_id
@@ -50,6 +57,8 @@ def support(record: HoldRecord, crisis: Hold | Support) -> dict[str, Any]:
     event = _base("moderation.support", record)
     event["message"] = crisis.notice
     event["resources"] = [r.to_dict() for r in crisis.resources]
+    if crisis.subject == "third_party":
+        event["subject"] = "third_party"  # how to help someone else
     return event
 
 
@@ -65,6 +74,8 @@ def support_for(channel: str, crisis: Hold | Support, message_id: str = "") -> d
     }
     if message_id:
         event["message_id"] = message_id
+    if crisis.subject == "third_party":
+        event["subject"] = "third_party"  # how to help someone else
     return event
 
 
@@ -76,9 +87,15 @@ def approved(record: HoldRecord, text: str, edited: bool, published: dict[str, A
     return event
 
 
-def rejected(record: HoldRecord, reason: str) -> dict[str, Any]:
+def rejected(record: HoldRecord, reason: str, reason_code: str = "") -> dict[str, Any]:
+    """``reason`` as the moderator wrote it; ``reason_code`` the preset it came from (so the
+    member reads it in her own language), when the moderator did not change its words."""
     event = _base("moderation.rejected", record)
     event["reason"] = reason
+    event["code"] = "rejected"
+    event["params"] = {"reason": reason}
+    if reason_code:
+        event["reason_code"] = reason_code
     return event
 
 
@@ -88,6 +105,8 @@ def expired(record: HoldRecord) -> dict[str, Any]:
         "No moderator was able to review your message in time, so it was not posted. "
         "You are welcome to send it again."
     )
+    event["code"] = "expired"
+    event["params"] = {}
     return event
 
 
@@ -102,6 +121,8 @@ def redacted(channel: str, message_id: str, labels: list[str], text: str) -> dic
         "hidden": labels,
         "text": text,
         "message": f"To keep you safe, we hid {listed} before your message was shared.",
+        "code": "redacted",
+        "params": {"hidden": labels},
     }
 
 

@@ -21,7 +21,9 @@ class CrisisSignal:
     """Crisis language seen by moderation, for whoever opens crisis cases
     (``ModerationService.on_crisis``). ``source``: ``hold`` (held for review), ``support``
     (posted for peer support), ``refused`` (refused before review: mute, ban, slow mode) or
-    ``rejected`` (rejected by another rule)."""
+    ``rejected`` (rejected by another rule), ``concern`` (a member is worried about the
+    author). ``kind``: ``self`` (the member's own risk) or ``third_party`` (the member wrote
+    about someone else at risk)."""
 
     community: str
     user: str
@@ -33,6 +35,7 @@ class CrisisSignal:
     hold_id: str = ""
     message_id: str = ""
     offset: int = 0
+    kind: str = "self"
 
 
 @dataclass

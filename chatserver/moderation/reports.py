@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgpack
@@ -45,6 +46,9 @@ class ReportsHost(Protocol):
 
 log = logging.getLogger("chatserver.moderation.reports")
 
+CONCERN = "concern"  # "I'm worried about this person": a crisis case for the author, nothing hidden
+ConcernHandler = Callable[[Actor, Room, FoundMessage], Awaitable[dict[str, Any]]]
+
 
 class Reports:
     def __init__(self, service: ReportsHost, store: RedisModerationStore) -> None:
@@ -53,6 +57,10 @@ class Reports:
         self.store = store
         self.received = 0
         self.hidden = 0
+        self.on_concern: ConcernHandler | None = None  # set by crisis response
+
+    def use_concern(self, handler: ConcernHandler) -> None:
+        self.on_concern = handler
 
     async def report(self, reporter: Actor, room: Room, *, offset: Any = None, message_id: Any = None, reason: Any = None) -> dict[str, Any]:
         reason_text = reason_of(reason, required=True)
@@ -60,6 +68,9 @@ class Reports:
         author = str(found.event.get("user", ""))
         if author == reporter.user:
             raise bad_request("you cannot report your own message")
+        if reason_text.lower() == CONCERN and self.on_concern is not None:
+            # Not a report: never counted towards hiding, never in the report queue.
+            return await self.on_concern(reporter, room, found)
         community = self.ext.catalog.communities.get(room.community)
         ttl = setting(community, room, "records_ttl", room.settings.history_ttl)
         report = {"reason": reason_text, "at": int(time.time() * 1000), "name": reporter.name}

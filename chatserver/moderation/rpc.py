@@ -35,7 +35,9 @@ class ModerationRpc:
         room_methods: dict[str, Handler] = {
             "mod.holds": lambda actor, c, room, d: self._holds(room, d),
             "mod.approve": lambda actor, c, room, d: s.holds.approve(actor, _room(room).channel, d.get("id"), d.get("text")),
-            "mod.reject": lambda actor, c, room, d: s.holds.reject(actor, _room(room).channel, d.get("id"), d.get("reason")),
+            "mod.reject": lambda actor, c, room, d: s.holds.reject(
+                actor, _room(room).channel, d.get("id"), d.get("reason"), d.get("reason_code")
+            ),
             "mod.delete": lambda actor, c, room, d: a.delete_message(
                 actor, _room(room), offset=d.get("offset"), message_id=d.get("id"), reason=d.get("reason")
             ),
@@ -58,6 +60,7 @@ class ModerationRpc:
             "mod.unban": lambda actor, c, room, d: a.unban(actor, c, d.get("user"), d.get("reason")),
             "mod.sanctions": lambda actor, c, room, d: self._sanctions(c),
             "mod.audit": lambda actor, c, room, d: self._audit(c, d),
+            "mod.members": lambda actor, c, room, d: self._members(c, d),
         }
         for name, handler in room_methods.items():
             self.ext.registry.register_rpc(name, self._guard(name, handler, need_room=True))
@@ -116,6 +119,14 @@ class ModerationRpc:
 
     async def _sanctions(self, community: str) -> dict[str, Any]:
         return sanctions_listing(self.service, community)
+
+    async def _members(self, community: str, data: dict[str, Any]) -> dict[str, Any]:
+        """``mod.members {community, limit?}``: the community's recent members by display name
+        (who posted lately, newest first), so a moderator's console names people, not ids."""
+        limit = data.get("limit", 200)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise bad_request("limit must be 1-1000")
+        return {"members": await self.service.mstore.recent_members(community, limit)}
 
     async def _audit(self, community: str, data: dict[str, Any]) -> dict[str, Any]:
         return {"entries": await self.service.audit.read(community, audit_filter(data))}

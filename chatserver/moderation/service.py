@@ -18,7 +18,7 @@ from chatserver.moderation.denied import DeniedAttempts
 from chatserver.moderation.holds import HoldQueue, OnApprove, crisis_hold, redaction_spans
 from chatserver.moderation.pipelines import RoomPipelines
 from chatserver.moderation.records import CrisisSignal, HoldRecord
-from chatserver.moderation.reports import Reports
+from chatserver.moderation.reports import ConcernHandler, Reports
 from chatserver.moderation.sanctions import Sanctions, kick_field
 from chatserver.moderation.watchers import ModeratorWatchers
 from chatserver.posting import Held, Outcome, Published, Rejected, Sender, Submission
@@ -26,6 +26,7 @@ from chatserver.protocol import codes
 from moderation_hooks import (
     Allow,
     Hold,
+    Look,
     MessageContext,
     ModerationConfig,
     Policy,
@@ -39,6 +40,7 @@ from rooms.model import Member, Role, Room
 from rooms.retention import setting
 
 if TYPE_CHECKING:
+    from chatserver.auth import Identity
     from chatserver.extension import ExtensionContext
 
 log = logging.getLogger("chatserver.moderation")
@@ -97,6 +99,7 @@ class ModerationService:
         self.holds.register_kind("reported", self.actions.restore_reported)
         self.holds.register_kind("edit", self._apply_held_edit)
         self.crisis_alerts = 0
+        self.crisis_looks: dict[str, int] = {}  # community -> "may need a look" items
         self._crisis_listeners: list[CrisisListener] = []
 
     def _audit_ttl(self, community: str) -> int:
@@ -109,6 +112,17 @@ class ModerationService:
         """``async on_approve(hold: HoldRecord, text: str, actor: Actor) -> dict`` publishes an
         approved item of ``kind`` (``text`` is the moderator's edit or the redacted original)."""
         self.holds.register_kind(kind, on_approve)
+
+    def use_resources(self, localize: Any, allow_numbers: Any) -> None:
+        """A community's own resources for a member's locale (``localize(community, locale,
+        verdict) -> verdict``) and the numbers in them (``allow_numbers(community)``), which
+        no hook may redact."""
+        self.pipelines.use_resources(localize, allow_numbers)
+
+    def on_concern(self, handler: ConcernHandler) -> None:
+        """``async handler(reporter, room, found)`` takes a member's "I'm worried about this
+        person" (report reason ``concern``) instead of the report queue."""
+        self.reports.use_concern(handler)
 
     def on_crisis(self, listener: CrisisListener) -> None:
         """``async listener(signal)`` for every crisis seen: held, posted for support, refused
@@ -208,8 +222,8 @@ class ModerationService:
         member = conn.identity.member
         role = member.role_in(room.community) or Role.MEMBER
         ctx = MessageContext(text=draft.text, user=member.user, name=member.name, role=role, room=room, now=time.time())
-        ctx = await self.pipelines.add_facts(ctx, self._locale(member), record=False)
-        review = await safety.review(ctx)
+        ctx = await self.pipelines.add_facts(ctx, self._locale(conn.identity), record=False)
+        review = self.pipelines.localized(ctx, await safety.review(ctx))
         crisis = crisis_hold(review)
         if crisis is not None:
             spans = tuple(Span(s, e, label) for s, e, label in redaction_spans(review))
@@ -270,17 +284,18 @@ class ModerationService:
             CrisisSignal(
                 room.community, member.user, member.name, room.channel, text, crisis.reason, source,
                 message_id=message_id, offset=published.offset if published is not None else 0,
+                kind=crisis.subject if crisis.subject == "third_party" else "self",
             )
         )
 
     @staticmethod
-    def _locale(member: Member) -> str | None:
-        locale = member.info.get("locale")
-        return locale if isinstance(locale, str) and 0 < len(locale) <= 16 else None
+    def _locale(identity: Identity) -> str | None:
+        """The token's ``locale`` claim (or ``info.locale``), else the client's language."""
+        return identity.locale or None
 
     async def _context(self, conn: Sender, room: Room, draft: Draft, ctx: MessageContext) -> MessageContext:
         assert conn.identity is not None
-        return await self.pipelines.add_facts(ctx, self._locale(conn.identity.member))
+        return await self.pipelines.add_facts(ctx, self._locale(conn.identity))
 
     def _record(self, sub: Submission, review: Review, item_id: str) -> HoldRecord:
         verdict = review.verdict
@@ -351,6 +366,8 @@ class ModerationService:
                 return
             case Published() if isinstance(review.verdict, Support):
                 action = "verdict.support"
+            case Published() if isinstance(review.verdict, Look):
+                action = "verdict.look"
             case Published(hidden=labels) if labels:
                 action = "verdict.redact"
             case Held():
@@ -358,7 +375,7 @@ class ModerationService:
             case Rejected():
                 action = "verdict.reject"
         if sub.counts_as_post and not isinstance(outcome, Rejected):
-            self.pipelines.count_post(sub.room, sub.author.user)
+            self.pipelines.count_post(sub.room, sub.author.user, sub.author.name)
         if not action:
             return
         room = sub.room
@@ -368,6 +385,8 @@ class ModerationService:
         details: dict[str, Any] = {"hooks": deciding, "kind": sub.kind}
         if review.failures:
             details["failures"] = list(review.failures)
+        if isinstance(verdict, Look) and verdict.evidence:
+            details["evidence"] = list(verdict.evidence)[:10]
         hidden = list(outcome.hidden) if isinstance(outcome, Published) else []
         if hidden:
             details["hidden"] = hidden
@@ -406,10 +425,36 @@ class ModerationService:
                     source="rejected", anonymous=anonymous,
                 )
         elif isinstance(outcome, Published) and isinstance(verdict, Support):
-            await self._crisis_alert(
-                member, room, seen, verdict, "posted for peer support (community policy)",
-                published=outcome, anonymous=anonymous,
+            why = (
+                "posted: about someone else at risk" if verdict.subject == "third_party"
+                else "posted for peer support (community policy)"
             )
+            await self._crisis_alert(member, room, seen, verdict, why, published=outcome, anonymous=anonymous)
+        elif isinstance(outcome, Published) and isinstance(verdict, Look):
+            await self._look(member, room, seen, verdict, outcome, anonymous=anonymous)
+
+    async def _look(
+        self, member: Member, room: Room, text: str, look: Look, published: Published, anonymous: bool = False
+    ) -> None:
+        """"May need a look": the message is out and its author is told nothing; the
+        community's moderators get a quiet, low-priority item with the evidence (``crisis.look``
+        on ``<community>/mod``, kept in its history so a console that opens later sees it)."""
+        self.crisis_looks[room.community] = self.crisis_looks.get(room.community, 0) + 1
+        item: dict[str, Any] = {
+            "type": "crisis.look",
+            "priority": "low",
+            "category": look.category,
+            "channel": room.channel,
+            "user": "" if anonymous else member.user,
+            "name": "anonymous" if anonymous else member.name,
+            "text": text,
+            "reason": look.reason,
+            "evidence": list(look.evidence)[:10],
+            "message_id": published.id,
+            "offset": published.offset,
+            "ts": int(time.time() * 1000),
+        }
+        await self.publish_feed(f"{room.community}/mod", item)
 
     # ---- applying an approved edit ---------------------------------------------------------
 

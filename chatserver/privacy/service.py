@@ -355,7 +355,8 @@ class PrivacyService:
         counts["keys"] += await self._named_keys(user)
         counts["keys"] += await self.store.drop_channel(f"user#{user}")
         for community in self._communities():
-            posts = await self.store.hdel_many([(f"mod:{{{community}}}:posts", user)])
+            posts = await self.store.hdel_many([(f"mod:{{{community}}}:posts", user), (f"mod:{{{community}}}:names", user)])
+            await self.store.zrem(f"mod:{{{community}}}:seen", user)  # the directory of recent members
             if posts:
                 touched.add(community)
         for kind, community, name, packed in await self._sanctions(user):

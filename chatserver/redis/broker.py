@@ -138,6 +138,7 @@ class RedisBroker:
         self.pipeline = pipeline
         self.commands = 0  # Redis round trips made, for metrics and load tests
         self.latency_sum = 0.0
+        self.errors = 0  # round trips that failed (connection lost, timeout, error reply)
 
     def close(self) -> None:
         if self.pipeline is not None:
@@ -149,6 +150,9 @@ class RedisBroker:
         start = time.perf_counter()
         try:
             return await run_script(self.pipeline, script, keys, args)
+        except Exception:
+            self.errors += 1
+            raise
         finally:
             self.commands += 1
             self.latency_sum += time.perf_counter() - start
@@ -188,6 +192,9 @@ class RedisBroker:
                 await pipeline.execute(pipeline.publish_command, pubsub_channel(channel), b"0::" + payload)
             else:
                 await self.redis.publish(pubsub_channel(channel), b"0::" + payload)
+        except Exception:
+            self.errors += 1
+            raise
         finally:
             self.commands += 1
             self.latency_sum += time.perf_counter() - start

@@ -55,6 +55,14 @@ def notify_key(community: str) -> str:
     return f"crisis:{{{community}}}:notify"
 
 
+def last_key(community: str, user: str) -> str:
+    return f"crisis:{{{community}}}:last:{user}"
+
+
+def concern_key(community: str, user: str) -> str:
+    return f"crisis:{{{community}}}:concern:{user}"
+
+
 def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
@@ -147,6 +155,23 @@ class RedisCaseStore:
     async def open_case_of(self, community: str, user: str) -> str | None:
         got = await self.redis.hget(open_key(community), user)
         return None if got is None else got.decode()
+
+    async def remember_closed(self, community: str, user: str, case_id: str, ttl: int) -> None:
+        """The member's last closed case, for ``ttl`` seconds (her resources linger)."""
+        await self.redis.set(last_key(community, user), case_id, ex=max(1, ttl))
+
+    async def last_closed_of(self, community: str, user: str) -> str | None:
+        got = await self.redis.get(last_key(community, user))
+        return None if got is None else got.decode()
+
+    async def claim_concern(self, community: str, user: str, limit: int, window: int) -> bool:
+        """One more "I'm worried about this person" from ``user``: False past ``limit`` in
+        ``window`` seconds."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incr(concern_key(community, user))
+        pipe.expire(concern_key(community, user), window, nx=True)
+        count, _ = await pipe.execute()
+        return int(count) <= limit
 
     async def recent(self, community: str, limit: int) -> list[tuple[dict[str, str], list[dict[str, Any]]]]:
         """Cases newest first (closed ones until their retention ends); stale ids pruned."""

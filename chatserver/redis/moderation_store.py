@@ -112,6 +112,10 @@ class RedisHoldStore:
     async def forget_due(self, member: bytes) -> None:
         await self.redis.zrem(keys.EXPIRING, member)
 
+    async def pending_count(self) -> int:
+        """Holds waiting for review in the whole deployment (the expiry index)."""
+        return int(await self.redis.zcard(keys.EXPIRING))
+
 
 class RedisModerationStore:
     def __init__(self, client: aioredis.Redis, commands: Commands, control: Control | None = None) -> None:
@@ -266,3 +270,33 @@ class RedisModerationStore:
             await self.commands.commands(
                 [(b"HINCRBY", keys.posts(community), user, n) for (community, user), n in counts.items()]
             )
+
+    async def note_members(self, seen: dict[tuple[str, str], tuple[str, int]], keep: int) -> None:
+        """Remember ``(community, user) -> (display name, when in ms)`` in the communities'
+        directories of recent members, each trimmed to its ``keep`` most recent."""
+        if not seen:
+            return
+        commands: list[tuple[Any, ...]] = []
+        for (community, user), (name, ms) in seen.items():
+            commands.append((b"HSET", keys.names(community), user, msgpack.packb({"name": name, "seen": ms})))
+            commands.append((b"ZADD", keys.seen(community), ms, user))
+        await self.commands.commands(commands)
+        for community in {community for community, _ in seen}:
+            (old,) = await self.commands.commands([(b"ZRANGE", keys.seen(community), 0, -(keep + 1))])
+            if old:
+                await self.commands.commands(
+                    [(b"HDEL", keys.names(community), *old), (b"ZREM", keys.seen(community), *old)]
+                )
+
+    async def recent_members(self, community: str, limit: int) -> list[dict[str, Any]]:
+        """The community's most recently seen members, newest first: ``{user, name, seen}``."""
+        (users,) = await self.commands.commands([(b"ZRANGE", keys.seen(community), 0, limit - 1, b"REV")])
+        if not users:
+            return []
+        (packed,) = await self.commands.commands([(b"HMGET", keys.names(community), *users)])
+        out = []
+        for user, value in zip(users, packed, strict=True):
+            if value:
+                entry = msgpack.unpackb(value, raw=False)
+                out.append({"user": _text(user), "name": entry.get("name", ""), "seen": entry.get("seen", 0)})
+        return out

@@ -225,7 +225,8 @@ async def test_acknowledge_talk_privately_and_close_a_case_by_keyboard(web, open
     await mo.keyboard.press("Enter")
     await focus_is(mo, dialog.get_by_label("Outcome"))
     await dialog.get_by_label("Outcome").select_option("talked_it_through")
-    await tab_until(mo, dialog.get_by_role("button", name="Close case"), limit=4)
+    # Outcome, note, conversation, her held message (what becomes of it, a reason), Cancel.
+    await tab_until(mo, dialog.get_by_role("button", name="Close case"), limit=6)
     await mo.keyboard.press("Enter")
     await expect(case).to_contain_text("Closed")
     await expect(case).to_contain_text("Outcome: Talked it through")

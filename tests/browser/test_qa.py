@@ -112,7 +112,7 @@ async def test_qa_round_with_an_anonymous_question(web, open_page):
     await ben.get_by_role("textbox", name="Write a message").fill("can I still post here?")
     await ben.get_by_role("textbox", name="Write a message").press("Enter")
     refused = ben.locator(".own-failed", has_text="can I still post here?")
-    await expect(refused).to_contain_text("stage mode")
+    await expect(refused).to_contain_text("Only the hosts can post in this room now")
     await refused.get_by_role("button", name="Ask on the Q&A board").click()
     await expect(ben.get_by_role("tabpanel", name="Q&A")).to_be_visible()
     await expect(ben.get_by_label("Your question")).to_be_visible()

@@ -116,7 +116,7 @@ async def test_every_view_renders_in_spanish_and_english_with_no_untranslated_ke
     for view, (page, tabs) in pages.items():
         words = await views_text(page, tabs)
         if view == "moderator":
-            # The console follows the room: the lobby's holds, then back to the conversation.
+            # The console shows every room: the lobby's hold is there; then back to the conversation.
             await page.get_by_role("button", name="lobby").click()
             await page.get_by_role("tab").nth(2).click()
             await page.locator(".item", has_text="example.org").get_by_role("button", name="Rechazar…").click()

@@ -7,16 +7,29 @@
 
 import { h, fill, formatDateTime } from "./dom.js";
 import { t } from "./i18n.js";
+import { withMarkers } from "./messages.js";
 
 const COLUMNS = ["when", "action", "by", "about", "reason", "text"];
+// The actions the filter offers (by their words; the server filters by code).
+const ACTIONS = [
+  "verdict.hold", "verdict.redact", "verdict.reject", "verdict.support", "hold.approve", "hold.reject", "hold.expire",
+  "crisis.open", "crisis.ack", "crisis.contact", "crisis.close", "crisis.escalate", "support.open", "support.close",
+  "report", "report.hide", "report.dismiss", "delete", "remove_recent", "mute", "unmute", "kick", "ban", "unban", "lock", "unlock", "slow_mode", "denied",
+];
 
 export class AuditLog {
-  constructor(conn, community, directory = null) {
+  constructor(conn, community, directory = null, roomTitle = null) {
     this.conn = conn;
+    this.roomTitle = roomTitle || ((channel) => channel); // a room's display name
     this.community = community;
     this.directory = directory;
     this.body = h("tbody", { role: "rowgroup" });
-    this.filter = h("input", { id: "audit-filter", type: "search", placeholder: t("audit.filter_placeholder") });
+    this.filter = h(
+      "select",
+      { id: "audit-filter", onchange: () => this.load() },
+      h("option", { value: "" }, t("audit.all_actions")),
+      ACTIONS.map((a) => h("option", { value: a }, actionLabel(a))),
+    );
     this.card = h(
       "section",
       { class: "card", "aria-labelledby": "audit-heading" },
@@ -43,11 +56,11 @@ export class AuditLog {
 
   async load() {
     const data = { community: this.community, limit: 50 };
-    if (this.filter.value.trim()) data.action = this.filter.value.trim();
+    if (this.filter.value) data.action = this.filter.value;
     try {
       const { entries } = await this.conn.rpc("mod.audit", data);
       this.directory?.add(entries.map((e) => e.actor).filter((a) => a && a.via !== "system"));
-      fill(this.body, entries.length ? entries.map((e) => row(e, this.directory)) : note(t("audit.empty"), "empty"));
+      fill(this.body, entries.length ? entries.map((e) => row(e, this.directory, this.roomTitle)) : note(t("audit.empty"), "empty"));
     } catch (error) {
       fill(this.body, note(t("audit.failed", { error: error.message })));
     }
@@ -58,15 +71,24 @@ function note(text, className = "") {
   return h("tr", { role: "row" }, h("td", { colspan: COLUMNS.length, role: "cell", class: className }, text));
 }
 
-function row(entry, directory) {
+/** An action's words in the reader's language; an unknown action is never shown as its code. */
+export function actionLabel(action) {
+  const key = `audit.action.${String(action || "").replace(/\./g, "_")}`;
+  const text = t(key);
+  return text.startsWith("⟦") ? t("audit.action_other") : text;
+}
+
+function row(entry, directory, roomTitle) {
   const who = entry.target?.user ? (directory ? directory.name(entry.target.user) : entry.target.user) : "";
+  const where = entry.target?.channel ? roomTitle(entry.target.channel) : "";
+  const actor = entry.actor?.via === "system" || entry.actor?.user === "system" ? t("audit.by_system") : entry.actor?.name || (directory ? directory.name(entry.actor?.user) : "");
   const values = [
     formatDateTime(entry.ts || entry.time),
-    entry.action,
-    entry.actor?.name || entry.actor?.user || "",
-    who && entry.target?.channel ? t("audit.in", { who, where: entry.target.channel }) : who || entry.target?.channel || "",
+    actionLabel(entry.action),
+    actor || "",
+    who && where ? t("audit.in", { who, where }) : who || where,
     entry.reason || "",
-    entry.text || "",
+    entry.text ? withMarkers(entry.text) : "",
   ];
   // The column's name before each value shows only when the table stacks; screen readers
   // have the column headers already.

@@ -10,6 +10,7 @@ import { h, $, announce, fill, keepFocus, timeEl } from "./dom.js";
 import { t } from "./i18n.js";
 import { ask } from "./dialogs.js";
 import { MemberPicker } from "./directory.js";
+import { LookList } from "./looks.js";
 
 export const OUTCOMES = ["resources_given", "referred", "emergency_services", "talked_it_through", "false_alarm", "no_response", "other"];
 const ORDER = { open: 0, acknowledged: 1, in_contact: 2, closed: 3 };
@@ -34,8 +35,10 @@ export class CasesPanel {
     this.rooms = rooms; // () => the chat view's rooms, for a room's title
     this.onConversation = onConversation; // (conversation) => show it in the chat view
     this.cases = new Map(); // id -> case
+    this.room = ""; // the console's room filter ("" for every room)
     this.list = h("ul", { class: "item-list", id: "case-list" });
     this.count = h("span", { class: "count-pill" }, "0");
+    this.looks = new LookList(conn, { roomTitle: (channel) => this.roomTitle(channel) });
     this.picker = new MemberPicker(directory, { id: "case-member", searchLabel: t("cases.talk_search"), label: t("cases.talk_member") });
     this.card = h(
       "section",
@@ -43,6 +46,7 @@ export class CasesPanel {
       h("h2", { id: "cases-heading", tabindex: "-1" }, t("cases.heading"), " ", this.count),
       h("p", { class: "hint" }, t("cases.hint")),
       this.list,
+      this.looks.element,
       h(
         "form",
         { class: "talk-to", "aria-labelledby": "talk-heading", onsubmit: (event) => { event.preventDefault(); this.talkTo(); } },
@@ -52,7 +56,10 @@ export class CasesPanel {
     );
     const feed = conn.subscription(`${this.community}/mod`);
     feed.on("publication", (ctx) => this._feedEvent(ctx.data || {}));
-    feed.on("subscribed", () => this.load());
+    feed.on("subscribed", () => {
+      this.load();
+      this.looks.loadFrom(feed);
+    });
     feed.on("error", (ctx) => console.warn("community moderator feed:", ctx.error));
     feed.subscribe();
     this._timer = setInterval(() => this.renderSinceTimes(), 30_000);
@@ -83,6 +90,7 @@ export class CasesPanel {
   }
 
   _feedEvent(data) {
+    if (data.type === "crisis.look") return this.looks.add(data);
     if (data.type !== "crisis.case" && data.type !== "crisis.escalated") return;
     const c = data.case;
     if (!c) return;
@@ -97,11 +105,18 @@ export class CasesPanel {
     const now = Date.now();
     const shown = [...this.cases.values()]
       .filter((c) => c.state !== "closed" || now - (c.closed_at || 0) < SHOW_CLOSED_MS)
+      .filter((c) => !this.room || c.channel === this.room)
       .sort((a, b) => ORDER[a.state] - ORDER[b.state] || b.opened_at - a.opened_at);
     this.count.textContent = String(shown.filter((c) => c.state !== "closed").length);
     const items = shown.map((c) => this._item(c));
     if (!items.length) items.push(h("li", { class: "empty" }, t("cases.empty")));
     keepFocus(this.list, () => fill(this.list, ...items), $("#cases-heading"));
+  }
+
+  /** The console's room filter. */
+  setRoom(channel) {
+    this.room = channel || "";
+    this.render();
   }
 
   renderSinceTimes() {
@@ -136,6 +151,8 @@ export class CasesPanel {
         h("span", { dataset: { opened: String(c.opened_at) } }, openedSince(c.opened_at)),
         timeEl(c.opened_at),
         c.count > 1 ? h("span", {}, t("cases.messages", { n: c.count })) : null,
+        c.kind === "third_party" ? h("span", {}, t("cases.kind_third_party")) : null,
+        c.source === "concern" ? h("span", {}, t("cases.source_concern")) : null,
       ),
       ...texts,
       taken.length ? h("p", { class: "hint" }, taken.join(" · ")) : null,
@@ -186,6 +203,17 @@ export class CasesPanel {
   }
 
   async close(c) {
+    // Held messages of the case: the moderator says what becomes of them (nothing expires unseen).
+    const held = (c.items || []).some((item) => item.hold_id);
+    const holdFields = held
+      ? [
+        {
+          name: "holds", label: t("cases.holds"), type: "select", value: "keep",
+          options: [["keep", t("cases.holds_keep")], ["approve", t("cases.holds_approve")], ["reject", t("cases.holds_reject")]],
+        },
+        { name: "reject_reason", label: t("cases.holds_reason"), type: "textarea", maxlength: 500, hint: t("cases.holds_reason_hint") },
+      ]
+      : [];
     const values = await ask({
       title: t("cases.close_title", { name: c.name }),
       description: t("cases.close_description"),
@@ -198,6 +226,7 @@ export class CasesPanel {
           name: "conversation", label: t("cases.conversation"), type: "select", value: "close",
           options: [["close", t("cases.conversation_close")], ["keep", t("cases.conversation_keep")]],
         },
+        ...holdFields,
       ],
     });
     if (!values) return;
@@ -205,6 +234,7 @@ export class CasesPanel {
       outcome: values.outcome,
       note: values.note || undefined,
       close_conversation: values.conversation !== "keep",
+      ...(held ? { holds: values.holds, reject_reason: values.reject_reason || undefined } : {}),
     });
   }
 }

@@ -20,7 +20,7 @@ const RETRYABLE = new Set([0, 1, 2, 3, 100, 111]);
 // Unsubscribe push codes from moderators (docs/protocol.md).
 const UNSUBSCRIBED = { 2101: "chat.unsub_kicked", 2103: "chat.unsub_banned" };
 
-export const REPORT_REASONS = ["harassment", "spam", "personal_info", "self_harm", "misinformation", "other"];
+export const REPORT_REASONS = ["harassment", "spam", "personal_info", "self_harm", "concern", "misinformation", "other"];
 
 export class ChatView extends EventTarget {
   constructor(conn, session, moderation) {
@@ -116,6 +116,7 @@ export class ChatView extends EventTarget {
         ),
       ),
     ));
+    this.dispatchEvent(new CustomEvent("rooms", { detail: this.rooms })); // the console watches them all
   }
 
   get room() {
@@ -188,6 +189,12 @@ export class ChatView extends EventTarget {
     if (this.flags.locked) parts.push(t("chat.locked"));
     if (this.flags.slow) parts.push(t("chat.slow", { s: this.flags.slow }));
     $("#room-flags").textContent = parts.join(" ");
+    this.renderComposer(); // a lock closes the message box for members
+  }
+
+  /** A locked room: members cannot post (moderators can), and the box says so. */
+  get lockedForMe() {
+    return !this.staff && !!this.flags?.locked;
   }
 
   async onSubscribed(sub, ctx) {
@@ -239,6 +246,10 @@ export class ChatView extends EventTarget {
       crisis: this.crisis,
       onNotice: (text) => this.own.set({ id: newId("n") }, "info", { detail: text }),
       onMute: (until) => this.setMuted(until),
+      roomTitle: (channel) => {
+        const room = this.rooms.find((r) => r.channel === channel);
+        return room ? room.title || room.name : "";
+      },
     });
     if (!understood) console.info("notice not shown", data);
     this.dispatchEvent(new CustomEvent("notice", { detail: data }));
@@ -324,8 +335,9 @@ export class ChatView extends EventTarget {
   async send(raw) {
     const text = raw.trim();
     if (!text || !this.channel) return;
-    if (this.muted) {
-      // The words stay in the box; the banner above it says until when.
+    if (this.muted || this.lockedForMe || $("#composer-text").readOnly) {
+      // The words stay in the box; the banner above it says until when (or that it is locked
+      // or the conversation ended).
       announce($("#mute-banner").textContent);
       return;
     }
@@ -357,7 +369,7 @@ export class ChatView extends EventTarget {
       if (result.status === "published" && this.log.find(result.id)) this.own.drop(ref.client_msg_id);
     } catch (error) {
       const rejected = error.code === 1001;
-      if (error.code === 1002) this.setMuted(mutedUntil(error.message));
+      if (error.code === 1002) this.setMuted(mutedUntil(error.serverMessage || error.message));
       // Stage mode (1006): the room is for the hosts now; questions go to the board.
       const toBoard = error.code === 1006 ? { label: t("chat.ask_on_board"), run: () => $("#tab-qa").click() } : null;
       this.own.set(ref, rejected ? "rejected" : "failed", {
@@ -395,10 +407,13 @@ export class ChatView extends EventTarget {
     });
     if (!values) return;
     const label = t(`report.reasons.${values.reason}`);
-    const reason = values.details ? `${label}: ${values.details}` : label;
+    // "I'm worried about this person" is not a report: the server opens a crisis case for the
+    // author (nothing is hidden, the author is not told).
+    const reason = values.reason === "concern" ? "concern" : values.details ? `${label}: ${values.details}` : label;
     try {
       const result = await this.conn.rpc("chat.report", { channel: this.channel, id: message.id, reason: reason.slice(0, 500) });
-      this.own.set({ id: newId("r") }, "info", { detail: t(result.hidden ? "report.sent_hidden" : "report.sent") });
+      const said = result.status === "concern" ? "report.concern_sent" : result.hidden ? "report.sent_hidden" : "report.sent";
+      this.own.set({ id: newId("r") }, "info", { detail: t(said) });
     } catch (error) {
       this.own.set({ id: newId("r") }, "info", { detail: t("report.failed", { error: error.message }) });
     }
@@ -483,17 +498,33 @@ export class ChatView extends EventTarget {
         ? t("mute.banner_lifted")
         : t(soon ? "mute.banner_until" : "mute.banner_until_date", { when: soon ? formatTime(until) : formatDateTime(until) });
     }
-    banner.hidden = !muted;
+    // A closed private support conversation: only moderators may write in it. Said in words,
+    // with her support resources one click away.
+    const ended = !!this.room?.private?.closed && !isStaff(this.session.role);
+    if (ended) {
+      fill(banner, t("private.composer_closed"), " ",
+        h("button", { type: "button", class: "link", onclick: () => this.crisis.reopen(this.crisis.resources) }, t("crisis.header_button")));
+    }
+    const blocked = muted || ended;
+    banner.hidden = !blocked;
     // aria-disabled and readonly, not disabled: a focused control that becomes disabled
     // would drop keyboard focus to <body>.
-    box.readOnly = muted;
-    if (muted) box.setAttribute("aria-disabled", "true");
+    box.readOnly = blocked;
+    if (blocked) box.setAttribute("aria-disabled", "true");
     else box.removeAttribute("aria-disabled");
-    if (muted) box.setAttribute("aria-describedby", "mute-banner composer-keys");
+    if (blocked) box.setAttribute("aria-describedby", "mute-banner composer-keys");
     else box.setAttribute("aria-describedby", "composer-hint composer-keys");
     button.disabled = !!this.removedFromRoom;
-    if (muted) button.setAttribute("aria-disabled", "true");
+    if (blocked) button.setAttribute("aria-disabled", "true");
     else button.removeAttribute("aria-disabled");
+    if (this.lockedForMe && !muted) {
+      banner.textContent = t("chat.locked_banner");
+      banner.hidden = false;
+      box.readOnly = true;
+      box.setAttribute("aria-disabled", "true");
+      box.setAttribute("aria-describedby", "mute-banner composer-keys");
+      button.setAttribute("aria-disabled", "true");
+    }
   }
 }
 

@@ -1,8 +1,10 @@
 // The members a moderator's console has seen recently in this community, by name: who is
 // online in its rooms (presence.members), who wrote in the conversation, who is in a hold, a
 // report or the audit log. Kept in this browser (localStorage, per community, the newest
-// 300 for 30 days), so mutes and bans still show names after a reload. The server's own
-// lists (mod.sanctions, audit targets) name user ids only; this turns them into names.
+// 300 for 30 days), so mutes and bans still show names after a reload, and filled from the
+// server's directory of the community's recent members (rpc mod.members) when the console
+// opens. The server's own lists (mod.sanctions, audit targets) name user ids only; this
+// turns them into names (and never shows an id).
 //
 // MemberPicker is how the console asks for a member: a search field and a list of names
 // (never a raw user id), kept current as the directory grows.
@@ -67,6 +69,17 @@ export class Directory extends EventTarget {
     const same = [...this.people.values()].filter((p) => p.name === person.name);
     if (same.length < 2) return person.name;
     return `${person.name} (${same.sort((a, b) => a.user.localeCompare(b.user)).indexOf(person) + 1})`;
+  }
+
+  /** The community's recent members by name from the server (rpc mod.members), so a fresh
+   *  browser names people the moment the console opens. */
+  async loadFromServer(conn, community) {
+    try {
+      const { members } = await conn.rpc("mod.members", { community, limit: 500 });
+      this.add(members);
+    } catch (error) {
+      console.info("recent members unavailable:", error.message);
+    }
   }
 
   name(user) {

@@ -12,6 +12,7 @@ import es from "./lang/es.js";
 export const CATALOGUES = { en, es };
 export const LANGUAGES = [["en", "English"], ["es", "Español"]];
 const STORAGE_KEY = "chatserver.lang";
+const SWITCHED_KEY = "chatserver.lang_switched";
 
 function choose() {
   const stored = localStorage.getItem(STORAGE_KEY);
@@ -34,7 +35,15 @@ export function lang() {
 export function setLang(code) {
   if (!CATALOGUES[code]) return;
   localStorage.setItem(STORAGE_KEY, code);
+  sessionStorage.setItem(SWITCHED_KEY, "1"); // after the reload, focus goes to the view's heading
   location.reload();
+}
+
+/** True once after a reload caused by the language switch (then forgotten). */
+export function justSwitched() {
+  const switched = sessionStorage.getItem(SWITCHED_KEY) === "1";
+  sessionStorage.removeItem(SWITCHED_KEY);
+  return switched;
 }
 
 /** The string for `key` in the current language, with {name} placeholders filled in. */

@@ -2,9 +2,9 @@
 // the views this person's role allows: Chat for everyone, Q&A, and Moderation for staff.
 
 import { $, h, isStaff, roleLabel, fill } from "./dom.js";
-import { t, lang, setLang, LANGUAGES, translatePage } from "./i18n.js";
+import { t, lang, setLang, LANGUAGES, translatePage, justSwitched } from "./i18n.js";
 import * as session from "./session.js";
-import { ChatConnection } from "./connection.js";
+import { ChatConnection, clientLocale } from "./connection.js";
 import { ChatView } from "./chat.js";
 import { setupTabs } from "./tabs.js";
 import { ModerationConsole } from "./moderation.js";
@@ -12,6 +12,7 @@ import { QAView } from "./qa.js";
 import { setupSkipLink } from "./skiplink.js";
 import { CasesPanel } from "./cases.js";
 import { PrivateConversations } from "./private.js";
+import { loadSupport } from "./notices.js";
 
 async function showSignIn(message = "") {
   $("#app").hidden = true;
@@ -34,11 +35,13 @@ async function showSignIn(message = "") {
       if (communities.some((c) => c.name === last.community)) select.value = last.community;
       $("#signin-role").value = last.role || "member";
     }
-    $("#signin-name").focus();
+    if (switchedLanguage) $("#signin-title").focus();
+    else $("#signin-name").focus();
   } else {
     devForm.hidden = true;
     $("#signin-mode").textContent = t("signin.token_mode");
-    $("#token-input").focus();
+    if (switchedLanguage) $("#signin-title").focus();
+    else $("#token-input").focus();
   }
   tokenForm.hidden = false;
 }
@@ -85,6 +88,8 @@ function wireSignIn() {
 }
 
 let started = false;
+// Reloaded by the language switch: focus goes to the view's heading (the switch is gone).
+const switchedLanguage = justSwitched();
 
 function start(s, { focus = false } = {}) {
   if (started) return;
@@ -102,6 +107,7 @@ function start(s, { focus = false } = {}) {
   // Signed in from the form, which now disappears: focus goes on to the message box, never
   // to <body>. On a page load the browser's own starting point stays.
   if (focus) $("#composer-text").focus();
+  else if (switchedLanguage) $("#room-title").focus(); // the view's heading, not <body>
   const chat = new ChatView(conn, s, null);
   views.chat = chat;
   window.chatApp = views; // for debugging in the browser console
@@ -117,9 +123,11 @@ function start(s, { focus = false } = {}) {
           onConversation: (c) => views.private.open(c),
         });
         views.cases.mount($("#panel-mod"));
+        views.moderation.setCases(views.cases);
       }
       views.qa = new QAView(conn, s, chat);
       chat.start().then(() => views.private.load());
+      loadSupport(conn, s, chat.crisis, clientLocale());
     }
     if (event.detail.state === "disconnected" && [1, 3500].includes(event.detail.code) && s.source === "token") {
       session.forget();

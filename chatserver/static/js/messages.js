@@ -31,9 +31,31 @@ const LINK = /\bhttps?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]]/g;
 export function linkified(text) {
   const nodes = [];
   let last = 0;
-  for (const match of String(text).matchAll(LINK)) {
-    if (match.index > last) nodes.push(text.slice(last, match.index));
+  text = String(text);
+  for (const match of text.matchAll(LINK)) {
+    if (match.index > last) nodes.push(...withMarkers(text.slice(last, match.index)));
     nodes.push(h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]));
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) nodes.push(...withMarkers(text.slice(last)));
+  return nodes;
+}
+
+// What the server put in place of hidden details: "[phone hidden]", "[email hidden]".
+const MARKER = /\[([a-z][a-z _]{0,30}) hidden\]/g;
+
+/** Text with the server's redaction markers said in the reader's language ("[oculto:
+ *  número de teléfono]"); a marker for a detail the catalogue does not know stays as it is. */
+export function withMarkers(text) {
+  const nodes = [];
+  let last = 0;
+  text = String(text);
+  for (const match of text.matchAll(MARKER)) {
+    const key = `hidden.${match[1].replace(/ /g, "_")}`;
+    const word = t(key);
+    if (word.startsWith("⟦")) continue;
+    if (match.index > last) nodes.push(text.slice(last, match.index));
+    nodes.push(h("span", { class: "redaction" }, t("messages.marker", { what: word })));
     last = match.index + match[0].length;
   }
   if (last < text.length) nodes.push(text.slice(last));

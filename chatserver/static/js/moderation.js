@@ -1,6 +1,8 @@
-// The moderator console: the room's hold queue live (approve, edit and approve, reject with a
-// reason chosen from presets that fit the hold's kind, or written freely), reports, room
-// controls (slow mode, lock), member actions (mute for a chosen time, kick, ban, and lifting
+// The moderator console for the whole community: the hold queue and reports of every room of
+// the community, live (each names its room by its display name; a room filter; counts per
+// room), never following the chat view. Holds: approve, edit and approve, reject with a
+// reason chosen from presets that fit the hold's kind, or written freely. Room controls
+// (slow mode, lock) for the room open in the chat view, named; member actions (mute for a chosen time, kick, ban, and lifting
 // them) on a member picked by name, and the community's audit log. Message actions (delete,
 // mute/kick/ban the author) are offered on each message in the chat view too.
 //
@@ -8,19 +10,23 @@
 // who is online in the community's rooms, authors, holds, reports), never by a raw user id;
 // mutes and bans show names the same way.
 //
-// Server side: RPC mod.* and chat.report, the feed <community>:<room>/mod (hold.created,
+// Server side: RPC mod.* and chat.report, the feeds <community>:<room>/mod of every listed room
+// (at most WATCH_ROOMS of them; hold.created,
 // hold.resolved, report.created, crisis.alert), room events room.slow_mode / room.locked /
 // room.unlocked (docs/moderation.md, docs/protocol.md).
 
 import { h, $, announce, formatDateTime, timeEl, fill, keepFocus, roleLabel } from "./dom.js";
 import { t } from "./i18n.js";
 import { ask, muteDurations } from "./dialogs.js";
-import { hiddenWords } from "./messages.js";
+import { hiddenWords, withMarkers } from "./messages.js";
 import { AuditLog } from "./audit.js";
 import { Directory, MemberPicker } from "./directory.js";
 
 const SLOW_MODE_CHOICES = ["0", "5", "10", "30", "60", "300"];
-const BAN_DURATIONS = ["", "86400", "604800", "2592000"];
+// Durations first, the shortest the default; "until lifted" last (issue 25).
+const BAN_DURATIONS = ["86400", "604800", "2592000", ""];
+// The rooms whose queues the console watches (one feed subscription each).
+const WATCH_ROOMS = 60;
 
 // Reasons a moderator may give for not posting something, by what held it (the hold's
 // category, or its kind for questions): the first is the default. "Write my own" is always there.
@@ -42,6 +48,16 @@ export function rejectPresets(hold) {
   return list;
 }
 
+/** Why a hold was made, in the reader's language (by its category); the server's sentence
+ *  for a category the catalogue does not know. */
+export function holdReason(hold) {
+  if (hold.category) {
+    const text = t(`hold_reason.${hold.category}`);
+    if (!text.startsWith("⟦")) return text;
+  }
+  return hold.reason || t("hold_reason.other");
+}
+
 function slowLabel(v) {
   const n = Number(v);
   if (!n) return t("slow.off");
@@ -59,29 +75,37 @@ export class ModerationConsole {
     this.conn = conn;
     this.session = session;
     this.chat = chat;
-    this.channel = null;
-    this.feed = null;
-    this.holds = new Map(); // hold id -> hold
+    this.channel = null; // the chat view's room: room controls and kicks only
+    this.watched = new Map(); // channel -> {feed, reports: [...]}: the queues, every room
+    this.room = ""; // the room filter: "" for every room
+    this.holds = new Map(); // hold id -> hold (with its channel)
     this.alerts = [];
-    this.reportTexts = new Map(); // offset -> {text, name, message_id, user}
+    this.reportTexts = new Map(); // "<channel> <offset>" -> {text, name, message_id, user}
     this.directory = new Directory(session.community, session.user);
     this.sanctions = { mutes: [], bans: [] };
     this.panel = $("#panel-mod");
     this.tab = $("#tab-mod");
     this._build();
     chat.addEventListener("room", (event) => this.enter(event.detail.channel));
+    chat.addEventListener("rooms", () => this.watchRooms());
     chat.addEventListener("room-event", (event) => this._roomEvent(event.detail));
     chat.addEventListener("people", (event) => this._seen(event.detail));
     $("#tabs").addEventListener("tab", (event) => {
       if (event.detail === "tab-mod") {
-        this.loadAudit();
+        // Names first (the server's directory), then the log that shows them.
+        this.directory.loadFromServer(this.conn, this.session.community).then(() => {
+          this.loadAudit();
+          this.renderSanctions();
+        });
         this.refreshDirectory();
       }
     });
     conn.addEventListener("status", (event) => {
-      if (event.detail.state === "connected" && this.channel) this.loadQueues();
+      // Each room's feed reloads its queues when it is subscribed again; sanctions here.
+      if (event.detail.state === "connected") this.loadSanctions();
     });
     if (chat.channel) this.enter(chat.channel);
+    this.watchRooms();
   }
 
   _build() {
@@ -92,13 +116,22 @@ export class ModerationConsole {
     this.slowSelect = h("select", { id: "mod-slow", name: "slow" }, SLOW_MODE_CHOICES.map((v) => h("option", { value: v }, slowLabel(v))));
     this.lockButton = h("button", { type: "button", class: "secondary", onclick: () => this.toggleLock() }, t("mod.lock"));
     this.roomState = h("p", { class: "hint", "aria-live": "polite" });
+    this.controlsRoom = h("span", {});
+    this.roomSelect = h("select", { id: "mod-room", name: "room", onchange: () => this.setRoom(this.roomSelect.value) });
+    this.roomCounts = h("p", { class: "hint room-counts", id: "mod-room-counts" });
+    this.roomFilter = h(
+      "div",
+      { class: "controls-row room-filter" },
+      h("div", { class: "field" }, h("label", { for: "mod-room" }, t("mod.room_filter")), this.roomSelect),
+      this.roomCounts,
+    );
     this.picker = new MemberPicker(this.directory, {
       id: "mod-member", searchLabel: t("mod.member_search"), label: t("mod.member"), describedBy: "mod-member-hint",
     });
     this.memberHint = h("p", { class: "hint", id: "mod-member-hint" }, t("mod.member_hint"));
     this.muteSelect = h("select", { id: "mod-mute", name: "duration" }, muteDurations().map(([v, l]) => h("option", { value: v }, l)));
     this.sanctionList = h("div", { class: "sanctions" });
-    this.audit = new AuditLog(this.conn, this.session.community, this.directory);
+    this.audit = new AuditLog(this.conn, this.session.community, this.directory, (channel) => this.roomTitle(channel));
     this.status = h("p", { class: "room-status", role: "status", hidden: true });
     const holdsCard = h(
       "section",
@@ -116,7 +149,7 @@ export class ModerationConsole {
     const roomCard = h(
       "section",
       { class: "card", "aria-labelledby": "room-controls-heading" },
-      h("h2", { id: "room-controls-heading" }, t("mod.room_controls")),
+      h("h2", { id: "room-controls-heading" }, t("mod.room_controls"), ": ", this.controlsRoom),
       this.roomState,
       h(
         "div",
@@ -152,7 +185,9 @@ export class ModerationConsole {
       h(
         "div",
         { class: "panel-body" },
+        h("h1", { id: "mod-heading", class: "view-heading", tabindex: "-1" }, t("mod.heading")),
         this.status,
+        this.roomFilter,
         h("div", { class: "columns" }, h("div", {}, holdsCard, reportsCard), h("div", {}, roomCard, memberCard)),
         this.audit.card,
       ),
@@ -189,76 +224,143 @@ export class ModerationConsole {
 
   // ------------------------------------------------------------------ room and feed
 
+  /** The chat view's room: the room controls act on it (the queues never follow it). */
   enter(channel) {
     if (channel === this.channel) return;
-    if (this.feed) this.conn.removeSubscription(this.feed);
     this.channel = channel;
-    this.holds.clear();
-    this.alerts = [];
-    this.reportTexts.clear();
-    this.renderHolds();
     const flags = this.chat.flags || {};
     this.state = undefined;
     this._setRoomState({ slow: flags.slow || 0, locked: !!flags.locked });
-    fill(this.reportList);
-    const feed = this.conn.subscription(`${channel}/mod`);
-    this.feed = feed;
-    feed.on("publication", (ctx) => this._feedEvent(ctx.data || {}));
-    feed.on("subscribed", () => this.loadQueues());
-    feed.on("error", (ctx) => console.warn("moderator feed:", ctx.error));
-    feed.subscribe();
+    this.controlsRoom.textContent = this.roomTitle(channel);
+    this.watchRooms();
   }
 
-  async loadQueues() {
-    const channel = this.channel;
+  /** A room's display name (never its channel id). */
+  roomTitle(channel) {
+    const room = (this.chat.rooms || []).find((r) => r.channel === channel);
+    if (room) return room.title || room.name;
+    return t("mod.other_room");
+  }
+
+  /** Watch the queues of every listed room (the community's rooms and private conversations). */
+  watchRooms() {
+    const rooms = (this.chat.rooms || []).slice(0, WATCH_ROOMS);
+    for (const room of rooms) {
+      if (this.watched.has(room.channel)) continue;
+      const channel = room.channel;
+      const feed = this.conn.subscription(`${channel}/mod`);
+      const entry = { feed, reports: [] };
+      this.watched.set(channel, entry);
+      feed.on("publication", (ctx) => this._feedEvent(ctx.data || {}, channel));
+      feed.on("subscribed", () => this.loadRoom(channel));
+      feed.on("error", (ctx) => console.warn("moderator feed:", channel, ctx.error));
+      feed.subscribe();
+    }
+    if (this.channel) this.controlsRoom.textContent = this.roomTitle(this.channel);
+    if (!this._sanctionsLoaded) {
+      this._sanctionsLoaded = true;
+      this.loadSanctions(); // once: they are the community's, not a room's
+    }
+    this.renderAll();
+  }
+
+  setRoom(channel) {
+    this.room = channel || "";
+    this.cases?.setRoom(this.room);
+    this.renderAll();
+  }
+
+  /** The crisis cases list (js/cases.js): filtered with the queues. */
+  setCases(cases) {
+    this.cases = cases;
+    cases.setRoom(this.room);
+    this._renderRoomFilter();
+  }
+
+  renderAll() {
+    this.renderHolds();
+    this.renderReports();
+  }
+
+  /** What waits per room (pending holds, crisis alerts, open reports): channel -> number. */
+  counts() {
+    const counts = new Map();
+    const add = (channel) => counts.set(channel, (counts.get(channel) || 0) + 1);
+    for (const hold of this.holds.values()) add(hold.channel);
+    for (const alert of this.alerts) add(alert.channel);
+    for (const [channel, entry] of this.watched) for (let i = 0; i < entry.reports.length; i += 1) add(channel);
+    return counts;
+  }
+
+  _renderRoomFilter() {
+    const counts = this.counts();
+    const total = [...counts.values()].reduce((a, b) => a + b, 0);
+    const channels = [...this.watched.keys()];
+    for (const channel of counts.keys()) if (!this.watched.has(channel)) channels.push(channel);
+    const option = (value, label, n) => h("option", { value, selected: value === this.room }, t("mod.room_option", { room: label, n }));
+    fill(this.roomSelect,
+      option("", t("mod.all_rooms"), total),
+      ...channels.map((c) => option(c, this.roomTitle(c), counts.get(c) || 0)),
+    );
+    this.roomSelect.value = this.room;
+    // The busiest room first, then by name.
+    const busy = channels.filter((c) => counts.get(c))
+      .sort((a, b) => counts.get(b) - counts.get(a) || this.roomTitle(a).localeCompare(this.roomTitle(b)))
+      .map((c) => t("mod.room_count", { room: this.roomTitle(c), n: counts.get(c) }));
+    this.roomCounts.textContent = busy.length ? t("mod.waiting_in", { rooms: busy.join(", ") }) : t("mod.waiting_none");
+    this.tab.title = this.roomCounts.textContent;
+  }
+
+  _shown(channel) {
+    return !this.room || channel === this.room;
+  }
+
+  /** One room's holds, then its reports. */
+  async loadRoom(channel) {
     try {
       const { holds } = await this.conn.rpc("mod.holds", { channel });
-      if (channel !== this.channel) return;
-      this.holds.clear();
-      for (const hold of holds) this.holds.set(hold.id, hold);
+      for (const [id, hold] of this.holds) if (hold.channel === channel) this.holds.delete(id);
+      for (const hold of holds) this.holds.set(hold.id, { ...hold, channel: hold.channel || channel });
       this._seen(holds);
       this.renderHolds();
     } catch (error) {
-      fill(this.holdList, h("li", { class: "empty" }, t("mod.holds_failed", { error: error.message })));
+      this._say(t("mod.holds_failed", { error: this.roomTitle(channel) + ": " + error.message }), true);
     }
-    await this.loadReports();
-    this.loadSanctions();
+    await this.loadReports(channel);
   }
 
   /** The pending holds as written (only mod.holds answers with a held item's original). */
-  async _originals() {
-    const channel = this.channel;
+  async _originals(channel) {
     try {
       const { holds } = await this.conn.rpc("mod.holds", { channel });
-      if (channel !== this.channel) return;
-      for (const hold of holds) if (this.holds.has(hold.id)) this.holds.set(hold.id, hold);
+      for (const hold of holds) if (this.holds.has(hold.id)) this.holds.set(hold.id, { ...hold, channel: hold.channel || channel });
       this.renderHolds();
     } catch {
       // The redacted text stays shown; the next load brings the original.
     }
   }
 
-  _feedEvent(data) {
+  _feedEvent(data, channel) {
     switch (data.type) {
       case "hold.created":
       case "hold.escalated":
-        this.holds.set(data.hold.id, data.hold);
+        this.holds.set(data.hold.id, { ...data.hold, channel: data.hold.channel || channel });
         this._seen([data.hold]);
         this.renderHolds();
         announce(t(data.hold.priority === "high" ? "mod.hold_announce_high" : "mod.hold_announce", { name: data.hold.name }));
-        this._originals(); // feed events carry the redacted text; the queue has the original
+        this._originals(channel); // feed events carry the redacted text; the queue has the original
         break;
       case "hold.resolved":
         this.holds.delete(data.id);
         this.renderHolds();
         break;
       case "report.created":
-        this.reportTexts.set(data.offset, data);
+        this.reportTexts.set(`${channel} ${data.offset}`, data);
         this._seen([data, data.reporter].filter(Boolean));
-        this.loadReports();
+        this.loadReports(channel);
         break;
       case "crisis.alert":
-        this.alerts.unshift(data);
+        this.alerts.unshift({ ...data, channel });
         this._seen([data]);
         this.renderHolds();
         announce(t("mod.crisis_announce", { name: data.name }));
@@ -287,25 +389,28 @@ export class ModerationConsole {
 
   // ------------------------------------------------------------------ holds
 
+  /** Highest priority first, then newest first; only the filtered room's. */
   renderHolds() {
-    const pending = [...this.holds.values()].sort(
-      (a, b) => (a.priority === "high" ? 0 : 1) - (b.priority === "high" ? 0 : 1) || a.created - b.created,
+    const all = [...this.holds.values()];
+    const pending = all.filter((hold) => this._shown(hold.channel)).sort(
+      (a, b) => (a.priority === "high" ? 0 : 1) - (b.priority === "high" ? 0 : 1) || b.created - a.created,
     );
     this.holdCount.textContent = String(pending.length);
-    this.tab.textContent = pending.length ? t("tabs.mod_count", { n: pending.length }) : t("tabs.mod");
+    this.tab.textContent = all.length ? t("tabs.mod_count", { n: all.length }) : t("tabs.mod");
+    this._renderRoomFilter();
     const items = [
-      ...this.alerts.map((alert) =>
+      ...this.alerts.filter((alert) => this._shown(alert.channel)).map((alert) =>
         h(
           "li",
           { class: "item priority-high", tabindex: "-1", dataset: { key: `alert-${alert.ts}-${alert.name}` } },
-          h("p", { class: "item-meta" }, h("strong", {}, t("mod.crisis_alert")), h("span", {}, alert.name), timeEl(alert.ts)),
+          h("p", { class: "item-meta" }, h("strong", {}, t("mod.crisis_alert")), h("span", {}, alert.name), this._roomTag(alert.channel), timeEl(alert.ts)),
           h("p", { class: "item-text" }, alert.text),
           h("p", { class: "hint" }, t("mod.crisis_alert_hint", { reason: alert.reason })),
         ),
       ),
       ...pending.map((hold) => this._holdItem(hold)),
     ];
-    if (!items.length) items.push(h("li", { class: "empty" }, t("mod.holds_empty")));
+    if (!items.length) items.push(h("li", { class: "empty" }, t(this.room ? "mod.holds_empty_room" : "mod.holds_empty")));
     // After Approve or Reject (here or by another moderator) focus moves to the next item,
     // or to the queue's heading when it is empty.
     keepFocus(this.holdList, () => fill(this.holdList, ...items), $("#holds-heading", this.panel));
@@ -322,14 +427,16 @@ export class ModerationConsole {
         high ? h("strong", {}, t("mod.high_priority")) : null,
         h("span", {}, hold.role && hold.role !== "member" ? `${hold.name} (${roleLabel(hold.role)})` : hold.name),
         h("span", {}, t(hold.kind === "question" ? "mod.kind_question" : hold.kind === "reported" ? "mod.kind_reported" : "mod.kind_message")),
+        this._roomTag(hold.channel),
         timeEl(hold.created),
         hold.expires_at ? h("span", {}, t("mod.expires", { when: formatDateTime(hold.expires_at) })) : null,
       ),
-      h("p", { class: "item-text" }, hold.text),
+      h("p", { class: "item-text" }, ...withMarkers(hold.text || "")),
       hold.redacted_text
         ? h("p", { class: "hint" }, t("mod.approve_redacted", { what: hiddenWords(hold.hidden || []), text: hold.redacted_text }))
         : null,
-      h("p", { class: "hint" }, t("mod.why", { reason: hold.reason })),
+      h("p", { class: "hint" }, t("mod.why", { reason: holdReason(hold) })),
+      hold.reason && holdReason(hold) !== hold.reason ? h("p", { class: "hint" }, t("mod.why_details", { details: hold.reason })) : null,
       h(
         "div",
         { class: "item-actions" },
@@ -338,6 +445,10 @@ export class ModerationConsole {
         h("button", { type: "button", class: "secondary", onclick: () => this.reject(hold) }, t("mod.reject")),
       ),
     );
+  }
+
+  _roomTag(channel) {
+    return h("span", { class: "room-tag" }, t("mod.in_room", { room: this.roomTitle(channel) }));
   }
 
   async approve(hold, edit = false) {
@@ -383,25 +494,36 @@ export class ModerationConsole {
       ],
     });
     if (!values) return;
-    await this._act("mod.reject", { channel: hold.channel || this.channel, id: hold.id, reason: values.reason }, t("mod.done_rejected"));
+    const data = { channel: hold.channel || this.channel, id: hold.id, reason: values.reason };
+    // A preset's words, unchanged: the member reads them in her own language (reason_code).
+    if (values.preset !== "own" && values.reason.trim() === t(`reject.${values.preset}`)) data.reason_code = values.preset;
+    await this._act("mod.reject", data, t("mod.done_rejected"));
     this.holds.delete(hold.id);
     this.renderHolds();
   }
 
   // ------------------------------------------------------------------ reports
 
-  async loadReports() {
-    const channel = this.channel;
-    let reports = [];
+  /** One room's open reports (kept per room; every watched room's are listed together). */
+  async loadReports(channel) {
+    const entry = this.watched.get(channel);
+    if (!entry) return;
     try {
-      reports = (await this.conn.rpc("mod.reports", { channel })).reports || [];
+      entry.reports = ((await this.conn.rpc("mod.reports", { channel })).reports || []).map((r) => ({ ...r, channel }));
     } catch (error) {
-      this._fillReports(h("li", { class: "empty" }, t("mod.reports_failed", { error: error.message })));
+      this._say(t("mod.reports_failed", { error: this.roomTitle(channel) + ": " + error.message }), true);
       return;
     }
-    if (channel !== this.channel) return;
-    for (const report of reports) this._seen(report.reports || []);
+    for (const report of entry.reports) this._seen(report.reports || []);
+    this.renderReports();
+  }
+
+  renderReports() {
+    const reports = [...this.watched.values()].flatMap((entry) => entry.reports).filter((r) => this._shown(r.channel));
+    // Most reported first, then the newest message first.
+    reports.sort((a, b) => b.count - a.count || b.offset - a.offset);
     this.reportCount.textContent = String(reports.length);
+    this._renderRoomFilter();
     this._fillReports(...(reports.length ? reports.map((report) => this._reportItem(report)) : [h("li", { class: "empty" }, t("mod.reports_empty"))]));
   }
 
@@ -410,36 +532,38 @@ export class ModerationConsole {
   }
 
   _reportItem(report) {
-    const known = this.reportTexts.get(report.offset) || this._messageAt(report.offset) || {};
+    const known = this.reportTexts.get(`${report.channel} ${report.offset}`) || this._messageAt(report.offset, report.channel) || {};
     const reasons = (report.reports || []).map((r) => `${r.name || this.nameOf(r.user)}: ${r.reason}`);
     return h(
       "li",
-      { class: "item", tabindex: "-1", dataset: { key: `report-${report.offset}` } },
+      { class: "item", tabindex: "-1", dataset: { key: `report-${report.channel}-${report.offset}` } },
       h(
         "p",
         { class: "item-meta" },
         h("strong", {}, t("mod.report_count", { n: report.count })),
         known.name ? h("span", {}, t("mod.message_by", { name: known.name })) : h("span", {}, t("mod.message_at", { offset: report.offset })),
+        this._roomTag(report.channel),
       ),
       known.text ? h("p", { class: "item-text" }, known.text) : null,
       h("ul", { class: "hint" }, reasons.map((r) => h("li", {}, r))),
       h(
         "div",
         { class: "item-actions" },
-        h("button", { type: "button", class: "danger", onclick: () => this.deleteMessage({ offset: report.offset, name: known.name }) }, t("messages.delete")),
+        h("button", { type: "button", class: "danger", onclick: () => this.deleteMessage({ offset: report.offset, name: known.name }, report.channel) }, t("messages.delete")),
         h("button", { type: "button", class: "secondary", onclick: () => this.dismissReport(report) }, t("mod.dismiss_report")),
       ),
     );
   }
 
-  _messageAt(offset) {
+  _messageAt(offset, channel) {
+    if (channel !== this.chat.channel) return null;
     const element = this.chat.log.byOffset.get(offset);
     return element?.message || null;
   }
 
   async dismissReport(report) {
-    await this._act("mod.dismiss_report", { channel: this.channel, offset: report.offset }, t("mod.done_dismissed"));
-    this.loadReports();
+    await this._act("mod.dismiss_report", { channel: report.channel, offset: report.offset }, t("mod.done_dismissed"));
+    this.loadReports(report.channel);
   }
 
   // ------------------------------------------------------------------ actions
@@ -486,7 +610,7 @@ export class ModerationConsole {
     if (target.id) data.id = target.id;
     else data.offset = target.offset;
     await this._act("mod.delete", data, t("mod.done_deleted"));
-    this.loadReports();
+    this.loadReports(data.channel);
   }
 
   async ban(user, name = this.nameOf(user)) {
@@ -495,7 +619,7 @@ export class ModerationConsole {
       submit: t("mod.ban_submit"),
       danger: true,
       fields: [
-        { name: "duration", label: t("mod.how_long"), type: "select", options: BAN_DURATIONS.map((v) => [v, banLabel(v)]) },
+        { name: "duration", label: t("mod.how_long"), type: "select", options: BAN_DURATIONS.map((v) => [v, banLabel(v)]), value: BAN_DURATIONS[0] },
         { name: "reason", label: t("mod.reason_they_see"), type: "text" },
       ],
     });

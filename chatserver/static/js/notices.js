@@ -4,7 +4,7 @@
 
 import { h, announce, formatDateTime, localTimes, fill, keepFocus, focusFirst } from "./dom.js";
 import { t } from "./i18n.js";
-import { hiddenWords, excerpt } from "./messages.js";
+import { hiddenWords, excerpt, withMarkers } from "./messages.js";
 import { mainContent } from "./skiplink.js";
 
 const FINAL = new Set(["rejected", "expired", "approved", "failed", "redacted", "removed", "info", "published"]);
@@ -84,7 +84,7 @@ export class OwnMessages {
     item.element.className = `own own-${status}`;
     keepFocus(this.list, () => fill(item.element,
       h("p", { class: "own-status" }, h("strong", {}, this.label(status)), detail ? ` — ${localTimes(detail)}` : ""),
-      item.text ? h("p", { class: "own-text" }, `“${excerpt(item.text)}”`) : null,
+      item.text ? h("p", { class: "own-text" }, "“", ...withMarkers(excerpt(item.text)), "”") : null,
       buttons.length ? h("p", { class: "own-actions" }, buttons) : null,
     ), this.returnTo);
     this._fit();
@@ -123,21 +123,26 @@ export class OwnMessages {
   }
 }
 
+const PHONE = /^\+?[\d ()-]{3,}$/;
+
 // "116 123" becomes a tap-to-call link; "call or text 988" stays words.
 function contactEl(contact) {
-  return /^\+?[\d ()-]{3,}$/.test(contact) ? h("a", { href: `tel:${contact.replace(/[^+\d]/g, "")}` }, contact) : h("span", {}, contact);
+  return PHONE.test(contact) ? h("a", { href: `tel:${contact.replace(/[^+\d]/g, "")}` }, contact) : h("span", {}, contact);
 }
 
 function resourceLink(r) {
-  if (r.contact && /^\+?[\d ()-]{3,}$/.test(r.contact)) return contactEl(r.contact);
+  if (r.contact && PHONE.test(r.contact)) return contactEl(r.contact);
   if (/^https?:\/\//.test(r.url || "")) return h("a", { href: r.url, target: "_blank", rel: "noopener noreferrer" }, r.url.replace(/^https?:\/\//, ""));
   return r.contact ? h("span", {}, r.contact) : null;
 }
 
 /**
  * The crisis resources panel: private, prominent, calm. It follows the member's held message
- * (waiting, then approved, not posted, or not reviewed in time), and folds to a one-line
- * banner that keeps the first resource one tap away.
+ * (waiting, then approved, not posted, or not reviewed in time) and her crisis case (open,
+ * acknowledged, a moderator talking with her, closed: support.case), and folds to a one-line
+ * banner that keeps the first helpline one tap away. After a reload or a language switch the
+ * server gives it back (support.resources, in her language) while her case is open and for a
+ * while after; the header's "Support resources" opens it at any time.
  */
 export class CrisisPanel {
   constructor(section) {
@@ -145,6 +150,64 @@ export class CrisisPanel {
     this.data = null;
     this.state = "waiting";
     this.collapsed = false;
+    this.caseState = null; // open | acknowledged | in_contact | closed (her own case)
+    this.talking = false; // a private conversation with a moderator is open
+    this.control = null; // the header's "Support resources" (shown while the panel is not)
+  }
+
+  /** The header control is there whenever the panel is not (a phone keeps its rows). */
+  _syncControl() {
+    if (this.control) this.control.hidden = !this.section.hidden;
+  }
+
+  /** The server's view on load (support.resources): back, folded, while her case needs it. */
+  restore(view) {
+    this.resources = view.resources || [];
+    if (!view.case) return;
+    this.caseState = view.case.state;
+    this.talking = !!view.case.conversation && !view.case.conversation.closed && view.case.state !== "closed";
+    this.data = { resources: this.resources, subject: view.case.kind === "third_party" ? "third_party" : undefined };
+    this.state = "case";
+    this.collapsed = true;
+    this.render();
+    this.section.hidden = false; // no focus taken on a page load
+    this._syncControl();
+  }
+
+  /** "Support resources" in the header: the panel, open, with her resources. */
+  reopen(resources) {
+    if (resources?.length) this.resources = resources;
+    if (!this.data) {
+      this.data = { resources: this.resources || [] };
+      this.state = this.caseState ? "case" : "resources";
+    } else if (!this.data.resources?.length) {
+      this.data.resources = this.resources || [];
+    }
+    this.collapsed = false;
+    this.render();
+    this.section.hidden = false;
+    this._syncControl();
+    this.section.querySelector("h2").focus();
+  }
+
+  /** Her case changed (support.case) or a private conversation opened or closed. */
+  caseUpdate(data) {
+    const before = this._caseKey();
+    if (data.type === "support.case") {
+      this.caseState = data.state;
+      if (data.state === "closed") this.talking = false;
+    } else if (data.type === "support.conversation") {
+      this.talking = data.state !== "closed" && !data.closed;
+    }
+    if (!this.section.hidden && this._caseKey() !== before) this.render();
+  }
+
+  _caseKey() {
+    if (!this.caseState) return null;
+    if (this.caseState === "closed") return "crisis.case_closed";
+    if (this.talking || this.caseState === "in_contact") return "crisis.case_talking";
+    if (this.caseState === "acknowledged") return "crisis.case_acknowledged";
+    return this.state === "case" ? "crisis.case_open" : null; // otherwise the server's words say it
   }
 
   /** Shown in the last minute (a held notice that follows it stays short). */
@@ -160,11 +223,16 @@ export class CrisisPanel {
     this.collapsed = false;
     this.render();
     this.section.hidden = false;
+    this._syncControl();
     this.section.querySelector("h2").focus();
   }
 
   /** A private notice about a held item: the panel follows the hold it was shown for. */
   follow(data) {
+    if (data.type === "support.case" || data.type === "support.conversation") {
+      this.caseUpdate(data);
+      return false;
+    }
     if (this.section.hidden || !this.holdId || data.id !== this.holdId) return false;
     const next = { "moderation.approved": "approved", "moderation.rejected": "rejected", "moderation.expired": "expired" }[data.type];
     if (!next) return false;
@@ -186,10 +254,11 @@ export class CrisisPanel {
   render() {
     const data = this.data || {};
     const resources = data.resources || [];
-    const keep = this.section.contains(document.activeElement) ? document.activeElement.dataset.role : null;
+    const focused = this.section.contains(document.activeElement) ? document.activeElement : null;
+    const keep = focused ? focused.dataset.role || (focused.tagName === "H2" ? "heading" : null) : null;
     if (this.collapsed) {
-      // The first resource that is one tap away (a phone number or a web address).
-      const first = resources.find((r) => resourceLink(r)?.tagName === "A") || resources[0];
+      // The first helpline one tap away (a phone number, else a web address).
+      const first = resources.find((r) => PHONE.test(r.contact || "")) || resources.find((r) => resourceLink(r)?.tagName === "A") || resources[0];
       fill(this.section,
         h(
           "div",
@@ -202,7 +271,15 @@ export class CrisisPanel {
       );
       this.section.classList.add("collapsed");
     } else {
-      const heading = h("h2", { tabindex: "-1" }, data.title || t("crisis.title"));
+      const heading = h("h2", { tabindex: "-1" }, data.title || t(data.subject === "third_party" ? "crisis.title_other" : "crisis.title"));
+      const caseKey = this._caseKey();
+      const decided = ["approved", "rejected", "expired"].includes(this.state);
+      const lines = [];
+      if (decided) lines.push(this._stateLine());
+      if (caseKey) lines.push(h("p", { class: `crisis-case crisis-case-${this.caseState}` }, t(caseKey)));
+      else if (["waiting", "refused", "posted"].includes(this.state)) lines.push(h("p", {}, data.message || t("crisis.default_message")));
+      else if (!decided) lines.push(h("p", {}, t("crisis.resources_intro")));
+      if (decided || caseKey) lines.push(h("p", {}, t("crisis.still_there")));
       fill(this.section,
         h(
           "div",
@@ -216,10 +293,8 @@ export class CrisisPanel {
           ),
         ),
         // Waiting: the server's words say so. Once a moderator decided (or time ran out), a
-        // line says what happened instead, and the resources stay.
-        ...(["waiting", "refused", "posted"].includes(this.state)
-          ? [h("p", {}, data.message || t("crisis.default_message"))]
-          : [this._stateLine(), h("p", {}, t("crisis.still_there"))]),
+        // line says what happened instead; where her case stands, in words; the resources stay.
+        ...lines,
         h(
           "ul",
           { class: "resources" },
@@ -237,7 +312,8 @@ export class CrisisPanel {
       );
       this.section.classList.remove("collapsed");
     }
-    if (keep) focusFirst(this.section.querySelector(`[data-role="${keep === "collapse" ? "expand" : keep === "expand" ? "collapse" : keep}"]`), this.section.querySelector("h2"));
+    if (keep === "heading") this.section.querySelector("h2").focus();
+    else if (keep) focusFirst(this.section.querySelector(`[data-role="${keep === "collapse" ? "expand" : keep === "expand" ? "collapse" : keep}"]`), this.section.querySelector("h2"));
   }
 
   collapse() {
@@ -252,6 +328,7 @@ export class CrisisPanel {
 
   hide() {
     this.section.hidden = true;
+    this._syncControl();
     focusFirst(document.getElementById("composer-text"), mainContent);
   }
 }
@@ -260,7 +337,27 @@ export class CrisisPanel {
  * Route one private notice (data published on user#<me>, docs/moderation.md) to the right
  * place. Returns true when it was understood.
  */
-export function handleNotice(data, { own, crisis, onNotice, onMute }) {
+/** A notice's words in the reader's language from its code (issue 25: server text is data);
+ *  an unknown code: the server's sentence, else `fallback` (never the code itself). */
+export function said(data, fallback = "") {
+  if (data.code) {
+    const text = t(`notice_code.${data.code.replace(/\./g, "_")}`, data.params || {});
+    if (!text.startsWith("⟦")) return text;
+  }
+  return data.message || fallback;
+}
+
+/** A moderator's reason for not posting: the preset's words in the member's language when
+ *  the moderator chose one (reason_code), else the words the moderator wrote. */
+export function rejectReason(data) {
+  if (data.reason_code) {
+    const text = t(`reject.${data.reason_code}`);
+    if (!text.startsWith("⟦")) return text;
+  }
+  return data.reason || "";
+}
+
+export function handleNotice(data, { own, crisis, onNotice, onMute, roomTitle }) {
   const ref = { id: data.id, client_msg_id: data.client_msg_id };
   const when = data.until ? formatDateTime(data.until) : "";
   const why = data.reason ? ` ${t("notice.reason", { reason: data.reason })}` : "";
@@ -268,21 +365,23 @@ export function handleNotice(data, { own, crisis, onNotice, onMute }) {
     case "moderation.support":
       crisis.show(data);
       return true;
+    case "support.case":
+      return true; // the crisis panel follows it (CrisisPanel.follow)
     case "moderation.held":
       // After crisis resources the panel says it all; keep this notice short and calm.
-      own.set(ref, "held", { text: data.text, detail: crisis.recent() ? heldWords() : data.message || heldWords() });
+      own.set(ref, "held", { text: data.text, detail: crisis.recent() ? heldWords() : said(data, heldWords()) });
       return true;
     case "moderation.approved":
       own.set(ref, "approved", { text: data.text, detail: data.edited ? t("own.edited") : "" });
       return true;
     case "moderation.rejected":
-      own.set(ref, "rejected", { detail: data.reason || "" });
+      own.set(ref, "rejected", { detail: rejectReason(data) });
       return true;
     case "moderation.expired":
-      own.set(ref, "expired", { detail: data.message || "" });
+      own.set(ref, "expired", { detail: said(data, "") });
       return true;
     case "moderation.redacted":
-      own.set(ref, "redacted", { detail: data.message || t("own.we_hid", { what: hiddenWords(data.hidden || []) }) });
+      own.set(ref, "redacted", { detail: t("own.we_hid", { what: hiddenWords(data.hidden || data.params?.hidden || []) }) });
       return true;
     case "moderation.deleted":
       if (data.count) {
@@ -301,7 +400,7 @@ export function handleNotice(data, { own, crisis, onNotice, onMute }) {
       return true;
     case "moderation.kicked":
       onNotice(
-        t(data.until ? "notice.kicked_until" : "notice.kicked", { room: data.channel || t("notice.the_room"), when }) + why,
+        t(data.until ? "notice.kicked_until" : "notice.kicked", { room: (data.channel && roomTitle?.(data.channel)) || t("notice.the_room"), when }) + why,
       );
       return true;
     case "moderation.banned":
@@ -316,5 +415,33 @@ export function handleNotice(data, { own, crisis, onNotice, onMute }) {
         return true;
       }
       return false;
+  }
+}
+
+/**
+ * Her support, from the server (never the browser's storage): resources in her language and,
+ * while her crisis case is open or lately closed, the panel back (folded). The header's
+ * "Support resources" button opens it at any time.
+ */
+export async function loadSupport(conn, session, crisis, locale) {
+  const button = document.getElementById("support-open");
+  const fetchView = () => conn.rpc("support.resources", { community: session.community, locale });
+  if (button) {
+    crisis.control = button;
+    button.hidden = !crisis.section.hidden;
+    button.onclick = async () => {
+      let resources = crisis.resources;
+      try {
+        resources = (await fetchView()).resources;
+      } catch (error) {
+        console.warn("support resources:", error.message);
+      }
+      crisis.reopen(resources || []);
+    };
+  }
+  try {
+    crisis.restore(await fetchView());
+  } catch (error) {
+    console.warn("support resources:", error.message);
   }
 }

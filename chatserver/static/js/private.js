@@ -53,7 +53,10 @@ export class PrivateConversations {
     const rooms = this.chat.rooms.filter((r) => r.channel !== entry.channel);
     this.chat.rooms = [entry, ...rooms];
     this.chat.renderRooms();
-    if (this.chat.channel === entry.channel) this.showNote(entry.channel);
+    if (this.chat.channel === entry.channel) {
+      this.showNote(entry.channel);
+      this.chat.renderComposer(); // a closed conversation closes the message box too
+    }
     return entry;
   }
 

@@ -147,7 +147,7 @@ export class QAView {
       if (room !== this.room) return;
       // No session yet is an empty board; the subscription still brings the first one.
       snapshot = { offset: undefined, epoch: undefined, questions: [], voted: [] };
-      if (error.code !== 102 && !/no (q&a )?session/i.test(error.message)) this.say(t("qa.board_failed", { error: error.message }), true);
+      if (error.code !== 102 && !/no (q&a )?session/i.test(error.serverMessage || error.message)) this.say(t("qa.board_failed", { error: error.message }), true);
     }
     if (room !== this.room) return;
     this.applySnapshot(snapshot);
@@ -254,12 +254,12 @@ export class QAView {
     const s = this.qaSession;
     if (!s) {
       fill(this.header,
-        h("h2", { id: "qa-title", tabindex: "-1" }, t("qa.title")),
+        h("h1", { id: "qa-title", class: "view-heading", tabindex: "-1" }, t("qa.title")),
         h("p", { class: "hint" }, this.runner ? t("qa.no_session_runner") : t("qa.no_session")),
       );
     } else {
       fill(this.header,
-        h("h2", { id: "qa-title", tabindex: "-1" }, s.title, " ", h("span", { class: `badge qa-state qa-${s.state}` }, t(`qa.state.${s.state}`))),
+        h("h1", { id: "qa-title", class: "view-heading", tabindex: "-1" }, s.title, " ", h("span", { class: `badge qa-state qa-${s.state}` }, t(`qa.state.${s.state}`))),
         h(
           "p",
           { class: "qa-hosts" },

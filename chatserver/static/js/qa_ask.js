@@ -4,7 +4,7 @@
 import { h, localTimes } from "./dom.js";
 import { t } from "./i18n.js";
 import { hiddenWords } from "./messages.js";
-import { OwnMessages, QUESTION_LABELS } from "./notices.js";
+import { OwnMessages, QUESTION_LABELS, said, rejectReason } from "./notices.js";
 
 const SAID = { screening: "qa.said_screening", published: "qa.said_published", held: "qa.said_held" };
 
@@ -78,11 +78,11 @@ export class AskBox {
     if (!mine) return false;
     const ref = { id: data.type === "qa.question.dismissed" ? data.question : data.id };
     const shown = {
-      "moderation.held": ["held", data.message],
+      "moderation.held": ["held", said(data)],
       "moderation.approved": ["approved", data.edited ? t("own.edited") : ""],
-      "moderation.rejected": ["rejected", data.reason],
-      "moderation.expired": ["expired", data.message],
-      "moderation.redacted": ["redacted", data.message],
+      "moderation.rejected": ["rejected", rejectReason(data)],
+      "moderation.expired": ["expired", said(data)],
+      "moderation.redacted": ["redacted", data.hidden ? t("own.we_hid", { what: hiddenWords(data.hidden) }) : data.message],
       "qa.question.dismissed": ["removed", t("qa.dismissed_detail")],
     }[data.type];
     if (!shown) return false;
