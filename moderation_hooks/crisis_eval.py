@@ -32,6 +32,9 @@ TUNE = CORPUS_DIR / "crisis_tune.jsonl"
 HELDOUT = CORPUS_DIR / "crisis_heldout.jsonl"
 EXTERNAL_DIR = CORPUS_DIR / "external"
 EXTERNAL = (EXTERNAL_DIR / "members-en.jsonl", EXTERNAL_DIR / "members-es-mixed.jsonl")
+# Training-only augmentation written by further, independent writers (helper "corpus"); never
+# scored as the cross-writer test file, and never written by reading the external files.
+AUGMENT = (CORPUS_DIR / "crisis_augment_en.jsonl", CORPUS_DIR / "crisis_augment_es.jsonl")
 TYPICAL = "Hi everyone, how was your day? Mine was tiring, fatigue is bad again today."
 
 
@@ -244,23 +247,26 @@ def print_tiers(title: str, s: TierScores, show_misses: bool) -> None:
             print(f"  FALSE POSITIVE [{ex.category}] {got}: {ex.text}")
 
 
-def cross_writer(show_misses: bool, learned: bool = True, features: str = "both") -> list[tuple[str, TierScores]]:
-    """Fit on the project tune corpus + external file A, score external file B untouched; swap.
-    The project's held-out file is never used for fitting."""
+def cross_writer(show_misses: bool, learned: bool = True, features: str = "both", augment: bool = True) -> list[tuple[str, TierScores]]:
+    """Fit on the project tune corpus (+ the augment files) + external file A, score external
+    file B untouched; swap. The project's held-out file is never used for fitting. With
+    ``augment``, the augment files are also scored on their own by a model fitted on the tune
+    corpus + both external files (they never saw the augment writers)."""
     from moderation_hooks import learned as lmod
 
     tune = load(TUNE)
+    aug = [ex for p in AUGMENT if augment and p.exists() for ex in load(p)]
     a, b = (load(p) for p in EXTERNAL)
     out = []
     for (name_fit, fit_ex), (name_test, test_ex) in (
         ((EXTERNAL[0].name, a), (EXTERNAL[1].name, b)),
         ((EXTERNAL[1].name, b), (EXTERNAL[0].name, a)),
     ):
-        # Thresholds calibrated leaving one writer out (tune vs file A).
+        # Thresholds calibrated leaving one writer out (tune, augment, file A: one group each).
         model = (
             lmod.train(
-                tune + fit_ex,
-                groups=[0] * len(tune) + [1] * len(fit_ex),
+                tune + aug + fit_ex,
+                groups=[0] * len(tune) + [2] * len(aug) + [1] * len(fit_ex),
                 use_hash=features != "embeddings",
                 use_emb=features != "ngrams",
             )
@@ -268,9 +274,22 @@ def cross_writer(show_misses: bool, learned: bool = True, features: str = "both"
             else None
         )
         s = tier_score(test_ex, model, learned=learned)
-        title = f"cross-writer: fit tune + {name_fit}, score {name_test}" + (f" (features: {features})" if learned else " (rules alone)")
+        extra = " + augment" if aug and learned else ""
+        title = f"cross-writer: fit tune{extra} + {name_fit}, score {name_test}" + (f" (features: {features})" if learned else " (rules alone)")
         print_tiers(title, s, show_misses)
         out.append((title, s))
+    if aug and learned:
+        model = lmod.train(
+            tune + a + b,
+            groups=[0] * len(tune) + [1] * len(a) + [2] * len(b),
+            use_hash=features != "embeddings",
+            use_emb=features != "ngrams",
+        )
+        for p in AUGMENT:
+            title = f"augment writers on their own: fit tune + both external, score {p.name}"
+            s = tier_score(load(p), model, learned=True)
+            print_tiers(title, s, show_misses)
+            out.append((title, s))
     return out
 
 
@@ -308,6 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cross", action="store_true", help="only the cross-writer protocol (retrains per fold)")
     parser.add_argument("--bench", action="store_true", help="only the CPU bench of the whole hook and the rules alone")
     parser.add_argument("--no-learned", action="store_true", help="rules alone in the cross-writer protocol")
+    parser.add_argument("--no-augment", action="store_true", help="fit without the augment files in --cross (the before/after comparison)")
     parser.add_argument("--features", choices=("both", "embeddings", "ngrams"), default="both", help="learned features in --cross (design comparison)")
     args = parser.parse_args(argv)
     if args.bench:
@@ -315,9 +335,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"median CPU per message, {label}: {us:6.1f} us (budget 100 us)")
         return
     if args.cross:
-        cross_writer(args.misses, learned=not args.no_learned, features=args.features)
+        cross_writer(args.misses, learned=not args.no_learned, features=args.features, augment=not args.no_augment)
         return
-    for path in args.file or [TUNE, HELDOUT, *EXTERNAL]:
+    for path in args.file or [TUNE, HELDOUT, *EXTERNAL, *AUGMENT]:
         report(path, args.misses)
         if args.file is None:
             print_tiers(f"{path.name}, shipped model", tier_score(load(path)), args.misses)
