@@ -3,37 +3,20 @@ process that made the change) and open-case gauges per community (refreshed by t
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from chatserver.stats import LatencyHistogram
+
 BUCKETS = (15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0, 86400.0)
-
-
-class Histogram:
-    def __init__(self) -> None:
-        self.counts = [0] * (len(BUCKETS) + 1)
-        self.sum = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(BUCKETS, seconds)] += 1
-        self.sum += seconds
-
-    def buckets(self) -> list[tuple[str, float]]:
-        out = []
-        total = 0
-        for bound, count in zip((*BUCKETS, float("inf")), self.counts, strict=True):
-            total += count
-            out.append(("+Inf" if bound == float("inf") else repr(bound), float(total)))
-        return out
 
 
 class CrisisMetrics(Collector):
     def __init__(self, looks: Callable[[], dict[str, int]] = dict) -> None:
-        self.to_ack = Histogram()
-        self.to_contact = Histogram()
+        self.to_ack = LatencyHistogram(BUCKETS)
+        self.to_contact = LatencyHistogram(BUCKETS)
         self.open: dict[str, tuple[int, int]] = {}  # community -> (not closed, unacknowledged)
         self.opened = 0
         self.escalated = 0

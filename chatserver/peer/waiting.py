@@ -21,7 +21,6 @@ announces it, so it is announced once.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import time
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ from chatserver.moderation.audit import SYSTEM, Actor
 from chatserver.posting import Published, Submission
 from chatserver.protocol import codes
 from chatserver.publication import Publication
+from chatserver.stats import LatencyHistogram
 from rooms.capabilities import Action
 from rooms.model import Role, Room
 from rooms.policy import community_channel, may
@@ -95,26 +95,9 @@ class Events(Protocol):
     async def notify_user(self, user: str, event: dict[str, Any]) -> None: ...
 
 
-class _Histogram:
-    def __init__(self) -> None:
-        self.counts = [0] * (len(BUCKETS) + 1)
-        self.sum = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(BUCKETS, seconds)] += 1
-        self.sum += seconds
-
-    def buckets(self) -> list[tuple[str, float]]:
-        out, total = [], 0
-        for bound, count in zip((*BUCKETS, float("inf")), self.counts, strict=True):
-            total += count
-            out.append(("+Inf" if bound == float("inf") else repr(bound), float(total)))
-        return out
-
-
 class WaitingMetrics(Collector):
     def __init__(self) -> None:
-        self.first_reply: dict[str, _Histogram] = {}  # room channel -> seconds to first reply
+        self.first_reply: dict[str, LatencyHistogram] = {}  # room channel -> seconds to first reply
         self.unanswered: dict[str, int] = {}  # room channel -> posts that entered the waiting list
 
     def collect(self) -> Iterator[HistogramMetricFamily | CounterMetricFamily]:
@@ -182,7 +165,7 @@ class Waiting:
             return
         post, was_waiting = got
         seconds = max(0.0, time.time() - post["ts"] / 1000)
-        self.metrics.first_reply.setdefault(room.channel, _Histogram()).observe(seconds)
+        self.metrics.first_reply.setdefault(room.channel, LatencyHistogram(BUCKETS)).observe(seconds)
         if was_waiting:
             await self._announce(room.community, {"type": "waiting.answered", "community": room.community, "channel": room.channel, "id": message_id})
 
