@@ -259,7 +259,11 @@ def test_learned_layer_alone_never_holds():
     for text in texts:
         j = judge(DEFAULT_DETECTOR, text, model=model)
         v = HOOK(ctx(text))
-        if j.source == "learned" and j.level != "none":
+        assert j.source == "learned", j  # written here, unlike any rule: the learned layer alone decides
+        assert not isinstance(v, Hold), v
+        if j.level != "none":
             seen += 1
             assert isinstance(v, Support) and v.resources, v
-    assert seen == len(texts)  # written here, unlike any corpus line: the learned layer alone decides
+        else:
+            assert j.look and isinstance(v, Look), (j, v)  # below the member-facing threshold: a quiet look
+    assert seen >= 1  # at least one of them reaches the member-facing grade (so the check is not empty)

@@ -11,11 +11,20 @@ import asyncio
 import orjson
 import pytest
 
-from tests.harness import ServerProcess, unique
+from tests.harness import ServerProcess, Valkey, unique
 from tests.presence_helpers import drain, member, rpc_result
 from tests.webhook_receiver import Receiver
 
 SECRET = "peer-notify-webhook-secret-12345"
+
+
+# A Valkey of this module's own: the block and mute settings below belong to user ids
+# ("ann", "ben") that every other test reuses.
+@pytest.fixture(scope="module")
+def valkey():
+    v = Valkey()
+    yield v
+    v.stop()
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,12 @@ def test_built_wheel_installs_outside_the_checkout_and_serves(tmp_path):
     wheels = list((tmp_path / "dist").glob("*.whl"))
     sdists = list((tmp_path / "dist").glob("*.tar.gz"))
     assert [w.name for w in wheels] == [f"peerchat_server-{__version__}-py3-none-any.whl"]
-    assert [s.name.replace("-", "_", 1) for s in sdists] == [f"peerchat_server-{__version__}.tar.gz"]
+    # setuptools names the sdist peerchat_server-V (PEP 625, setuptools >= 69.3) or, older,
+    # peerchat-server-V.
+    assert [s.name for s in sdists] in (
+        [f"peerchat_server-{__version__}.tar.gz"],
+        [f"peerchat-server-{__version__}.tar.gz"],
+    ), sdists
     names = set(zipfile.ZipFile(wheels[0]).namelist())
     missing = [f for f in _source_data_files() if f not in names]
     assert not missing, f"not in the wheel: {missing}"
