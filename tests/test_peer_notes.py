@@ -6,27 +6,15 @@ their own data."""
 from __future__ import annotations
 
 import orjson
-import pytest
 
-from tests.harness import ServerProcess, Valkey, token, unique
+from tests import own_store
+from tests.harness import token, unique
 from tests.presence_helpers import member, rpc_result
 
+# This module's own store: blocks, mutes and note preferences stay off the shared one.
+server = own_store.server
+valkey = own_store.valkey
 
-# A Valkey and server of this module's own: note preferences belong to user ids ("ann", "ben") that
-# every other test reuses, so what these tests leave behind must not reach them.
-@pytest.fixture(scope="module")
-def valkey():
-    v = Valkey()
-    yield v
-    v.stop()
-
-
-@pytest.fixture(scope="module")
-def server(valkey):
-    s = ServerProcess(valkey.url, name="peer-own")
-    s.wait_ready()
-    yield s
-    s.stop()
 
 
 def event_of(pub: dict) -> dict:

@@ -11,20 +11,15 @@ import asyncio
 import orjson
 import pytest
 
-from tests.harness import ServerProcess, Valkey, unique
+from tests import own_store
+from tests.harness import ServerProcess, unique
 from tests.presence_helpers import drain, member, rpc_result
 from tests.webhook_receiver import Receiver
 
+# This module's own store: blocks, mutes and note preferences stay off the shared one.
+valkey = own_store.valkey
+
 SECRET = "peer-notify-webhook-secret-12345"
-
-
-# A Valkey of this module's own: the block and mute settings below belong to user ids
-# ("ann", "ben") that every other test reuses.
-@pytest.fixture(scope="module")
-def valkey():
-    v = Valkey()
-    yield v
-    v.stop()
 
 
 @pytest.fixture(scope="module")
